@@ -1,0 +1,192 @@
+//! Ways to reach a person: phone numbers and email addresses. Both are
+//! personal information (SPEC S2), so each also knows how to mask itself.
+
+use std::fmt;
+
+use crate::Issue;
+
+/// A Chinese phone number, normalised to its digits without country code:
+/// an 11-digit mobile (`1[3-9]…`), a landline with area code (`0…`, 10–12
+/// digits) or a 400/800 service number.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PhoneNumber(String);
+
+impl PhoneNumber {
+    pub fn parse(raw: &str) -> Result<Self, Issue> {
+        let mut s: String = raw
+            .trim()
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '（' | '）'))
+            .collect();
+        if let Some(rest) = s.strip_prefix("+86") {
+            s = rest.to_string();
+        } else if let Some(rest) = s.strip_prefix("0086") {
+            s = rest.to_string();
+        }
+        if s.is_empty() || !s.chars().all(|c| c.is_ascii_digit()) {
+            return Err(Issue::InvalidPhone);
+        }
+        let b = s.as_bytes();
+        let ok = match (b.first(), b.len()) {
+            (Some(b'1'), 11) => matches!(b.get(1), Some(b'3'..=b'9')),
+            (Some(b'0'), 10..=12) => b.get(1) != Some(&b'0'),
+            (Some(b'4' | b'8'), 10) => s.starts_with("400") || s.starts_with("800"),
+            _ => false,
+        };
+        if ok { Ok(Self(s)) } else { Err(Issue::InvalidPhone) }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `138****5678`: the first three and the last four digits.
+    pub fn masked(&self) -> String {
+        mask_digits(&self.0)
+    }
+
+    /// Suffixes of four digits and more, for finding a customer by the end of
+    /// a number (the blind index stores a keyed hash of each).
+    pub fn search_suffixes(&self) -> impl Iterator<Item = &str> {
+        let n = self.0.len();
+        (0..=n.saturating_sub(4)).filter_map(move |i| self.0.get(i..))
+    }
+}
+
+impl fmt::Display for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Masks a stored phone number (already normalised).
+pub fn mask_digits(digits: &str) -> String {
+    let n = digits.chars().count();
+    if n <= 7 {
+        return "*".repeat(n);
+    }
+    let head: String = digits.chars().take(3).collect();
+    let tail: String = digits.chars().skip(n - 4).collect();
+    format!("{head}{}{tail}", "*".repeat(n - 7))
+}
+
+/// An email address, checked for shape (not deliverability); the domain is
+/// lower-cased.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, Issue> {
+        let s = raw.trim();
+        if s.len() > 254 {
+            return Err(Issue::TooLong { max: 254 });
+        }
+        let (local, domain) = s.split_once('@').ok_or(Issue::InvalidEmail)?;
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && !local.starts_with('.')
+            && !local.ends_with('.')
+            && !local.contains("..")
+            && local
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._%+-'".contains(c));
+        let labels: Vec<&str> = domain.split('.').collect();
+        let domain_ok = labels.len() >= 2
+            && labels.iter().all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            });
+        if local_ok && domain_ok {
+            Ok(Self(format!("{local}@{}", domain.to_ascii_lowercase())))
+        } else {
+            Err(Issue::InvalidEmail)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `z***@example.com`
+    pub fn masked(&self) -> String {
+        mask_email(&self.0)
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub fn mask_email(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => "***".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn mobile_numbers() {
+        assert_eq!(PhoneNumber::parse("138 1234 5678").unwrap().as_str(), "13812345678");
+        assert_eq!(PhoneNumber::parse("+86 138-1234-5678").unwrap().as_str(), "13812345678");
+        assert_eq!(PhoneNumber::parse("12812345678"), Err(Issue::InvalidPhone));
+        assert_eq!(PhoneNumber::parse("1381234567"), Err(Issue::InvalidPhone));
+        assert_eq!(PhoneNumber::parse("138123456789"), Err(Issue::InvalidPhone));
+        assert_eq!(PhoneNumber::parse("abc"), Err(Issue::InvalidPhone));
+        assert_eq!(PhoneNumber::parse(""), Err(Issue::InvalidPhone));
+    }
+
+    #[test]
+    fn landlines_and_service_numbers() {
+        assert_eq!(PhoneNumber::parse("010-12345678").unwrap().as_str(), "01012345678");
+        assert_eq!(PhoneNumber::parse("(0755) 8765 4321").unwrap().as_str(), "075587654321");
+        assert_eq!(PhoneNumber::parse("400-123-4567").unwrap().as_str(), "4001234567");
+        assert_eq!(PhoneNumber::parse("00-12345678"), Err(Issue::InvalidPhone));
+    }
+
+    #[test]
+    fn masking() {
+        assert_eq!(PhoneNumber::parse("13812345678").unwrap().masked(), "138****5678");
+        assert_eq!(Email::parse("zhang.wei@Example.COM").unwrap().masked(), "z***@example.com");
+    }
+
+    #[test]
+    fn emails() {
+        assert!(Email::parse("a@b.cn").is_ok());
+        for bad in ["", "a", "a@", "@b.cn", "a@b", "a b@c.cn", "a@b..cn", "a@-b.cn", ".a@b.cn"] {
+            assert_eq!(Email::parse(bad), Err(Issue::InvalidEmail), "{bad}");
+        }
+    }
+
+    #[test]
+    fn suffixes_cover_last_four_and_more() {
+        let p = PhoneNumber::parse("13812345678").unwrap();
+        let s: Vec<&str> = p.search_suffixes().collect();
+        assert_eq!(s.first(), Some(&"13812345678"));
+        assert_eq!(s.last(), Some(&"5678"));
+        assert_eq!(s.len(), 8);
+    }
+
+    proptest! {
+        #[test]
+        fn every_valid_mobile_masks_to_eleven_chars(rest in "[3-9][0-9]{9}") {
+            let p = PhoneNumber::parse(&format!("1{rest}")).unwrap();
+            let m = p.masked();
+            prop_assert_eq!(m.len(), 11);
+            prop_assert!(m.contains("****"));
+            prop_assert_eq!(&m[7..], &p.as_str()[7..]);
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Field-level validation errors. Parsing a form or an API body collects
+//! every problem at once, each naming its field and a reason that the server
+//! renders in the user's language.
+
+use crate::Lang;
+
+/// Why a field was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Issue {
+    Required,
+    TooLong { max: usize },
+    TooShort { min: usize },
+    /// Not one of the allowed values.
+    NotAllowed,
+    InvalidPhone,
+    InvalidEmail,
+    InvalidDate,
+    /// A date that may not lie after today.
+    InFuture,
+    /// A date or number outside the accepted range.
+    OutOfRange,
+    TooMany { max: usize },
+    /// A referenced record (owner, group) does not exist or is inactive.
+    Unknown,
+    /// Another record already uses this value.
+    Taken,
+    InvalidCharacters,
+    /// The JSON body or form could not be read at all.
+    Malformed(String),
+}
+
+impl Issue {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Issue::Required => "required",
+            Issue::TooLong { .. } => "too_long",
+            Issue::TooShort { .. } => "too_short",
+            Issue::NotAllowed => "not_allowed",
+            Issue::InvalidPhone => "invalid_phone",
+            Issue::InvalidEmail => "invalid_email",
+            Issue::InvalidDate => "invalid_date",
+            Issue::InFuture => "in_future",
+            Issue::OutOfRange => "out_of_range",
+            Issue::TooMany { .. } => "too_many",
+            Issue::Unknown => "unknown",
+            Issue::Taken => "taken",
+            Issue::InvalidCharacters => "invalid_characters",
+            Issue::Malformed(_) => "malformed",
+        }
+    }
+
+    pub fn message(&self, lang: Lang) -> String {
+        match (self, lang) {
+            (Issue::Required, Lang::Zh) => "必填".into(),
+            (Issue::Required, Lang::En) => "is required".into(),
+            (Issue::TooLong { max }, Lang::Zh) => format!("不能超过 {max} 个字符"),
+            (Issue::TooLong { max }, Lang::En) => format!("must be at most {max} characters"),
+            (Issue::TooShort { min }, Lang::Zh) => format!("至少需要 {min} 个字符"),
+            (Issue::TooShort { min }, Lang::En) => format!("must be at least {min} characters"),
+            (Issue::NotAllowed, Lang::Zh) => "不是允许的取值".into(),
+            (Issue::NotAllowed, Lang::En) => "is not an allowed value".into(),
+            (Issue::InvalidPhone, Lang::Zh) => {
+                "不是有效的电话号码（手机 11 位，如 13812345678；座机如 010-12345678）".into()
+            }
+            (Issue::InvalidPhone, Lang::En) => {
+                "is not a valid phone number (mobile: 11 digits such as 13812345678; landline such as 010-12345678)".into()
+            }
+            (Issue::InvalidEmail, Lang::Zh) => "不是有效的邮箱地址".into(),
+            (Issue::InvalidEmail, Lang::En) => "is not a valid email address".into(),
+            (Issue::InvalidDate, Lang::Zh) => "日期格式应为 YYYY-MM-DD".into(),
+            (Issue::InvalidDate, Lang::En) => "must be a date in the form YYYY-MM-DD".into(),
+            (Issue::InFuture, Lang::Zh) => "不能晚于今天".into(),
+            (Issue::InFuture, Lang::En) => "cannot be later than today".into(),
+            (Issue::OutOfRange, Lang::Zh) => "超出允许范围".into(),
+            (Issue::OutOfRange, Lang::En) => "is out of the allowed range".into(),
+            (Issue::TooMany { max }, Lang::Zh) => format!("最多 {max} 项"),
+            (Issue::TooMany { max }, Lang::En) => format!("may have at most {max} items"),
+            (Issue::Unknown, Lang::Zh) => "不存在或已停用".into(),
+            (Issue::Unknown, Lang::En) => "does not exist or is disabled".into(),
+            (Issue::Taken, Lang::Zh) => "已被使用".into(),
+            (Issue::Taken, Lang::En) => "is already in use".into(),
+            (Issue::InvalidCharacters, Lang::Zh) => "包含不允许的字符".into(),
+            (Issue::InvalidCharacters, Lang::En) => "contains characters that are not allowed".into(),
+            (Issue::Malformed(detail), Lang::Zh) => format!("请求内容无法解析：{detail}"),
+            (Issue::Malformed(detail), Lang::En) => format!("could not be read: {detail}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub issue: Issue,
+}
+
+/// Every problem found in one input, in field order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, thiserror::Error)]
+#[error("invalid input: {}", self.fields().join(", "))]
+pub struct ValidationErrors(pub Vec<FieldError>);
+
+impl ValidationErrors {
+    pub fn new() -> Self {
+        Self(Vec::new())
+    }
+
+    pub fn single(field: &str, issue: Issue) -> Self {
+        Self(vec![FieldError {
+            field: field.into(),
+            issue,
+        }])
+    }
+
+    pub fn add(&mut self, field: &str, issue: Issue) {
+        self.0.push(FieldError {
+            field: field.into(),
+            issue,
+        });
+    }
+
+    /// Records the error of a parse, if any, and returns the value.
+    pub fn check<T>(&mut self, field: &str, r: Result<T, Issue>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(issue) => {
+                self.add(field, issue);
+                None
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn fields(&self) -> Vec<&str> {
+        self.0.iter().map(|e| e.field.as_str()).collect()
+    }
+
+    pub fn get(&self, field: &str) -> Option<&Issue> {
+        self.0.iter().find(|e| e.field == field).map(|e| &e.issue)
+    }
+
+    pub fn into_result<T>(self, value: impl FnOnce() -> T) -> Result<T, ValidationErrors> {
+        if self.0.is_empty() { Ok(value()) } else { Err(self) }
+    }
+}
+
+/// Trims a text field and checks its length in characters; control
+/// characters (other than line breaks and tabs in multi-line fields) are refused.
+pub fn text(raw: &str, max: usize, multiline: bool) -> Result<String, Issue> {
+    let t = raw.trim();
+    if t.chars().count() > max {
+        return Err(Issue::TooLong { max });
+    }
+    let bad = t
+        .chars()
+        .any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t')));
+    if bad {
+        return Err(Issue::InvalidCharacters);
+    }
+    Ok(t.to_string())
+}
+
+/// A required single-line text.
+pub fn required_text(raw: &str, max: usize) -> Result<String, Issue> {
+    let t = text(raw, max, false)?;
+    if t.is_empty() { Err(Issue::Required) } else { Ok(t) }
+}
+
+/// An optional text: empty after trimming means absent.
+pub fn optional_text(raw: Option<&str>, max: usize, multiline: bool) -> Result<Option<String>, Issue> {
+    match raw {
+        None => Ok(None),
+        Some(r) => {
+            let t = text(r, max, multiline)?;
+            Ok(if t.is_empty() { None } else { Some(t) })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_counts_characters_not_bytes() {
+        assert_eq!(required_text("  北京科技  ", 4), Ok("北京科技".into()));
+        assert_eq!(required_text("北京科技有限", 4), Err(Issue::TooLong { max: 4 }));
+        assert_eq!(required_text("   ", 4), Err(Issue::Required));
+        assert_eq!(required_text("a\u{0}b", 10), Err(Issue::InvalidCharacters));
+        assert_eq!(text("a\nb", 10, true), Ok("a\nb".into()));
+        assert_eq!(text("a\nb", 10, false), Err(Issue::InvalidCharacters));
+    }
+
+    #[test]
+    fn messages_exist_in_both_languages() {
+        let i = Issue::TooLong { max: 5 };
+        assert!(i.message(Lang::Zh).contains('5'));
+        assert!(i.message(Lang::En).contains("at most 5"));
+    }
+}

@@ -1,0 +1,463 @@
+//! Customer records (SPEC C1). Personal fields arrive already sealed
+//! (encrypted, masked and blind-indexed by the caller, who holds the key);
+//! this module never sees them in clear.
+
+use guanxi_domain::customer::{CustomerCode, CustomerDraft};
+use guanxi_domain::{Issue, ValidationErrors};
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::Serialize;
+
+use crate::sql::{Conn, Row, Value};
+use crate::{Result, StoreError, args, settings};
+
+/// A personal value as stored: ciphertext, the masked form for lists, and a
+/// keyed hash for exact lookups.
+#[derive(Debug, Clone)]
+pub struct Sealed {
+    pub ciphertext: String,
+    pub masked: String,
+    pub index: String,
+}
+
+/// Which customers a user may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    /// Customers owned by one of these users.
+    OwnedBy(Vec<i64>),
+}
+
+impl Scope {
+    /// A SQL condition on `c.owner_id`, with its parameters appended to `args`.
+    fn condition(&self, args: &mut Vec<Value>) -> String {
+        match self {
+            Scope::All => "1 = 1".into(),
+            Scope::OwnedBy(ids) if ids.is_empty() => "1 = 0".into(),
+            Scope::OwnedBy(ids) => {
+                let mut marks = Vec::with_capacity(ids.len());
+                for id in ids {
+                    args.push(Value::I64(*id));
+                    marks.push(format!("${}", args.len()));
+                }
+                format!("c.owner_id IN ({})", marks.join(", "))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Customer {
+    pub id: i64,
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+    pub industry: Option<String>,
+    pub scale: Option<String>,
+    pub region: Option<String>,
+    pub decision_chain: Option<String>,
+    #[serde(skip)]
+    pub phone_ciphertext: Option<String>,
+    pub phone_masked: Option<String>,
+    #[serde(skip)]
+    pub email_ciphertext: Option<String>,
+    pub email_masked: Option<String>,
+    pub owner_id: Option<i64>,
+    pub owner_name: Option<String>,
+    pub cooperation_start: Option<Date>,
+    pub first_purchase_on: Option<Date>,
+    pub last_cooperation_on: Option<Date>,
+    pub preferred_channel: Option<String>,
+    pub contact_window: Option<String>,
+    pub marketing_consent: bool,
+    pub notes: Option<String>,
+    pub stage: String,
+    pub contract_end: Option<Date>,
+    pub renewal_date: Option<Date>,
+    pub verified_on: Option<Date>,
+    pub external_id: Option<String>,
+    pub tags: Vec<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+const CUSTOMER_COLS: &str = "c.id, c.code, c.name, c.kind, c.industry, c.scale, c.region, c.decision_chain,
+    c.phone_enc, c.phone_masked, c.email_enc, c.email_masked, c.owner_id, u.name,
+    c.cooperation_start, c.first_purchase_on, c.last_cooperation_on, c.preferred_channel, c.contact_window,
+    c.marketing_consent, c.notes, c.stage, c.contract_end, c.renewal_date, c.verified_on, c.external_id,
+    c.created_at, c.updated_at
+    FROM customers c LEFT JOIN users u ON u.id = c.owner_id";
+
+fn customer(r: &Row) -> Result<Customer> {
+    Ok(Customer {
+        id: r.get(0)?,
+        code: r.get(1)?,
+        name: r.get(2)?,
+        kind: r.get(3)?,
+        industry: r.get(4)?,
+        scale: r.get(5)?,
+        region: r.get(6)?,
+        decision_chain: r.get(7)?,
+        phone_ciphertext: r.get(8)?,
+        phone_masked: r.get(9)?,
+        email_ciphertext: r.get(10)?,
+        email_masked: r.get(11)?,
+        owner_id: r.get(12)?,
+        owner_name: r.get(13)?,
+        cooperation_start: r.get(14)?,
+        first_purchase_on: r.get(15)?,
+        last_cooperation_on: r.get(16)?,
+        preferred_channel: r.get(17)?,
+        contact_window: r.get(18)?,
+        marketing_consent: r.get(19)?,
+        notes: r.get(20)?,
+        stage: r.get(21)?,
+        contract_end: r.get(22)?,
+        renewal_date: r.get(23)?,
+        verified_on: r.get(24)?,
+        external_id: r.get(25)?,
+        tags: Vec::new(),
+        created_at: r.get(26)?,
+        updated_at: r.get(27)?,
+    })
+}
+
+/// One customer, if the scope allows it (else `NotFound`, so that ids out
+/// of scope are indistinguishable from missing ones).
+pub fn get(c: &mut Conn, scope: &Scope, id: i64) -> Result<Customer> {
+    let mut params = vec![Value::I64(id)];
+    let cond = scope.condition(&mut params);
+    let row = c.query_one(&format!("SELECT {CUSTOMER_COLS} WHERE c.id = $1 AND {cond}"), &params)?;
+    let mut cust = customer(&row)?;
+    cust.tags = tags_of(c, id)?;
+    Ok(cust)
+}
+
+pub fn find_by_code(c: &mut Conn, scope: &Scope, code: &str) -> Result<Option<Customer>> {
+    let id: Option<i64> = c
+        .query_opt("SELECT id FROM customers WHERE code = $1", args![code])?
+        .map(|r| r.get(0))
+        .transpose()?;
+    match id {
+        Some(id) => match get(c, scope, id) {
+            Ok(x) => Ok(Some(x)),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        },
+        None => Ok(None),
+    }
+}
+
+fn tags_of(c: &mut Conn, id: i64) -> Result<Vec<String>> {
+    c.query("SELECT tag FROM customer_tags WHERE customer_id = $1 ORDER BY tag", args![id])?
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// Checks what only the database knows: the owner exists and is active, the
+/// external id is unused.
+fn check_references(c: &mut Conn, d: &CustomerDraft, except: Option<i64>) -> Result<()> {
+    let mut e = ValidationErrors::new();
+    if let Some(owner) = d.owner_id {
+        let n: i64 = c.scalar("SELECT COUNT(*) FROM users WHERE id = $1 AND active = $2", args![owner, true])?;
+        if n == 0 {
+            e.add("owner_id", Issue::Unknown);
+        }
+    }
+    if let Some(ext) = &d.external_id {
+        let n: i64 = c.scalar(
+            "SELECT COUNT(*) FROM customers WHERE external_id = $1 AND id <> $2",
+            args![ext.as_str(), except.unwrap_or(0)],
+        )?;
+        if n > 0 {
+            e.add("external_id", Issue::Taken);
+        }
+    }
+    if e.is_empty() { Ok(()) } else { Err(e.into()) }
+}
+
+fn date(d: Option<Date>) -> Value {
+    d.into()
+}
+
+fn sealed_parts(s: &Option<Sealed>) -> (Value, Value, Value) {
+    match s {
+        Some(s) => (
+            s.ciphertext.as_str().into(),
+            s.masked.as_str().into(),
+            s.index.as_str().into(),
+        ),
+        None => (Value::Null, Value::Null, Value::Null),
+    }
+}
+
+fn draft_values(d: &CustomerDraft, phone: &Option<Sealed>, email: &Option<Sealed>) -> Vec<Value> {
+    let (pe, pm, pi) = sealed_parts(phone);
+    let (ee, em, ei) = sealed_parts(email);
+    vec![
+        d.name.as_str().into(),
+        d.kind.code().into(),
+        d.industry.clone().into(),
+        d.scale.map(|s| s.code()).into(),
+        d.region.clone().into(),
+        d.decision_chain.clone().into(),
+        pe,
+        pm,
+        pi,
+        ee,
+        em,
+        ei,
+        d.owner_id.into(),
+        date(d.cooperation_start),
+        date(d.first_purchase_on),
+        date(d.last_cooperation_on),
+        d.preferred_channel.map(|c| c.code()).into(),
+        d.contact_window.clone().into(),
+        d.marketing_consent.into(),
+        d.notes.clone().into(),
+        d.stage.code().into(),
+        date(d.contract_end),
+        date(d.renewal_date),
+        date(d.verified_on),
+        d.external_id.clone().into(),
+    ]
+}
+
+const DRAFT_COLS: &str = "name, kind, industry, scale, region, decision_chain, phone_enc, phone_masked, phone_index,
+    email_enc, email_masked, email_index, owner_id, cooperation_start, first_purchase_on, last_cooperation_on,
+    preferred_channel, contact_window, marketing_consent, notes, stage, contract_end, renewal_date, verified_on, external_id";
+
+fn set_tags(c: &mut Conn, id: i64, d: &CustomerDraft) -> Result<()> {
+    c.execute("DELETE FROM customer_tags WHERE customer_id = $1", args![id])?;
+    for t in &d.tags {
+        c.execute("INSERT INTO customer_tags (customer_id, tag) VALUES ($1, $2)", args![id, t.as_str()])?;
+    }
+    Ok(())
+}
+
+/// Inserts a customer with the next `KH` code; returns its id and code.
+pub fn insert(
+    c: &mut Conn,
+    d: &CustomerDraft,
+    phone: &Option<Sealed>,
+    email: &Option<Sealed>,
+    created_by: Option<i64>,
+    now: Timestamp,
+) -> Result<(i64, String)> {
+    check_references(c, d, None)?;
+    let code = CustomerCode::from_sequence(settings::next(c, "customer_code")?);
+    let mut values = draft_values(d, phone, email);
+    let n = values.len();
+    values.extend([code.as_str().into(), created_by.into(), now.into()]);
+    let marks: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "INSERT INTO customers ({DRAFT_COLS}, code, created_by, created_at, updated_at)
+         VALUES ({}, ${}, ${}, ${}, ${}) RETURNING id",
+        marks.join(", "),
+        n + 1,
+        n + 2,
+        n + 3,
+        n + 3
+    );
+    let id: i64 = c.scalar(&sql, &values)?;
+    set_tags(c, id, d)?;
+    Ok((id, code.as_str().to_string()))
+}
+
+/// Replaces every editable field. `phone`/`email` of `None` clear them.
+pub fn update(
+    c: &mut Conn,
+    scope: &Scope,
+    id: i64,
+    d: &CustomerDraft,
+    phone: &Option<Sealed>,
+    email: &Option<Sealed>,
+    now: Timestamp,
+) -> Result<()> {
+    get(c, scope, id)?;
+    check_references(c, d, Some(id))?;
+    let mut values = draft_values(d, phone, email);
+    let sets: Vec<String> = DRAFT_COLS
+        .split(',')
+        .map(str::trim)
+        .enumerate()
+        .map(|(i, col)| format!("{col} = ${}", i + 1))
+        .collect();
+    let n = values.len();
+    values.extend([now.into(), id.into()]);
+    c.execute(
+        &format!("UPDATE customers SET {}, updated_at = ${} WHERE id = ${}", sets.join(", "), n + 1, n + 2),
+        &values,
+    )?;
+    set_tags(c, id, d)?;
+    Ok(())
+}
+
+pub fn delete(c: &mut Conn, scope: &Scope, id: i64) -> Result<Customer> {
+    let cust = get(c, scope, id)?;
+    c.execute("DELETE FROM customers WHERE id = $1", args![id])?;
+    Ok(cust)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomerSort {
+    #[default]
+    UpdatedDesc,
+    CodeAsc,
+    NameAsc,
+    CooperationStartAsc,
+}
+
+impl CustomerSort {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "updated_desc" => Some(Self::UpdatedDesc),
+            "code_asc" => Some(Self::CodeAsc),
+            "name_asc" => Some(Self::NameAsc),
+            "cooperation_start_asc" => Some(Self::CooperationStartAsc),
+            _ => None,
+        }
+    }
+
+    fn order_by(self) -> &'static str {
+        match self {
+            Self::UpdatedDesc => "c.updated_at DESC, c.id DESC",
+            Self::CodeAsc => "c.code ASC",
+            Self::NameAsc => "c.name ASC, c.id ASC",
+            Self::CooperationStartAsc => "c.cooperation_start ASC, c.id ASC",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CustomerFilter {
+    /// Code, or part of the name.
+    pub q: Option<String>,
+    /// Keyed hash of a full phone number or email, for exact lookups.
+    pub contact_index: Option<String>,
+    pub owner_id: Option<i64>,
+    pub industry: Option<String>,
+    pub tag: Option<String>,
+    pub stage: Option<String>,
+    /// Only profiles never verified or verified before this date.
+    pub verified_before: Option<Date>,
+    pub sort: CustomerSort,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerPage {
+    pub items: Vec<Customer>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+fn like_pattern(q: &str) -> String {
+    let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+pub fn list(c: &mut Conn, scope: &Scope, f: &CustomerFilter) -> Result<CustomerPage> {
+    let mut params: Vec<Value> = Vec::new();
+    let mut conds = vec![scope.condition(&mut params)];
+    let push = |params: &mut Vec<Value>, v: Value| {
+        params.push(v);
+        format!("${}", params.len())
+    };
+    if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let code = push(&mut params, q.to_ascii_uppercase().into());
+        let like = push(&mut params, like_pattern(q).into());
+        conds.push(format!("(c.code = {code} OR c.name LIKE {like} ESCAPE '\\')"));
+    }
+    if let Some(ix) = &f.contact_index {
+        let p = push(&mut params, ix.as_str().into());
+        conds.push(format!("(c.phone_index = {p} OR c.email_index = {p})"));
+    }
+    if let Some(o) = f.owner_id {
+        let p = push(&mut params, o.into());
+        conds.push(format!("c.owner_id = {p}"));
+    }
+    if let Some(i) = &f.industry {
+        let p = push(&mut params, i.as_str().into());
+        conds.push(format!("c.industry = {p}"));
+    }
+    if let Some(s) = &f.stage {
+        let p = push(&mut params, s.as_str().into());
+        conds.push(format!("c.stage = {p}"));
+    }
+    if let Some(t) = &f.tag {
+        let p = push(&mut params, t.as_str().into());
+        conds.push(format!("EXISTS (SELECT 1 FROM customer_tags t WHERE t.customer_id = c.id AND t.tag = {p})"));
+    }
+    if let Some(d) = f.verified_before {
+        let p = push(&mut params, d.into());
+        conds.push(format!("(c.verified_on IS NULL OR c.verified_on < {p})"));
+    }
+    let where_ = conds.join(" AND ");
+    let total: i64 = c.scalar(&format!("SELECT COUNT(*) FROM customers c WHERE {where_}"), &params)?;
+    let per_page = f.per_page.clamp(1, 200);
+    let page = f.page.max(1);
+    let limit = push(&mut params, per_page.into());
+    let offset = push(&mut params, ((page - 1) * per_page).into());
+    let sql = format!(
+        "SELECT {CUSTOMER_COLS} WHERE {where_} ORDER BY {} LIMIT {limit} OFFSET {offset}",
+        f.sort.order_by()
+    );
+    let mut items: Vec<Customer> = c.query(&sql, &params)?.iter().map(customer).collect::<Result<_>>()?;
+    attach_tags(c, &mut items)?;
+    Ok(CustomerPage { items, total, page, per_page })
+}
+
+/// Loads the tags of a page of customers in one query.
+fn attach_tags(c: &mut Conn, items: &mut [Customer]) -> Result<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Value> = items.iter().map(|x| Value::I64(x.id)).collect();
+    let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let rows = c.query(
+        &format!(
+            "SELECT customer_id, tag FROM customer_tags WHERE customer_id IN ({}) ORDER BY tag",
+            marks.join(", ")
+        ),
+        &ids,
+    )?;
+    for r in rows {
+        let id: i64 = r.get(0)?;
+        let tag: String = r.get(1)?;
+        if let Some(x) = items.iter_mut().find(|x| x.id == id) {
+            x.tags.push(tag);
+        }
+    }
+    Ok(())
+}
+
+/// Distinct industries in use, for filter menus.
+pub fn industries(c: &mut Conn) -> Result<Vec<String>> {
+    c.query(
+        "SELECT DISTINCT industry FROM customers WHERE industry IS NOT NULL ORDER BY industry LIMIT 200",
+        &[],
+    )?
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+/// The most used tags, for filter menus.
+pub fn popular_tags(c: &mut Conn, limit: i64) -> Result<Vec<(String, i64)>> {
+    c.query(
+        "SELECT tag, COUNT(*) AS n FROM customer_tags GROUP BY tag ORDER BY n DESC, tag LIMIT $1",
+        args![limit],
+    )?
+    .iter()
+    .map(|r| Ok((r.get(0)?, r.get(1)?)))
+    .collect()
+}
+
+pub fn count(c: &mut Conn) -> Result<i64> {
+    c.scalar("SELECT COUNT(*) FROM customers", &[])
+}

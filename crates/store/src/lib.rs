@@ -1,0 +1,176 @@
+//! The only crate that speaks SQL. One API over two engines: embedded SQLite
+//! (the default, a file in the data directory) and PostgreSQL (when
+//! `DATABASE_URL` says so).
+//!
+//! Both engines are driven the same way: a closure that receives a
+//! [`Conn`] runs on a thread that owns a connection. Query functions in the
+//! modules below are written once, with `$1` placeholders and portable SQL,
+//! and run on either engine. On SQLite one writer thread group-commits the
+//! queued writes; reads go to a pool of read-only connections.
+
+mod error;
+mod migrate;
+mod pg;
+mod sql;
+mod sqlite;
+
+pub mod audit;
+pub mod customers;
+pub mod settings;
+pub mod testing;
+pub mod users;
+
+use std::path::PathBuf;
+
+pub use error::StoreError;
+pub use sql::{Conn, Engine, FromValue, Row, Value};
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Where the data lives.
+#[derive(Clone)]
+pub enum DbTarget {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl std::fmt::Debug for DbTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DbTarget::Sqlite(p) => write!(f, "sqlite:{}", p.display()),
+            DbTarget::Postgres(url) => write!(f, "postgres:{}", redact_url(url)),
+        }
+    }
+}
+
+/// Hides the password of a connection URL for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl DbTarget {
+    /// Reads `DATABASE_URL`-style text. Only `postgres://`, `postgresql://`
+    /// and `sqlite://` are accepted, so a typo cannot silently create a new
+    /// empty database somewhere.
+    pub fn parse(url: &str) -> Result<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DbTarget::Postgres(url.to_string()))
+        } else if let Some(path) = url.strip_prefix("sqlite://") {
+            Ok(DbTarget::Sqlite(PathBuf::from(path)))
+        } else {
+            Err(StoreError::Config(format!(
+                "DATABASE_URL must start with postgres:// or sqlite:// (got {})",
+                redact_url(url)
+            )))
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    /// SQLite reader threads, or PostgreSQL connections.
+    pub pool_size: usize,
+    /// SQLite `synchronous=FULL` (survives power loss) instead of NORMAL
+    /// (survives a process crash).
+    pub sqlite_full_sync: bool,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        Self {
+            pool_size: 4,
+            sqlite_full_sync: false,
+        }
+    }
+}
+
+/// A handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    inner: DbInner,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Db({:?})", self.engine())
+    }
+}
+
+#[derive(Clone)]
+enum DbInner {
+    Sqlite(sqlite::SqliteDb),
+    Postgres(pg::PgDb),
+}
+
+impl Db {
+    /// Opens the database and applies the embedded migrations.
+    pub fn open(target: &DbTarget, options: &DbOptions) -> Result<Self> {
+        let inner = match target {
+            DbTarget::Sqlite(path) => DbInner::Sqlite(sqlite::SqliteDb::open(path, options)?),
+            DbTarget::Postgres(url) => {
+                DbInner::Postgres(off_runtime(|| pg::PgDb::open(url, options))?)
+            }
+        };
+        Ok(Self { inner })
+    }
+
+    pub fn engine(&self) -> Engine {
+        match self.inner {
+            DbInner::Sqlite(_) => Engine::Sqlite,
+            DbInner::Postgres(_) => Engine::Postgres,
+        }
+    }
+
+    /// Runs `f` in one write transaction. On SQLite the writer thread may
+    /// commit it together with other queued writes; the future resolves only
+    /// after COMMIT returned. An error from `f` rolls back its own changes.
+    pub async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T> + Send + 'static,
+    {
+        match &self.inner {
+            DbInner::Sqlite(db) => db.write(f).await,
+            DbInner::Postgres(db) => db.run(true, f).await,
+        }
+    }
+
+    /// Runs `f` on a read connection, inside one read transaction (a
+    /// consistent snapshot).
+    pub async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T> + Send + 'static,
+    {
+        match &self.inner {
+            DbInner::Sqlite(db) => db.read(f).await,
+            DbInner::Postgres(db) => db.run(false, f).await,
+        }
+    }
+
+    /// Applies pending migrations (also done by [`Db::open`]).
+    pub async fn migrate(&self) -> Result<usize> {
+        let engine = self.engine();
+        self.write(move |c| migrate::apply(c, engine)).await
+    }
+}
+
+/// Runs blocking database setup on a plain thread. The synchronous
+/// PostgreSQL client starts its own small runtime, which may not happen on a
+/// thread that is already inside tokio.
+pub(crate) fn off_runtime<T: Send, F: FnOnce() -> Result<T> + Send>(f: F) -> Result<T> {
+    std::thread::scope(|s| {
+        s.spawn(f)
+            .join()
+            .unwrap_or_else(|_| Err(StoreError::Other("database setup panicked".into())))
+    })
+}

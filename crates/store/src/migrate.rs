@@ -1,0 +1,53 @@
+//! Embedded migrations, one directory per engine. Never edit a migration
+//! that has been released: add a new one.
+
+use crate::sql::{Conn, Engine};
+use crate::{Result, args};
+
+const SQLITE: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+const POSTGRES: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+
+/// An arbitrary constant: the advisory lock that keeps two starting
+/// instances from migrating at once.
+const PG_MIGRATION_LOCK: i64 = 0x6775_616e_7869;
+
+/// Applies pending migrations inside the caller's transaction.
+pub(crate) fn apply(c: &mut Conn, engine: Engine) -> Result<usize> {
+    let list = match engine {
+        Engine::Sqlite => SQLITE,
+        Engine::Postgres => {
+            c.query("SELECT pg_advisory_xact_lock($1)", args![PG_MIGRATION_LOCK])?;
+            POSTGRES
+        }
+    };
+    c.batch("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)")?;
+    let current: i64 = c.scalar("SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM schema_migrations", &[])?;
+    let mut applied = 0;
+    for (version, sql) in list.iter().filter(|(v, _)| *v > current) {
+        tracing::info!(version, "applying migration");
+        c.batch(sql)?;
+        c.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, CAST(CURRENT_TIMESTAMP AS TEXT))",
+            args![*version],
+        )?;
+        applied += 1;
+    }
+    Ok(applied)
+}
+
+pub(crate) fn apply_outside_transaction(c: &mut Conn, engine: Engine) -> Result<usize> {
+    c.batch(match engine {
+        Engine::Sqlite => "BEGIN IMMEDIATE",
+        Engine::Postgres => "BEGIN",
+    })?;
+    match apply(c, engine) {
+        Ok(n) => {
+            c.batch("COMMIT")?;
+            Ok(n)
+        }
+        Err(e) => {
+            let _ = c.batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,267 @@
+//! The portable SQL layer: values, rows and a connection that runs the same
+//! statement text on SQLite or PostgreSQL.
+//!
+//! Conventions that keep one SQL text valid on both engines: placeholders
+//! are `$1, $2, …`; integers are BIGINT; instants are BIGINT milliseconds
+//! since the Unix epoch (UTC); calendar dates are `YYYY-MM-DD` text; money is
+//! BIGINT fen; aggregates that PostgreSQL widens (SUM) are cast back with
+//! `CAST(… AS BIGINT)`.
+
+use std::collections::HashMap;
+
+use crate::{Result, StoreError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// A parameter or column value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    I64(i64),
+    F64(f64),
+    Bool(bool),
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+macro_rules! value_from {
+    ($($t:ty => $v:expr),* $(,)?) => {$(
+        impl From<$t> for Value {
+            fn from(x: $t) -> Self {
+                #[allow(clippy::redundant_closure_call)]
+                ($v)(x)
+            }
+        }
+    )*};
+}
+
+value_from! {
+    i64 => Value::I64,
+    i32 => |x: i32| Value::I64(i64::from(x)),
+    u32 => |x: u32| Value::I64(i64::from(x)),
+    f64 => Value::F64,
+    bool => Value::Bool,
+    String => Value::Text,
+    &str => |x: &str| Value::Text(x.to_string()),
+    &String => |x: &String| Value::Text(x.clone()),
+    Vec<u8> => Value::Bytes,
+    jiff::civil::Date => |d: jiff::civil::Date| Value::Text(d.to_string()),
+    jiff::Timestamp => |t: jiff::Timestamp| Value::I64(t.as_millisecond()),
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(x: Option<T>) -> Self {
+        x.map_or(Value::Null, Into::into)
+    }
+}
+
+/// Builds a parameter slice: `args![id, name]`.
+#[macro_export]
+macro_rules! args {
+    ($($x:expr),* $(,)?) => { &[$($crate::Value::from($x)),*][..] };
+}
+
+/// Reads a column value into a Rust type.
+pub trait FromValue: Sized {
+    fn from_value(v: Value) -> std::result::Result<Self, String>;
+}
+
+impl FromValue for Value {
+    fn from_value(v: Value) -> std::result::Result<Self, String> {
+        Ok(v)
+    }
+}
+
+impl FromValue for i64 {
+    fn from_value(v: Value) -> std::result::Result<Self, String> {
+        match v {
+            Value::I64(i) => Ok(i),
+            Value::Bool(b) => Ok(i64::from(b)),
+            other => Err(format!("expected integer, got {other:?}")),
+        }
+    }
+}
+
+impl FromValue for f64 {
+    fn from_value(v: Value) -> std::result::Result<Self, String> {
+        match v {
+            Value::F64(f) => Ok(f),
+            #[allow(clippy::cast_precision_loss)]
+            Value::I64(i) => Ok(i as f64),
+            other => Err(format!("expected number, got {other:?}")),
+        }
+    }
+}
+
+impl FromValue for bool {
+    fn from_value(v: Value) -> std::result::Result<Self, String> {
+        match v {
+            Value::Bool(b) => Ok(b),
+            Value::I64(i) => Ok(i != 0),
+            other => Err(format!("expected boolean, got {other:?}")),
+        }
+    }
+}
+
+impl FromValue for String {
+    fn from_value(v: Value) -> std::result::Result<Self, String> {
+        match v {
+            Value::Text(s) => Ok(s),
+            other => Err(format!("expected text, got {other:?}")),
+        }
+    }
+}
+
+impl FromValue for Vec<u8> {
+    fn from_value(v: Value) -> std::result::Result<Self, String> {
+        match v {
+            Value::Bytes(b) => Ok(b),
+            Value::Text(s) => Ok(s.into_bytes()),
+            other => Err(format!("expected bytes, got {other:?}")),
+        }
+    }
+}
+
+impl FromValue for jiff::civil::Date {
+    fn from_value(v: Value) -> std::result::Result<Self, String> {
+        String::from_value(v)?.parse().map_err(|e| format!("bad date: {e}"))
+    }
+}
+
+impl FromValue for jiff::Timestamp {
+    fn from_value(v: Value) -> std::result::Result<Self, String> {
+        jiff::Timestamp::from_millisecond(i64::from_value(v)?).map_err(|e| e.to_string())
+    }
+}
+
+impl<T: FromValue> FromValue for Option<T> {
+    fn from_value(v: Value) -> std::result::Result<Self, String> {
+        match v {
+            Value::Null => Ok(None),
+            v => T::from_value(v).map(Some),
+        }
+    }
+}
+
+/// One result row; columns are read by position.
+#[derive(Debug, Clone)]
+pub struct Row(pub(crate) Vec<Value>);
+
+impl Row {
+    pub fn get<T: FromValue>(&self, i: usize) -> Result<T> {
+        let v = self.0.get(i).cloned().ok_or(StoreError::Decode {
+            column: i,
+            reason: "no such column".into(),
+        })?;
+        T::from_value(v).map_err(|reason| StoreError::Decode { column: i, reason })
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// A connection owned by a database thread, handed to query closures.
+pub enum Conn {
+    Sqlite(rusqlite::Connection),
+    Postgres(PgConn),
+}
+
+pub struct PgConn {
+    pub(crate) client: postgres::Client,
+    pub(crate) statements: HashMap<String, postgres::Statement>,
+}
+
+impl Conn {
+    pub fn engine(&self) -> Engine {
+        match self {
+            Conn::Sqlite(_) => Engine::Sqlite,
+            Conn::Postgres(_) => Engine::Postgres,
+        }
+    }
+
+    /// Runs a statement; returns the number of rows changed.
+    pub fn execute(&mut self, sql: &str, args: &[Value]) -> Result<u64> {
+        match self {
+            Conn::Sqlite(c) => {
+                let mut stmt = c.prepare_cached(sql)?;
+                crate::sqlite::bind(&mut stmt, args)?;
+                Ok(stmt.raw_execute()? as u64)
+            }
+            Conn::Postgres(c) => {
+                let stmt = c.prepare(sql)?;
+                let params = crate::pg::params(args);
+                Ok(c.client.execute(&stmt, &params)?)
+            }
+        }
+    }
+
+    pub fn query(&mut self, sql: &str, args: &[Value]) -> Result<Vec<Row>> {
+        match self {
+            Conn::Sqlite(c) => {
+                let mut stmt = c.prepare_cached(sql)?;
+                crate::sqlite::bind(&mut stmt, args)?;
+                let n = stmt.column_count();
+                let mut rows = stmt.raw_query();
+                let mut out = Vec::new();
+                while let Some(r) = rows.next()? {
+                    let mut vals = Vec::with_capacity(n);
+                    for i in 0..n {
+                        vals.push(crate::sqlite::value(r.get_ref(i)?));
+                    }
+                    out.push(Row(vals));
+                }
+                Ok(out)
+            }
+            Conn::Postgres(c) => {
+                let stmt = c.prepare(sql)?;
+                let params = crate::pg::params(args);
+                let rows = c.client.query(&stmt, &params)?;
+                rows.iter().map(crate::pg::row).collect()
+            }
+        }
+    }
+
+    pub fn query_opt(&mut self, sql: &str, args: &[Value]) -> Result<Option<Row>> {
+        Ok(self.query(sql, args)?.into_iter().next())
+    }
+
+    pub fn query_one(&mut self, sql: &str, args: &[Value]) -> Result<Row> {
+        self.query_opt(sql, args)?.ok_or(StoreError::NotFound)
+    }
+
+    /// The first column of the first row.
+    pub fn scalar<T: FromValue>(&mut self, sql: &str, args: &[Value]) -> Result<T> {
+        self.query_one(sql, args)?.get(0)
+    }
+
+    /// Runs several statements without parameters (migrations).
+    pub fn batch(&mut self, sql: &str) -> Result<()> {
+        match self {
+            Conn::Sqlite(c) => Ok(c.execute_batch(sql)?),
+            Conn::Postgres(c) => Ok(c.client.batch_execute(sql)?),
+        }
+    }
+}
+
+impl PgConn {
+    fn prepare(&mut self, sql: &str) -> Result<postgres::Statement> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql)?;
+        if self.statements.len() > 512 {
+            self.statements.clear();
+        }
+        self.statements.insert(sql.to_string(), s.clone());
+        Ok(s)
+    }
+}

@@ -1,0 +1,220 @@
+//! The SQLite engine: one writer thread that owns the only write connection
+//! and group-commits whatever is queued, and a pool of reader threads with
+//! read-only connections. WAL mode, so readers never wait for the writer.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender};
+use rusqlite::{OpenFlags, types::ValueRef};
+use tokio::sync::oneshot;
+
+use crate::sql::{Conn, Engine, Value};
+use crate::{DbOptions, Result, StoreError, migrate};
+
+/// Runs inside the write transaction and returns whether it succeeded, plus
+/// what to do once the batch's COMMIT has returned.
+type WriteJob = Box<dyn FnOnce(&mut Conn) -> (bool, Completion) + Send>;
+type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+type ReadJob = Box<dyn FnOnce(&mut Conn) + Send>;
+
+/// Upper bound on writes committed together.
+const MAX_BATCH: usize = 512;
+
+#[derive(Clone)]
+pub(crate) struct SqliteDb {
+    writer: Sender<WriteJob>,
+    readers: Sender<ReadJob>,
+    _threads: Arc<ThreadsGuard>,
+}
+
+/// Closing the channels (dropping the senders) ends the threads.
+struct ThreadsGuard;
+
+fn open_conn(path: &Path, read_only: bool, full_sync: bool) -> Result<rusqlite::Connection> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI
+    };
+    let conn = rusqlite::Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.set_prepared_statement_cache_capacity(256);
+    conn.execute_batch(&format!(
+        "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16000; PRAGMA synchronous = {};",
+        if full_sync { "FULL" } else { "NORMAL" }
+    ))?;
+    if !read_only {
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Config(format!("SQLite refused WAL mode (got {mode})")));
+        }
+    }
+    Ok(conn)
+}
+
+impl SqliteDb {
+    pub(crate) fn open(path: &Path, options: &DbOptions) -> Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let mut write = Conn::Sqlite(open_conn(path, false, options.sqlite_full_sync)?);
+        migrate::apply_outside_transaction(&mut write, Engine::Sqlite)?;
+
+        let (wtx, wrx) = crossbeam_channel::unbounded::<WriteJob>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer_loop(write, wrx))
+            .map_err(|e| StoreError::Other(format!("cannot start writer thread: {e}")))?;
+
+        let (rtx, rrx) = crossbeam_channel::unbounded::<ReadJob>();
+        for i in 0..options.pool_size.max(1) {
+            let conn = Conn::Sqlite(open_conn(path, true, options.sqlite_full_sync)?);
+            let rx = rrx.clone();
+            std::thread::Builder::new()
+                .name(format!("sqlite-reader-{i}"))
+                .spawn(move || reader_loop(conn, rx))
+                .map_err(|e| StoreError::Other(format!("cannot start reader thread: {e}")))?;
+        }
+        Ok(Self {
+            writer: wtx,
+            readers: rtx,
+            _threads: Arc::new(ThreadsGuard),
+        })
+    }
+
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<T>>();
+        let job: WriteJob = Box::new(move |conn| {
+            let r = f(conn);
+            let ok = r.is_ok();
+            let done: Completion = Box::new(move |commit| {
+                let _ = tx.send(match commit {
+                    Ok(()) => r,
+                    Err(e) => Err(StoreError::Commit(e)),
+                });
+            });
+            (ok, done)
+        });
+        self.writer.send(job).map_err(|_| StoreError::WorkerGone)?;
+        rx.await.map_err(|_| StoreError::WorkerGone)?
+    }
+
+    pub(crate) async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<T>>();
+        let job: ReadJob = Box::new(move |conn| {
+            let r = (|| {
+                conn.batch("BEGIN")?;
+                let r = f(conn);
+                conn.batch("COMMIT")?;
+                r
+            })();
+            let _ = tx.send(r);
+        });
+        self.readers.send(job).map_err(|_| StoreError::WorkerGone)?;
+        rx.await.map_err(|_| StoreError::WorkerGone)?
+    }
+}
+
+fn writer_loop(mut conn: Conn, rx: Receiver<WriteJob>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.batch("BEGIN IMMEDIATE") {
+            tracing::error!(error = %e, "sqlite writer could not begin");
+            // Each job's sender is dropped with it: its caller sees WorkerGone.
+            continue;
+        }
+        let mut completions = Vec::with_capacity(batch.len());
+        for job in batch {
+            // Each write gets a savepoint, so one failure undoes only itself.
+            if let Err(e) = conn.batch("SAVEPOINT w") {
+                tracing::error!(error = %e, "sqlite savepoint failed");
+                continue;
+            }
+            match catch_unwind(AssertUnwindSafe(|| job(&mut conn))) {
+                Ok((true, done)) => {
+                    let _ = conn.batch("RELEASE w");
+                    completions.push(done);
+                }
+                Ok((false, done)) => {
+                    let _ = conn.batch("ROLLBACK TO w; RELEASE w");
+                    completions.push(done);
+                }
+                Err(_) => {
+                    tracing::error!("a write job panicked; its changes were rolled back");
+                    let _ = conn.batch("ROLLBACK TO w; RELEASE w");
+                }
+            }
+        }
+        let commit = conn.batch("COMMIT").map_err(|e| e.to_string());
+        if commit.is_err() {
+            let _ = conn.batch("ROLLBACK");
+        }
+        for done in completions {
+            done(commit.clone());
+        }
+    }
+}
+
+fn reader_loop(mut conn: Conn, rx: Receiver<ReadJob>) {
+    while let Ok(job) = rx.recv() {
+        if catch_unwind(AssertUnwindSafe(|| job(&mut conn))).is_err() {
+            tracing::error!("a read job panicked");
+        }
+        // A failed job may leave its read transaction open.
+        if let Conn::Sqlite(c) = &conn {
+            if !c.is_autocommit() {
+                let _ = c.execute_batch("ROLLBACK");
+            }
+        }
+    }
+}
+
+/// Binds `$1, $2, …` by name, so their order in the SQL text does not matter.
+pub(crate) fn bind(stmt: &mut rusqlite::CachedStatement<'_>, args: &[Value]) -> Result<()> {
+    stmt.clear_bindings();
+    for (i, v) in args.iter().enumerate() {
+        let name = format!("${}", i + 1);
+        let Some(idx) = stmt.parameter_index(&name)? else {
+            continue;
+        };
+        match v {
+            Value::Null => stmt.raw_bind_parameter(idx, rusqlite::types::Null)?,
+            Value::I64(x) => stmt.raw_bind_parameter(idx, x)?,
+            Value::F64(x) => stmt.raw_bind_parameter(idx, x)?,
+            Value::Bool(x) => stmt.raw_bind_parameter(idx, i64::from(*x))?,
+            Value::Text(x) => stmt.raw_bind_parameter(idx, x.as_str())?,
+            Value::Bytes(x) => stmt.raw_bind_parameter(idx, x.as_slice())?,
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn value(v: ValueRef<'_>) -> Value {
+    match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::I64(i),
+        ValueRef::Real(f) => Value::F64(f),
+        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
+    }
+}
