@@ -1,1 +1,192 @@
+//! The Guanxi server: JSON API under `/api/v1` (with its OpenAPI document),
+//! server-rendered pages, authentication, and start-up (database, data key,
+//! first administrator).
 
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod crypto;
+pub mod demo;
+pub mod error;
+pub mod lang;
+pub mod service;
+pub mod state;
+pub mod web;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use guanxi_domain::Clock;
+use guanxi_domain::user::{UserDraft, UserInput};
+use guanxi_store::{Db, settings, users};
+use tokio::net::TcpListener;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::config::Config;
+use crate::crypto::PiiCipher;
+use crate::state::AppState;
+
+/// Opens the database, loads the data key and makes sure an administrator
+/// exists. Everything `serve` needs before it listens.
+pub async fn prepare(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    let target = config.db_target()?;
+    tracing::info!(database = ?target, "opening database");
+    let db = Db::open(&target, &config.db_options()).with_context(|| format!("cannot open database {target:?}"))?;
+    let cipher = load_data_key(&config, &db, clock.now()).await?;
+    bootstrap_admin(&config, &db, clock.as_ref()).await?;
+    Ok(AppState {
+        db,
+        clock,
+        cipher,
+        templates: Arc::new(web::templates::Templates::new()?),
+        config: Arc::new(config),
+    })
+}
+
+/// The key for personal data: `GUANXI_DATA_KEY`, else the key file. A new
+/// database gets a generated key file; a database that already has
+/// encrypted data refuses a missing or different key.
+async fn load_data_key(config: &Config, db: &Db, now: jiff::Timestamp) -> anyhow::Result<PiiCipher> {
+    let stored_check = db.read(|c| settings::get(c, "data_key_check")).await?;
+    let key_file = config.key_file();
+    let key = match &config.data_key {
+        Some(k) => k.clone(),
+        None if key_file.exists() => std::fs::read_to_string(&key_file)
+            .with_context(|| format!("cannot read the data key file {}", key_file.display()))?,
+        None if stored_check.is_none() => {
+            let key = PiiCipher::generate_key();
+            if let Some(dir) = key_file.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            write_private(&key_file, &key)?;
+            tracing::warn!(file = %key_file.display(), "generated a new data key for personal data; back it up with the database");
+            key
+        }
+        None => anyhow::bail!(
+            "personal data in this database is encrypted, but no data key was found: set GUANXI_DATA_KEY or restore {}",
+            key_file.display()
+        ),
+    };
+    let cipher = PiiCipher::from_base64(&key).context("GUANXI_DATA_KEY / data key file")?;
+    match stored_check {
+        Some(check) if check != cipher.key_check() => anyhow::bail!(
+            "the data key does not match the one this database was encrypted with (GUANXI_DATA_KEY or {})",
+            key_file.display()
+        ),
+        Some(_) => {}
+        None => {
+            let check = cipher.key_check().to_string();
+            db.write(move |c| settings::set(c, "data_key_check", &check, now)).await?;
+        }
+    }
+    Ok(cipher)
+}
+
+fn write_private(path: &std::path::Path, content: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).with_context(|| format!("cannot create {}", path.display()))?;
+    f.write_all(content.as_bytes())?;
+    Ok(())
+}
+
+/// On an empty database, creates the first administrator from
+/// `GUANXI_ADMIN_EMAIL` / `GUANXI_ADMIN_PASSWORD`, or with a random password
+/// printed once.
+async fn bootstrap_admin(config: &Config, db: &Db, clock: &dyn Clock) -> anyhow::Result<()> {
+    if db.read(|c| users::count(c)).await? > 0 {
+        return Ok(());
+    }
+    let (password, generated) = match &config.admin_password {
+        Some(p) => (p.clone(), false),
+        None => (auth::random_token().chars().take(16).collect::<String>(), true),
+    };
+    let draft = UserDraft::parse(
+        &UserInput {
+            email: config.admin_email.clone(),
+            name: "管理员".into(),
+            role: "admin".into(),
+            password: Some(password.clone()),
+            certified: Some(true),
+            ..Default::default()
+        },
+        true,
+    )
+    .map_err(|e| anyhow::anyhow!("GUANXI_ADMIN_EMAIL / GUANXI_ADMIN_PASSWORD: {e}"))?;
+    let hash = auth::password::hash(password.clone()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let now = clock.now();
+    db.write(move |c| users::create(c, &draft, &hash, now)).await?;
+    if generated {
+        // Printed once, to the console of whoever started the server.
+        println!(
+            "\n  Created the first administrator: {}  password: {password}\n  (set GUANXI_ADMIN_PASSWORD to choose it)\n",
+            config.admin_email
+        );
+    } else {
+        tracing::info!(email = %config.admin_email, "created the first administrator");
+    }
+    Ok(())
+}
+
+/// The whole application router.
+pub fn app(state: AppState) -> Router {
+    let security = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "same-origin"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+        ),
+    ];
+    let mut router = Router::new()
+        .merge(api::router())
+        .merge(web::router())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), web::render_errors))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(2 * 1024 * 1024))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(tower_http::compression::CompressionLayer::new())
+        .layer(tower_http::trace::TraceLayer::new_for_http());
+    for (name, value) in security {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
+    }
+    router.with_state(state)
+}
+
+/// Serves on an already bound listener until `shutdown` resolves. Tests
+/// pass a listener on port 0.
+pub async fn serve_with_listener(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown).await?;
+    Ok(())
+}
+
+/// Loads the demo data set with this server's data key (see [`demo`]).
+pub async fn load_demo(state: &AppState, opts: &demo::DemoOptions) -> anyhow::Result<Option<demo::DemoSummary>> {
+    let cipher = state.cipher.clone();
+    let cipher2 = state.cipher.clone();
+    let phone = move |p: &guanxi_domain::contact::PhoneNumber| cipher.seal_phone(p);
+    let email = move |e: &guanxi_domain::contact::Email| cipher2.seal_email(e);
+    let sealers = demo::Sealers { phone: &phone, email: &email };
+    let hash = auth::password::hash(demo::DEMO_PASSWORD.to_string())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(demo::load(&state.db, opts, &sealers, &hash, state.clock.now(), state.today()).await?)
+}

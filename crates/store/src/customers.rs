@@ -458,6 +458,23 @@ pub fn popular_tags(c: &mut Conn, limit: i64) -> Result<Vec<(String, i64)>> {
     .collect()
 }
 
+/// Customers whose contract ends within `within_days` from `today`, soonest first.
+pub fn renewals_due(c: &mut Conn, scope: &Scope, today: Date, within_days: i32, limit: i64) -> Result<Vec<Customer>> {
+    let until = today.checked_add(jiff::Span::new().days(within_days)).unwrap_or(today);
+    let mut params: Vec<Value> = vec![today.into(), until.into(), limit.into()];
+    let cond = scope.condition(&mut params);
+    c.query(
+        &format!(
+            "SELECT {CUSTOMER_COLS} WHERE c.contract_end >= $1 AND c.contract_end <= $2 AND {cond}
+             ORDER BY c.contract_end ASC, c.id ASC LIMIT $3"
+        ),
+        &params,
+    )?
+    .iter()
+    .map(customer)
+    .collect()
+}
+
 pub fn count(c: &mut Conn) -> Result<i64> {
     c.scalar("SELECT COUNT(*) FROM customers", &[])
 }

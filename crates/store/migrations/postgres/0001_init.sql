@@ -104,6 +104,7 @@ CREATE INDEX customers_industry ON customers(industry, updated_at);
 CREATE INDEX customers_updated ON customers(updated_at);
 CREATE INDEX customers_name ON customers(name);
 CREATE INDEX customers_verified ON customers(verified_on);
+CREATE INDEX customers_contract_end ON customers(contract_end);
 CREATE INDEX customers_phone_index ON customers(phone_index);
 CREATE INDEX customers_email_index ON customers(email_index);
 

@@ -1,0 +1,86 @@
+//! The JSON API under `/api/v1`, and its OpenAPI 3 document at
+//! `/api/openapi.json`, generated from the handlers' annotations.
+
+mod auth;
+pub mod customers;
+pub mod json;
+mod users;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::Problem;
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Guanxi API",
+        description = "Customer service and customer-relationship maintenance. Authenticate with `POST /api/v1/auth/token` and send `Authorization: Bearer <token>`. Errors are RFC 9457 problem documents; field errors list each refused field. Messages follow `Accept-Language` (zh-CN or en)."
+    ),
+    components(schemas(Problem)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Tokens"),
+        (name = "customers", description = "客户档案 Customer records (SPEC C1)"),
+        (name = "admin", description = "Users and groups (SPEC S1)"),
+        (name = "system", description = "Health")
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(c) = openapi.components.as_mut() {
+            c.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+        }
+    }
+}
+
+/// Health check: the process is up and the database answers.
+#[utoipa::path(get, path = "/healthz", tag = "system", responses((status = 200, description = "healthy", body = String)))]
+async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> Result<&'static str, crate::error::AppError> {
+    state.db.read(|c| c.scalar::<i64>("SELECT 1", &[])).await?;
+    Ok("ok")
+}
+
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    router_parts().1
+}
+
+fn router_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(auth::create_token))
+        .routes(routes!(auth::me))
+        .routes(routes!(customers::list, customers::create))
+        .routes(routes!(customers::get_one, customers::update, customers::delete))
+        .routes(routes!(customers::reveal))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::update))
+        .routes(routes!(users::list_groups, users::create_group))
+        .split_for_parts()
+}
+
+pub fn router() -> Router<AppState> {
+    let (router, doc) = router_parts();
+    let doc = Arc::new(doc);
+    router.route(
+        "/api/openapi.json",
+        get(move || {
+            let doc = doc.clone();
+            async move { axum::Json(doc.as_ref().clone()) }
+        }),
+    )
+}

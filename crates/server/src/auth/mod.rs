@@ -1,0 +1,171 @@
+//! Who is asking. Pages use a session cookie (with a CSRF token for every
+//! form); the API uses bearer tokens from `POST /api/v1/auth/token`.
+//! Session ids and tokens are random; only their SHA-256 is stored.
+
+pub mod password;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use guanxi_store::users::{self, User};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::error::AppError;
+use crate::lang::cookie;
+use crate::state::AppState;
+
+pub const SESSION_COOKIE: &str = "guanxi_session";
+
+/// 32 random bytes, URL-safe base64.
+pub fn random_token() -> String {
+    let mut b = [0u8; 32];
+    rand::rng().fill_bytes(&mut b);
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+pub fn sha256_hex(s: &str) -> String {
+    Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+/// The user behind an API request's bearer token.
+#[derive(Debug, Clone)]
+pub struct ApiUser(pub User);
+
+impl FromRequestParts<AppState> for ApiUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer(&parts.headers).ok_or(AppError::Unauthorized)?;
+        let hash = sha256_hex(token);
+        let now = state.clock.now();
+        let user = state
+            .db
+            .read(move |c| users::find_token_user(c, &hash, now))
+            .await?
+            .ok_or(AppError::Unauthorized)?;
+        Ok(ApiUser(user))
+    }
+}
+
+/// An API caller who is an administrator.
+#[derive(Debug, Clone)]
+pub struct ApiAdmin(pub User);
+
+impl FromRequestParts<AppState> for ApiAdmin {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let ApiUser(user) = ApiUser::from_request_parts(parts, state).await?;
+        if user.role.can_administer_users() {
+            Ok(ApiAdmin(user))
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+}
+
+/// The logged-in user of a page request, with the session's CSRF token.
+#[derive(Debug, Clone)]
+pub struct PageUser {
+    pub user: User,
+    pub csrf: String,
+    pub session_hash: String,
+}
+
+impl PageUser {
+    /// Checks the CSRF token a form sent back.
+    pub fn check_csrf(&self, sent: Option<&str>) -> Result<(), AppError> {
+        match sent {
+            Some(t) if constant_time_eq(t.as_bytes(), self.csrf.as_bytes()) => Ok(()),
+            _ => Err(AppError::Forbidden),
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Not logged in: go to the login page and come back afterwards.
+#[derive(Debug)]
+pub enum PageRejection {
+    Login(String),
+    Error(AppError),
+}
+
+impl IntoResponse for PageRejection {
+    fn into_response(self) -> Response {
+        match self {
+            PageRejection::Login(next) => {
+                let q = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
+                Redirect::to(&format!("/login?{q}")).into_response()
+            }
+            PageRejection::Error(e) => e.into_response(),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for PageUser {
+    type Rejection = PageRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let next = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_else(|| "/".into());
+        let Some(sid) = cookie(&parts.headers, SESSION_COOKIE) else {
+            return Err(PageRejection::Login(next));
+        };
+        let hash = sha256_hex(sid);
+        let now = state.clock.now();
+        let h = hash.clone();
+        let session = state
+            .db
+            .read(move |c| users::find_session(c, &h, now))
+            .await
+            .map_err(|e| PageRejection::Error(e.into()))?;
+        match session {
+            Some(s) => Ok(PageUser {
+                user: s.user,
+                csrf: s.csrf_token,
+                session_hash: hash,
+            }),
+            None => Err(PageRejection::Login(next)),
+        }
+    }
+}
+
+/// A page caller who is an administrator.
+#[derive(Debug, Clone)]
+pub struct PageAdmin(pub PageUser);
+
+impl FromRequestParts<AppState> for PageAdmin {
+    type Rejection = PageRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let u = PageUser::from_request_parts(parts, state).await?;
+        if u.user.role.can_administer_users() {
+            Ok(PageAdmin(u))
+        } else {
+            Err(PageRejection::Error(AppError::Forbidden))
+        }
+    }
+}
+
+/// The session cookie header value.
+pub fn session_cookie(value: &str, max_age_secs: i64, secure: bool) -> String {
+    format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{}",
+        if secure { "; Secure" } else { "" }
+    )
+}

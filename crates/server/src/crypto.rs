@@ -1,0 +1,180 @@
+//! Personal data at rest (SPEC S2): AES-256-GCM encryption with a random
+//! nonce per value, and a keyed blind index (HMAC-SHA256) so that exact
+//! lookups by phone or email work without storing them in clear.
+//!
+//! The key comes from configuration (`GUANXI_DATA_KEY`, base64 of 32 bytes)
+//! or a key file in the data directory. A database that already holds
+//! encrypted data refuses to start with a missing or different key.
+
+use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use guanxi_domain::contact::{Email, PhoneNumber};
+use guanxi_store::customers::Sealed;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
+
+#[derive(Clone)]
+pub struct PiiCipher {
+    cipher: Aes256Gcm,
+    index_key: [u8; 32],
+    check: String,
+}
+
+impl std::fmt::Debug for PiiCipher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PiiCipher(***)")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    #[error("the data key must be base64 of exactly 32 bytes")]
+    BadKey,
+    #[error("a stored value could not be decrypted (wrong key or damaged data)")]
+    Undecryptable,
+}
+
+fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    // HMAC accepts keys of any length; this cannot fail.
+    let mut mac = match <HmacSha256 as Mac>::new_from_slice(key) {
+        Ok(m) => m,
+        Err(_) => return [0; 32],
+    };
+    for p in parts {
+        mac.update(p);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+impl PiiCipher {
+    pub fn from_base64(key: &str) -> Result<Self, CryptoError> {
+        let bytes = B64.decode(key.trim()).map_err(|_| CryptoError::BadKey)?;
+        let key: [u8; 32] = bytes.try_into().map_err(|_| CryptoError::BadKey)?;
+        Ok(Self::from_bytes(&key))
+    }
+
+    pub fn from_bytes(key: &[u8; 32]) -> Self {
+        let index_key = hmac(key, &[b"guanxi blind index v1"]);
+        let check = hex(&hmac(key, &[b"guanxi key check v1"])[..16]);
+        Self {
+            cipher: Aes256Gcm::new(key.into()),
+            index_key,
+            check,
+        }
+    }
+
+    /// A fresh random key, base64-encoded.
+    pub fn generate_key() -> String {
+        let mut key = [0u8; 32];
+        rand::rng().fill_bytes(&mut key);
+        B64.encode(key)
+    }
+
+    /// A fingerprint of the key, stored in the database to detect a wrong key.
+    pub fn key_check(&self) -> &str {
+        &self.check
+    }
+
+    pub fn encrypt(&self, plain: &str) -> String {
+        let mut nonce = [0u8; 12];
+        rand::rng().fill_bytes(&mut nonce);
+        // Encrypting into a Vec only fails for absurdly large inputs.
+        let ct = self
+            .cipher
+            .encrypt(Nonce::from_slice(&nonce), plain.as_bytes())
+            .unwrap_or_default();
+        let mut out = Vec::with_capacity(12 + ct.len());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ct);
+        format!("v1:{}", B64.encode(out))
+    }
+
+    pub fn decrypt(&self, stored: &str) -> Result<String, CryptoError> {
+        let raw = stored
+            .strip_prefix("v1:")
+            .and_then(|b| B64.decode(b).ok())
+            .ok_or(CryptoError::Undecryptable)?;
+        if raw.len() < 12 {
+            return Err(CryptoError::Undecryptable);
+        }
+        let (nonce, ct) = raw.split_at(12);
+        let plain = self
+            .cipher
+            .decrypt(Nonce::from_slice(nonce), ct)
+            .map_err(|_| CryptoError::Undecryptable)?;
+        String::from_utf8(plain).map_err(|_| CryptoError::Undecryptable)
+    }
+
+    /// The blind index of a normalised value of a kind ("phone", "email").
+    pub fn index(&self, kind: &str, normalised: &str) -> String {
+        hex(&hmac(&self.index_key, &[kind.as_bytes(), b":", normalised.as_bytes()])[..16])
+    }
+
+    pub fn seal_phone(&self, p: &PhoneNumber) -> Sealed {
+        Sealed {
+            ciphertext: self.encrypt(p.as_str()),
+            masked: p.masked(),
+            index: self.index("contact", p.as_str()),
+        }
+    }
+
+    pub fn seal_email(&self, e: &Email) -> Sealed {
+        Sealed {
+            ciphertext: self.encrypt(e.as_str()),
+            masked: e.masked(),
+            index: self.index("contact", &e.as_str().to_lowercase()),
+        }
+    }
+
+    /// The index to look a search term up by, if it is a phone or an email.
+    pub fn contact_index_for_query(&self, q: &str) -> Option<String> {
+        if let Ok(p) = PhoneNumber::parse(q) {
+            return Some(self.index("contact", p.as_str()));
+        }
+        if let Ok(e) = Email::parse(q) {
+            return Some(self.index("contact", &e.as_str().to_lowercase()));
+        }
+        None
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_nonce_freshness() {
+        let c = PiiCipher::from_base64(&PiiCipher::generate_key()).unwrap();
+        let a = c.encrypt("13812345678");
+        let b = c.encrypt("13812345678");
+        assert_ne!(a, b, "a fresh nonce each time");
+        assert!(!a.contains("13812345678"));
+        assert_eq!(c.decrypt(&a).unwrap(), "13812345678");
+        let other = PiiCipher::from_base64(&PiiCipher::generate_key()).unwrap();
+        assert!(other.decrypt(&a).is_err());
+        assert_ne!(c.key_check(), other.key_check());
+    }
+
+    #[test]
+    fn blind_index_is_stable_and_keyed() {
+        let c = PiiCipher::from_bytes(&[7; 32]);
+        let p = PhoneNumber::parse("138 1234 5678").unwrap();
+        assert_eq!(c.seal_phone(&p).index, c.contact_index_for_query("13812345678").unwrap());
+        assert_ne!(c.index("contact", "x"), PiiCipher::from_bytes(&[8; 32]).index("contact", "x"));
+    }
+
+    #[test]
+    fn bad_keys_are_refused() {
+        assert!(PiiCipher::from_base64("short").is_err());
+        assert!(PiiCipher::from_base64("!!!").is_err());
+    }
+}

@@ -1,0 +1,255 @@
+//! Customer actions (SPEC C1).
+
+use guanxi_domain::customer::{CustomerDraft, CustomerInput};
+use guanxi_domain::{Issue, ValidationErrors};
+use guanxi_store::audit::{self, AuditEntry};
+use guanxi_store::customers::{self, Customer, CustomerFilter, CustomerPage, Scope};
+use guanxi_store::users::User;
+
+use super::customer_scope;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// Parses and seals an input: the draft plus the encrypted personal fields.
+fn prepare(
+    state: &AppState,
+    input: &CustomerInput,
+) -> AppResult<(CustomerDraft, Option<customers::Sealed>, Option<customers::Sealed>)> {
+    let draft = CustomerDraft::parse(input, state.today())?;
+    let phone = draft.phone.as_ref().map(|p| state.cipher.seal_phone(p));
+    let email = draft.email.as_ref().map(|e| state.cipher.seal_email(e));
+    Ok((draft, phone, email))
+}
+
+/// Owners a user may assign: anyone in their scope.
+fn check_owner(scope: &Scope, draft: &CustomerDraft) -> Result<(), ValidationErrors> {
+    match (scope, draft.owner_id) {
+        (Scope::OwnedBy(ids), Some(owner)) if !ids.contains(&owner) => {
+            Err(ValidationErrors::single("owner_id", Issue::NotAllowed))
+        }
+        _ => Ok(()),
+    }
+}
+
+pub async fn create(state: &AppState, actor: &User, input: CustomerInput, ip: Option<String>) -> AppResult<Customer> {
+    if !actor.role.can_edit_customers() {
+        return Err(AppError::Forbidden);
+    }
+    let (mut draft, phone, email) = prepare(state, &input)?;
+    // A customer created by an agent without an owner is theirs.
+    if draft.owner_id.is_none() && !actor.role.sees_all_customers() {
+        draft.owner_id = Some(actor.id);
+    }
+    let actor = actor.clone();
+    let now = state.clock.now();
+    let customer = state
+        .db
+        .write(move |c| {
+            let scope = customer_scope(c, &actor)?;
+            check_owner(&scope, &draft)?;
+            let (id, code) = customers::insert(c, &draft, &phone, &email, Some(actor.id), now)?;
+            audit::record(
+                c,
+                now,
+                &AuditEntry {
+                    actor_id: Some(actor.id),
+                    action: "create",
+                    entity: "customer",
+                    entity_id: Some(id),
+                    detail: format!("{code} {}", draft.name),
+                    ip: ip.as_deref(),
+                },
+            )?;
+            customers::get(c, &scope, id)
+        })
+        .await?;
+    Ok(customer)
+}
+
+pub async fn update(
+    state: &AppState,
+    actor: &User,
+    id: i64,
+    input: CustomerInput,
+    ip: Option<String>,
+) -> AppResult<Customer> {
+    if !actor.role.can_edit_customers() {
+        return Err(AppError::Forbidden);
+    }
+    let (draft, phone, email) = prepare(state, &input)?;
+    let actor = actor.clone();
+    let now = state.clock.now();
+    let customer = state
+        .db
+        .write(move |c| {
+            let scope = customer_scope(c, &actor)?;
+            let before = customers::get(c, &scope, id)?;
+            check_owner(&scope, &draft)?;
+            customers::update(c, &scope, id, &draft, &phone, &email, now)?;
+            audit::record(
+                c,
+                now,
+                &AuditEntry {
+                    actor_id: Some(actor.id),
+                    action: "update",
+                    entity: "customer",
+                    entity_id: Some(id),
+                    detail: changed_fields(&before, &draft),
+                    ip: ip.as_deref(),
+                },
+            )?;
+            customers::get(c, &Scope::All, id)
+        })
+        .await?;
+    Ok(customer)
+}
+
+/// Names the fields an edit changed, for the audit log (personal fields by
+/// name only, never their values).
+fn changed_fields(before: &Customer, d: &CustomerDraft) -> String {
+    let mut changed = Vec::new();
+    let mut cmp = |name: &'static str, a: Option<String>, b: Option<String>| {
+        if a != b {
+            changed.push(name);
+        }
+    };
+    cmp("name", Some(before.name.clone()), Some(d.name.clone()));
+    cmp("kind", Some(before.kind.clone()), Some(d.kind.code().into()));
+    cmp("industry", before.industry.clone(), d.industry.clone());
+    cmp("scale", before.scale.clone(), d.scale.map(|s| s.code().into()));
+    cmp("region", before.region.clone(), d.region.clone());
+    cmp("decision_chain", before.decision_chain.clone(), d.decision_chain.clone());
+    cmp("phone", before.phone_masked.clone(), d.phone.as_ref().map(|p| p.masked()));
+    cmp("email", before.email_masked.clone(), d.email.as_ref().map(|e| e.masked()));
+    cmp("owner_id", before.owner_id.map(|x| x.to_string()), d.owner_id.map(|x| x.to_string()));
+    cmp("stage", Some(before.stage.clone()), Some(d.stage.code().into()));
+    cmp("preferred_channel", before.preferred_channel.clone(), d.preferred_channel.map(|c| c.code().into()));
+    cmp("contact_window", before.contact_window.clone(), d.contact_window.clone());
+    cmp("notes", before.notes.clone(), d.notes.clone());
+    let dates = [
+        ("cooperation_start", before.cooperation_start, d.cooperation_start),
+        ("first_purchase_on", before.first_purchase_on, d.first_purchase_on),
+        ("last_cooperation_on", before.last_cooperation_on, d.last_cooperation_on),
+        ("contract_end", before.contract_end, d.contract_end),
+        ("renewal_date", before.renewal_date, d.renewal_date),
+        ("verified_on", before.verified_on, d.verified_on),
+    ];
+    for (name, a, b) in dates {
+        cmp(name, a.map(|x| x.to_string()), b.map(|x| x.to_string()));
+    }
+    if before.marketing_consent != d.marketing_consent {
+        changed.push("marketing_consent");
+    }
+    let tags: Vec<String> = d.tags.iter().map(|t| t.as_str().to_string()).collect();
+    if before.tags != tags {
+        changed.push("tags");
+    }
+    if changed.is_empty() { "no changes".into() } else { changed.join(", ") }
+}
+
+pub async fn delete(state: &AppState, actor: &User, id: i64, ip: Option<String>) -> AppResult<()> {
+    if !actor.role.can_delete_customers() {
+        return Err(AppError::Forbidden);
+    }
+    let actor = actor.clone();
+    let now = state.clock.now();
+    state
+        .db
+        .write(move |c| {
+            let scope = customer_scope(c, &actor)?;
+            let gone = customers::delete(c, &scope, id)?;
+            audit::record(
+                c,
+                now,
+                &AuditEntry {
+                    actor_id: Some(actor.id),
+                    action: "delete",
+                    entity: "customer",
+                    entity_id: Some(id),
+                    detail: format!("{} {}", gone.code, gone.name),
+                    ip: ip.as_deref(),
+                },
+            )
+        })
+        .await?;
+    Ok(())
+}
+
+pub async fn get(state: &AppState, actor: &User, id: i64) -> AppResult<Customer> {
+    let actor = actor.clone();
+    Ok(state
+        .db
+        .read(move |c| {
+            let scope = customer_scope(c, &actor)?;
+            customers::get(c, &scope, id)
+        })
+        .await?)
+}
+
+pub async fn list(state: &AppState, actor: &User, mut filter: CustomerFilter) -> AppResult<CustomerPage> {
+    // A query that is a phone number or email is looked up by its blind index.
+    if let Some(q) = filter.q.as_deref() {
+        if let Some(ix) = state.cipher.contact_index_for_query(q) {
+            filter.contact_index = Some(ix);
+            filter.q = None;
+        }
+    }
+    let actor = actor.clone();
+    Ok(state
+        .db
+        .read(move |c| {
+            let scope = customer_scope(c, &actor)?;
+            customers::list(c, &scope, &filter)
+        })
+        .await?)
+}
+
+/// Which personal field to reveal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PersonalField {
+    Phone,
+    Email,
+}
+
+/// Decrypts one personal field for a permitted user and logs the access.
+pub async fn reveal(
+    state: &AppState,
+    actor: &User,
+    id: i64,
+    field: PersonalField,
+    ip: Option<String>,
+) -> AppResult<Option<String>> {
+    if !actor.role.can_reveal_personal_data() {
+        return Err(AppError::Forbidden);
+    }
+    let actor = actor.clone();
+    let now = state.clock.now();
+    let stored = state
+        .db
+        .write(move |c| {
+            let scope = customer_scope(c, &actor)?;
+            let cust = customers::get(c, &scope, id)?;
+            let (name, value) = match field {
+                PersonalField::Phone => ("phone", cust.phone_ciphertext),
+                PersonalField::Email => ("email", cust.email_ciphertext),
+            };
+            audit::record(
+                c,
+                now,
+                &AuditEntry {
+                    actor_id: Some(actor.id),
+                    action: "reveal",
+                    entity: "customer",
+                    entity_id: Some(id),
+                    detail: name.into(),
+                    ip: ip.as_deref(),
+                },
+            )?;
+            Ok(value)
+        })
+        .await?;
+    stored
+        .map(|s| state.cipher.decrypt(&s).map_err(|e| AppError::Internal(e.to_string())))
+        .transpose()
+}

@@ -1,0 +1,26 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use guanxi_domain::Clock;
+use guanxi_store::Db;
+
+use crate::config::Config;
+use crate::crypto::PiiCipher;
+use crate::web::templates::Templates;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<Config>,
+    pub cipher: PiiCipher,
+    pub templates: Arc<Templates>,
+}
+
+impl AppState {
+    /// Today in the business time zone.
+    pub fn today(&self) -> jiff::civil::Date {
+        guanxi_domain::clock::local_date(self.clock.now(), &self.config.time_zone)
+    }
+}

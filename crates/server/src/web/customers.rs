@@ -1,0 +1,439 @@
+//! Customer pages: list with filters, form, profile, delete confirmation.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use guanxi_domain::customer::{self as dc, Channel, CustomerInput, CustomerKind, LifecycleStage, Scale};
+use guanxi_domain::{Issue, Lang, ValidationErrors};
+use guanxi_store::customers::{self as store, Customer};
+use guanxi_store::{audit, users};
+use minijinja::{Value, context};
+
+use super::{ClientIp, form_get, form_pairs, page_ctx, render};
+use crate::api::customers::parse_filter;
+use crate::auth::PageUser;
+use crate::error::{AppError, AppResult};
+use crate::lang::ReqLang;
+use crate::service::customers::{self as svc, PersonalField};
+use crate::service::customer_scope;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/customers", get(list))
+        .route("/customers/new", get(new_form).post(create))
+        .route("/customers/{id}", get(view))
+        .route("/customers/{id}/edit", get(edit_form).post(update))
+        .route("/customers/{id}/delete", get(confirm_delete).post(delete))
+        .route("/customers/{id}/reveal", post(reveal))
+}
+
+fn options<T: Copy>(all: &[T], code: fn(T) -> &'static str, label: fn(T, Lang) -> &'static str, lang: Lang) -> Vec<Value> {
+    all.iter().map(|x| context! { value => code(*x), label => label(*x, lang) }).collect()
+}
+
+fn label_of<T: Copy>(raw: Option<&str>, parse: fn(&str) -> Result<T, Issue>, label: fn(T, Lang) -> &'static str, lang: Lang) -> Option<String> {
+    raw.and_then(|r| parse(r).ok()).map(|x| label(x, lang).to_string())
+}
+
+/// One row of the list, as the template shows it.
+fn row(c: &Customer, state: &AppState, lang: Lang) -> Value {
+    let today = state.today();
+    context! {
+        id => c.id,
+        code => c.code,
+        name => c.name,
+        kind => label_of(Some(&c.kind), CustomerKind::parse, CustomerKind::label, lang),
+        industry => c.industry,
+        region => c.region,
+        owner => c.owner_name,
+        stage => c.stage,
+        stage_label => label_of(Some(&c.stage), LifecycleStage::parse, LifecycleStage::label, lang),
+        phone => c.phone_masked,
+        tags => c.tags,
+        cooperation => c.cooperation_start.map(|s| dc::cooperation_length_text(dc::cooperation_months(s, today), lang)),
+        needs_review => dc::needs_review(c.verified_on, today, state.config.review_months),
+        updated => c.updated_at.to_zoned(state.config.time_zone.clone()).strftime("%Y-%m-%d %H:%M").to_string(),
+    }
+}
+
+async fn list(State(state): State<AppState>, ReqLang(lang): ReqLang, u: PageUser, RawQuery(raw): RawQuery) -> AppResult<Response> {
+    let (q, filter) = match parse_filter(raw.as_deref(), &state) {
+        Ok(x) => x,
+        // A hand-edited URL with a bad parameter shows the unfiltered list.
+        Err(AppError::Invalid(_)) => return Ok(Redirect::to("/customers").into_response()),
+        Err(e) => return Err(e),
+    };
+    let page = svc::list(&state, &u.user, filter.clone()).await?;
+    let user = u.user.clone();
+    let (owners, industries, tags) = state
+        .db
+        .read(move |c| {
+            let scope = customer_scope(c, &user)?;
+            let owners = owners_in_scope(c, &scope)?;
+            Ok((owners, store::industries(c)?, store::popular_tags(c, 30)?))
+        })
+        .await?;
+    let pages = (page.total + page.per_page - 1) / page.per_page;
+    // Links keep the filters and change only the page.
+    let mut base: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
+    base.retain(|(k, v)| k != "page" && k != "flash" && !v.is_empty());
+    let link = |p: i64| {
+        let mut q = base.clone();
+        q.push(("page".into(), p.to_string()));
+        format!("/customers?{}", serde_urlencoded::to_string(&q).unwrap_or_default())
+    };
+    let title = lang.pick("客户", "Customers");
+    let ctx = context! { ..page_ctx(&u, lang, "customers", title), ..context! {
+        items => page.items.iter().map(|c| row(c, &state, lang)).collect::<Vec<_>>(),
+        total => page.total,
+        page => page.page,
+        pages => pages,
+        prev => (page.page > 1).then(|| link(page.page - 1)),
+        next => (page.page < pages).then(|| link(page.page + 1)),
+        first_index => if page.total == 0 { 0 } else { (page.page - 1) * page.per_page + 1 },
+        last_index => ((page.page - 1) * page.per_page + page.items.len() as i64),
+        f => context! {
+            q => q.q, owner_id => q.owner_id, industry => q.industry, tag => q.tag, stage => q.stage,
+            needs_review => q.needs_review.as_deref() == Some("true"), sort => q.sort.clone().unwrap_or_else(|| "updated_desc".into()),
+        },
+        owners => owners,
+        industries => industries,
+        tags => tags.into_iter().map(|(t, _)| t).collect::<Vec<_>>(),
+        stages => options(LifecycleStage::ALL, LifecycleStage::code, LifecycleStage::label, lang),
+        can_create => u.user.role.can_edit_customers(),
+        flash => flash_text(raw.as_deref(), lang),
+    }};
+    Ok(render(&state, "customers/list.html", ctx)?.into_response())
+}
+
+fn flash_text(raw: Option<&str>, lang: Lang) -> Option<&'static str> {
+    let flash = raw?.split('&').find_map(|kv| kv.strip_prefix("flash="))?;
+    match flash {
+        "created" => Some(lang.pick("客户已创建", "Customer created")),
+        "saved" => Some(lang.pick("修改已保存", "Changes saved")),
+        "deleted" => Some(lang.pick("客户已删除", "Customer deleted")),
+        _ => None,
+    }
+}
+
+/// Users who may own a customer of this scope: all active users for
+/// supervisors, the group's members for others.
+fn owners_in_scope(c: &mut guanxi_store::Conn, scope: &store::Scope) -> guanxi_store::Result<Vec<Value>> {
+    Ok(users::list_active(c)?
+        .into_iter()
+        .filter(|u| u.role != guanxi_domain::user::Role::Collaborator)
+        .filter(|u| match scope {
+            store::Scope::All => true,
+            store::Scope::OwnedBy(ids) => ids.contains(&u.id),
+        })
+        .map(|u| context! { id => u.id, name => u.name })
+        .collect())
+}
+
+/// The values shown in the form: from a customer, or as the user typed them.
+fn form_values(input: &CustomerInput) -> Value {
+    context! {
+        name => input.name, kind => input.kind, industry => input.industry, scale => input.scale,
+        region => input.region, decision_chain => input.decision_chain, phone => input.phone, email => input.email,
+        owner_id => input.owner_id.map(|x| x.to_string()), cooperation_start => input.cooperation_start,
+        first_purchase_on => input.first_purchase_on, last_cooperation_on => input.last_cooperation_on,
+        preferred_channel => input.preferred_channel, contact_window => input.contact_window,
+        marketing_consent => input.marketing_consent.unwrap_or(false), notes => input.notes, stage => input.stage,
+        contract_end => input.contract_end, renewal_date => input.renewal_date, verified_on => input.verified_on,
+        tags => input.tags.as_ref().map(|t| t.join(", ")), external_id => input.external_id,
+    }
+}
+
+fn input_from_customer(c: &Customer) -> CustomerInput {
+    let ds = |d: Option<jiff::civil::Date>| d.map(|d| d.to_string());
+    CustomerInput {
+        name: c.name.clone(),
+        kind: Some(c.kind.clone()),
+        industry: c.industry.clone(),
+        scale: c.scale.clone(),
+        region: c.region.clone(),
+        decision_chain: c.decision_chain.clone(),
+        // Personal fields are not put back into the form in clear: left
+        // empty, they keep their stored value (see `keep_personal`).
+        phone: None,
+        email: None,
+        owner_id: c.owner_id,
+        cooperation_start: ds(c.cooperation_start),
+        first_purchase_on: ds(c.first_purchase_on),
+        last_cooperation_on: ds(c.last_cooperation_on),
+        preferred_channel: c.preferred_channel.clone(),
+        contact_window: c.contact_window.clone(),
+        marketing_consent: Some(c.marketing_consent),
+        notes: c.notes.clone(),
+        stage: Some(c.stage.clone()),
+        contract_end: ds(c.contract_end),
+        renewal_date: ds(c.renewal_date),
+        verified_on: ds(c.verified_on),
+        tags: Some(c.tags.clone()),
+        external_id: c.external_id.clone(),
+    }
+}
+
+/// Reads the posted form. An owner that is not a number is a field error.
+fn input_from_form(pairs: &[(String, String)]) -> Result<CustomerInput, ValidationErrors> {
+    let opt = |k: &str| form_get(pairs, k).map(str::to_string);
+    let owner_id = match form_get(pairs, "owner_id").map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(s.parse::<i64>().map_err(|_| ValidationErrors::single("owner_id", Issue::Unknown))?),
+    };
+    Ok(CustomerInput {
+        name: opt("name").unwrap_or_default(),
+        kind: opt("kind"),
+        industry: opt("industry"),
+        scale: opt("scale"),
+        region: opt("region"),
+        decision_chain: opt("decision_chain"),
+        phone: opt("phone"),
+        email: opt("email"),
+        owner_id,
+        cooperation_start: opt("cooperation_start"),
+        first_purchase_on: opt("first_purchase_on"),
+        last_cooperation_on: opt("last_cooperation_on"),
+        preferred_channel: opt("preferred_channel"),
+        contact_window: opt("contact_window"),
+        marketing_consent: Some(form_get(pairs, "marketing_consent").is_some()),
+        notes: opt("notes"),
+        stage: opt("stage"),
+        contract_end: opt("contract_end"),
+        renewal_date: opt("renewal_date"),
+        verified_on: opt("verified_on"),
+        tags: Some(dc::split_tags(form_get(pairs, "tags").unwrap_or(""))),
+        external_id: opt("external_id"),
+    })
+}
+
+struct FormPage<'a> {
+    input: &'a CustomerInput,
+    errors: Option<&'a ValidationErrors>,
+    customer: Option<&'a Customer>,
+}
+
+async fn render_form(state: &AppState, lang: Lang, u: &PageUser, p: FormPage<'_>) -> AppResult<Html<String>> {
+    let user = u.user.clone();
+    let owners = state
+        .db
+        .read(move |c| {
+            let scope = customer_scope(c, &user)?;
+            owners_in_scope(c, &scope)
+        })
+        .await?;
+    let errors: Vec<Value> = p
+        .errors
+        .map(|e| e.0.iter().map(|f| context! { field => f.field, message => f.issue.message(lang) }).collect())
+        .unwrap_or_default();
+    let error_map: std::collections::BTreeMap<String, String> = p
+        .errors
+        .map(|e| e.0.iter().map(|f| (f.field.clone(), f.issue.message(lang))).collect())
+        .unwrap_or_default();
+    let title = match p.customer {
+        Some(c) => format!("{} {}", lang.pick("编辑客户", "Edit customer"), c.name),
+        None => lang.pick("新建客户", "New customer").to_string(),
+    };
+    let ctx = context! { ..page_ctx(u, lang, "customers", &title), ..context! {
+        v => form_values(p.input),
+        errors => errors,
+        err => error_map,
+        customer => p.customer.map(|c| context! { id => c.id, code => c.code, phone => c.phone_masked, email => c.email_masked }),
+        owners => owners,
+        kinds => options(CustomerKind::ALL, CustomerKind::code, CustomerKind::label, lang),
+        scales => options(Scale::ALL, Scale::code, Scale::label, lang),
+        stages => options(LifecycleStage::ALL, LifecycleStage::code, LifecycleStage::label, lang),
+        channels => options(Channel::ALL, Channel::code, Channel::label, lang),
+        industries => dc::INDUSTRIES.iter().map(|(zh, en)| lang.pick(zh, en)).collect::<Vec<_>>(),
+    }};
+    render(state, "customers/form.html", ctx)
+}
+
+async fn new_form(State(state): State<AppState>, ReqLang(lang): ReqLang, u: PageUser) -> AppResult<Html<String>> {
+    if !u.user.role.can_edit_customers() {
+        return Err(AppError::Forbidden);
+    }
+    let input = CustomerInput {
+        owner_id: Some(u.user.id),
+        ..Default::default()
+    };
+    render_form(&state, lang, &u, FormPage { input: &input, errors: None, customer: None }).await
+}
+
+async fn create(State(state): State<AppState>, ReqLang(lang): ReqLang, u: PageUser, ClientIp(ip): ClientIp, body: Bytes) -> AppResult<Response> {
+    let pairs = form_pairs(&body)?;
+    u.check_csrf(form_get(&pairs, "_csrf"))?;
+    let result = match input_from_form(&pairs) {
+        Ok(input) => (svc::create(&state, &u.user, input.clone(), ip).await, input),
+        Err(e) => (Err(AppError::Invalid(e)), CustomerInput { name: form_get(&pairs, "name").unwrap_or("").into(), ..Default::default() }),
+    };
+    match result {
+        (Ok(c), _) => Ok(Redirect::to(&format!("/customers/{}?flash=created", c.id)).into_response()),
+        (Err(AppError::Invalid(e)), input) => {
+            let page = render_form(&state, lang, &u, FormPage { input: &input, errors: Some(&e), customer: None }).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        (Err(e), _) => Err(e),
+    }
+}
+
+async fn edit_form(State(state): State<AppState>, ReqLang(lang): ReqLang, u: PageUser, Path(id): Path<i64>) -> AppResult<Html<String>> {
+    if !u.user.role.can_edit_customers() {
+        return Err(AppError::Forbidden);
+    }
+    let c = svc::get(&state, &u.user, id).await?;
+    let input = input_from_customer(&c);
+    render_form(&state, lang, &u, FormPage { input: &input, errors: None, customer: Some(&c) }).await
+}
+
+/// In the edit form an empty phone/email keeps the stored value, unless the
+/// "clear" box was ticked: the clear value is never sent to the browser.
+async fn keep_personal(state: &AppState, u: &PageUser, id: i64, pairs: &[(String, String)], input: &mut CustomerInput) -> AppResult<()> {
+    let empty = |v: &Option<String>| v.as_deref().is_none_or(|s| s.trim().is_empty());
+    let keep_phone = empty(&input.phone) && form_get(pairs, "clear_phone").is_none();
+    let keep_email = empty(&input.email) && form_get(pairs, "clear_email").is_none();
+    if !(keep_phone || keep_email) {
+        return Ok(());
+    }
+    let c = svc::get(state, &u.user, id).await?;
+    let open = |s: &Option<String>| -> AppResult<Option<String>> {
+        s.as_deref()
+            .map(|x| state.cipher.decrypt(x).map_err(|e| AppError::Internal(e.to_string())))
+            .transpose()
+    };
+    if keep_phone {
+        input.phone = open(&c.phone_ciphertext)?;
+    }
+    if keep_email {
+        input.email = open(&c.email_ciphertext)?;
+    }
+    Ok(())
+}
+
+async fn update(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    u: PageUser,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> AppResult<Response> {
+    let pairs = form_pairs(&body)?;
+    u.check_csrf(form_get(&pairs, "_csrf"))?;
+    let parsed = input_from_form(&pairs);
+    let (result, shown) = match parsed {
+        Ok(input) => {
+            let shown = input.clone();
+            let mut full = input;
+            keep_personal(&state, &u, id, &pairs, &mut full).await?;
+            (svc::update(&state, &u.user, id, full, ip).await, shown)
+        }
+        Err(e) => (Err(AppError::Invalid(e)), CustomerInput { name: form_get(&pairs, "name").unwrap_or("").into(), ..Default::default() }),
+    };
+    match result {
+        Ok(_) => Ok(Redirect::to(&format!("/customers/{id}?flash=saved")).into_response()),
+        Err(AppError::Invalid(e)) => {
+            let c = svc::get(&state, &u.user, id).await?;
+            let page = render_form(&state, lang, &u, FormPage { input: &shown, errors: Some(&e), customer: Some(&c) }).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn render_view(state: &AppState, lang: Lang, u: &PageUser, c: &Customer, revealed: Option<(&str, Option<String>)>, flash: Option<&str>) -> AppResult<Html<String>> {
+    let id = c.id;
+    let history = state.db.read(move |cn| audit::for_entity(cn, "customer", id, 20)).await?;
+    let actor_ids: Vec<i64> = history.iter().filter_map(|h| h.actor_id).collect();
+    let names = state
+        .db
+        .read(move |cn| Ok(users::list(cn)?.into_iter().filter(|u| actor_ids.contains(&u.id)).map(|u| (u.id, u.name)).collect::<Vec<_>>()))
+        .await?;
+    let today = state.today();
+    let tz = state.config.time_zone.clone();
+    let action_label = |a: &str| -> String {
+        match a {
+            "create" => lang.pick("创建", "created").into(),
+            "update" => lang.pick("修改", "edited").into(),
+            "reveal" => lang.pick("查看敏感信息", "revealed").into(),
+            other => other.into(),
+        }
+    };
+    let ds = |d: Option<jiff::civil::Date>| d.map(|d| d.to_string());
+    let revealed_phone = revealed.as_ref().filter(|(f, _)| *f == "phone").map(|(_, v)| v.clone().unwrap_or_default());
+    let revealed_email = revealed.as_ref().filter(|(f, _)| *f == "email").map(|(_, v)| v.clone().unwrap_or_default());
+    let ctx = context! { ..page_ctx(u, lang, "customers", &c.name), ..context! {
+        c => context! {
+            id => c.id, code => c.code, name => c.name,
+            kind => label_of(Some(&c.kind), CustomerKind::parse, CustomerKind::label, lang),
+            industry => c.industry, scale => label_of(c.scale.as_deref(), Scale::parse, Scale::label, lang),
+            region => c.region, decision_chain => c.decision_chain,
+            phone => revealed_phone.or_else(|| c.phone_masked.clone()), phone_revealed => revealed.as_ref().is_some_and(|(f, _)| *f == "phone"),
+            email => revealed_email.or_else(|| c.email_masked.clone()), email_revealed => revealed.as_ref().is_some_and(|(f, _)| *f == "email"),
+            has_phone => c.phone_masked.is_some(), has_email => c.email_masked.is_some(),
+            owner => c.owner_name,
+            stage => c.stage, stage_label => label_of(Some(&c.stage), LifecycleStage::parse, LifecycleStage::label, lang),
+            cooperation_start => ds(c.cooperation_start),
+            cooperation => c.cooperation_start.map(|s| dc::cooperation_length_text(dc::cooperation_months(s, today), lang)),
+            anniversary => c.cooperation_start.map(|s| dc::next_anniversary(s, today).to_string()),
+            first_purchase_on => ds(c.first_purchase_on), last_cooperation_on => ds(c.last_cooperation_on),
+            contract_end => ds(c.contract_end), renewal_date => ds(c.renewal_date),
+            channel => label_of(c.preferred_channel.as_deref(), Channel::parse, Channel::label, lang),
+            contact_window => c.contact_window, marketing_consent => c.marketing_consent, notes => c.notes,
+            verified_on => ds(c.verified_on), needs_review => dc::needs_review(c.verified_on, today, state.config.review_months),
+            external_id => c.external_id, tags => c.tags,
+            created => c.created_at.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M").to_string(),
+        },
+        history => history.iter().map(|h| context! {
+            at => jiff::Timestamp::from_millisecond(h.at).map(|t| t.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M").to_string()).unwrap_or_default(),
+            who => h.actor_id.and_then(|a| names.iter().find(|(i, _)| *i == a).map(|(_, n)| n.clone())),
+            action => action_label(&h.action), detail => h.detail,
+        }).collect::<Vec<_>>(),
+        can_edit => u.user.role.can_edit_customers(),
+        can_delete => u.user.role.can_delete_customers(),
+        can_reveal => u.user.role.can_reveal_personal_data(),
+        flash => flash,
+    }};
+    render(state, "customers/view.html", ctx)
+}
+
+async fn view(State(state): State<AppState>, ReqLang(lang): ReqLang, u: PageUser, Path(id): Path<i64>, RawQuery(raw): RawQuery) -> AppResult<Html<String>> {
+    let c = svc::get(&state, &u.user, id).await?;
+    render_view(&state, lang, &u, &c, None, flash_text(raw.as_deref(), lang)).await
+}
+
+async fn reveal(State(state): State<AppState>, ReqLang(lang): ReqLang, u: PageUser, ClientIp(ip): ClientIp, Path(id): Path<i64>, body: Bytes) -> AppResult<Html<String>> {
+    let pairs = form_pairs(&body)?;
+    u.check_csrf(form_get(&pairs, "_csrf"))?;
+    let (field, name) = match form_get(&pairs, "field") {
+        Some("phone") => (PersonalField::Phone, "phone"),
+        Some("email") => (PersonalField::Email, "email"),
+        _ => return Err(AppError::field("field", Issue::NotAllowed)),
+    };
+    let value = svc::reveal(&state, &u.user, id, field, ip).await?;
+    let c = svc::get(&state, &u.user, id).await?;
+    render_view(&state, lang, &u, &c, Some((name, value)), None).await
+}
+
+async fn confirm_delete(State(state): State<AppState>, ReqLang(lang): ReqLang, u: PageUser, Path(id): Path<i64>) -> AppResult<Html<String>> {
+    if !u.user.role.can_delete_customers() {
+        return Err(AppError::Forbidden);
+    }
+    let c = svc::get(&state, &u.user, id).await?;
+    let title = lang.pick("删除客户", "Delete customer");
+    let ctx = context! { ..page_ctx(&u, lang, "customers", title), ..context! {
+        c => context! { id => c.id, code => c.code, name => c.name },
+    }};
+    render(&state, "customers/delete.html", ctx)
+}
+
+async fn delete(State(state): State<AppState>, u: PageUser, ClientIp(ip): ClientIp, Path(id): Path<i64>, body: Bytes) -> AppResult<Response> {
+    let pairs = form_pairs(&body)?;
+    u.check_csrf(form_get(&pairs, "_csrf"))?;
+    svc::delete(&state, &u.user, id, ip).await?;
+    Ok(Redirect::to("/customers?flash=deleted").into_response())
+}

@@ -1,0 +1,42 @@
+//! 工作台: the landing page after login.
+
+use axum::extract::State;
+use axum::response::Html;
+use guanxi_store::customers::{self, CustomerFilter};
+use minijinja::context;
+
+use super::{page_ctx, render};
+use crate::auth::PageUser;
+use crate::error::AppResult;
+use crate::lang::ReqLang;
+use crate::service::customer_scope;
+use crate::state::AppState;
+
+pub async fn workbench(State(state): State<AppState>, ReqLang(lang): ReqLang, u: PageUser) -> AppResult<Html<String>> {
+    let user = u.user.clone();
+    let cutoff = state.today().checked_sub(jiff::Span::new().months(state.config.review_months)).ok();
+    let today = state.today();
+    let (mine, review, renewals) = state
+        .db
+        .read(move |c| {
+            let scope = customer_scope(c, &user)?;
+            let count = |c: &mut guanxi_store::Conn, f: CustomerFilter| -> guanxi_store::Result<customers::CustomerPage> {
+                customers::list(c, &scope, &f)
+            };
+            let mine = count(c, CustomerFilter { per_page: 1, ..Default::default() })?.total;
+            let review = count(c, CustomerFilter { verified_before: cutoff, per_page: 5, ..Default::default() })?;
+            let renewals = customers::renewals_due(c, &scope, today, 60, 5)?;
+            Ok((mine, review, renewals))
+        })
+        .await?;
+    let title = lang.pick("工作台", "Workbench");
+    let mut ctx = page_ctx(&u, lang, "home", title);
+    ctx = context! { ..ctx, ..context! {
+        customer_count => mine,
+        review_count => review.total,
+        review_items => review.items.iter().map(|c| context!{ id => c.id, code => c.code, name => c.name, verified_on => c.verified_on.map(|d| d.to_string()) }).collect::<Vec<_>>(),
+        renewals => renewals.iter().map(|c| context!{ id => c.id, code => c.code, name => c.name, contract_end => c.contract_end.map(|d| d.to_string()) }).collect::<Vec<_>>(),
+        today => today.to_string(),
+    }};
+    render(&state, "home.html", ctx)
+}

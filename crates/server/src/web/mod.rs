@@ -1,0 +1,195 @@
+//! Server-rendered pages: login, workbench, customers, administration; the
+//! compiled-in assets; and the error renderer shared with the API.
+
+mod admin;
+mod customers;
+mod home;
+mod login;
+pub mod templates;
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use guanxi_domain::Lang;
+use minijinja::context;
+
+use crate::auth::PageUser;
+use crate::error::{AppError, PendingError, Problem};
+use crate::lang::request_lang;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home::workbench))
+        .route("/login", get(login::form).post(login::submit))
+        .route("/logout", axum::routing::post(login::logout))
+        .route("/lang/{code}", get(login::switch_lang))
+        .merge(customers::router())
+        .merge(admin::router())
+        .route("/assets/{*file}", get(asset))
+}
+
+/// The caller's address, for the audit log.
+#[derive(Debug, Clone)]
+pub struct ClientIp(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(a)| a.ip().to_string()),
+        ))
+    }
+}
+
+/// The navigation of the shell. Areas whose capability has not landed yet
+/// are shown but not linked.
+fn nav(active: &str, lang: Lang) -> Vec<minijinja::Value> {
+    let items: [(&str, &str, &str, Option<&str>); 8] = [
+        ("home", "工作台", "Workbench", Some("/")),
+        ("customers", "客户", "Customers", Some("/customers")),
+        ("tickets", "工单", "Tickets", None),
+        ("complaints", "投诉", "Complaints", None),
+        ("tasks", "维护任务", "Maintenance", None),
+        ("kb", "知识库", "Knowledge base", None),
+        ("reports", "报表", "Reports", None),
+        ("settings", "设置", "Settings", Some("/admin/users")),
+    ];
+    items
+        .iter()
+        .map(|(key, zh, en, href)| {
+            context! { key => key, label => lang.pick(zh, en), href => href, active => *key == active }
+        })
+        .collect()
+}
+
+/// The context every logged-in page needs.
+pub fn page_ctx(u: &PageUser, lang: Lang, active: &str, title: &str) -> minijinja::Value {
+    let mut items = nav(active, lang);
+    if !u.user.role.can_administer_users() {
+        items.retain(|i| i.get_attr("key").ok().and_then(|k| k.as_str().map(|s| s != "settings")).unwrap_or(true));
+    }
+    context! {
+        lang => lang.code().strip_suffix("-CN").map_or("en", |_| "zh"),
+        html_lang => lang.code(),
+        title => title,
+        nav => items,
+        csrf => u.csrf,
+        me => context! {
+            id => u.user.id,
+            name => u.user.name,
+            role => u.user.role.label(lang),
+            is_admin => u.user.role.can_administer_users(),
+        },
+    }
+}
+
+pub fn render(state: &AppState, name: &str, ctx: minijinja::Value) -> Result<Html<String>, AppError> {
+    state.templates.render(name, ctx).map(Html)
+}
+
+/// Renders an [`AppError`] left on a response: problem+json for the API, a
+/// page (or the login redirect) for the web. API responses that axum made
+/// itself (unknown route, bad path parameter) become problem documents too.
+pub async fn render_errors(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let lang = request_lang(req.headers(), req.uri().query(), state.config.default_lang);
+    let path = req.uri().path().to_string();
+    let is_api = path.starts_with("/api/") || path == "/healthz";
+    let mut res = next.run(req).await;
+    let pending = res.extensions_mut().remove::<PendingError>();
+    let err = match pending {
+        Some(PendingError(e)) => e,
+        None if is_api && (res.status().is_client_error() || res.status().is_server_error()) => {
+            let is_json = res
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .is_some_and(|v| v.as_bytes().starts_with(b"application/"));
+            if is_json {
+                return res;
+            }
+            let status = res.status();
+            let body = axum::body::to_bytes(std::mem::take(res.body_mut()), 64 * 1024)
+                .await
+                .unwrap_or_default();
+            let detail = String::from_utf8_lossy(&body).trim().to_string();
+            let problem = Problem {
+                kind: "about:blank".into(),
+                title: status.canonical_reason().unwrap_or("error").into(),
+                status: status.as_u16(),
+                detail: (!detail.is_empty()).then_some(detail),
+                errors: Vec::new(),
+            };
+            return problem_response(status, &problem);
+        }
+        None => return res,
+    };
+    let status = err.status();
+    if is_api {
+        let mut r = problem_response(status, &err.problem(lang));
+        if status == StatusCode::UNAUTHORIZED {
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"guanxi\""));
+        }
+        return r;
+    }
+    if matches!(*err, AppError::Unauthorized) {
+        return Redirect::to("/login").into_response();
+    }
+    let html = state.templates.render(
+        "error.html",
+        context! {
+            lang => if lang == Lang::En { "en" } else { "zh" },
+            html_lang => lang.code(),
+            status => status.as_u16(),
+            title => err.title(lang),
+        },
+    );
+    match html {
+        Ok(h) => (status, Html(h)).into_response(),
+        Err(_) => (status, err.title(lang)).into_response(),
+    }
+}
+
+fn problem_response(status: StatusCode, p: &Problem) -> Response {
+    let body = serde_json::to_vec(p).unwrap_or_default();
+    let mut r = (status, body).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    r
+}
+
+/// Static files compiled into the binary.
+async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    let (body, ctype): (&'static [u8], &str) = match file.as_str() {
+        "app.css" => (include_bytes!("../../../../assets/app.css"), "text/css; charset=utf-8"),
+        "app.js" => (include_bytes!("../../../../assets/app.js"), "text/javascript; charset=utf-8"),
+        "logo.svg" => (include_bytes!("../../../../assets/logo.svg"), "image/svg+xml"),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    let mut r = Response::new(Body::from(body));
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_str(ctype).unwrap_or(HeaderValue::from_static("application/octet-stream")));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    r
+}
+
+/// Reads an url-encoded form into name/value pairs; repeated names keep
+/// every value.
+pub fn form_pairs(body: &[u8]) -> Result<Vec<(String, String)>, AppError> {
+    serde_urlencoded::from_bytes(body).map_err(|e| AppError::BadRequest(format!("form: {e}")))
+}
+
+pub fn form_get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}

@@ -1,0 +1,62 @@
+//! Page templates (minijinja), compiled into the binary. Templates carry
+//! both languages inline — `{{ t("客户", "Customers") }}` — and `t` picks
+//! by the page's `lang`, so a page never shows a missing-translation key.
+
+use minijinja::{Environment, State, Value};
+
+use crate::error::AppError;
+
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+macro_rules! embed {
+    ($env:expr, $($name:literal),* $(,)?) => {
+        $( $env.add_template($name, include_str!(concat!("../../../../templates/", $name)))?; )*
+    };
+}
+
+fn t(state: &State, zh: &str, en: &str) -> String {
+    let is_en = state.lookup("lang").is_some_and(|l| l.as_str() == Some("en"));
+    if is_en { en.to_string() } else { zh.to_string() }
+}
+
+impl Templates {
+    pub fn new() -> Result<Self, minijinja::Error> {
+        let mut env = Environment::new();
+        embed!(
+            env,
+            "base.html",
+            "macros.html",
+            "login.html",
+            "home.html",
+            "error.html",
+            "customers/list.html",
+            "customers/form.html",
+            "customers/view.html",
+            "customers/delete.html",
+            "admin/users.html",
+            "admin/user_form.html",
+            "admin/groups.html",
+        );
+        env.add_function("t", t);
+        Ok(Self { env })
+    }
+
+    pub fn render(&self, name: &str, ctx: Value) -> Result<String, AppError> {
+        self.env
+            .get_template(name)
+            .and_then(|t| t.render(ctx))
+            .map_err(|e| AppError::Internal(format!("template {name}: {e:#}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_parses() {
+        Templates::new().unwrap();
+    }
+}
