@@ -322,16 +322,11 @@ fn lifecycle(rng: &mut StdRng, c: &mut CustomerInput, today: Date) -> &'static s
         shift(today, -rng.random_range(0..=age.min(120)))
     }
     .max(first);
-    let stage = if churned {
-        "churned"
-    } else if age < 180 {
-        "new"
-    } else if age < 730 {
-        if rng.random_bool(0.75) { "growing" } else { "new" }
-    } else if rng.random_bool(0.75) {
-        "mature"
-    } else {
-        "growing"
+    let stage = match (churned, age) {
+        (true, _) => "churned",
+        (_, ..180) => "new",
+        (_, ..730) => if rng.random_bool(0.75) { "growing" } else { "new" },
+        _ => if rng.random_bool(0.75) { "mature" } else { "growing" },
     };
     if churned && rng.random_bool(0.5) {
         c.contract_end = Some(shift(last, rng.random_range(0..=180)).to_string());
