@@ -12,7 +12,11 @@ use guanxi_server::config::Config;
 use guanxi_server::demo::DemoOptions;
 
 #[derive(Debug, Parser)]
-#[command(name = "guanxi", version, about = "关系 Guanxi: customer service and customer-relationship maintenance")]
+#[command(
+    name = "guanxi",
+    version,
+    about = "关系 Guanxi: customer service and customer-relationship maintenance"
+)]
 struct Cli {
     /// A TOML configuration file (also GUANXI_CONFIG).
     #[arg(long, global = true)]
@@ -60,7 +64,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };
@@ -95,7 +100,10 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let mut config = load_config(&cli)?;
     match cli.command {
-        Command::Serve { listen, demo: with_demo } => {
+        Command::Serve {
+            listen,
+            demo: with_demo,
+        } => {
             if let Some(l) = listen {
                 config.listen = l;
             }

@@ -33,7 +33,11 @@ impl PhoneNumber {
             (Some(b'4' | b'8'), 10) => s.starts_with("400") || s.starts_with("800"),
             _ => false,
         };
-        if ok { Ok(Self(s)) } else { Err(Issue::InvalidPhone) }
+        if ok {
+            Ok(Self(s))
+        } else {
+            Err(Issue::InvalidPhone)
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -139,8 +143,14 @@ mod tests {
 
     #[test]
     fn mobile_numbers() {
-        assert_eq!(PhoneNumber::parse("138 1234 5678").unwrap().as_str(), "13812345678");
-        assert_eq!(PhoneNumber::parse("+86 138-1234-5678").unwrap().as_str(), "13812345678");
+        assert_eq!(
+            PhoneNumber::parse("138 1234 5678").unwrap().as_str(),
+            "13812345678"
+        );
+        assert_eq!(
+            PhoneNumber::parse("+86 138-1234-5678").unwrap().as_str(),
+            "13812345678"
+        );
         assert_eq!(PhoneNumber::parse("12812345678"), Err(Issue::InvalidPhone));
         assert_eq!(PhoneNumber::parse("1381234567"), Err(Issue::InvalidPhone));
         assert_eq!(PhoneNumber::parse("138123456789"), Err(Issue::InvalidPhone));
@@ -150,22 +160,39 @@ mod tests {
 
     #[test]
     fn landlines_and_service_numbers() {
-        assert_eq!(PhoneNumber::parse("010-12345678").unwrap().as_str(), "01012345678");
-        assert_eq!(PhoneNumber::parse("(0755) 8765 4321").unwrap().as_str(), "075587654321");
-        assert_eq!(PhoneNumber::parse("400-123-4567").unwrap().as_str(), "4001234567");
+        assert_eq!(
+            PhoneNumber::parse("010-12345678").unwrap().as_str(),
+            "01012345678"
+        );
+        assert_eq!(
+            PhoneNumber::parse("(0755) 8765 4321").unwrap().as_str(),
+            "075587654321"
+        );
+        assert_eq!(
+            PhoneNumber::parse("400-123-4567").unwrap().as_str(),
+            "4001234567"
+        );
         assert_eq!(PhoneNumber::parse("00-12345678"), Err(Issue::InvalidPhone));
     }
 
     #[test]
     fn masking() {
-        assert_eq!(PhoneNumber::parse("13812345678").unwrap().masked(), "138****5678");
-        assert_eq!(Email::parse("zhang.wei@Example.COM").unwrap().masked(), "z***@example.com");
+        assert_eq!(
+            PhoneNumber::parse("13812345678").unwrap().masked(),
+            "138****5678"
+        );
+        assert_eq!(
+            Email::parse("zhang.wei@Example.COM").unwrap().masked(),
+            "z***@example.com"
+        );
     }
 
     #[test]
     fn emails() {
         assert!(Email::parse("a@b.cn").is_ok());
-        for bad in ["", "a", "a@", "@b.cn", "a@b", "a b@c.cn", "a@b..cn", "a@-b.cn", ".a@b.cn"] {
+        for bad in [
+            "", "a", "a@", "@b.cn", "a@b", "a b@c.cn", "a@b..cn", "a@-b.cn", ".a@b.cn",
+        ] {
             assert_eq!(Email::parse(bad), Err(Issue::InvalidEmail), "{bad}");
         }
     }

@@ -6,9 +6,9 @@ use jiff::civil::Date;
 use jiff::{Span, ToSpan};
 use serde::{Deserialize, Serialize};
 
+use crate::Lang;
 use crate::contact::{Email, PhoneNumber};
 use crate::validation::{self, Issue, ValidationErrors};
-use crate::Lang;
 
 /// `KH` followed by at least six digits, e.g. `KH000123`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -232,7 +232,11 @@ pub fn parse_date(raw: &str) -> Result<Date, Issue> {
 
 fn past_date(raw: &str, today: Date) -> Result<Date, Issue> {
     let d = parse_date(raw)?;
-    if d > today { Err(Issue::InFuture) } else { Ok(d) }
+    if d > today {
+        Err(Issue::InFuture)
+    } else {
+        Ok(d)
+    }
 }
 
 impl CustomerDraft {
@@ -244,12 +248,18 @@ impl CustomerDraft {
             None => Some(CustomerKind::Enterprise),
             Some(k) => e.check("kind", CustomerKind::parse(k)),
         };
-        let industry = e.check("industry", validation::optional_text(input.industry.as_deref(), 50, false));
+        let industry = e.check(
+            "industry",
+            validation::optional_text(input.industry.as_deref(), 50, false),
+        );
         let scale = match non_empty(&input.scale) {
             None => Some(None),
             Some(s) => e.check("scale", Scale::parse(s).map(Some)),
         };
-        let region = e.check("region", validation::optional_text(input.region.as_deref(), 50, false));
+        let region = e.check(
+            "region",
+            validation::optional_text(input.region.as_deref(), 50, false),
+        );
         let decision_chain = e.check(
             "decision_chain",
             validation::optional_text(input.decision_chain.as_deref(), 2000, true),
@@ -292,33 +302,92 @@ impl CustomerDraft {
             None => Some(None),
             Some(c) => e.check("preferred_channel", Channel::parse(c).map(Some)),
         };
-        let contact_window =
-            e.check("contact_window", validation::optional_text(input.contact_window.as_deref(), 100, false));
-        let notes = e.check("notes", validation::optional_text(input.notes.as_deref(), 2000, true));
+        let contact_window = e.check(
+            "contact_window",
+            validation::optional_text(input.contact_window.as_deref(), 100, false),
+        );
+        let notes = e.check(
+            "notes",
+            validation::optional_text(input.notes.as_deref(), 2000, true),
+        );
         let stage = match non_empty(&input.stage) {
             None => Some(LifecycleStage::New),
             Some(s) => e.check("stage", LifecycleStage::parse(s)),
         };
         let tags = parse_tags(input.tags.as_deref().unwrap_or(&[]), &mut e);
-        let external_id =
-            e.check("external_id", validation::optional_text(input.external_id.as_deref(), 64, false));
+        let external_id = e.check(
+            "external_id",
+            validation::optional_text(input.external_id.as_deref(), 64, false),
+        );
 
         match (
-            name, kind, industry, scale, region, decision_chain, phone, email, owner_id,
-            cooperation_start, first_purchase_on, last_cooperation_on, preferred_channel,
-            contact_window, notes, stage, contract_end, renewal_date, verified_on, tags, external_id,
+            name,
+            kind,
+            industry,
+            scale,
+            region,
+            decision_chain,
+            phone,
+            email,
+            owner_id,
+            cooperation_start,
+            first_purchase_on,
+            last_cooperation_on,
+            preferred_channel,
+            contact_window,
+            notes,
+            stage,
+            contract_end,
+            renewal_date,
+            verified_on,
+            tags,
+            external_id,
         ) {
             (
-                Some(name), Some(kind), Some(industry), Some(scale), Some(region), Some(decision_chain),
-                Some(phone), Some(email), Some(owner_id), Some(cooperation_start), Some(first_purchase_on),
-                Some(last_cooperation_on), Some(preferred_channel), Some(contact_window), Some(notes),
-                Some(stage), Some(contract_end), Some(renewal_date), Some(verified_on), Some(tags),
+                Some(name),
+                Some(kind),
+                Some(industry),
+                Some(scale),
+                Some(region),
+                Some(decision_chain),
+                Some(phone),
+                Some(email),
+                Some(owner_id),
+                Some(cooperation_start),
+                Some(first_purchase_on),
+                Some(last_cooperation_on),
+                Some(preferred_channel),
+                Some(contact_window),
+                Some(notes),
+                Some(stage),
+                Some(contract_end),
+                Some(renewal_date),
+                Some(verified_on),
+                Some(tags),
                 Some(external_id),
             ) if e.is_empty() => Ok(CustomerDraft {
-                name, kind, industry, scale, region, decision_chain, phone, email, owner_id,
-                cooperation_start, first_purchase_on, last_cooperation_on, preferred_channel,
-                contact_window, marketing_consent: input.marketing_consent.unwrap_or(false), notes,
-                stage, contract_end, renewal_date, verified_on, tags, external_id,
+                name,
+                kind,
+                industry,
+                scale,
+                region,
+                decision_chain,
+                phone,
+                email,
+                owner_id,
+                cooperation_start,
+                first_purchase_on,
+                last_cooperation_on,
+                preferred_channel,
+                contact_window,
+                marketing_consent: input.marketing_consent.unwrap_or(false),
+                notes,
+                stage,
+                contract_end,
+                renewal_date,
+                verified_on,
+                tags,
+                external_id,
             }),
             _ => Err(e),
         }
@@ -438,8 +507,14 @@ mod tests {
 
     #[test]
     fn minimal_input_gets_defaults() {
-        let d = CustomerDraft::parse(&CustomerInput { name: " 北京星辰科技 ".into(), ..Default::default() }, today())
-            .unwrap();
+        let d = CustomerDraft::parse(
+            &CustomerInput {
+                name: " 北京星辰科技 ".into(),
+                ..Default::default()
+            },
+            today(),
+        )
+        .unwrap();
         assert_eq!(d.name, "北京星辰科技");
         assert_eq!(d.kind, CustomerKind::Enterprise);
         assert_eq!(d.stage, LifecycleStage::New);
@@ -468,8 +543,19 @@ mod tests {
         assert_eq!(
             e.fields(),
             vec![
-                "name", "kind", "scale", "region", "phone", "email", "owner_id", "cooperation_start",
-                "first_purchase_on", "contract_end", "preferred_channel", "stage", "tags"
+                "name",
+                "kind",
+                "scale",
+                "region",
+                "phone",
+                "email",
+                "owner_id",
+                "cooperation_start",
+                "first_purchase_on",
+                "contract_end",
+                "preferred_channel",
+                "stage",
+                "tags"
             ]
         );
         assert_eq!(e.get("phone"), Some(&Issue::InvalidPhone));
@@ -492,7 +578,12 @@ mod tests {
     fn tags_are_deduplicated_and_limited() {
         let input = CustomerInput {
             name: "甲".into(),
-            tags: Some(vec!["活跃".into(), "高价值".into(), "活跃".into(), " ".into()]),
+            tags: Some(vec![
+                "活跃".into(),
+                "高价值".into(),
+                "活跃".into(),
+                " ".into(),
+            ]),
             ..Default::default()
         };
         let d = CustomerDraft::parse(&input, today()).unwrap();
@@ -508,7 +599,10 @@ mod tests {
 
     #[test]
     fn split_tags_accepts_chinese_commas() {
-        assert_eq!(split_tags("高价值, 活跃，偏好新品；"), vec!["高价值", "活跃", "偏好新品"]);
+        assert_eq!(
+            split_tags("高价值, 活跃，偏好新品；"),
+            vec!["高价值", "活跃", "偏好新品"]
+        );
     }
 
     #[test]
@@ -523,11 +617,26 @@ mod tests {
 
     #[test]
     fn anniversary() {
-        assert_eq!(next_anniversary(date(2020, 12, 1), today()), date(2026, 12, 1));
-        assert_eq!(next_anniversary(date(2020, 11, 23), today()), date(2026, 11, 23));
-        assert_eq!(next_anniversary(date(2020, 1, 5), today()), date(2027, 1, 5));
-        assert_eq!(next_anniversary(date(2024, 2, 29), date(2025, 1, 1)), date(2025, 2, 28));
-        assert_eq!(next_anniversary(date(2026, 11, 23), today()), date(2027, 11, 23));
+        assert_eq!(
+            next_anniversary(date(2020, 12, 1), today()),
+            date(2026, 12, 1)
+        );
+        assert_eq!(
+            next_anniversary(date(2020, 11, 23), today()),
+            date(2026, 11, 23)
+        );
+        assert_eq!(
+            next_anniversary(date(2020, 1, 5), today()),
+            date(2027, 1, 5)
+        );
+        assert_eq!(
+            next_anniversary(date(2024, 2, 29), date(2025, 1, 1)),
+            date(2025, 2, 28)
+        );
+        assert_eq!(
+            next_anniversary(date(2026, 11, 23), today()),
+            date(2027, 11, 23)
+        );
     }
 
     #[test]

@@ -8,8 +8,12 @@ use crate::Lang;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Issue {
     Required,
-    TooLong { max: usize },
-    TooShort { min: usize },
+    TooLong {
+        max: usize,
+    },
+    TooShort {
+        min: usize,
+    },
     /// Not one of the allowed values.
     NotAllowed,
     InvalidPhone,
@@ -19,7 +23,9 @@ pub enum Issue {
     InFuture,
     /// A date or number outside the accepted range.
     OutOfRange,
-    TooMany { max: usize },
+    TooMany {
+        max: usize,
+    },
     /// A referenced record (owner, group) does not exist or is inactive.
     Unknown,
     /// Another record already uses this value.
@@ -141,7 +147,11 @@ impl ValidationErrors {
     }
 
     pub fn into_result<T>(self, value: impl FnOnce() -> T) -> Result<T, ValidationErrors> {
-        if self.0.is_empty() { Ok(value()) } else { Err(self) }
+        if self.0.is_empty() {
+            Ok(value())
+        } else {
+            Err(self)
+        }
     }
 }
 
@@ -164,11 +174,19 @@ pub fn text(raw: &str, max: usize, multiline: bool) -> Result<String, Issue> {
 /// A required single-line text.
 pub fn required_text(raw: &str, max: usize) -> Result<String, Issue> {
     let t = text(raw, max, false)?;
-    if t.is_empty() { Err(Issue::Required) } else { Ok(t) }
+    if t.is_empty() {
+        Err(Issue::Required)
+    } else {
+        Ok(t)
+    }
 }
 
 /// An optional text: empty after trimming means absent.
-pub fn optional_text(raw: Option<&str>, max: usize, multiline: bool) -> Result<Option<String>, Issue> {
+pub fn optional_text(
+    raw: Option<&str>,
+    max: usize,
+    multiline: bool,
+) -> Result<Option<String>, Issue> {
     match raw {
         None => Ok(None),
         Some(r) => {
@@ -185,7 +203,10 @@ mod tests {
     #[test]
     fn text_counts_characters_not_bytes() {
         assert_eq!(required_text("  北京科技  ", 4), Ok("北京科技".into()));
-        assert_eq!(required_text("北京科技有限", 4), Err(Issue::TooLong { max: 4 }));
+        assert_eq!(
+            required_text("北京科技有限", 4),
+            Err(Issue::TooLong { max: 4 })
+        );
         assert_eq!(required_text("   ", 4), Err(Issue::Required));
         assert_eq!(required_text("a\u{0}b", 10), Err(Issue::InvalidCharacters));
         assert_eq!(text("a\nb", 10, true), Ok("a\nb".into()));

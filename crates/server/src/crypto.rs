@@ -112,7 +112,10 @@ impl PiiCipher {
 
     /// The blind index of a normalised value of a kind ("phone", "email").
     pub fn index(&self, kind: &str, normalised: &str) -> String {
-        hex(&hmac(&self.index_key, &[kind.as_bytes(), b":", normalised.as_bytes()])[..16])
+        hex(&hmac(
+            &self.index_key,
+            &[kind.as_bytes(), b":", normalised.as_bytes()],
+        )[..16])
     }
 
     pub fn seal_phone(&self, p: &PhoneNumber) -> Sealed {
@@ -168,8 +171,14 @@ mod tests {
     fn blind_index_is_stable_and_keyed() {
         let c = PiiCipher::from_bytes(&[7; 32]);
         let p = PhoneNumber::parse("138 1234 5678").unwrap();
-        assert_eq!(c.seal_phone(&p).index, c.contact_index_for_query("13812345678").unwrap());
-        assert_ne!(c.index("contact", "x"), PiiCipher::from_bytes(&[8; 32]).index("contact", "x"));
+        assert_eq!(
+            c.seal_phone(&p).index,
+            c.contact_index_for_query("13812345678").unwrap()
+        );
+        assert_ne!(
+            c.index("contact", "x"),
+            PiiCipher::from_bytes(&[8; 32]).index("contact", "x")
+        );
     }
 
     #[test]

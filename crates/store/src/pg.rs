@@ -61,7 +61,8 @@ impl PgDb {
                 conn.batch(if write { "BEGIN" } else { "BEGIN READ ONLY" })?;
                 match f(conn) {
                     Ok(v) => {
-                        conn.batch("COMMIT").map_err(|e| StoreError::Commit(e.to_string()))?;
+                        conn.batch("COMMIT")
+                            .map_err(|e| StoreError::Commit(e.to_string()))?;
                         Ok(v)
                     }
                     Err(e) => {
@@ -112,7 +113,8 @@ impl ToSql for Value {
             Value::I64(i) => match *ty {
                 Type::INT2 => i16::try_from(*i)?.to_sql(ty, out),
                 Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
-                Type::FLOAT8 => {
+                Type::FLOAT8 =>
+                {
                     #[allow(clippy::cast_precision_loss)]
                     (*i as f64).to_sql(ty, out)
                 }
@@ -150,14 +152,32 @@ pub(crate) fn row(r: &postgres::Row) -> Result<Row> {
         };
         let v = match *col.type_() {
             Type::INT8 => r.try_get::<_, Option<i64>>(i).map_err(err)?.map(Value::I64),
-            Type::INT4 => r.try_get::<_, Option<i32>>(i).map_err(err)?.map(|x| Value::I64(i64::from(x))),
-            Type::INT2 => r.try_get::<_, Option<i16>>(i).map_err(err)?.map(|x| Value::I64(i64::from(x))),
-            Type::BOOL => r.try_get::<_, Option<bool>>(i).map_err(err)?.map(Value::Bool),
+            Type::INT4 => r
+                .try_get::<_, Option<i32>>(i)
+                .map_err(err)?
+                .map(|x| Value::I64(i64::from(x))),
+            Type::INT2 => r
+                .try_get::<_, Option<i16>>(i)
+                .map_err(err)?
+                .map(|x| Value::I64(i64::from(x))),
+            Type::BOOL => r
+                .try_get::<_, Option<bool>>(i)
+                .map_err(err)?
+                .map(Value::Bool),
             Type::FLOAT8 => r.try_get::<_, Option<f64>>(i).map_err(err)?.map(Value::F64),
-            Type::FLOAT4 => r.try_get::<_, Option<f32>>(i).map_err(err)?.map(|x| Value::F64(f64::from(x))),
+            Type::FLOAT4 => r
+                .try_get::<_, Option<f32>>(i)
+                .map_err(err)?
+                .map(|x| Value::F64(f64::from(x))),
             Type::VOID => None,
-            Type::BYTEA => r.try_get::<_, Option<Vec<u8>>>(i).map_err(err)?.map(Value::Bytes),
-            _ => r.try_get::<_, Option<String>>(i).map_err(err)?.map(Value::Text),
+            Type::BYTEA => r
+                .try_get::<_, Option<Vec<u8>>>(i)
+                .map_err(err)?
+                .map(Value::Bytes),
+            _ => r
+                .try_get::<_, Option<String>>(i)
+                .map_err(err)?
+                .map(Value::Text),
         };
         vals.push(v.unwrap_or(Value::Null));
     }

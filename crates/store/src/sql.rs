@@ -128,7 +128,9 @@ impl FromValue for Vec<u8> {
 
 impl FromValue for jiff::civil::Date {
     fn from_value(v: Value) -> std::result::Result<Self, String> {
-        String::from_value(v)?.parse().map_err(|e| format!("bad date: {e}"))
+        String::from_value(v)?
+            .parse()
+            .map_err(|e| format!("bad date: {e}"))
     }
 }
 

@@ -34,7 +34,9 @@ struct ThreadsGuard;
 
 fn open_conn(path: &Path, read_only: bool, full_sync: bool) -> Result<rusqlite::Connection> {
     let flags = if read_only {
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI
     } else {
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
@@ -51,7 +53,9 @@ fn open_conn(path: &Path, read_only: bool, full_sync: bool) -> Result<rusqlite::
     if !read_only {
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Config(format!("SQLite refused WAL mode (got {mode})")));
+            return Err(StoreError::Config(format!(
+                "SQLite refused WAL mode (got {mode})"
+            )));
         }
     }
     Ok(conn)

@@ -1,5 +1,6 @@
 //! Fresh databases for tests: a temporary SQLite file always, and a new
-//! PostgreSQL database when `GUANXI_TEST_POSTGRES_URL` is set. With
+//! PostgreSQL database when `GUANXI_TEST_POSTGRES_URL` is set or a local
+//! server answers on 127.0.0.1:5432. With
 //! `GUANXI_REQUIRE_POSTGRES=1` (CI sets it) a missing URL fails the test
 //! instead of quietly testing one engine.
 
@@ -76,13 +77,27 @@ pub fn sqlite() -> Result<TestDb> {
     })
 }
 
-/// The PostgreSQL server URL for tests, if configured.
+/// The local server a fresh machine of ours has (trust auth).
+pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// The PostgreSQL server URL for tests: `GUANXI_TEST_POSTGRES_URL`, else the
+/// local server if one answers on 127.0.0.1:5432.
 pub fn postgres_url() -> Option<String> {
-    let url = std::env::var("GUANXI_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty());
+    let url = std::env::var("GUANXI_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .or_else(|| {
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 5432));
+            std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(300))
+                .is_ok()
+                .then(|| DEFAULT_POSTGRES_URL.to_string())
+        });
     if url.is_none() && std::env::var("GUANXI_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
         #[allow(clippy::panic)]
         {
-            panic!("GUANXI_REQUIRE_POSTGRES=1 but GUANXI_TEST_POSTGRES_URL is not set");
+            panic!(
+                "GUANXI_REQUIRE_POSTGRES=1 but no PostgreSQL: set GUANXI_TEST_POSTGRES_URL or start the local server"
+            );
         }
     }
     url
@@ -137,8 +152,14 @@ mod tests {
 
     #[test]
     fn database_name_replacement() {
-        assert_eq!(with_database("postgres://u@h:5432/postgres", "x"), "postgres://u@h:5432/x");
-        assert_eq!(with_database("postgres://u@h:5432", "x"), "postgres://u@h:5432/x");
+        assert_eq!(
+            with_database("postgres://u@h:5432/postgres", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(
+            with_database("postgres://u@h:5432", "x"),
+            "postgres://u@h:5432/x"
+        );
         assert_eq!(
             with_database("postgres://u@h/db?sslmode=disable", "x"),
             "postgres://u@h/x?sslmode=disable"

@@ -35,9 +35,15 @@ pub struct TokenResponse {
         (status = 422, body = crate::error::Problem)
     )
 )]
-pub async fn create_token(State(state): State<AppState>, Json(req): Json<TokenRequest>) -> AppResult<Json<TokenResponse>> {
+pub async fn create_token(
+    State(state): State<AppState>,
+    Json(req): Json<TokenRequest>,
+) -> AppResult<Json<TokenResponse>> {
     let email = req.email.trim().to_string();
-    let found = state.db.read(move |c| users::find_for_login(c, &email)).await?;
+    let found = state
+        .db
+        .read(move |c| users::find_for_login(c, &email))
+        .await?;
     let (user, hash) = match found {
         Some((u, h)) if u.active => (Some(u), h),
         _ => (None, password::dummy_hash().to_string()),
@@ -51,9 +57,16 @@ pub async fn create_token(State(state): State<AppState>, Json(req): Json<TokenRe
     let token_hash = sha256_hex(&token);
     let now = state.clock.now();
     let expires = now
-        .checked_add(jiff::SignedDuration::from_hours(24 * state.config.token_days))
+        .checked_add(jiff::SignedDuration::from_hours(
+            24 * state.config.token_days,
+        ))
         .map_err(|e| AppError::Internal(e.to_string()))?;
-    let name = req.name.unwrap_or_else(|| "api".into()).chars().take(50).collect::<String>();
+    let name = req
+        .name
+        .unwrap_or_else(|| "api".into())
+        .chars()
+        .take(50)
+        .collect::<String>();
     state
         .db
         .write(move |c| users::create_token(c, user.id, &token_hash, &name, now, expires))

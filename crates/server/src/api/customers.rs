@@ -62,8 +62,12 @@ impl CustomerView {
         let today = state.today();
         let ds = |d: Option<jiff::civil::Date>| d.map(|d| d.to_string());
         Self {
-            cooperation_months: c.cooperation_start.map(|s| dc::cooperation_months(s, today)),
-            next_anniversary: c.cooperation_start.map(|s| dc::next_anniversary(s, today).to_string()),
+            cooperation_months: c
+                .cooperation_start
+                .map(|s| dc::cooperation_months(s, today)),
+            next_anniversary: c
+                .cooperation_start
+                .map(|s| dc::next_anniversary(s, today).to_string()),
             needs_review: dc::needs_review(c.verified_on, today, state.config.review_months),
             id: c.id,
             code: c.code,
@@ -206,14 +210,22 @@ pub fn parse_filter(raw: Option<&str>, state: &AppState) -> AppResult<(ListQuery
 /// Lists the customers in the caller's scope.
 #[utoipa::path(get, path = "/api/v1/customers", tag = "customers", params(ListQuery), security(("bearer" = [])),
     responses((status = 200, body = CustomerList), (status = 401, body = Problem), (status = 422, body = Problem)))]
-pub async fn list(State(state): State<AppState>, ApiUser(user): ApiUser, RawQuery(raw): RawQuery) -> AppResult<Json<CustomerList>> {
+pub async fn list(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    RawQuery(raw): RawQuery,
+) -> AppResult<Json<CustomerList>> {
     let (_, filter) = parse_filter(raw.as_deref(), &state)?;
     let page = svc::list(&state, &user, filter).await?;
     Ok(Json(CustomerList {
         total: page.total,
         page: page.page,
         per_page: page.per_page,
-        items: page.items.into_iter().map(|c| CustomerView::new(c, &state)).collect(),
+        items: page
+            .items
+            .into_iter()
+            .map(|c| CustomerView::new(c, &state))
+            .collect(),
     }))
 }
 
@@ -234,8 +246,15 @@ pub async fn create(
 /// One customer.
 #[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "customers", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 200, body = CustomerView), (status = 401, body = Problem), (status = 404, body = Problem)))]
-pub async fn get_one(State(state): State<AppState>, ApiUser(user): ApiUser, Path(id): Path<i64>) -> AppResult<Json<CustomerView>> {
-    Ok(Json(CustomerView::new(svc::get(&state, &user, id).await?, &state)))
+pub async fn get_one(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+) -> AppResult<Json<CustomerView>> {
+    Ok(Json(CustomerView::new(
+        svc::get(&state, &user, id).await?,
+        &state,
+    )))
 }
 
 /// Replaces a customer's fields (every field; absent ones are cleared).
@@ -250,7 +269,10 @@ pub async fn update(
     Path(id): Path<i64>,
     Json(input): Json<CustomerInput>,
 ) -> AppResult<Json<CustomerView>> {
-    Ok(Json(CustomerView::new(svc::update(&state, &user, id, input, ip).await?, &state)))
+    Ok(Json(CustomerView::new(
+        svc::update(&state, &user, id, input, ip).await?,
+        &state,
+    )))
 }
 
 /// Deletes a customer (supervisors and admins).
@@ -290,5 +312,8 @@ pub async fn reveal(
     Json(req): Json<RevealRequest>,
 ) -> AppResult<Json<RevealResponse>> {
     let value = svc::reveal(&state, &user, id, req.field, ip).await?;
-    Ok(Json(RevealResponse { field: req.field, value }))
+    Ok(Json(RevealResponse {
+        field: req.field,
+        value,
+    }))
 }

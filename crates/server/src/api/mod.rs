@@ -50,7 +50,9 @@ impl Modify for BearerAuth {
 
 /// Health check: the process is up and the database answers.
 #[utoipa::path(get, path = "/healthz", tag = "system", responses((status = 200, description = "healthy", body = String)))]
-async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> Result<&'static str, crate::error::AppError> {
+async fn healthz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<&'static str, crate::error::AppError> {
     state.db.read(|c| c.scalar::<i64>("SELECT 1", &[])).await?;
     Ok("ok")
 }
@@ -65,7 +67,11 @@ fn router_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::create_token))
         .routes(routes!(auth::me))
         .routes(routes!(customers::list, customers::create))
-        .routes(routes!(customers::get_one, customers::update, customers::delete))
+        .routes(routes!(
+            customers::get_one,
+            customers::update,
+            customers::delete
+        ))
         .routes(routes!(customers::reveal))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::update))

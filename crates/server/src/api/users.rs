@@ -43,7 +43,10 @@ impl From<User> for UserView {
 /// All staff accounts.
 #[utoipa::path(get, path = "/api/v1/users", tag = "admin", security(("bearer" = [])),
     responses((status = 200, body = [UserView]), (status = 401, body = Problem), (status = 403, body = Problem)))]
-pub async fn list(State(state): State<AppState>, _admin: ApiAdmin) -> AppResult<Json<Vec<UserView>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    _admin: ApiAdmin,
+) -> AppResult<Json<Vec<UserView>>> {
     let all = state.db.read(|c| users::list(c)).await?;
     Ok(Json(all.into_iter().map(Into::into).collect()))
 }
@@ -56,7 +59,10 @@ pub async fn create(
     ApiAdmin(admin): ApiAdmin,
     Json(input): Json<UserInput>,
 ) -> AppResult<(StatusCode, Json<UserView>)> {
-    Ok((StatusCode::CREATED, Json(svc::create(&state, &admin, input).await?.into())))
+    Ok((
+        StatusCode::CREATED,
+        Json(svc::create(&state, &admin, input).await?.into()),
+    ))
 }
 
 /// Updates a staff account. A new password, or disabling, ends all of the user's sessions and tokens.
@@ -103,7 +109,10 @@ pub struct GroupInput {
 /// Groups and departments.
 #[utoipa::path(get, path = "/api/v1/groups", tag = "admin", security(("bearer" = [])),
     responses((status = 200, body = [GroupView]), (status = 401, body = Problem), (status = 403, body = Problem)))]
-pub async fn list_groups(State(state): State<AppState>, _admin: ApiAdmin) -> AppResult<Json<Vec<GroupView>>> {
+pub async fn list_groups(
+    State(state): State<AppState>,
+    _admin: ApiAdmin,
+) -> AppResult<Json<Vec<GroupView>>> {
     let all = state.db.read(|c| users::list_groups(c)).await?;
     Ok(Json(all.into_iter().map(Into::into).collect()))
 }
@@ -118,6 +127,9 @@ pub async fn create_group(
 ) -> AppResult<(StatusCode, Json<GroupView>)> {
     let id = svc::create_group(&state, &admin, &input.name, &input.kind).await?;
     let groups = state.db.read(|c| users::list_groups(c)).await?;
-    let g = groups.into_iter().find(|g| g.id == id).ok_or(crate::error::AppError::NotFound)?;
+    let g = groups
+        .into_iter()
+        .find(|g| g.id == id)
+        .ok_or(crate::error::AppError::NotFound)?;
     Ok((StatusCode::CREATED, Json(g.into())))
 }

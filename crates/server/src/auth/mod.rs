@@ -28,7 +28,10 @@ pub fn random_token() -> String {
 }
 
 pub fn sha256_hex(s: &str) -> String {
-    Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -47,7 +50,10 @@ pub struct ApiUser(pub User);
 impl FromRequestParts<AppState> for ApiUser {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = bearer(&parts.headers).ok_or(AppError::Unauthorized)?;
         let hash = sha256_hex(token);
         let now = state.clock.now();
@@ -67,7 +73,10 @@ pub struct ApiAdmin(pub User);
 impl FromRequestParts<AppState> for ApiAdmin {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let ApiUser(user) = ApiUser::from_request_parts(parts, state).await?;
         if user.role.can_administer_users() {
             Ok(ApiAdmin(user))
@@ -121,8 +130,15 @@ impl IntoResponse for PageRejection {
 impl FromRequestParts<AppState> for PageUser {
     type Rejection = PageRejection;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let next = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_else(|| "/".into());
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let next = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "/".into());
         let Some(sid) = cookie(&parts.headers, SESSION_COOKIE) else {
             return Err(PageRejection::Login(next));
         };
@@ -152,7 +168,10 @@ pub struct PageAdmin(pub PageUser);
 impl FromRequestParts<AppState> for PageAdmin {
     type Rejection = PageRejection;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let u = PageUser::from_request_parts(parts, state).await?;
         if u.user.role.can_administer_users() {
             Ok(PageAdmin(u))

@@ -10,7 +10,11 @@ use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
 fn require_admin(actor: &User) -> AppResult<()> {
-    if actor.role.can_administer_users() { Ok(()) } else { Err(AppError::Forbidden) }
+    if actor.role.can_administer_users() {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden)
+    }
 }
 
 pub async fn create(state: &AppState, actor: &User, input: UserInput) -> AppResult<User> {
@@ -48,7 +52,10 @@ pub async fn update(state: &AppState, actor: &User, id: i64, input: UserInput) -
     let draft = UserDraft::parse(&input, false)?;
     // An administrator cannot lock themselves out.
     if id == actor.id && (!draft.active || !draft.role.can_administer_users()) {
-        return Err(AppError::Invalid(ValidationErrors::single("role", Issue::NotAllowed)));
+        return Err(AppError::Invalid(ValidationErrors::single(
+            "role",
+            Issue::NotAllowed,
+        )));
     }
     let hash = match &draft.password {
         Some(p) => Some(password::hash(p.expose().to_string()).await?),
@@ -83,7 +90,12 @@ pub async fn update(state: &AppState, actor: &User, id: i64, input: UserInput) -
         .await?)
 }
 
-pub async fn create_group(state: &AppState, actor: &User, name: &str, kind: &str) -> AppResult<i64> {
+pub async fn create_group(
+    state: &AppState,
+    actor: &User,
+    name: &str,
+    kind: &str,
+) -> AppResult<i64> {
     require_admin(actor)?;
     let mut e = ValidationErrors::new();
     let name = e.check("name", validation::required_text(name, 50));
@@ -92,5 +104,8 @@ pub async fn create_group(state: &AppState, actor: &User, name: &str, kind: &str
         return Err(e.into());
     };
     let now = state.clock.now();
-    Ok(state.db.write(move |c| users::create_group(c, &name, kind, now)).await?)
+    Ok(state
+        .db
+        .write(move |c| users::create_group(c, &name, kind, now))
+        .await?)
 }

@@ -27,23 +27,43 @@ pub fn router() -> Router<AppState> {
 }
 
 fn roles(lang: Lang) -> Vec<Value> {
-    Role::ALL.iter().map(|r| context! { value => r.code(), label => r.label(lang) }).collect()
+    Role::ALL
+        .iter()
+        .map(|r| context! { value => r.code(), label => r.label(lang) })
+        .collect()
 }
 
-fn errors_ctx(e: Option<&ValidationErrors>, lang: Lang) -> (Vec<Value>, std::collections::BTreeMap<String, String>) {
+fn errors_ctx(
+    e: Option<&ValidationErrors>,
+    lang: Lang,
+) -> (Vec<Value>, std::collections::BTreeMap<String, String>) {
     let list = e
-        .map(|e| e.0.iter().map(|f| context! { field => f.field, message => f.issue.message(lang) }).collect())
+        .map(|e| {
+            e.0.iter()
+                .map(|f| context! { field => f.field, message => f.issue.message(lang) })
+                .collect()
+        })
         .unwrap_or_default();
     let map = e
-        .map(|e| e.0.iter().map(|f| (f.field.clone(), f.issue.message(lang))).collect())
+        .map(|e| {
+            e.0.iter()
+                .map(|f| (f.field.clone(), f.issue.message(lang)))
+                .collect()
+        })
         .unwrap_or_default();
     (list, map)
 }
 
 fn input_from_form(pairs: &[(String, String)]) -> Result<UserInput, ValidationErrors> {
-    let group_id = match form_get(pairs, "group_id").map(str::trim).filter(|s| !s.is_empty()) {
+    let group_id = match form_get(pairs, "group_id")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         None => None,
-        Some(s) => Some(s.parse::<i64>().map_err(|_| ValidationErrors::single("group_id", Issue::Unknown))?),
+        Some(s) => Some(
+            s.parse::<i64>()
+                .map_err(|_| ValidationErrors::single("group_id", Issue::Unknown))?,
+        ),
     };
     Ok(UserInput {
         email: form_get(pairs, "email").unwrap_or("").into(),
@@ -56,8 +76,18 @@ fn input_from_form(pairs: &[(String, String)]) -> Result<UserInput, ValidationEr
     })
 }
 
-async fn users_page(state: &AppState, lang: Lang, u: &PageUser, input: &UserInput, errors: Option<&ValidationErrors>, flash: Option<&str>) -> AppResult<Html<String>> {
-    let (all, groups) = state.db.read(|c| Ok((users::list(c)?, users::list_groups(c)?))).await?;
+async fn users_page(
+    state: &AppState,
+    lang: Lang,
+    u: &PageUser,
+    input: &UserInput,
+    errors: Option<&ValidationErrors>,
+    flash: Option<&str>,
+) -> AppResult<Html<String>> {
+    let (all, groups) = state
+        .db
+        .read(|c| Ok((users::list(c)?, users::list_groups(c)?)))
+        .await?;
     let (errors, err) = errors_ctx(errors, lang);
     let title = lang.pick("用户管理", "Users");
     let ctx = context! { ..page_ctx(u, lang, "settings", title), ..context! {
@@ -74,35 +104,63 @@ async fn users_page(state: &AppState, lang: Lang, u: &PageUser, input: &UserInpu
     render(state, "admin/users.html", ctx)
 }
 
-async fn list_users(State(state): State<AppState>, ReqLang(lang): ReqLang, PageAdmin(u): PageAdmin, RawQuery(raw): RawQuery) -> AppResult<Html<String>> {
+async fn list_users(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    PageAdmin(u): PageAdmin,
+    RawQuery(raw): RawQuery,
+) -> AppResult<Html<String>> {
     let flash = match raw.as_deref() {
         Some(q) if q.contains("flash=created") => Some(lang.pick("用户已创建", "User created")),
         Some(q) if q.contains("flash=saved") => Some(lang.pick("修改已保存", "Changes saved")),
         _ => None,
     };
-    let blank = UserInput { role: "agent".into(), ..Default::default() };
+    let blank = UserInput {
+        role: "agent".into(),
+        ..Default::default()
+    };
     users_page(&state, lang, &u, &blank, None, flash).await
 }
 
-async fn create_user(State(state): State<AppState>, ReqLang(lang): ReqLang, PageAdmin(u): PageAdmin, body: Bytes) -> AppResult<Response> {
+async fn create_user(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    PageAdmin(u): PageAdmin,
+    body: Bytes,
+) -> AppResult<Response> {
     let pairs = form_pairs(&body)?;
     u.check_csrf(form_get(&pairs, "_csrf"))?;
     let mut input = match input_from_form(&pairs) {
         Ok(i) => i,
         Err(e) => {
             let blank = UserInput::default();
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, users_page(&state, lang, &u, &blank, Some(&e), None).await?).into_response());
+            return Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                users_page(&state, lang, &u, &blank, Some(&e), None).await?,
+            )
+                .into_response());
         }
     };
     input.active = Some(true);
     match svc::create(&state, &u.user, input.clone()).await {
         Ok(_) => Ok(Redirect::to("/admin/users?flash=created").into_response()),
-        Err(AppError::Invalid(e)) => Ok((StatusCode::UNPROCESSABLE_ENTITY, users_page(&state, lang, &u, &input, Some(&e), None).await?).into_response()),
+        Err(AppError::Invalid(e)) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            users_page(&state, lang, &u, &input, Some(&e), None).await?,
+        )
+            .into_response()),
         Err(e) => Err(e),
     }
 }
 
-async fn user_form(state: &AppState, lang: Lang, u: &PageUser, id: i64, input: &UserInput, errors: Option<&ValidationErrors>) -> AppResult<Html<String>> {
+async fn user_form(
+    state: &AppState,
+    lang: Lang,
+    u: &PageUser,
+    id: i64,
+    input: &UserInput,
+    errors: Option<&ValidationErrors>,
+) -> AppResult<Html<String>> {
     let groups = state.db.read(|c| users::list_groups(c)).await?;
     let (errors, err) = errors_ctx(errors, lang);
     let title = lang.pick("编辑用户", "Edit user");
@@ -118,7 +176,12 @@ async fn user_form(state: &AppState, lang: Lang, u: &PageUser, id: i64, input: &
     render(state, "admin/user_form.html", ctx)
 }
 
-async fn edit_user(State(state): State<AppState>, ReqLang(lang): ReqLang, PageAdmin(u): PageAdmin, Path(id): Path<i64>) -> AppResult<Html<String>> {
+async fn edit_user(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    PageAdmin(u): PageAdmin,
+    Path(id): Path<i64>,
+) -> AppResult<Html<String>> {
     let x = state.db.read(move |c| users::get(c, id)).await?;
     let input = UserInput {
         email: x.email,
@@ -132,24 +195,44 @@ async fn edit_user(State(state): State<AppState>, ReqLang(lang): ReqLang, PageAd
     user_form(&state, lang, &u, id, &input, None).await
 }
 
-async fn update_user(State(state): State<AppState>, ReqLang(lang): ReqLang, PageAdmin(u): PageAdmin, Path(id): Path<i64>, body: Bytes) -> AppResult<Response> {
+async fn update_user(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    PageAdmin(u): PageAdmin,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> AppResult<Response> {
     let pairs = form_pairs(&body)?;
     u.check_csrf(form_get(&pairs, "_csrf"))?;
     let input = match input_from_form(&pairs) {
         Ok(i) => i,
         Err(e) => {
             let blank = UserInput::default();
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, user_form(&state, lang, &u, id, &blank, Some(&e)).await?).into_response());
+            return Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                user_form(&state, lang, &u, id, &blank, Some(&e)).await?,
+            )
+                .into_response());
         }
     };
     match svc::update(&state, &u.user, id, input.clone()).await {
         Ok(_) => Ok(Redirect::to("/admin/users?flash=saved").into_response()),
-        Err(AppError::Invalid(e)) => Ok((StatusCode::UNPROCESSABLE_ENTITY, user_form(&state, lang, &u, id, &input, Some(&e)).await?).into_response()),
+        Err(AppError::Invalid(e)) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            user_form(&state, lang, &u, id, &input, Some(&e)).await?,
+        )
+            .into_response()),
         Err(e) => Err(e),
     }
 }
 
-async fn groups_page(state: &AppState, lang: Lang, u: &PageUser, name: &str, errors: Option<&ValidationErrors>) -> AppResult<Html<String>> {
+async fn groups_page(
+    state: &AppState,
+    lang: Lang,
+    u: &PageUser,
+    name: &str,
+    errors: Option<&ValidationErrors>,
+) -> AppResult<Html<String>> {
     let groups = state.db.read(|c| users::list_groups(c)).await?;
     let (errors, err) = errors_ctx(errors, lang);
     let title = lang.pick("小组与部门", "Groups & departments");
@@ -163,23 +246,41 @@ async fn groups_page(state: &AppState, lang: Lang, u: &PageUser, name: &str, err
     render(state, "admin/groups.html", ctx)
 }
 
-async fn list_groups(State(state): State<AppState>, ReqLang(lang): ReqLang, PageAdmin(u): PageAdmin) -> AppResult<Html<String>> {
+async fn list_groups(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    PageAdmin(u): PageAdmin,
+) -> AppResult<Html<String>> {
     groups_page(&state, lang, &u, "", None).await
 }
 
-async fn create_group(State(state): State<AppState>, ReqLang(lang): ReqLang, PageAdmin(u): PageAdmin, body: Bytes) -> AppResult<Response> {
+async fn create_group(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    PageAdmin(u): PageAdmin,
+    body: Bytes,
+) -> AppResult<Response> {
     let pairs = form_pairs(&body)?;
     u.check_csrf(form_get(&pairs, "_csrf"))?;
     let name = form_get(&pairs, "name").unwrap_or("");
     let kind = form_get(&pairs, "kind").unwrap_or("");
     match svc::create_group(&state, &u.user, name, kind).await {
         Ok(_) => Ok(Redirect::to("/admin/groups").into_response()),
-        Err(AppError::Invalid(e)) => Ok((StatusCode::UNPROCESSABLE_ENTITY, groups_page(&state, lang, &u, name, Some(&e)).await?).into_response()),
+        Err(AppError::Invalid(e)) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            groups_page(&state, lang, &u, name, Some(&e)).await?,
+        )
+            .into_response()),
         Err(e) => Err(e),
     }
 }
 
-async fn delete_group(State(state): State<AppState>, PageAdmin(u): PageAdmin, Path(id): Path<i64>, body: Bytes) -> AppResult<Response> {
+async fn delete_group(
+    State(state): State<AppState>,
+    PageAdmin(u): PageAdmin,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> AppResult<Response> {
     let pairs = form_pairs(&body)?;
     u.check_csrf(form_get(&pairs, "_csrf"))?;
     state.db.write(move |c| users::delete_group(c, id)).await?;

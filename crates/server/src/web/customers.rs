@@ -6,7 +6,9 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use guanxi_domain::customer::{self as dc, Channel, CustomerInput, CustomerKind, LifecycleStage, Scale};
+use guanxi_domain::customer::{
+    self as dc, Channel, CustomerInput, CustomerKind, LifecycleStage, Scale,
+};
 use guanxi_domain::{Issue, Lang, ValidationErrors};
 use guanxi_store::customers::{self as store, Customer};
 use guanxi_store::{audit, users};
@@ -17,8 +19,8 @@ use crate::api::customers::parse_filter;
 use crate::auth::PageUser;
 use crate::error::{AppError, AppResult};
 use crate::lang::ReqLang;
-use crate::service::customers::{self as svc, PersonalField};
 use crate::service::customer_scope;
+use crate::service::customers::{self as svc, PersonalField};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -31,12 +33,25 @@ pub fn router() -> Router<AppState> {
         .route("/customers/{id}/reveal", post(reveal))
 }
 
-fn options<T: Copy>(all: &[T], code: fn(T) -> &'static str, label: fn(T, Lang) -> &'static str, lang: Lang) -> Vec<Value> {
-    all.iter().map(|x| context! { value => code(*x), label => label(*x, lang) }).collect()
+fn options<T: Copy>(
+    all: &[T],
+    code: fn(T) -> &'static str,
+    label: fn(T, Lang) -> &'static str,
+    lang: Lang,
+) -> Vec<Value> {
+    all.iter()
+        .map(|x| context! { value => code(*x), label => label(*x, lang) })
+        .collect()
 }
 
-fn label_of<T: Copy>(raw: Option<&str>, parse: fn(&str) -> Result<T, Issue>, label: fn(T, Lang) -> &'static str, lang: Lang) -> Option<String> {
-    raw.and_then(|r| parse(r).ok()).map(|x| label(x, lang).to_string())
+fn label_of<T: Copy>(
+    raw: Option<&str>,
+    parse: fn(&str) -> Result<T, Issue>,
+    label: fn(T, Lang) -> &'static str,
+    lang: Lang,
+) -> Option<String> {
+    raw.and_then(|r| parse(r).ok())
+        .map(|x| label(x, lang).to_string())
 }
 
 /// One row of the list, as the template shows it.
@@ -60,7 +75,12 @@ fn row(c: &Customer, state: &AppState, lang: Lang) -> Value {
     }
 }
 
-async fn list(State(state): State<AppState>, ReqLang(lang): ReqLang, u: PageUser, RawQuery(raw): RawQuery) -> AppResult<Response> {
+async fn list(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    u: PageUser,
+    RawQuery(raw): RawQuery,
+) -> AppResult<Response> {
     let (q, filter) = match parse_filter(raw.as_deref(), &state) {
         Ok(x) => x,
         // A hand-edited URL with a bad parameter shows the unfiltered list.
@@ -79,12 +99,16 @@ async fn list(State(state): State<AppState>, ReqLang(lang): ReqLang, u: PageUser
         .await?;
     let pages = (page.total + page.per_page - 1) / page.per_page;
     // Links keep the filters and change only the page.
-    let mut base: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
+    let mut base: Vec<(String, String)> =
+        serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
     base.retain(|(k, v)| k != "page" && k != "flash" && !v.is_empty());
     let link = |p: i64| {
         let mut q = base.clone();
         q.push(("page".into(), p.to_string()));
-        format!("/customers?{}", serde_urlencoded::to_string(&q).unwrap_or_default())
+        format!(
+            "/customers?{}",
+            serde_urlencoded::to_string(&q).unwrap_or_default()
+        )
     };
     let title = lang.pick("客户", "Customers");
     let ctx = context! { ..page_ctx(&u, lang, "customers", title), ..context! {
@@ -122,7 +146,10 @@ fn flash_text(raw: Option<&str>, lang: Lang) -> Option<&'static str> {
 
 /// Users who may own a customer of this scope: all active users for
 /// supervisors, the group's members for others.
-fn owners_in_scope(c: &mut guanxi_store::Conn, scope: &store::Scope) -> guanxi_store::Result<Vec<Value>> {
+fn owners_in_scope(
+    c: &mut guanxi_store::Conn,
+    scope: &store::Scope,
+) -> guanxi_store::Result<Vec<Value>> {
     Ok(users::list_active(c)?
         .into_iter()
         .filter(|u| u.role != guanxi_domain::user::Role::Collaborator)
@@ -181,9 +208,15 @@ fn input_from_customer(c: &Customer) -> CustomerInput {
 /// Reads the posted form. An owner that is not a number is a field error.
 fn input_from_form(pairs: &[(String, String)]) -> Result<CustomerInput, ValidationErrors> {
     let opt = |k: &str| form_get(pairs, k).map(str::to_string);
-    let owner_id = match form_get(pairs, "owner_id").map(str::trim).filter(|s| !s.is_empty()) {
+    let owner_id = match form_get(pairs, "owner_id")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         None => None,
-        Some(s) => Some(s.parse::<i64>().map_err(|_| ValidationErrors::single("owner_id", Issue::Unknown))?),
+        Some(s) => Some(
+            s.parse::<i64>()
+                .map_err(|_| ValidationErrors::single("owner_id", Issue::Unknown))?,
+        ),
     };
     Ok(CustomerInput {
         name: opt("name").unwrap_or_default(),
@@ -217,7 +250,12 @@ struct FormPage<'a> {
     customer: Option<&'a Customer>,
 }
 
-async fn render_form(state: &AppState, lang: Lang, u: &PageUser, p: FormPage<'_>) -> AppResult<Html<String>> {
+async fn render_form(
+    state: &AppState,
+    lang: Lang,
+    u: &PageUser,
+    p: FormPage<'_>,
+) -> AppResult<Html<String>> {
     let user = u.user.clone();
     let owners = state
         .db
@@ -228,11 +266,19 @@ async fn render_form(state: &AppState, lang: Lang, u: &PageUser, p: FormPage<'_>
         .await?;
     let errors: Vec<Value> = p
         .errors
-        .map(|e| e.0.iter().map(|f| context! { field => f.field, message => f.issue.message(lang) }).collect())
+        .map(|e| {
+            e.0.iter()
+                .map(|f| context! { field => f.field, message => f.issue.message(lang) })
+                .collect()
+        })
         .unwrap_or_default();
     let error_map: std::collections::BTreeMap<String, String> = p
         .errors
-        .map(|e| e.0.iter().map(|f| (f.field.clone(), f.issue.message(lang))).collect())
+        .map(|e| {
+            e.0.iter()
+                .map(|f| (f.field.clone(), f.issue.message(lang)))
+                .collect()
+        })
         .unwrap_or_default();
     let title = match p.customer {
         Some(c) => format!("{} {}", lang.pick("编辑客户", "Edit customer"), c.name),
@@ -253,7 +299,11 @@ async fn render_form(state: &AppState, lang: Lang, u: &PageUser, p: FormPage<'_>
     render(state, "customers/form.html", ctx)
 }
 
-async fn new_form(State(state): State<AppState>, ReqLang(lang): ReqLang, u: PageUser) -> AppResult<Html<String>> {
+async fn new_form(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    u: PageUser,
+) -> AppResult<Html<String>> {
     if !u.user.role.can_edit_customers() {
         return Err(AppError::Forbidden);
     }
@@ -261,38 +311,93 @@ async fn new_form(State(state): State<AppState>, ReqLang(lang): ReqLang, u: Page
         owner_id: Some(u.user.id),
         ..Default::default()
     };
-    render_form(&state, lang, &u, FormPage { input: &input, errors: None, customer: None }).await
+    render_form(
+        &state,
+        lang,
+        &u,
+        FormPage {
+            input: &input,
+            errors: None,
+            customer: None,
+        },
+    )
+    .await
 }
 
-async fn create(State(state): State<AppState>, ReqLang(lang): ReqLang, u: PageUser, ClientIp(ip): ClientIp, body: Bytes) -> AppResult<Response> {
+async fn create(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    u: PageUser,
+    ClientIp(ip): ClientIp,
+    body: Bytes,
+) -> AppResult<Response> {
     let pairs = form_pairs(&body)?;
     u.check_csrf(form_get(&pairs, "_csrf"))?;
     let result = match input_from_form(&pairs) {
         Ok(input) => (svc::create(&state, &u.user, input.clone(), ip).await, input),
-        Err(e) => (Err(AppError::Invalid(e)), CustomerInput { name: form_get(&pairs, "name").unwrap_or("").into(), ..Default::default() }),
+        Err(e) => (
+            Err(AppError::Invalid(e)),
+            CustomerInput {
+                name: form_get(&pairs, "name").unwrap_or("").into(),
+                ..Default::default()
+            },
+        ),
     };
     match result {
-        (Ok(c), _) => Ok(Redirect::to(&format!("/customers/{}?flash=created", c.id)).into_response()),
+        (Ok(c), _) => {
+            Ok(Redirect::to(&format!("/customers/{}?flash=created", c.id)).into_response())
+        }
         (Err(AppError::Invalid(e)), input) => {
-            let page = render_form(&state, lang, &u, FormPage { input: &input, errors: Some(&e), customer: None }).await?;
+            let page = render_form(
+                &state,
+                lang,
+                &u,
+                FormPage {
+                    input: &input,
+                    errors: Some(&e),
+                    customer: None,
+                },
+            )
+            .await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
         (Err(e), _) => Err(e),
     }
 }
 
-async fn edit_form(State(state): State<AppState>, ReqLang(lang): ReqLang, u: PageUser, Path(id): Path<i64>) -> AppResult<Html<String>> {
+async fn edit_form(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    u: PageUser,
+    Path(id): Path<i64>,
+) -> AppResult<Html<String>> {
     if !u.user.role.can_edit_customers() {
         return Err(AppError::Forbidden);
     }
     let c = svc::get(&state, &u.user, id).await?;
     let input = input_from_customer(&c);
-    render_form(&state, lang, &u, FormPage { input: &input, errors: None, customer: Some(&c) }).await
+    render_form(
+        &state,
+        lang,
+        &u,
+        FormPage {
+            input: &input,
+            errors: None,
+            customer: Some(&c),
+        },
+    )
+    .await
 }
 
 /// In the edit form an empty phone/email keeps the stored value, unless the
 /// "clear" box was ticked: the clear value is never sent to the browser.
-async fn keep_personal(state: &AppState, u: &PageUser, id: i64, pairs: &[(String, String)], input: &mut CustomerInput) -> AppResult<()> {
+async fn keep_personal(
+    state: &AppState,
+    u: &PageUser,
+    id: i64,
+    pairs: &[(String, String)],
+    input: &mut CustomerInput,
+) -> AppResult<()> {
     let empty = |v: &Option<String>| v.as_deref().is_none_or(|s| s.trim().is_empty());
     let keep_phone = empty(&input.phone) && form_get(pairs, "clear_phone").is_none();
     let keep_email = empty(&input.email) && form_get(pairs, "clear_email").is_none();
@@ -302,7 +407,12 @@ async fn keep_personal(state: &AppState, u: &PageUser, id: i64, pairs: &[(String
     let c = svc::get(state, &u.user, id).await?;
     let open = |s: &Option<String>| -> AppResult<Option<String>> {
         s.as_deref()
-            .map(|x| state.cipher.decrypt(x).map_err(|e| AppError::Internal(e.to_string())))
+            .map(|x| {
+                state
+                    .cipher
+                    .decrypt(x)
+                    .map_err(|e| AppError::Internal(e.to_string()))
+            })
             .transpose()
     };
     if keep_phone {
@@ -332,26 +442,58 @@ async fn update(
             keep_personal(&state, &u, id, &pairs, &mut full).await?;
             (svc::update(&state, &u.user, id, full, ip).await, shown)
         }
-        Err(e) => (Err(AppError::Invalid(e)), CustomerInput { name: form_get(&pairs, "name").unwrap_or("").into(), ..Default::default() }),
+        Err(e) => (
+            Err(AppError::Invalid(e)),
+            CustomerInput {
+                name: form_get(&pairs, "name").unwrap_or("").into(),
+                ..Default::default()
+            },
+        ),
     };
     match result {
         Ok(_) => Ok(Redirect::to(&format!("/customers/{id}?flash=saved")).into_response()),
         Err(AppError::Invalid(e)) => {
             let c = svc::get(&state, &u.user, id).await?;
-            let page = render_form(&state, lang, &u, FormPage { input: &shown, errors: Some(&e), customer: Some(&c) }).await?;
+            let page = render_form(
+                &state,
+                lang,
+                &u,
+                FormPage {
+                    input: &shown,
+                    errors: Some(&e),
+                    customer: Some(&c),
+                },
+            )
+            .await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
         Err(e) => Err(e),
     }
 }
 
-async fn render_view(state: &AppState, lang: Lang, u: &PageUser, c: &Customer, revealed: Option<(&str, Option<String>)>, flash: Option<&str>) -> AppResult<Html<String>> {
+async fn render_view(
+    state: &AppState,
+    lang: Lang,
+    u: &PageUser,
+    c: &Customer,
+    revealed: Option<(&str, Option<String>)>,
+    flash: Option<&str>,
+) -> AppResult<Html<String>> {
     let id = c.id;
-    let history = state.db.read(move |cn| audit::for_entity(cn, "customer", id, 20)).await?;
+    let history = state
+        .db
+        .read(move |cn| audit::for_entity(cn, "customer", id, 20))
+        .await?;
     let actor_ids: Vec<i64> = history.iter().filter_map(|h| h.actor_id).collect();
     let names = state
         .db
-        .read(move |cn| Ok(users::list(cn)?.into_iter().filter(|u| actor_ids.contains(&u.id)).map(|u| (u.id, u.name)).collect::<Vec<_>>()))
+        .read(move |cn| {
+            Ok(users::list(cn)?
+                .into_iter()
+                .filter(|u| actor_ids.contains(&u.id))
+                .map(|u| (u.id, u.name))
+                .collect::<Vec<_>>())
+        })
         .await?;
     let today = state.today();
     let tz = state.config.time_zone.clone();
@@ -364,8 +506,14 @@ async fn render_view(state: &AppState, lang: Lang, u: &PageUser, c: &Customer, r
         }
     };
     let ds = |d: Option<jiff::civil::Date>| d.map(|d| d.to_string());
-    let revealed_phone = revealed.as_ref().filter(|(f, _)| *f == "phone").map(|(_, v)| v.clone().unwrap_or_default());
-    let revealed_email = revealed.as_ref().filter(|(f, _)| *f == "email").map(|(_, v)| v.clone().unwrap_or_default());
+    let revealed_phone = revealed
+        .as_ref()
+        .filter(|(f, _)| *f == "phone")
+        .map(|(_, v)| v.clone().unwrap_or_default());
+    let revealed_email = revealed
+        .as_ref()
+        .filter(|(f, _)| *f == "email")
+        .map(|(_, v)| v.clone().unwrap_or_default());
     let ctx = context! { ..page_ctx(u, lang, "customers", &c.name), ..context! {
         c => context! {
             id => c.id, code => c.code, name => c.name,
@@ -401,12 +549,25 @@ async fn render_view(state: &AppState, lang: Lang, u: &PageUser, c: &Customer, r
     render(state, "customers/view.html", ctx)
 }
 
-async fn view(State(state): State<AppState>, ReqLang(lang): ReqLang, u: PageUser, Path(id): Path<i64>, RawQuery(raw): RawQuery) -> AppResult<Html<String>> {
+async fn view(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    u: PageUser,
+    Path(id): Path<i64>,
+    RawQuery(raw): RawQuery,
+) -> AppResult<Html<String>> {
     let c = svc::get(&state, &u.user, id).await?;
     render_view(&state, lang, &u, &c, None, flash_text(raw.as_deref(), lang)).await
 }
 
-async fn reveal(State(state): State<AppState>, ReqLang(lang): ReqLang, u: PageUser, ClientIp(ip): ClientIp, Path(id): Path<i64>, body: Bytes) -> AppResult<Html<String>> {
+async fn reveal(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    u: PageUser,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> AppResult<Html<String>> {
     let pairs = form_pairs(&body)?;
     u.check_csrf(form_get(&pairs, "_csrf"))?;
     let (field, name) = match form_get(&pairs, "field") {
@@ -419,7 +580,12 @@ async fn reveal(State(state): State<AppState>, ReqLang(lang): ReqLang, u: PageUs
     render_view(&state, lang, &u, &c, Some((name, value)), None).await
 }
 
-async fn confirm_delete(State(state): State<AppState>, ReqLang(lang): ReqLang, u: PageUser, Path(id): Path<i64>) -> AppResult<Html<String>> {
+async fn confirm_delete(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    u: PageUser,
+    Path(id): Path<i64>,
+) -> AppResult<Html<String>> {
     if !u.user.role.can_delete_customers() {
         return Err(AppError::Forbidden);
     }
@@ -431,7 +597,13 @@ async fn confirm_delete(State(state): State<AppState>, ReqLang(lang): ReqLang, u
     render(&state, "customers/delete.html", ctx)
 }
 
-async fn delete(State(state): State<AppState>, u: PageUser, ClientIp(ip): ClientIp, Path(id): Path<i64>, body: Bytes) -> AppResult<Response> {
+async fn delete(
+    State(state): State<AppState>,
+    u: PageUser,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> AppResult<Response> {
     let pairs = form_pairs(&body)?;
     u.check_csrf(form_get(&pairs, "_csrf"))?;
     svc::delete(&state, &u.user, id, ip).await?;

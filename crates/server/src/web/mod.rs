@@ -78,7 +78,12 @@ fn nav(active: &str, lang: Lang) -> Vec<minijinja::Value> {
 pub fn page_ctx(u: &PageUser, lang: Lang, active: &str, title: &str) -> minijinja::Value {
     let mut items = nav(active, lang);
     if !u.user.role.can_administer_users() {
-        items.retain(|i| i.get_attr("key").ok().and_then(|k| k.as_str().map(|s| s != "settings")).unwrap_or(true));
+        items.retain(|i| {
+            i.get_attr("key")
+                .ok()
+                .and_then(|k| k.as_str().map(|s| s != "settings"))
+                .unwrap_or(true)
+        });
     }
     context! {
         lang => lang.code().strip_suffix("-CN").map_or("en", |_| "zh"),
@@ -95,7 +100,11 @@ pub fn page_ctx(u: &PageUser, lang: Lang, active: &str, title: &str) -> minijinj
     }
 }
 
-pub fn render(state: &AppState, name: &str, ctx: minijinja::Value) -> Result<Html<String>, AppError> {
+pub fn render(
+    state: &AppState,
+    name: &str,
+    ctx: minijinja::Value,
+) -> Result<Html<String>, AppError> {
     state.templates.render(name, ctx).map(Html)
 }
 
@@ -138,8 +147,10 @@ pub async fn render_errors(State(state): State<AppState>, req: Request, next: Ne
     if is_api {
         let mut r = problem_response(status, &err.problem(lang));
         if status == StatusCode::UNAUTHORIZED {
-            r.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"guanxi\""));
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"guanxi\""),
+            );
         }
         return r;
     }
@@ -164,23 +175,40 @@ pub async fn render_errors(State(state): State<AppState>, req: Request, next: Ne
 fn problem_response(status: StatusCode, p: &Problem) -> Response {
     let body = serde_json::to_vec(p).unwrap_or_default();
     let mut r = (status, body).into_response();
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
     r
 }
 
 /// Static files compiled into the binary.
 async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
     let (body, ctype): (&'static [u8], &str) = match file.as_str() {
-        "app.css" => (include_bytes!("../../../../assets/app.css"), "text/css; charset=utf-8"),
-        "app.js" => (include_bytes!("../../../../assets/app.js"), "text/javascript; charset=utf-8"),
-        "logo.svg" => (include_bytes!("../../../../assets/logo.svg"), "image/svg+xml"),
+        "app.css" => (
+            include_bytes!("../../../../assets/app.css"),
+            "text/css; charset=utf-8",
+        ),
+        "app.js" => (
+            include_bytes!("../../../../assets/app.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "logo.svg" => (
+            include_bytes!("../../../../assets/logo.svg"),
+            "image/svg+xml",
+        ),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     let mut r = Response::new(Body::from(body));
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_str(ctype).unwrap_or(HeaderValue::from_static("application/octet-stream")));
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(ctype)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
     r
 }
 
@@ -191,5 +219,8 @@ pub fn form_pairs(body: &[u8]) -> Result<Vec<(String, String)>, AppError> {
 }
 
 pub fn form_get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
