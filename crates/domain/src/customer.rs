@@ -287,10 +287,10 @@ impl CustomerDraft {
         let first_purchase_on = past("first_purchase_on", &input.first_purchase_on);
         let last_cooperation_on = past("last_cooperation_on", &input.last_cooperation_on);
         let verified_on = past("verified_on", &input.verified_on);
-        if let (Some(Some(start)), Some(Some(last))) = (cooperation_start, last_cooperation_on) {
-            if last < start {
-                e.add("last_cooperation_on", Issue::OutOfRange);
-            }
+        if let (Some(Some(start)), Some(Some(last))) = (cooperation_start, last_cooperation_on)
+            && last < start
+        {
+            e.add("last_cooperation_on", Issue::OutOfRange);
         }
         let mut any = |field: &str, v: &Option<String>| match non_empty(v) {
             None => Some(None),

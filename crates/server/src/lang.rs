@@ -23,10 +23,10 @@ pub fn request_lang(headers: &HeaderMap, query: Option<&str>, default: Lang) -> 
     if let Some(c) = cookie(headers, "lang") {
         return Lang::from_tag(c);
     }
-    if let Some(q) = query {
-        if let Some(v) = q.split('&').find_map(|kv| kv.strip_prefix("lang=")) {
-            return Lang::from_tag(v);
-        }
+    if let Some(q) = query
+        && let Some(v) = q.split('&').find_map(|kv| kv.strip_prefix("lang="))
+    {
+        return Lang::from_tag(v);
     }
     headers
         .get(axum::http::header::ACCEPT_LANGUAGE)

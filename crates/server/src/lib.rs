@@ -112,7 +112,7 @@ fn write_private(path: &std::path::Path, content: &str) -> anyhow::Result<()> {
 /// `GUANXI_ADMIN_EMAIL` / `GUANXI_ADMIN_PASSWORD`, or with a random password
 /// printed once.
 async fn bootstrap_admin(config: &Config, db: &Db, clock: &dyn Clock) -> anyhow::Result<()> {
-    if db.read(|c| users::count(c)).await? > 0 {
+    if db.read(users::count).await? > 0 {
         return Ok(());
     }
     let (password, generated) = match &config.admin_password {

@@ -23,10 +23,10 @@ pub(crate) struct PgDb {
 
 fn connect(url: &str) -> Result<Conn> {
     let client = postgres::Client::connect(url, postgres::NoTls)?;
-    Ok(Conn::Postgres(PgConn {
+    Ok(Conn::Postgres(Box::new(PgConn {
         client,
         statements: HashMap::new(),
-    }))
+    })))
 }
 
 impl PgDb {
@@ -80,12 +80,12 @@ impl PgDb {
 
 fn worker(mut conn: Conn, url: &str, rx: Receiver<Job>) {
     while let Ok(job) = rx.recv() {
-        if let Conn::Postgres(c) = &conn {
-            if c.client.is_closed() {
-                match connect(url) {
-                    Ok(fresh) => conn = fresh,
-                    Err(e) => tracing::error!(error = %e, "cannot reconnect to PostgreSQL"),
-                }
+        if let Conn::Postgres(c) = &conn
+            && c.client.is_closed()
+        {
+            match connect(url) {
+                Ok(fresh) => conn = fresh,
+                Err(e) => tracing::error!(error = %e, "cannot reconnect to PostgreSQL"),
             }
         }
         if catch_unwind(AssertUnwindSafe(|| job(&mut conn))).is_err() {

@@ -174,7 +174,7 @@ impl Row {
 /// A connection owned by a database thread, handed to query closures.
 pub enum Conn {
     Sqlite(rusqlite::Connection),
-    Postgres(PgConn),
+    Postgres(Box<PgConn>),
 }
 
 pub struct PgConn {

@@ -185,10 +185,10 @@ fn reader_loop(mut conn: Conn, rx: Receiver<ReadJob>) {
             tracing::error!("a read job panicked");
         }
         // A failed job may leave its read transaction open.
-        if let Conn::Sqlite(c) = &conn {
-            if !c.is_autocommit() {
-                let _ = c.execute_batch("ROLLBACK");
-            }
+        if let Conn::Sqlite(c) = &conn
+            && !c.is_autocommit()
+        {
+            let _ = c.execute_batch("ROLLBACK");
         }
     }
 }

@@ -54,7 +54,7 @@ async fn story(db: Db) {
         Err(StoreError::Invalid(e)) => assert_eq!(e.fields(), vec!["email"]),
         other => panic!("expected a field error, got {other:?}"),
     }
-    assert_eq!(db.read(|c| users::count(c)).await.unwrap(), 1);
+    assert_eq!(db.read(users::count).await.unwrap(), 1);
 
     let d1 = draft("上海明远机械有限公司", Some(agent_id), &["高价值", "活跃"]);
     let (id1, code1) = db

@@ -180,10 +180,10 @@ pub fn parse_filter(raw: Option<&str>, state: &AppState) -> AppResult<(ListQuery
             false
         }
     };
-    if let Some(t) = non_empty(&q.q) {
-        if t.chars().count() > 100 {
-            errors.add("q", Issue::TooLong { max: 100 });
-        }
+    if let Some(t) = non_empty(&q.q)
+        && t.chars().count() > 100
+    {
+        errors.add("q", Issue::TooLong { max: 100 });
     }
     if !errors.is_empty() {
         return Err(errors.into());

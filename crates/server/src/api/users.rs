@@ -47,7 +47,7 @@ pub async fn list(
     State(state): State<AppState>,
     _admin: ApiAdmin,
 ) -> AppResult<Json<Vec<UserView>>> {
-    let all = state.db.read(|c| users::list(c)).await?;
+    let all = state.db.read(users::list).await?;
     Ok(Json(all.into_iter().map(Into::into).collect()))
 }
 
@@ -113,7 +113,7 @@ pub async fn list_groups(
     State(state): State<AppState>,
     _admin: ApiAdmin,
 ) -> AppResult<Json<Vec<GroupView>>> {
-    let all = state.db.read(|c| users::list_groups(c)).await?;
+    let all = state.db.read(users::list_groups).await?;
     Ok(Json(all.into_iter().map(Into::into).collect()))
 }
 
@@ -126,7 +126,7 @@ pub async fn create_group(
     Json(input): Json<GroupInput>,
 ) -> AppResult<(StatusCode, Json<GroupView>)> {
     let id = svc::create_group(&state, &admin, &input.name, &input.kind).await?;
-    let groups = state.db.read(|c| users::list_groups(c)).await?;
+    let groups = state.db.read(users::list_groups).await?;
     let g = groups
         .into_iter()
         .find(|g| g.id == id)

@@ -253,11 +253,11 @@ pub async fn list(
     mut filter: CustomerFilter,
 ) -> AppResult<CustomerPage> {
     // A query that is a phone number or email is looked up by its blind index.
-    if let Some(q) = filter.q.as_deref() {
-        if let Some(ix) = state.cipher.contact_index_for_query(q) {
-            filter.contact_index = Some(ix);
-            filter.q = None;
-        }
+    if let Some(q) = filter.q.as_deref()
+        && let Some(ix) = state.cipher.contact_index_for_query(q)
+    {
+        filter.contact_index = Some(ix);
+        filter.q = None;
     }
     let actor = actor.clone();
     Ok(state

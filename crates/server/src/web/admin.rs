@@ -161,7 +161,7 @@ async fn user_form(
     input: &UserInput,
     errors: Option<&ValidationErrors>,
 ) -> AppResult<Html<String>> {
-    let groups = state.db.read(|c| users::list_groups(c)).await?;
+    let groups = state.db.read(users::list_groups).await?;
     let (errors, err) = errors_ctx(errors, lang);
     let title = lang.pick("编辑用户", "Edit user");
     let ctx = context! { ..page_ctx(u, lang, "settings", title), ..context! {
@@ -233,7 +233,7 @@ async fn groups_page(
     name: &str,
     errors: Option<&ValidationErrors>,
 ) -> AppResult<Html<String>> {
-    let groups = state.db.read(|c| users::list_groups(c)).await?;
+    let groups = state.db.read(users::list_groups).await?;
     let (errors, err) = errors_ctx(errors, lang);
     let title = lang.pick("小组与部门", "Groups & departments");
     let ctx = context! { ..page_ctx(u, lang, "settings", title), ..context! {

@@ -45,15 +45,17 @@ pub async fn apps() -> Vec<TestApp> {
 impl TestApp {
     pub async fn spawn(db: TestDb) -> TestApp {
         let (dir, guard) = testing::temp_dir().unwrap();
-        let mut config = Config::default();
-        config.data_dir = dir;
-        config.admin_email = ADMIN_EMAIL.into();
-        config.admin_password = Some(ADMIN_PASSWORD.into());
-        config.database_url = Some(match &db.target {
-            guanxi_store::DbTarget::Sqlite(p) => format!("sqlite://{}", p.display()),
-            guanxi_store::DbTarget::Postgres(u) => u.clone(),
-        });
-        config.db_pool_size = Some(2);
+        let config = Config {
+            data_dir: dir,
+            admin_email: ADMIN_EMAIL.into(),
+            admin_password: Some(ADMIN_PASSWORD.into()),
+            database_url: Some(match &db.target {
+                guanxi_store::DbTarget::Sqlite(p) => format!("sqlite://{}", p.display()),
+                guanxi_store::DbTarget::Postgres(u) => u.clone(),
+            }),
+            db_pool_size: Some(2),
+            ..Config::default()
+        };
         let clock = Arc::new(TestClock::new("2026-11-23T02:00:00Z".parse().unwrap()));
         let state = guanxi_server::prepare(config, clock.clone()).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
