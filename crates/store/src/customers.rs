@@ -522,6 +522,24 @@ pub fn renewals_due(
     .collect()
 }
 
+/// How many customers' contracts end within `within_days` from `today`.
+pub fn count_renewals_due(
+    c: &mut Conn,
+    scope: &Scope,
+    today: Date,
+    within_days: i32,
+) -> Result<i64> {
+    let until = today
+        .checked_add(jiff::Span::new().days(within_days))
+        .unwrap_or(today);
+    let mut params: Vec<Value> = vec![today.into(), until.into()];
+    let cond = scope.condition(&mut params);
+    c.scalar(
+        &format!("SELECT COUNT(*) FROM customers c WHERE c.contract_end >= $1 AND c.contract_end <= $2 AND {cond}"),
+        &params,
+    )
+}
+
 pub fn count(c: &mut Conn) -> Result<i64> {
     c.scalar("SELECT COUNT(*) FROM customers", &[])
 }

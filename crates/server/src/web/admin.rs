@@ -33,6 +33,19 @@ fn roles(lang: Lang) -> Vec<Value> {
         .collect()
 }
 
+fn user_field_label(field: &str, lang: Lang) -> String {
+    match field {
+        "email" => lang.pick("邮箱", "Email"),
+        "name" => lang.pick("姓名", "Name"),
+        "role" => lang.pick("角色", "Role"),
+        "group_id" => lang.pick("小组/部门", "Group"),
+        "password" => lang.pick("密码", "Password"),
+        "kind" => lang.pick("类型", "Kind"),
+        other => other,
+    }
+    .to_string()
+}
+
 fn errors_ctx(
     e: Option<&ValidationErrors>,
     lang: Lang,
@@ -40,7 +53,7 @@ fn errors_ctx(
     let list = e
         .map(|e| {
             e.0.iter()
-                .map(|f| context! { field => f.field, message => f.issue.message(lang) })
+                .map(|f| context! { field => f.field, label => user_field_label(&f.field, lang), message => f.issue.message(lang) })
                 .collect()
         })
         .unwrap_or_default();

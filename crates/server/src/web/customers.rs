@@ -54,6 +54,35 @@ fn label_of<T: Copy>(
         .map(|x| label(x, lang).to_string())
 }
 
+/// The form label of a customer field, for the error summary.
+fn field_label(field: &str, lang: Lang) -> Option<&'static str> {
+    let (zh, en) = match field {
+        "name" => ("客户名称", "Name"),
+        "kind" => ("客户类型", "Kind"),
+        "industry" => ("所属行业", "Industry"),
+        "scale" => ("企业规模", "Scale"),
+        "region" => ("所在地区", "Region"),
+        "decision_chain" => ("决策链", "Decision chain"),
+        "phone" => ("联系电话", "Phone"),
+        "email" => ("联系邮箱", "Email"),
+        "owner_id" => ("专属客服/顾问", "Owner"),
+        "cooperation_start" => ("合作开始", "Cooperation start"),
+        "first_purchase_on" => ("首次购买", "First purchase"),
+        "last_cooperation_on" => ("最近合作时间", "Last cooperation"),
+        "preferred_channel" => ("偏好渠道", "Preferred channel"),
+        "contact_window" => ("偏好联系时段", "Contact window"),
+        "notes" => ("备注", "Notes"),
+        "stage" => ("生命周期阶段", "Lifecycle stage"),
+        "contract_end" => ("合同到期", "Contract end"),
+        "renewal_date" => ("续约日期", "Renewal date"),
+        "verified_on" => ("资料核实日期", "Profile verified on"),
+        "tags" => ("标签", "Tags"),
+        "external_id" => ("外部系统编号", "External id"),
+        _ => return None,
+    };
+    Some(lang.pick(zh, en))
+}
+
 /// One row of the list, as the template shows it.
 fn row(c: &Customer, state: &AppState, lang: Lang) -> Value {
     let today = state.today();
@@ -268,7 +297,7 @@ async fn render_form(
         .errors
         .map(|e| {
             e.0.iter()
-                .map(|f| context! { field => f.field, message => f.issue.message(lang) })
+                .map(|f| context! { field => f.field, label => field_label(&f.field, lang), message => f.issue.message(lang) })
                 .collect()
         })
         .unwrap_or_default();

@@ -49,7 +49,8 @@ pub async fn workbench(
                 },
             )?;
             let renewals = customers::renewals_due(c, &scope, today, 60, 5)?;
-            Ok((mine, review, renewals))
+            let renewal_count = customers::count_renewals_due(c, &scope, today, 60)?;
+            Ok((mine, review, (renewal_count, renewals)))
         })
         .await?;
     let title = lang.pick("工作台", "Workbench");
@@ -58,7 +59,8 @@ pub async fn workbench(
         customer_count => mine,
         review_count => review.total,
         review_items => review.items.iter().map(|c| context!{ id => c.id, code => c.code, name => c.name, verified_on => c.verified_on.map(|d| d.to_string()) }).collect::<Vec<_>>(),
-        renewals => renewals.iter().map(|c| context!{ id => c.id, code => c.code, name => c.name, contract_end => c.contract_end.map(|d| d.to_string()) }).collect::<Vec<_>>(),
+        renewal_count => renewals.0,
+        renewals => renewals.1.iter().map(|c| context!{ id => c.id, code => c.code, name => c.name, contract_end => c.contract_end.map(|d| d.to_string()) }).collect::<Vec<_>>(),
         today => today.to_string(),
     }};
     render(&state, "home.html", ctx)

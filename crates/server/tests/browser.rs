@@ -1,0 +1,110 @@
+//! A real browser (Debian's Chromium) walks through the product as a user:
+//! log in, list customers, create one with a bad phone number (the error is
+//! shown and nothing is saved), then a good one. Screenshots land in
+//! target/screenshots.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use guanxi_server::demo::DemoOptions;
+use guanxi_store::testing;
+use support::app::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp};
+use support::webdriver::Browser;
+
+async fn customer_count(app: &TestApp) -> i64 {
+    app.state
+        .db
+        .read(|c| guanxi_store::customers::count(c))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_user_logs_in_lists_and_creates_customers() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn(testing::sqlite().unwrap()).await;
+    guanxi_server::load_demo(
+        &app.state,
+        &DemoOptions {
+            seed: 7,
+            customers: 80,
+        },
+    )
+    .await
+    .unwrap();
+    let b = &browser;
+
+    // Login page; a wrong password is explained.
+    b.goto(&format!("{}/customers", app.url)).await;
+    b.wait_for("#email").await;
+    assert!(b.path().await.starts_with("/login"));
+    b.screenshot("login").await;
+    b.fill("#email", ADMIN_EMAIL).await;
+    b.fill("#password", "not-the-password").await;
+    b.click("button[type=submit]").await;
+    assert!(b.text(".alert-error").await.contains("邮箱或密码不正确"));
+    b.fill("#email", ADMIN_EMAIL).await;
+    b.fill("#password", ADMIN_PASSWORD).await;
+    b.click("button[type=submit]").await;
+
+    // Back where we wanted to go: the customer list, 25 rows, phones masked.
+    b.wait_for("#customer-table").await;
+    assert_eq!(b.path().await, "/customers");
+    assert_eq!(b.count("#customer-table tbody tr").await, 25);
+    let table = b.text("#customer-table").await;
+    assert!(table.contains("KH0000"), "codes shown");
+    assert!(table.contains("****"), "phones masked");
+    b.screenshot("customers-list").await;
+
+    // Filter by a tag through the form.
+    let before = customer_count(&app).await;
+    b.fill("#q", "KH000003").await;
+    b.click(".filter-actions button[type=submit]").await;
+    b.wait_for("#customer-table").await;
+    assert_eq!(b.count("#customer-table tbody tr").await, 1);
+
+    // New customer with a bad phone number: the error is shown, nothing saved.
+    b.goto(&format!("{}/customers/new", app.url)).await;
+    b.wait_for("#customer-form").await;
+    b.screenshot("customer-form").await;
+    b.fill("#f-name", "苏州博瑞精密机械有限公司").await;
+    b.fill("#f-phone", "1380013800").await;
+    b.fill("#f-tags", "高价值，偏好新品").await;
+    b.click("#save").await;
+    let err = b.text("#e-phone").await;
+    assert!(err.contains("不是有效的电话号码"), "{err}");
+    assert!(b.text("#form-errors").await.contains("联系电话"));
+    assert_eq!(customer_count(&app).await, before, "nothing saved");
+    b.screenshot("customer-form-error").await;
+
+    // Corrected: saved and shown, phone masked.
+    b.fill("#f-phone", "13800138000").await;
+    b.click("#save").await;
+    b.wait_for(".profile-name").await;
+    assert_eq!(b.text(".profile-name").await, "苏州博瑞精密机械有限公司");
+    assert_eq!(b.text("#phone-value").await, "138****8000");
+    assert!(b.text(".flash").await.contains("客户已创建"));
+    assert_eq!(customer_count(&app).await, before + 1);
+    b.screenshot("customer-view").await;
+
+    // The workbench, and the list on a phone-sized screen.
+    b.goto(&format!("{}/", app.url)).await;
+    b.wait_for(".stats").await;
+    b.screenshot("workbench").await;
+    b.resize(390, 844).await;
+    b.goto(&format!("{}/customers", app.url)).await;
+    b.wait_for("#customer-table").await;
+    b.screenshot("customers-phone").await;
+
+    // English.
+    b.resize(1366, 900).await;
+    b.goto(&format!("{}/lang/en?back=/customers", app.url))
+        .await;
+    b.wait_for("#customer-table").await;
+    assert!(b.text("#new-customer").await.contains("New customer"));
+    b.screenshot("customers-list-en").await;
+
+    browser.close().await;
+}
