@@ -12,11 +12,7 @@ use guanxi_server::config::Config;
 use guanxi_server::demo::DemoOptions;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "guanxi",
-    version,
-    about = "关系 Guanxi: customer service and customer-relationship maintenance"
-)]
+#[command(name = "guanxi", version, about = "关系 Guanxi: customer service and customer-relationship maintenance")]
 struct Cli {
     /// A TOML configuration file (also GUANXI_CONFIG).
     #[arg(long, global = true)]
@@ -64,8 +60,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             s.recv().await;
         }
     };
@@ -93,17 +88,13 @@ async fn demo(state: &guanxi_server::state::AppState, opts: &DemoOptions) -> any
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_http=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()),
         )
         .init();
     let cli = Cli::parse();
     let mut config = load_config(&cli)?;
     match cli.command {
-        Command::Serve {
-            listen,
-            demo: with_demo,
-        } => {
+        Command::Serve { listen, demo: with_demo } => {
             if let Some(l) = listen {
                 config.listen = l;
             }
@@ -112,9 +103,8 @@ async fn main() -> anyhow::Result<()> {
             if with_demo {
                 demo(&state, &DemoOptions::default()).await?;
             }
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen on {addr}"))?;
+            let listener =
+                tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
             println!("Guanxi is serving on http://{}", listener.local_addr()?);
             guanxi_server::serve_with_listener(state, listener, shutdown_signal()).await
         }

@@ -49,9 +49,7 @@ fn start(data_dir: &std::path::Path, database_url: Option<&str>, extra: &[&str])
         }
     });
     // A cold start includes migrations and the demo load; allow a slow machine.
-    let url = rx
-        .recv_timeout(Duration::from_secs(120))
-        .expect("the server never said where it listens");
+    let url = rx.recv_timeout(Duration::from_secs(120)).expect("the server never said where it listens");
     Server { child, url }
 }
 
@@ -65,14 +63,7 @@ async fn exercise(server: &Server) {
             other => panic!("healthz never answered: {other:?}"),
         }
     }
-    let doc: Value = http
-        .get(format!("{}/api/openapi.json", server.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = http.get(format!("{}/api/openapi.json", server.url)).send().await.unwrap().json().await.unwrap();
     assert!(doc["paths"]["/api/v1/customers"].is_object());
     let r = http
         .post(format!("{}/api/v1/auth/token", server.url))
@@ -81,10 +72,7 @@ async fn exercise(server: &Server) {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let token = r.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string();
     let r = http
         .post(format!("{}/api/v1/customers", server.url))
         .bearer_auth(&token)
@@ -136,10 +124,7 @@ async fn demo_data_is_loaded_once() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "the demo supervisor can log in");
-    let token = r.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string();
     let list: Value = http
         .get(format!("{}/api/v1/customers?per_page=5", server.url))
         .bearer_auth(&token)
@@ -163,11 +148,7 @@ async fn demo_data_is_loaded_once() {
         .json()
         .await
         .unwrap();
-    assert_eq!(
-        list["total"].as_i64().unwrap(),
-        total,
-        "a second --demo adds nothing"
-    );
+    assert_eq!(list["total"].as_i64().unwrap(), total, "a second --demo adds nothing");
 }
 
 #[test]
@@ -179,10 +160,7 @@ fn a_wrong_data_key_is_refused_with_a_clear_error() {
         .args(["serve", "--data-dir"])
         .arg(&dir)
         .args(["--listen", "127.0.0.1:0"])
-        .env(
-            "GUANXI_DATA_KEY",
-            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-        )
+        .env("GUANXI_DATA_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
         .env_remove("DATABASE_URL")
         .output()
         .unwrap();

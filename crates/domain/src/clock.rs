@@ -29,9 +29,7 @@ pub struct TestClock {
 
 impl TestClock {
     pub fn new(start: Timestamp) -> Self {
-        Self {
-            now: Mutex::new(start),
-        }
+        Self { now: Mutex::new(start) }
     }
 
     pub fn set(&self, to: Timestamp) {

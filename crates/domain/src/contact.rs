@@ -13,11 +13,7 @@ pub struct PhoneNumber(String);
 
 impl PhoneNumber {
     pub fn parse(raw: &str) -> Result<Self, Issue> {
-        let mut s: String = raw
-            .trim()
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '（' | '）'))
-            .collect();
+        let mut s: String = raw.trim().chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '（' | '）')).collect();
         if let Some(rest) = s.strip_prefix("+86") {
             s = rest.to_string();
         } else if let Some(rest) = s.strip_prefix("0086") {
@@ -33,11 +29,7 @@ impl PhoneNumber {
             (Some(b'4' | b'8'), 10) => s.starts_with("400") || s.starts_with("800"),
             _ => false,
         };
-        if ok {
-            Ok(Self(s))
-        } else {
-            Err(Issue::InvalidPhone)
-        }
+        if ok { Ok(Self(s)) } else { Err(Issue::InvalidPhone) }
     }
 
     pub fn as_str(&self) -> &str {
@@ -91,9 +83,7 @@ impl Email {
             && !local.starts_with('.')
             && !local.ends_with('.')
             && !local.contains("..")
-            && local
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._%+-'".contains(c));
+            && local.chars().all(|c| c.is_ascii_alphanumeric() || "._%+-'".contains(c));
         let labels: Vec<&str> = domain.split('.').collect();
         let domain_ok = labels.len() >= 2
             && labels.iter().all(|l| {
@@ -143,14 +133,8 @@ mod tests {
 
     #[test]
     fn mobile_numbers() {
-        assert_eq!(
-            PhoneNumber::parse("138 1234 5678").unwrap().as_str(),
-            "13812345678"
-        );
-        assert_eq!(
-            PhoneNumber::parse("+86 138-1234-5678").unwrap().as_str(),
-            "13812345678"
-        );
+        assert_eq!(PhoneNumber::parse("138 1234 5678").unwrap().as_str(), "13812345678");
+        assert_eq!(PhoneNumber::parse("+86 138-1234-5678").unwrap().as_str(), "13812345678");
         assert_eq!(PhoneNumber::parse("12812345678"), Err(Issue::InvalidPhone));
         assert_eq!(PhoneNumber::parse("1381234567"), Err(Issue::InvalidPhone));
         assert_eq!(PhoneNumber::parse("138123456789"), Err(Issue::InvalidPhone));
@@ -160,39 +144,22 @@ mod tests {
 
     #[test]
     fn landlines_and_service_numbers() {
-        assert_eq!(
-            PhoneNumber::parse("010-12345678").unwrap().as_str(),
-            "01012345678"
-        );
-        assert_eq!(
-            PhoneNumber::parse("(0755) 8765 4321").unwrap().as_str(),
-            "075587654321"
-        );
-        assert_eq!(
-            PhoneNumber::parse("400-123-4567").unwrap().as_str(),
-            "4001234567"
-        );
+        assert_eq!(PhoneNumber::parse("010-12345678").unwrap().as_str(), "01012345678");
+        assert_eq!(PhoneNumber::parse("(0755) 8765 4321").unwrap().as_str(), "075587654321");
+        assert_eq!(PhoneNumber::parse("400-123-4567").unwrap().as_str(), "4001234567");
         assert_eq!(PhoneNumber::parse("00-12345678"), Err(Issue::InvalidPhone));
     }
 
     #[test]
     fn masking() {
-        assert_eq!(
-            PhoneNumber::parse("13812345678").unwrap().masked(),
-            "138****5678"
-        );
-        assert_eq!(
-            Email::parse("zhang.wei@Example.COM").unwrap().masked(),
-            "z***@example.com"
-        );
+        assert_eq!(PhoneNumber::parse("13812345678").unwrap().masked(), "138****5678");
+        assert_eq!(Email::parse("zhang.wei@Example.COM").unwrap().masked(), "z***@example.com");
     }
 
     #[test]
     fn emails() {
         assert!(Email::parse("a@b.cn").is_ok());
-        for bad in [
-            "", "a", "a@", "@b.cn", "a@b", "a b@c.cn", "a@b..cn", "a@-b.cn", ".a@b.cn",
-        ] {
+        for bad in ["", "a", "a@", "@b.cn", "a@b", "a b@c.cn", "a@b..cn", "a@-b.cn", ".a@b.cn"] {
             assert_eq!(Email::parse(bad), Err(Issue::InvalidEmail), "{bad}");
         }
     }

@@ -232,11 +232,7 @@ pub fn parse_date(raw: &str) -> Result<Date, Issue> {
 
 fn past_date(raw: &str, today: Date) -> Result<Date, Issue> {
     let d = parse_date(raw)?;
-    if d > today {
-        Err(Issue::InFuture)
-    } else {
-        Ok(d)
-    }
+    if d > today { Err(Issue::InFuture) } else { Ok(d) }
 }
 
 impl CustomerDraft {
@@ -248,22 +244,14 @@ impl CustomerDraft {
             None => Some(CustomerKind::Enterprise),
             Some(k) => e.check("kind", CustomerKind::parse(k)),
         };
-        let industry = e.check(
-            "industry",
-            validation::optional_text(input.industry.as_deref(), 50, false),
-        );
+        let industry = e.check("industry", validation::optional_text(input.industry.as_deref(), 50, false));
         let scale = match non_empty(&input.scale) {
             None => Some(None),
             Some(s) => e.check("scale", Scale::parse(s).map(Some)),
         };
-        let region = e.check(
-            "region",
-            validation::optional_text(input.region.as_deref(), 50, false),
-        );
-        let decision_chain = e.check(
-            "decision_chain",
-            validation::optional_text(input.decision_chain.as_deref(), 2000, true),
-        );
+        let region = e.check("region", validation::optional_text(input.region.as_deref(), 50, false));
+        let decision_chain =
+            e.check("decision_chain", validation::optional_text(input.decision_chain.as_deref(), 2000, true));
         let phone = match non_empty(&input.phone) {
             None => Some(None),
             Some(p) => e.check("phone", PhoneNumber::parse(p).map(Some)),
@@ -302,23 +290,15 @@ impl CustomerDraft {
             None => Some(None),
             Some(c) => e.check("preferred_channel", Channel::parse(c).map(Some)),
         };
-        let contact_window = e.check(
-            "contact_window",
-            validation::optional_text(input.contact_window.as_deref(), 100, false),
-        );
-        let notes = e.check(
-            "notes",
-            validation::optional_text(input.notes.as_deref(), 2000, true),
-        );
+        let contact_window =
+            e.check("contact_window", validation::optional_text(input.contact_window.as_deref(), 100, false));
+        let notes = e.check("notes", validation::optional_text(input.notes.as_deref(), 2000, true));
         let stage = match non_empty(&input.stage) {
             None => Some(LifecycleStage::New),
             Some(s) => e.check("stage", LifecycleStage::parse(s)),
         };
         let tags = parse_tags(input.tags.as_deref().unwrap_or(&[]), &mut e);
-        let external_id = e.check(
-            "external_id",
-            validation::optional_text(input.external_id.as_deref(), 64, false),
-        );
+        let external_id = e.check("external_id", validation::optional_text(input.external_id.as_deref(), 64, false));
 
         match (
             name,
@@ -420,10 +400,7 @@ fn parse_tags(raw: &[String], e: &mut ValidationErrors) -> Option<Vec<Tag>> {
 
 /// Splits a form's tag field ("高价值, 活跃，偏好新品") into tags.
 pub fn split_tags(raw: &str) -> Vec<String> {
-    raw.split([',', '，', ';', '；'])
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect()
+    raw.split([',', '，', ';', '；']).map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
 }
 
 /// Whole months of cooperation (合作时长) from the start to today.
@@ -463,16 +440,10 @@ pub fn cooperation_length_text(months: i32, lang: Lang) -> String {
 /// is celebrated on 28 February in other years).
 pub fn next_anniversary(start: Date, today: Date) -> Date {
     let on = |year: i16| {
-        Date::new(year, start.month(), start.day())
-            .or_else(|_| Date::new(year, start.month(), 28))
-            .unwrap_or(start)
+        Date::new(year, start.month(), start.day()).or_else(|_| Date::new(year, start.month(), 28)).unwrap_or(start)
     };
     let this_year = on(today.year());
-    if this_year >= today && this_year > start {
-        this_year
-    } else {
-        on(today.year().saturating_add(1))
-    }
+    if this_year >= today && this_year > start { this_year } else { on(today.year().saturating_add(1)) }
 }
 
 /// A profile is due for review (定期复盘) when it was never verified or was
@@ -507,14 +478,8 @@ mod tests {
 
     #[test]
     fn minimal_input_gets_defaults() {
-        let d = CustomerDraft::parse(
-            &CustomerInput {
-                name: " 北京星辰科技 ".into(),
-                ..Default::default()
-            },
-            today(),
-        )
-        .unwrap();
+        let d = CustomerDraft::parse(&CustomerInput { name: " 北京星辰科技 ".into(), ..Default::default() }, today())
+            .unwrap();
         assert_eq!(d.name, "北京星辰科技");
         assert_eq!(d.kind, CustomerKind::Enterprise);
         assert_eq!(d.stage, LifecycleStage::New);
@@ -578,12 +543,7 @@ mod tests {
     fn tags_are_deduplicated_and_limited() {
         let input = CustomerInput {
             name: "甲".into(),
-            tags: Some(vec![
-                "活跃".into(),
-                "高价值".into(),
-                "活跃".into(),
-                " ".into(),
-            ]),
+            tags: Some(vec!["活跃".into(), "高价值".into(), "活跃".into(), " ".into()]),
             ..Default::default()
         };
         let d = CustomerDraft::parse(&input, today()).unwrap();
@@ -599,10 +559,7 @@ mod tests {
 
     #[test]
     fn split_tags_accepts_chinese_commas() {
-        assert_eq!(
-            split_tags("高价值, 活跃，偏好新品；"),
-            vec!["高价值", "活跃", "偏好新品"]
-        );
+        assert_eq!(split_tags("高价值, 活跃，偏好新品；"), vec!["高价值", "活跃", "偏好新品"]);
     }
 
     #[test]
@@ -617,26 +574,11 @@ mod tests {
 
     #[test]
     fn anniversary() {
-        assert_eq!(
-            next_anniversary(date(2020, 12, 1), today()),
-            date(2026, 12, 1)
-        );
-        assert_eq!(
-            next_anniversary(date(2020, 11, 23), today()),
-            date(2026, 11, 23)
-        );
-        assert_eq!(
-            next_anniversary(date(2020, 1, 5), today()),
-            date(2027, 1, 5)
-        );
-        assert_eq!(
-            next_anniversary(date(2024, 2, 29), date(2025, 1, 1)),
-            date(2025, 2, 28)
-        );
-        assert_eq!(
-            next_anniversary(date(2026, 11, 23), today()),
-            date(2027, 11, 23)
-        );
+        assert_eq!(next_anniversary(date(2020, 12, 1), today()), date(2026, 12, 1));
+        assert_eq!(next_anniversary(date(2020, 11, 23), today()), date(2026, 11, 23));
+        assert_eq!(next_anniversary(date(2020, 1, 5), today()), date(2027, 1, 5));
+        assert_eq!(next_anniversary(date(2024, 2, 29), date(2025, 1, 1)), date(2025, 2, 28));
+        assert_eq!(next_anniversary(date(2026, 11, 23), today()), date(2027, 11, 23));
     }
 
     #[test]

@@ -42,10 +42,7 @@ impl Role {
 
     /// May reveal masked personal data of customers in scope.
     pub fn can_reveal_personal_data(self) -> bool {
-        matches!(
-            self,
-            Role::Supervisor | Role::Admin | Role::Advisor | Role::Agent
-        )
+        matches!(self, Role::Supervisor | Role::Admin | Role::Advisor | Role::Agent)
     }
 }
 
@@ -141,17 +138,15 @@ impl UserDraft {
             e.add("group_id", Issue::Unknown);
         }
         match (email, name, role, password) {
-            (Some(email), Some(name), Some(role), Some(password)) if e.is_empty() => {
-                Ok(UserDraft {
-                    email,
-                    name,
-                    role,
-                    group_id: input.group_id,
-                    password,
-                    certified: input.certified.unwrap_or(false),
-                    active: input.active.unwrap_or(true),
-                })
-            }
+            (Some(email), Some(name), Some(role), Some(password)) if e.is_empty() => Ok(UserDraft {
+                email,
+                name,
+                role,
+                group_id: input.group_id,
+                password,
+                certified: input.certified.unwrap_or(false),
+                active: input.active.unwrap_or(true),
+            }),
             _ => Err(e),
         }
     }
@@ -187,14 +182,8 @@ mod tests {
         };
         let e = UserDraft::parse(&bad, true).unwrap_err();
         assert_eq!(e.fields(), vec!["email", "name", "role", "password"]);
-        let no_pw = UserInput {
-            password: None,
-            ..ok
-        };
-        assert_eq!(
-            UserDraft::parse(&no_pw, true).unwrap_err().fields(),
-            vec!["password"]
-        );
+        let no_pw = UserInput { password: None, ..ok };
+        assert_eq!(UserDraft::parse(&no_pw, true).unwrap_err().fields(), vec!["password"]);
         assert!(UserDraft::parse(&no_pw, false).is_ok());
     }
 

@@ -69,7 +69,8 @@ impl Issue {
                 "不是有效的电话号码（手机 11 位，如 13812345678；座机如 010-12345678）".into()
             }
             (Issue::InvalidPhone, Lang::En) => {
-                "is not a valid phone number (mobile: 11 digits such as 13812345678; landline such as 010-12345678)".into()
+                "is not a valid phone number (mobile: 11 digits such as 13812345678; landline such as 010-12345678)"
+                    .into()
             }
             (Issue::InvalidEmail, Lang::Zh) => "不是有效的邮箱地址".into(),
             (Issue::InvalidEmail, Lang::En) => "is not a valid email address".into(),
@@ -110,17 +111,11 @@ impl ValidationErrors {
     }
 
     pub fn single(field: &str, issue: Issue) -> Self {
-        Self(vec![FieldError {
-            field: field.into(),
-            issue,
-        }])
+        Self(vec![FieldError { field: field.into(), issue }])
     }
 
     pub fn add(&mut self, field: &str, issue: Issue) {
-        self.0.push(FieldError {
-            field: field.into(),
-            issue,
-        });
+        self.0.push(FieldError { field: field.into(), issue });
     }
 
     /// Records the error of a parse, if any, and returns the value.
@@ -147,11 +142,7 @@ impl ValidationErrors {
     }
 
     pub fn into_result<T>(self, value: impl FnOnce() -> T) -> Result<T, ValidationErrors> {
-        if self.0.is_empty() {
-            Ok(value())
-        } else {
-            Err(self)
-        }
+        if self.0.is_empty() { Ok(value()) } else { Err(self) }
     }
 }
 
@@ -162,9 +153,7 @@ pub fn text(raw: &str, max: usize, multiline: bool) -> Result<String, Issue> {
     if t.chars().count() > max {
         return Err(Issue::TooLong { max });
     }
-    let bad = t
-        .chars()
-        .any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t')));
+    let bad = t.chars().any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t')));
     if bad {
         return Err(Issue::InvalidCharacters);
     }
@@ -174,19 +163,11 @@ pub fn text(raw: &str, max: usize, multiline: bool) -> Result<String, Issue> {
 /// A required single-line text.
 pub fn required_text(raw: &str, max: usize) -> Result<String, Issue> {
     let t = text(raw, max, false)?;
-    if t.is_empty() {
-        Err(Issue::Required)
-    } else {
-        Ok(t)
-    }
+    if t.is_empty() { Err(Issue::Required) } else { Ok(t) }
 }
 
 /// An optional text: empty after trimming means absent.
-pub fn optional_text(
-    raw: Option<&str>,
-    max: usize,
-    multiline: bool,
-) -> Result<Option<String>, Issue> {
+pub fn optional_text(raw: Option<&str>, max: usize, multiline: bool) -> Result<Option<String>, Issue> {
     match raw {
         None => Ok(None),
         Some(r) => {
@@ -203,10 +184,7 @@ mod tests {
     #[test]
     fn text_counts_characters_not_bytes() {
         assert_eq!(required_text("  北京科技  ", 4), Ok("北京科技".into()));
-        assert_eq!(
-            required_text("北京科技有限", 4),
-            Err(Issue::TooLong { max: 4 })
-        );
+        assert_eq!(required_text("北京科技有限", 4), Err(Issue::TooLong { max: 4 }));
         assert_eq!(required_text("   ", 4), Err(Issue::Required));
         assert_eq!(required_text("a\u{0}b", 10), Err(Issue::InvalidCharacters));
         assert_eq!(text("a\nb", 10, true), Ok("a\nb".into()));

@@ -36,10 +36,7 @@ impl std::fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("database", &self.db_target().ok())
             .field("admin_email", &self.admin_email)
-            .field(
-                "admin_password",
-                &self.admin_password.as_ref().map(|_| "***"),
-            )
+            .field("admin_password", &self.admin_password.as_ref().map(|_| "***"))
             .field("data_key", &self.data_key.as_ref().map(|_| "***"))
             .field("time_zone", &self.time_zone.iana_name())
             .finish_non_exhaustive()
@@ -98,59 +95,41 @@ fn parse_bool(name: &str, v: &str) -> Result<bool, ConfigError> {
     match v.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" | "" => Ok(false),
-        _ => Err(ConfigError(format!(
-            "{name} must be true or false, not {v:?}"
-        ))),
+        _ => Err(ConfigError(format!("{name} must be true or false, not {v:?}"))),
     }
 }
 
 fn parse_num<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, ConfigError> {
-    v.trim()
-        .parse()
-        .map_err(|_| ConfigError(format!("{name} must be a number, not {v:?}")))
+    v.trim().parse().map_err(|_| ConfigError(format!("{name} must be a number, not {v:?}")))
 }
 
 impl Config {
     /// Reads the file (if given) and then the environment through `env`.
-    pub fn load(
-        file: Option<&Path>,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, ConfigError> {
+    pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut c = Config::default();
-        let file = file
-            .map(Path::to_path_buf)
-            .or_else(|| env("GUANXI_CONFIG").map(PathBuf::from));
+        let file = file.map(Path::to_path_buf).or_else(|| env("GUANXI_CONFIG").map(PathBuf::from));
         let f: FileConfig = match &file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
-                toml::from_str(&text)
-                    .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?
+                toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?
             }
             None => FileConfig::default(),
         };
         let get = |key: &str, from_file: Option<String>| env(key).or(from_file);
-        if let Some(v) = get(
-            "GUANXI_DATA_DIR",
-            f.data_dir.map(|p| p.display().to_string()),
-        ) {
+        if let Some(v) = get("GUANXI_DATA_DIR", f.data_dir.map(|p| p.display().to_string())) {
             c.data_dir = PathBuf::from(v);
         }
         if let Some(v) = get("GUANXI_LISTEN", f.listen) {
             c.listen = v.parse().map_err(|_| {
-                ConfigError(format!(
-                    "GUANXI_LISTEN must be an address such as 127.0.0.1:8080, not {v:?}"
-                ))
+                ConfigError(format!("GUANXI_LISTEN must be an address such as 127.0.0.1:8080, not {v:?}"))
             })?;
         }
         c.database_url = get("DATABASE_URL", f.database_url).filter(|s| !s.is_empty());
         if let Some(v) = get("GUANXI_DB_POOL_SIZE", f.db_pool_size.map(|n| n.to_string())) {
             c.db_pool_size = Some(parse_num("GUANXI_DB_POOL_SIZE", &v)?);
         }
-        if let Some(v) = get(
-            "GUANXI_SQLITE_FULL_SYNC",
-            f.sqlite_full_sync.map(|b| b.to_string()),
-        ) {
+        if let Some(v) = get("GUANXI_SQLITE_FULL_SYNC", f.sqlite_full_sync.map(|b| b.to_string())) {
             c.sqlite_full_sync = parse_bool("GUANXI_SQLITE_FULL_SYNC", &v)?;
         }
         if let Some(v) = get("GUANXI_ADMIN_EMAIL", f.admin_email) {
@@ -158,37 +137,25 @@ impl Config {
         }
         c.admin_password = get("GUANXI_ADMIN_PASSWORD", f.admin_password).filter(|s| !s.is_empty());
         c.data_key = get("GUANXI_DATA_KEY", f.data_key).filter(|s| !s.is_empty());
-        c.data_key_file = get(
-            "GUANXI_DATA_KEY_FILE",
-            f.data_key_file.map(|p| p.display().to_string()),
-        )
-        .map(PathBuf::from);
+        c.data_key_file =
+            get("GUANXI_DATA_KEY_FILE", f.data_key_file.map(|p| p.display().to_string())).map(PathBuf::from);
         if let Some(v) = get("GUANXI_TIME_ZONE", f.time_zone) {
             c.time_zone = jiff::tz::TimeZone::get(&v)
                 .map_err(|_| ConfigError(format!("GUANXI_TIME_ZONE: unknown time zone {v:?}")))?;
         }
-        if let Some(v) = get(
-            "GUANXI_SESSION_HOURS",
-            f.session_hours.map(|n| n.to_string()),
-        ) {
+        if let Some(v) = get("GUANXI_SESSION_HOURS", f.session_hours.map(|n| n.to_string())) {
             c.session_hours = parse_num("GUANXI_SESSION_HOURS", &v)?;
         }
         if let Some(v) = get("GUANXI_TOKEN_DAYS", f.token_days.map(|n| n.to_string())) {
             c.token_days = parse_num("GUANXI_TOKEN_DAYS", &v)?;
         }
-        if let Some(v) = get(
-            "GUANXI_COOKIE_SECURE",
-            f.cookie_secure.map(|b| b.to_string()),
-        ) {
+        if let Some(v) = get("GUANXI_COOKIE_SECURE", f.cookie_secure.map(|b| b.to_string())) {
             c.cookie_secure = parse_bool("GUANXI_COOKIE_SECURE", &v)?;
         }
         if let Some(v) = get("GUANXI_DEFAULT_LANG", f.default_lang) {
             c.default_lang = Lang::from_tag(&v);
         }
-        if let Some(v) = get(
-            "GUANXI_REVIEW_MONTHS",
-            f.review_months.map(|n| n.to_string()),
-        ) {
+        if let Some(v) = get("GUANXI_REVIEW_MONTHS", f.review_months.map(|n| n.to_string())) {
             c.review_months = parse_num("GUANXI_REVIEW_MONTHS", &v)?;
         }
         c.validate()?;
@@ -202,19 +169,13 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         if !(1..=24 * 30).contains(&self.session_hours) {
-            return Err(ConfigError(
-                "GUANXI_SESSION_HOURS must be between 1 and 720".into(),
-            ));
+            return Err(ConfigError("GUANXI_SESSION_HOURS must be between 1 and 720".into()));
         }
         if !(1..=3650).contains(&self.token_days) {
-            return Err(ConfigError(
-                "GUANXI_TOKEN_DAYS must be between 1 and 3650".into(),
-            ));
+            return Err(ConfigError("GUANXI_TOKEN_DAYS must be between 1 and 3650".into()));
         }
         if !(1..=120).contains(&self.review_months) {
-            return Err(ConfigError(
-                "GUANXI_REVIEW_MONTHS must be between 1 and 120".into(),
-            ));
+            return Err(ConfigError("GUANXI_REVIEW_MONTHS must be between 1 and 120".into()));
         }
         if matches!(self.db_pool_size, Some(0)) {
             return Err(ConfigError("GUANXI_DB_POOL_SIZE must be at least 1".into()));
@@ -239,9 +200,7 @@ impl Config {
     }
 
     pub fn key_file(&self) -> PathBuf {
-        self.data_key_file
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("data.key"))
+        self.data_key_file.clone().unwrap_or_else(|| self.data_dir.join("data.key"))
     }
 }
 
@@ -251,10 +210,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| m.get(k).cloned()
     }
 
@@ -262,9 +218,7 @@ mod tests {
     fn starts_with_nothing_set() {
         let c = Config::load(None, env(&[])).unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
-        assert!(
-            matches!(c.db_target().unwrap(), DbTarget::Sqlite(p) if p.ends_with("data/guanxi.sqlite3"))
-        );
+        assert!(matches!(c.db_target().unwrap(), DbTarget::Sqlite(p) if p.ends_with("data/guanxi.sqlite3")));
     }
 
     #[test]
@@ -277,10 +231,7 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:9100");
         assert_eq!(c.session_hours, 4);
         std::fs::write(&file, "lisen = \"typo\"\n").unwrap();
-        assert!(
-            Config::load(Some(&file), env(&[])).is_err(),
-            "unknown keys are refused"
-        );
+        assert!(Config::load(Some(&file), env(&[])).is_err(), "unknown keys are refused");
         let _ = std::fs::remove_dir_all(dir);
     }
 
@@ -296,14 +247,9 @@ mod tests {
 
     #[test]
     fn debug_hides_secrets() {
-        let c = Config::load(
-            None,
-            env(&[
-                ("GUANXI_ADMIN_PASSWORD", "hunter22"),
-                ("DATABASE_URL", "postgres://u:pw@h/db"),
-            ]),
-        )
-        .unwrap();
+        let c =
+            Config::load(None, env(&[("GUANXI_ADMIN_PASSWORD", "hunter22"), ("DATABASE_URL", "postgres://u:pw@h/db")]))
+                .unwrap();
         let s = format!("{c:?}");
         assert!(!s.contains("hunter22") && !s.contains(":pw@"), "{s}");
     }

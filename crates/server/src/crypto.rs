@@ -61,11 +61,7 @@ impl PiiCipher {
     pub fn from_bytes(key: &[u8; 32]) -> Self {
         let index_key = hmac(key, &[b"guanxi blind index v1"]);
         let check = hex(&hmac(key, &[b"guanxi key check v1"])[..16]);
-        Self {
-            cipher: Aes256Gcm::new(key.into()),
-            index_key,
-            check,
-        }
+        Self { cipher: Aes256Gcm::new(key.into()), index_key, check }
     }
 
     /// A fresh random key, base64-encoded.
@@ -84,10 +80,7 @@ impl PiiCipher {
         let mut nonce = [0u8; 12];
         rand::rng().fill_bytes(&mut nonce);
         // Encrypting into a Vec only fails for absurdly large inputs.
-        let ct = self
-            .cipher
-            .encrypt(Nonce::from_slice(&nonce), plain.as_bytes())
-            .unwrap_or_default();
+        let ct = self.cipher.encrypt(Nonce::from_slice(&nonce), plain.as_bytes()).unwrap_or_default();
         let mut out = Vec::with_capacity(12 + ct.len());
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&ct);
@@ -95,35 +88,22 @@ impl PiiCipher {
     }
 
     pub fn decrypt(&self, stored: &str) -> Result<String, CryptoError> {
-        let raw = stored
-            .strip_prefix("v1:")
-            .and_then(|b| B64.decode(b).ok())
-            .ok_or(CryptoError::Undecryptable)?;
+        let raw = stored.strip_prefix("v1:").and_then(|b| B64.decode(b).ok()).ok_or(CryptoError::Undecryptable)?;
         if raw.len() < 12 {
             return Err(CryptoError::Undecryptable);
         }
         let (nonce, ct) = raw.split_at(12);
-        let plain = self
-            .cipher
-            .decrypt(Nonce::from_slice(nonce), ct)
-            .map_err(|_| CryptoError::Undecryptable)?;
+        let plain = self.cipher.decrypt(Nonce::from_slice(nonce), ct).map_err(|_| CryptoError::Undecryptable)?;
         String::from_utf8(plain).map_err(|_| CryptoError::Undecryptable)
     }
 
     /// The blind index of a normalised value of a kind ("phone", "email").
     pub fn index(&self, kind: &str, normalised: &str) -> String {
-        hex(&hmac(
-            &self.index_key,
-            &[kind.as_bytes(), b":", normalised.as_bytes()],
-        )[..16])
+        hex(&hmac(&self.index_key, &[kind.as_bytes(), b":", normalised.as_bytes()])[..16])
     }
 
     pub fn seal_phone(&self, p: &PhoneNumber) -> Sealed {
-        Sealed {
-            ciphertext: self.encrypt(p.as_str()),
-            masked: p.masked(),
-            index: self.index("contact", p.as_str()),
-        }
+        Sealed { ciphertext: self.encrypt(p.as_str()), masked: p.masked(), index: self.index("contact", p.as_str()) }
     }
 
     pub fn seal_email(&self, e: &Email) -> Sealed {
@@ -171,14 +151,8 @@ mod tests {
     fn blind_index_is_stable_and_keyed() {
         let c = PiiCipher::from_bytes(&[7; 32]);
         let p = PhoneNumber::parse("138 1234 5678").unwrap();
-        assert_eq!(
-            c.seal_phone(&p).index,
-            c.contact_index_for_query("13812345678").unwrap()
-        );
-        assert_ne!(
-            c.index("contact", "x"),
-            PiiCipher::from_bytes(&[8; 32]).index("contact", "x")
-        );
+        assert_eq!(c.seal_phone(&p).index, c.contact_index_for_query("13812345678").unwrap());
+        assert_ne!(c.index("contact", "x"), PiiCipher::from_bytes(&[8; 32]).index("contact", "x"));
     }
 
     #[test]

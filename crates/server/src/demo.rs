@@ -32,10 +32,7 @@ pub struct DemoOptions {
 
 impl Default for DemoOptions {
     fn default() -> Self {
-        Self {
-            seed: 20261123,
-            customers: 300,
-        }
+        Self { seed: 20261123, customers: 300 }
     }
 }
 
@@ -73,84 +70,20 @@ type Staff = (&'static str, &'static str, Role, Option<&'static str>, bool);
 
 const STAFF: &[Staff] = &[
     ("admin@demo.guanxi.cn", "管理员", Role::Admin, None, true),
-    (
-        "chen.jing@demo.guanxi.cn",
-        "陈静",
-        Role::Supervisor,
-        Some("华东客服组"),
-        true,
-    ),
-    (
-        "wang.fang@demo.guanxi.cn",
-        "王芳",
-        Role::Agent,
-        Some("华东客服组"),
-        true,
-    ),
-    (
-        "li.na@demo.guanxi.cn",
-        "李娜",
-        Role::Agent,
-        Some("华东客服组"),
-        true,
-    ),
-    (
-        "zhang.wei@demo.guanxi.cn",
-        "张伟",
-        Role::Agent,
-        Some("华南客服组"),
-        true,
-    ),
-    (
-        "liu.yang@demo.guanxi.cn",
-        "刘洋",
-        Role::Agent,
-        Some("华南客服组"),
-        false,
-    ),
-    (
-        "zhao.min@demo.guanxi.cn",
-        "赵敏",
-        Role::Advisor,
-        Some("VIP顾问组"),
-        true,
-    ),
-    (
-        "sun.lei@demo.guanxi.cn",
-        "孙磊",
-        Role::Advisor,
-        Some("VIP顾问组"),
-        true,
-    ),
-    (
-        "zhou.tao@demo.guanxi.cn",
-        "周涛",
-        Role::Collaborator,
-        Some("技术支持部"),
-        true,
-    ),
-    (
-        "wu.hao@demo.guanxi.cn",
-        "吴昊",
-        Role::Collaborator,
-        Some("物流部"),
-        true,
-    ),
-    (
-        "zheng.xue@demo.guanxi.cn",
-        "郑雪",
-        Role::Collaborator,
-        Some("产品部"),
-        true,
-    ),
+    ("chen.jing@demo.guanxi.cn", "陈静", Role::Supervisor, Some("华东客服组"), true),
+    ("wang.fang@demo.guanxi.cn", "王芳", Role::Agent, Some("华东客服组"), true),
+    ("li.na@demo.guanxi.cn", "李娜", Role::Agent, Some("华东客服组"), true),
+    ("zhang.wei@demo.guanxi.cn", "张伟", Role::Agent, Some("华南客服组"), true),
+    ("liu.yang@demo.guanxi.cn", "刘洋", Role::Agent, Some("华南客服组"), false),
+    ("zhao.min@demo.guanxi.cn", "赵敏", Role::Advisor, Some("VIP顾问组"), true),
+    ("sun.lei@demo.guanxi.cn", "孙磊", Role::Advisor, Some("VIP顾问组"), true),
+    ("zhou.tao@demo.guanxi.cn", "周涛", Role::Collaborator, Some("技术支持部"), true),
+    ("wu.hao@demo.guanxi.cn", "吴昊", Role::Collaborator, Some("物流部"), true),
+    ("zheng.xue@demo.guanxi.cn", "郑雪", Role::Collaborator, Some("产品部"), true),
 ];
 
-const AGENTS: &[&str] = &[
-    "wang.fang@demo.guanxi.cn",
-    "li.na@demo.guanxi.cn",
-    "zhang.wei@demo.guanxi.cn",
-    "liu.yang@demo.guanxi.cn",
-];
+const AGENTS: &[&str] =
+    &["wang.fang@demo.guanxi.cn", "li.na@demo.guanxi.cn", "zhang.wei@demo.guanxi.cn", "liu.yang@demo.guanxi.cn"];
 const ADVISORS: &[&str] = &["zhao.min@demo.guanxi.cn", "sun.lei@demo.guanxi.cn"];
 const CREATOR: &str = "admin@demo.guanxi.cn";
 
@@ -222,15 +155,7 @@ const TRADES: &[(&str, &str, &str)] = &[
     ("置业", "房地产", "property"),
 ];
 
-const SUFFIXES: &[&str] = &[
-    "有限公司",
-    "有限公司",
-    "有限公司",
-    "有限公司",
-    "股份有限公司",
-    "股份有限公司",
-    "集团",
-];
+const SUFFIXES: &[&str] = &["有限公司", "有限公司", "有限公司", "有限公司", "股份有限公司", "股份有限公司", "集团"];
 /// Inserted into a company name that is already taken.
 const MIDDLES: &[&str] = &["国际", "智能", "环球", "实业", "创新", "数字"];
 
@@ -293,14 +218,12 @@ const GIVEN: &[(&str, &str)] = &[
 ];
 
 const MOBILE_PREFIXES: &[&str] = &[
-    "130", "131", "132", "133", "135", "136", "137", "138", "139", "150", "151", "152", "155",
-    "157", "158", "159", "166", "177", "180", "181", "182", "185", "186", "187", "188", "189",
-    "199",
+    "130", "131", "132", "133", "135", "136", "137", "138", "139", "150", "151", "152", "155", "157", "158", "159",
+    "166", "177", "180", "181", "182", "185", "186", "187", "188", "189", "199",
 ];
 
-const COMPANY_MAILBOXES: &[&str] = &[
-    "service", "info", "contact", "purchase", "sales", "hr", "admin", "kefu", "caigou",
-];
+const COMPANY_MAILBOXES: &[&str] =
+    &["service", "info", "contact", "purchase", "sales", "hr", "admin", "kefu", "caigou"];
 const TLDS: &[&str] = &["cn", "com", "com.cn"];
 const MAIL_PROVIDERS: &[&str] = &["163.com", "126.com", "sina.com", "foxmail.com", "gmail.com"];
 
@@ -336,16 +259,8 @@ const NOTES: &[&str] = &[
     "对新版报表功能很感兴趣，可安排演示",
 ];
 
-const TAGS: &[&str] = &[
-    "高价值",
-    "活跃",
-    "偏好新品",
-    "对功能有需求",
-    "近期可能升级服务",
-    "投诉风险",
-    "战略客户",
-    "价格敏感",
-];
+const TAGS: &[&str] =
+    &["高价值", "活跃", "偏好新品", "对功能有需求", "近期可能升级服务", "投诉风险", "战略客户", "价格敏感"];
 
 /// One generated customer: its raw input (validated at load) and the email
 /// of its owner among the demo staff.
@@ -393,11 +308,7 @@ fn claim<T>(
     let mut attempt = 0u32;
     loop {
         let (name, extra) = draw(rng, attempt);
-        let name = if attempt < 40 {
-            name
-        } else {
-            format!("{name}（{}）", attempt - 38)
-        };
+        let name = if attempt < 40 { name } else { format!("{name}（{}）", attempt - 38) };
         if taken.insert(name.clone()) {
             return (name, extra);
         }
@@ -406,25 +317,14 @@ fn claim<T>(
 }
 
 /// A company name, its industry and an email domain.
-fn company(
-    rng: &mut StdRng,
-    city: &str,
-    taken: &mut HashSet<String>,
-) -> (String, (&'static str, String)) {
+fn company(rng: &mut StdRng, city: &str, taken: &mut HashSet<String>) -> (String, (&'static str, String)) {
     claim(rng, taken, |rng, attempt| {
         let (brand, brand_py) = pick(rng, BRANDS);
         let (word, industry, trade_py) = pick(rng, TRADES);
         let suffix = pick(rng, SUFFIXES);
-        let middle = if attempt >= 10 {
-            pick(rng, MIDDLES)
-        } else {
-            ""
-        };
+        let middle = if attempt >= 10 { pick(rng, MIDDLES) } else { "" };
         let domain = format!("{brand_py}-{trade_py}.{}", pick(rng, TLDS));
-        (
-            format!("{city}{brand}{middle}{word}{suffix}"),
-            (industry, domain),
-        )
+        (format!("{city}{brand}{middle}{word}{suffix}"), (industry, domain))
     })
 }
 
@@ -432,9 +332,7 @@ fn company(
 pub(crate) fn generate(opts: &DemoOptions, today: Date) -> DemoData {
     let mut rng = StdRng::seed_from_u64(opts.seed);
     let mut taken = HashSet::new();
-    let customers = (0..opts.customers)
-        .map(|i| customer(&mut rng, i, &mut taken, today))
-        .collect();
+    let customers = (0..opts.customers).map(|i| customer(&mut rng, i, &mut taken, today)).collect();
     DemoData { customers }
 }
 
@@ -450,35 +348,23 @@ fn customer(rng: &mut StdRng, i: usize, taken: &mut HashSet<String>, today: Date
     if enterprise {
         let (name, (industry, domain)) = company(rng, city, taken);
         let big = name.ends_with("集团") || name.contains("股份");
-        let scales: &[&str] = if big {
-            &["medium", "large", "large"]
-        } else {
-            &["micro", "small", "small", "medium", "medium", "large"]
-        };
+        let scales: &[&str] =
+            if big { &["medium", "large", "large"] } else { &["micro", "small", "small", "medium", "medium", "large"] };
         c.scale = Some(pick(rng, scales).into());
         c.name = name;
         c.kind = Some("enterprise".into());
         c.industry = Some(industry.into());
         if rng.random_bool(0.4) {
             let (a, b) = (person(rng).0, person(rng).0);
-            c.decision_chain = Some(
-                pick(rng, DECISION_CHAINS)
-                    .replace("{a}", &a)
-                    .replace("{b}", &b),
-            );
+            c.decision_chain = Some(pick(rng, DECISION_CHAINS).replace("{a}", &a).replace("{b}", &b));
         }
         if rng.random_bool(0.9) {
-            c.phone = Some(if rng.random_bool(0.35) {
-                landline(rng, area)
-            } else {
-                mobile(rng)
-            });
+            c.phone = Some(if rng.random_bool(0.35) { landline(rng, area) } else { mobile(rng) });
         }
         if rng.random_bool(0.8) {
             c.email = Some(format!("{}@{domain}", pick(rng, COMPANY_MAILBOXES)));
         }
-        c.preferred_channel =
-            Some(pick(rng, &["wecom", "wecom", "email", "phone", "visit"]).into());
+        c.preferred_channel = Some(pick(rng, &["wecom", "wecom", "email", "phone", "visit"]).into());
     } else {
         let (name, (s_py, g_py)) = claim(rng, taken, |rng, _| {
             let (name, s, g) = person(rng);
@@ -492,16 +378,11 @@ fn customer(rng: &mut StdRng, i: usize, taken: &mut HashSet<String>, today: Date
         if rng.random_bool(0.6) {
             c.email = Some(match rng.random_range(0..3u8) {
                 0 => format!("{}@qq.com", rng.random_range(10_000_000..3_000_000_000u64)),
-                1 => format!(
-                    "{s_py}{g_py}{}@{}",
-                    rng.random_range(1..100u8),
-                    pick(rng, MAIL_PROVIDERS)
-                ),
+                1 => format!("{s_py}{g_py}{}@{}", rng.random_range(1..100u8), pick(rng, MAIL_PROVIDERS)),
                 _ => format!("{s_py}.{g_py}@{}", pick(rng, MAIL_PROVIDERS)),
             });
         }
-        c.preferred_channel =
-            Some(pick(rng, &["wechat", "wechat", "phone", "sms", "online_chat"]).into());
+        c.preferred_channel = Some(pick(rng, &["wechat", "wechat", "phone", "sms", "online_chat"]).into());
     }
     let stage = lifecycle(rng, &mut c, today);
     if rng.random_bool(0.55) {
@@ -511,11 +392,7 @@ fn customer(rng: &mut StdRng, i: usize, taken: &mut HashSet<String>, today: Date
         c.notes = Some(pick(rng, NOTES).into());
     }
     if rng.random_bool(0.7) {
-        let ago = if rng.random_bool(0.7) {
-            rng.random_range(0..=330)
-        } else {
-            rng.random_range(400..=1000)
-        };
+        let ago = if rng.random_bool(0.7) { rng.random_range(0..=330) } else { rng.random_range(400..=1000) };
         c.verified_on = Some(shift(today, -ago).to_string());
     }
     let mut tags: Vec<&str> = Vec::new();
@@ -525,22 +402,16 @@ fn customer(rng: &mut StdRng, i: usize, taken: &mut HashSet<String>, today: Date
             tags.push(t);
         }
     }
-    if stage == "churned" && tags.len() < 3 && !tags.contains(&"投诉风险") && rng.random_bool(0.4)
-    {
+    if stage == "churned" && tags.len() < 3 && !tags.contains(&"投诉风险") && rng.random_bool(0.4) {
         tags.push("投诉风险");
     }
-    let vip = c.scale.as_deref() == Some("large")
-        || tags.iter().any(|t| *t == "高价值" || *t == "战略客户");
+    let vip = c.scale.as_deref() == Some("large") || tags.iter().any(|t| *t == "高价值" || *t == "战略客户");
     let owner = if rng.random_bool(0.1) {
         None
     } else if vip && rng.random_bool(0.7) {
         Some(pick(rng, ADVISORS))
     } else {
-        let pool = if rng.random_bool(0.75) {
-            AGENTS
-        } else {
-            ADVISORS
-        };
+        let pool = if rng.random_bool(0.75) { AGENTS } else { ADVISORS };
         Some(pick(rng, pool))
     };
     c.tags = Some(tags.into_iter().map(String::from).collect());
@@ -633,32 +504,17 @@ pub async fn load(
         let phone = draft.phone.as_ref().map(|p| (sealers.phone)(p));
         let email = draft.email.as_ref().map(|e| (sealers.email)(e));
         match batches.last_mut() {
-            Some(b) if b.len() < BATCH => b.push(Prepared {
-                draft,
-                phone,
-                email,
-            }),
-            _ => batches.push(vec![Prepared {
-                draft,
-                phone,
-                email,
-            }]),
+            Some(b) if b.len() < BATCH => b.push(Prepared { draft, phone, email }),
+            _ => batches.push(vec![Prepared { draft, phone, email }]),
         }
     }
     let mut inserted = 0;
     for batch in batches {
-        inserted += db
-            .write(move |c| insert_batch(c, &batch, created_by, now))
-            .await?;
+        inserted += db.write(move |c| insert_batch(c, &batch, created_by, now)).await?;
     }
     let marker = format!("seed={};customers={}", opts.seed, opts.customers);
-    db.write(move |c| settings::set(c, LOADED_KEY, &marker, now))
-        .await?;
-    Ok(Some(DemoSummary {
-        groups,
-        users,
-        customers: inserted,
-    }))
+    db.write(move |c| settings::set(c, LOADED_KEY, &marker, now)).await?;
+    Ok(Some(DemoSummary { groups, users, customers: inserted }))
 }
 
 /// Creates the missing demo groups and staff; returns how many of each were
@@ -668,10 +524,7 @@ fn setup_staff(
     password_hash: &str,
     now: Timestamp,
 ) -> Result<(usize, usize, BTreeMap<String, i64>), StoreError> {
-    let mut groups: BTreeMap<String, i64> = users::list_groups(c)?
-        .into_iter()
-        .map(|g| (g.name, g.id))
-        .collect();
+    let mut groups: BTreeMap<String, i64> = users::list_groups(c)?.into_iter().map(|g| (g.name, g.id)).collect();
     let mut new_groups = 0;
     for (name, kind) in GROUPS {
         if !groups.contains_key(*name) {
@@ -680,10 +533,7 @@ fn setup_staff(
             new_groups += 1;
         }
     }
-    let existing: HashSet<String> = users::list(c)?
-        .into_iter()
-        .map(|u| u.email.to_lowercase())
-        .collect();
+    let existing: HashSet<String> = users::list(c)?.into_iter().map(|u| u.email.to_lowercase()).collect();
     let mut new_users = 0;
     for &(email, name, role, group, certified) in STAFF.iter().filter(|s| !existing.contains(s.0)) {
         let input = UserInput {
@@ -699,11 +549,7 @@ fn setup_staff(
         users::create(c, &draft, password_hash, now)?;
         new_users += 1;
     }
-    let ids = users::list(c)?
-        .into_iter()
-        .filter(|u| u.active)
-        .map(|u| (u.email.to_lowercase(), u.id))
-        .collect();
+    let ids = users::list(c)?.into_iter().filter(|u| u.active).map(|u| (u.email.to_lowercase(), u.id)).collect();
     Ok((new_groups, new_users, ids))
 }
 
@@ -718,10 +564,7 @@ fn insert_batch(
     let mut n = 0;
     for p in batch {
         if let Some(ext) = &p.draft.external_id {
-            let exists: i64 = c.scalar(
-                "SELECT COUNT(*) FROM customers WHERE external_id = $1",
-                args![ext.as_str()],
-            )?;
+            let exists: i64 = c.scalar("SELECT COUNT(*) FROM customers WHERE external_id = $1", args![ext.as_str()])?;
             if exists > 0 {
                 continue;
             }
@@ -745,10 +588,7 @@ mod tests {
     fn generation_is_deterministic() {
         let opts = DemoOptions::default();
         let key = |d: &DemoData| -> Vec<(String, Option<String>)> {
-            d.customers
-                .iter()
-                .map(|c| (c.input.name.clone(), c.input.phone.clone()))
-                .collect()
+            d.customers.iter().map(|c| (c.input.name.clone(), c.input.phone.clone())).collect()
         };
         let (a, b) = (generate(&opts, today()), generate(&opts, today()));
         assert_eq!(key(&a), key(&b));
@@ -759,35 +599,22 @@ mod tests {
 
     #[test]
     fn every_customer_is_valid_and_varied() {
-        let data = generate(
-            &DemoOptions {
-                seed: 1,
-                customers: 2000,
-            },
-            today(),
-        );
+        let data = generate(&DemoOptions { seed: 1, customers: 2000 }, today());
         let mut names = HashSet::new();
         let (mut enterprises, mut stale, mut prospects, mut churned, mut unowned) = (0, 0, 0, 0, 0);
         for c in &data.customers {
-            let d = CustomerDraft::parse(&c.input, today())
-                .unwrap_or_else(|e| panic!("{:?}: {e}", c.input));
+            let d = CustomerDraft::parse(&c.input, today()).unwrap_or_else(|e| panic!("{:?}: {e}", c.input));
             assert!(names.insert(d.name.clone()), "duplicate name {}", d.name);
             if let Some(ind) = &d.industry {
                 assert!(INDUSTRIES.iter().any(|(zh, _)| zh == ind), "{ind}");
             }
-            if let (Some(s), Some(f), Some(l)) = (
-                d.cooperation_start,
-                d.first_purchase_on,
-                d.last_cooperation_on,
-            ) {
+            if let (Some(s), Some(f), Some(l)) = (d.cooperation_start, d.first_purchase_on, d.last_cooperation_on) {
                 assert!(s <= f && f <= l && l <= today());
             }
             assert!(d.tags.len() <= 3);
             enterprises += usize::from(c.input.kind.as_deref() == Some("enterprise"));
-            stale +=
-                usize::from(d.verified_on.is_some() && needs_review(d.verified_on, today(), 12));
-            prospects +=
-                usize::from(d.stage == LifecycleStage::Prospect && d.cooperation_start.is_none());
+            stale += usize::from(d.verified_on.is_some() && needs_review(d.verified_on, today(), 12));
+            prospects += usize::from(d.stage == LifecycleStage::Prospect && d.cooperation_start.is_none());
             churned += usize::from(d.stage == LifecycleStage::Churned);
             unowned += usize::from(c.owner.is_none());
         }

@@ -50,23 +50,14 @@ impl AppError {
 
     pub fn title(&self, lang: Lang) -> String {
         match self {
-            AppError::Invalid(_) => lang
-                .pick("提交的内容有误", "Some fields are invalid")
-                .into(),
-            AppError::BadRequest(_) => lang
-                .pick("请求无法处理", "The request could not be read")
-                .into(),
+            AppError::Invalid(_) => lang.pick("提交的内容有误", "Some fields are invalid").into(),
+            AppError::BadRequest(_) => lang.pick("请求无法处理", "The request could not be read").into(),
             AppError::Unauthorized => lang.pick("请先登录", "Authentication required").into(),
-            AppError::Forbidden => lang
-                .pick("没有权限执行此操作", "You are not allowed to do this")
-                .into(),
+            AppError::Forbidden => lang.pick("没有权限执行此操作", "You are not allowed to do this").into(),
             AppError::NotFound => lang.pick("找不到该记录", "Not found").into(),
-            AppError::Internal(_) => lang
-                .pick(
-                    "服务器内部错误，请稍后重试",
-                    "Internal error, please retry later",
-                )
-                .into(),
+            AppError::Internal(_) => {
+                lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later").into()
+            }
         }
     }
 
@@ -85,21 +76,12 @@ impl AppError {
         };
         let detail = match self {
             AppError::Invalid(e) => Some(
-                e.0.iter()
-                    .map(|f| format!("{}: {}", f.field, f.issue.message(lang)))
-                    .collect::<Vec<_>>()
-                    .join("; "),
+                e.0.iter().map(|f| format!("{}: {}", f.field, f.issue.message(lang))).collect::<Vec<_>>().join("; "),
             ),
             AppError::BadRequest(d) => Some(d.clone()),
             _ => None,
         };
-        Problem {
-            kind: "about:blank".into(),
-            title: self.title(lang),
-            status: self.status().as_u16(),
-            detail,
-            errors,
-        }
+        Problem { kind: "about:blank".into(), title: self.title(lang), status: self.status().as_u16(), detail, errors }
     }
 }
 

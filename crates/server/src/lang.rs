@@ -42,14 +42,7 @@ pub struct ReqLang(pub Lang);
 impl FromRequestParts<AppState> for ReqLang {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(ReqLang(request_lang(
-            &parts.headers,
-            parts.uri.query(),
-            state.config.default_lang,
-        )))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(ReqLang(request_lang(&parts.headers, parts.uri.query(), state.config.default_lang)))
     }
 }

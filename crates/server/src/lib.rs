@@ -35,27 +35,16 @@ use crate::state::AppState;
 pub async fn prepare(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
     let target = config.db_target()?;
     tracing::info!(database = ?target, "opening database");
-    let db = Db::open(&target, &config.db_options())
-        .with_context(|| format!("cannot open database {target:?}"))?;
+    let db = Db::open(&target, &config.db_options()).with_context(|| format!("cannot open database {target:?}"))?;
     let cipher = load_data_key(&config, &db, clock.now()).await?;
     bootstrap_admin(&config, &db, clock.as_ref()).await?;
-    Ok(AppState {
-        db,
-        clock,
-        cipher,
-        templates: Arc::new(web::templates::Templates::new()?),
-        config: Arc::new(config),
-    })
+    Ok(AppState { db, clock, cipher, templates: Arc::new(web::templates::Templates::new()?), config: Arc::new(config) })
 }
 
 /// The key for personal data: `GUANXI_DATA_KEY`, else the key file. A new
 /// database gets a generated key file; a database that already has
 /// encrypted data refuses a missing or different key.
-async fn load_data_key(
-    config: &Config,
-    db: &Db,
-    now: jiff::Timestamp,
-) -> anyhow::Result<PiiCipher> {
+async fn load_data_key(config: &Config, db: &Db, now: jiff::Timestamp) -> anyhow::Result<PiiCipher> {
     let stored_check = db.read(|c| settings::get(c, "data_key_check")).await?;
     let key_file = config.key_file();
     let key = match &config.data_key {
@@ -85,8 +74,7 @@ async fn load_data_key(
         Some(_) => {}
         None => {
             let check = cipher.key_check().to_string();
-            db.write(move |c| settings::set(c, "data_key_check", &check, now))
-                .await?;
+            db.write(move |c| settings::set(c, "data_key_check", &check, now)).await?;
         }
     }
     Ok(cipher)
@@ -101,9 +89,7 @@ fn write_private(path: &std::path::Path, content: &str) -> anyhow::Result<()> {
         use std::os::unix::fs::OpenOptionsExt as _;
         opts.mode(0o600);
     }
-    let mut f = opts
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
+    let mut f = opts.open(path).with_context(|| format!("cannot create {}", path.display()))?;
     f.write_all(content.as_bytes())?;
     Ok(())
 }
@@ -117,10 +103,7 @@ async fn bootstrap_admin(config: &Config, db: &Db, clock: &dyn Clock) -> anyhow:
     }
     let (password, generated) = match &config.admin_password {
         Some(p) => (p.clone(), false),
-        None => (
-            auth::random_token().chars().take(16).collect::<String>(),
-            true,
-        ),
+        None => (auth::random_token().chars().take(16).collect::<String>(), true),
     };
     let draft = UserDraft::parse(
         &UserInput {
@@ -134,12 +117,9 @@ async fn bootstrap_admin(config: &Config, db: &Db, clock: &dyn Clock) -> anyhow:
         true,
     )
     .map_err(|e| anyhow::anyhow!("GUANXI_ADMIN_EMAIL / GUANXI_ADMIN_PASSWORD: {e}"))?;
-    let hash = auth::password::hash(password.clone())
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let hash = auth::password::hash(password.clone()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let now = clock.now();
-    db.write(move |c| users::create(c, &draft, &hash, now))
-        .await?;
+    db.write(move |c| users::create(c, &draft, &hash, now)).await?;
     if generated {
         // Printed once, to the console of whoever started the server.
         println!(
@@ -166,13 +146,8 @@ pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
         .merge(api::router())
         .merge(web::router())
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            web::render_errors,
-        ))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(
-            2 * 1024 * 1024,
-        ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), web::render_errors))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(2 * 1024 * 1024))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
@@ -180,10 +155,7 @@ pub fn app(state: AppState) -> Router {
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(tower_http::trace::TraceLayer::new_for_http());
     for (name, value) in security {
-        router = router.layer(SetResponseHeaderLayer::if_not_present(
-            name,
-            HeaderValue::from_static(value),
-        ));
+        router = router.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
     }
     router.with_state(state)
 }
@@ -196,35 +168,17 @@ pub async fn serve_with_listener(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    axum::serve(listener, service).with_graceful_shutdown(shutdown).await?;
     Ok(())
 }
 
 /// Loads the demo data set with this server's data key (see [`demo`]).
-pub async fn load_demo(
-    state: &AppState,
-    opts: &demo::DemoOptions,
-) -> anyhow::Result<Option<demo::DemoSummary>> {
+pub async fn load_demo(state: &AppState, opts: &demo::DemoOptions) -> anyhow::Result<Option<demo::DemoSummary>> {
     let cipher = state.cipher.clone();
     let cipher2 = state.cipher.clone();
     let phone = move |p: &guanxi_domain::contact::PhoneNumber| cipher.seal_phone(p);
     let email = move |e: &guanxi_domain::contact::Email| cipher2.seal_email(e);
-    let sealers = demo::Sealers {
-        phone: &phone,
-        email: &email,
-    };
-    let hash = auth::password::hash(demo::DEMO_PASSWORD.to_string())
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(demo::load(
-        &state.db,
-        opts,
-        &sealers,
-        &hash,
-        state.clock.now(),
-        state.today(),
-    )
-    .await?)
+    let sealers = demo::Sealers { phone: &phone, email: &email };
+    let hash = auth::password::hash(demo::DEMO_PASSWORD.to_string()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(demo::load(&state.db, opts, &sealers, &hash, state.clock.now(), state.today()).await?)
 }

@@ -41,20 +41,9 @@ async fn health_openapi_and_tokens() {
         assert_eq!(r.status(), 200);
         assert_eq!(r.text().await.unwrap(), "ok");
 
-        let doc: Value = app
-            .call(Method::GET, "/api/openapi.json", None, None)
-            .await
-            .json()
-            .await
-            .unwrap();
+        let doc: Value = app.call(Method::GET, "/api/openapi.json", None, None).await.json().await.unwrap();
         assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-        for path in [
-            "/api/v1/auth/token",
-            "/api/v1/customers",
-            "/api/v1/customers/{id}",
-            "/api/v1/users",
-            "/healthz",
-        ] {
+        for path in ["/api/v1/auth/token", "/api/v1/customers", "/api/v1/customers/{id}", "/api/v1/users", "/healthz"] {
             assert!(doc["paths"][path].is_object(), "OpenAPI lacks {path}");
         }
         assert!(doc["components"]["schemas"]["CustomerInput"]["properties"]["phone"].is_object());
@@ -74,26 +63,14 @@ async fn health_openapi_and_tokens() {
         assert_eq!(p["title"], "Authentication required");
 
         // No token, a bad token: 401.
-        assert_eq!(
-            app.call(Method::GET, "/api/v1/customers", None, None)
-                .await
-                .status(),
-            401
-        );
-        let r = app
-            .call(Method::GET, "/api/v1/customers", Some("not-a-token"), None)
-            .await;
+        assert_eq!(app.call(Method::GET, "/api/v1/customers", None, None).await.status(), 401);
+        let r = app.call(Method::GET, "/api/v1/customers", Some("not-a-token"), None).await;
         assert_eq!(r.status(), 401);
         let p: Value = r.json().await.unwrap();
         assert_eq!(p["title"], "请先登录", "Chinese by default");
 
         let token = app.admin_token().await;
-        let me: Value = app
-            .call(Method::GET, "/api/v1/me", Some(&token), None)
-            .await
-            .json()
-            .await
-            .unwrap();
+        let me: Value = app.call(Method::GET, "/api/v1/me", Some(&token), None).await.json().await.unwrap();
         assert_eq!(me["role"], "admin");
     }
 }
@@ -103,14 +80,7 @@ async fn customer_round_trip() {
     for app in apps().await {
         let e = app.engine.clone();
         let token = app.admin_token().await;
-        let r = app
-            .call(
-                Method::POST,
-                "/api/v1/customers",
-                Some(&token),
-                Some(full_customer()),
-            )
-            .await;
+        let r = app.call(Method::POST, "/api/v1/customers", Some(&token), Some(full_customer())).await;
         assert_eq!(r.status(), 201, "[{e}]");
         let c: Value = r.json().await.unwrap();
         assert_eq!(c["code"], "KH000001");
@@ -123,17 +93,8 @@ async fn customer_round_trip() {
         let id = c["id"].as_i64().unwrap();
 
         // Read back.
-        let got: Value = app
-            .call(
-                Method::GET,
-                &format!("/api/v1/customers/{id}"),
-                Some(&token),
-                None,
-            )
-            .await
-            .json()
-            .await
-            .unwrap();
+        let got: Value =
+            app.call(Method::GET, &format!("/api/v1/customers/{id}"), Some(&token), None).await.json().await.unwrap();
         assert_eq!(got["name"], "上海明远机械有限公司");
         assert_eq!(got["contract_end"], "2027-01-31");
 
@@ -150,10 +111,7 @@ async fn customer_round_trip() {
             .await
             .unwrap();
         let dump = format!("{raw:?}");
-        assert!(
-            !dump.contains("13812345678") && !dump.to_lowercase().contains("service@mingyuan"),
-            "[{e}] {dump}"
-        );
+        assert!(!dump.contains("13812345678") && !dump.to_lowercase().contains("service@mingyuan"), "[{e}] {dump}");
         assert!(dump.contains("138****5678"));
 
         // Reveal decrypts and is logged.
@@ -191,57 +149,24 @@ async fn customer_round_trip() {
             let app = &app;
             let token = token.clone();
             async move {
-                let r = app
-                    .call(
-                        Method::GET,
-                        &format!("/api/v1/customers{q}"),
-                        Some(&token),
-                        None,
-                    )
-                    .await;
+                let r = app.call(Method::GET, &format!("/api/v1/customers{q}"), Some(&token), None).await;
                 assert_eq!(r.status(), 200, "{q}");
                 r.json::<Value>().await.unwrap()
             }
         };
         assert_eq!(list("").await["total"], 2);
-        assert_eq!(
-            list("?industry=制造业").await["items"][0]["code"],
-            "KH000001"
-        );
+        assert_eq!(list("?industry=制造业").await["items"][0]["code"], "KH000001");
         assert_eq!(list("?tag=价格敏感").await["items"][0]["code"], "KH000002");
         assert_eq!(list("?q=青禾").await["total"], 1);
-        assert_eq!(
-            list("?q=13812345678").await["items"][0]["id"],
-            id,
-            "[{e}] search by full phone"
-        );
-        assert_eq!(
-            list("?q=service@mingyuan.cn").await["total"],
-            1,
-            "[{e}] search by email"
-        );
-        assert_eq!(
-            list("?sort=code_asc&per_page=1&page=2").await["items"][0]["code"],
-            "KH000002"
-        );
-        assert_eq!(
-            list("?sort=name_asc").await["items"][0]["code"],
-            "KH000001",
-            "上 sorts before 杭 by code point"
-        );
-        let admin_id = app
-            .call(Method::GET, "/api/v1/me", Some(&token), None)
-            .await
-            .json::<Value>()
-            .await
-            .unwrap()["id"]
-            .as_i64()
-            .unwrap();
-        assert_eq!(
-            list("?needs_review=true").await["total"],
-            1,
-            "the second was never verified"
-        );
+        assert_eq!(list("?q=13812345678").await["items"][0]["id"], id, "[{e}] search by full phone");
+        assert_eq!(list("?q=service@mingyuan.cn").await["total"], 1, "[{e}] search by email");
+        assert_eq!(list("?sort=code_asc&per_page=1&page=2").await["items"][0]["code"], "KH000002");
+        assert_eq!(list("?sort=name_asc").await["items"][0]["code"], "KH000001", "上 sorts before 杭 by code point");
+        let admin_id =
+            app.call(Method::GET, "/api/v1/me", Some(&token), None).await.json::<Value>().await.unwrap()["id"]
+                .as_i64()
+                .unwrap();
+        assert_eq!(list("?needs_review=true").await["total"], 1, "the second was never verified");
         let _ = admin_id;
 
         // Update replaces fields.
@@ -249,43 +174,18 @@ async fn customer_round_trip() {
         changed["name"] = json!("上海明远机械股份有限公司");
         changed["tags"] = json!(["战略客户"]);
         changed["phone"] = json!("13900001111");
-        let r = app
-            .call(
-                Method::PUT,
-                &format!("/api/v1/customers/{id}"),
-                Some(&token),
-                Some(changed),
-            )
-            .await;
+        let r = app.call(Method::PUT, &format!("/api/v1/customers/{id}"), Some(&token), Some(changed)).await;
         assert_eq!(r.status(), 200, "[{e}]");
         let c: Value = r.json().await.unwrap();
         assert_eq!(c["name"], "上海明远机械股份有限公司");
         assert_eq!(c["tags"], json!(["战略客户"]));
         assert_eq!(c["phone"], "139****1111");
-        assert_eq!(
-            list("?q=13812345678").await["total"],
-            0,
-            "the old number no longer matches"
-        );
+        assert_eq!(list("?q=13812345678").await["total"], 0, "the old number no longer matches");
 
         // Delete, then it is gone.
-        let r = app
-            .call(
-                Method::DELETE,
-                &format!("/api/v1/customers/{id}"),
-                Some(&token),
-                None,
-            )
-            .await;
+        let r = app.call(Method::DELETE, &format!("/api/v1/customers/{id}"), Some(&token), None).await;
         assert_eq!(r.status(), 204);
-        let r = app
-            .call(
-                Method::GET,
-                &format!("/api/v1/customers/{id}"),
-                Some(&token),
-                None,
-            )
-            .await;
+        let r = app.call(Method::GET, &format!("/api/v1/customers/{id}"), Some(&token), None).await;
         assert_eq!(r.status(), 404);
         assert_eq!(list("").await["total"], 1);
     }
@@ -321,10 +221,7 @@ fn bad_cases() -> Vec<(&'static str, Value)> {
         ("renewal_date", json!("2027/01/01")),
         ("verified_on", json!("2027-01-01")),
         ("tags", json!(["a,b"])),
-        (
-            "tags",
-            json!((0..21).map(|i| format!("t{i}")).collect::<Vec<_>>()),
-        ),
+        ("tags", json!((0..21).map(|i| format!("t{i}")).collect::<Vec<_>>())),
         ("tags", json!("高价值")),
         ("external_id", json!("x".repeat(65))),
         ("external_id", json!("ERP-0001")),
@@ -332,14 +229,7 @@ fn bad_cases() -> Vec<(&'static str, Value)> {
     ]
 }
 
-async fn assert_refused(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    field: &str,
-    value: &Value,
-) {
+async fn assert_refused(app: &TestApp, method: Method, path: &str, token: &str, field: &str, value: &Value) {
     let mut body = json!({"name": "合法的客户名称"});
     body[field] = value.clone();
     let before = app.snapshot().await;
@@ -352,94 +242,38 @@ async fn assert_refused(
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        r.status(),
-        422,
-        "[{}] {field}={value} should be refused",
-        app.engine
-    );
+    assert_eq!(r.status(), 422, "[{}] {field}={value} should be refused", app.engine);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
     let p: Value = r.json().await.unwrap();
-    let fields: Vec<&str> = p["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
-    assert!(
-        fields.contains(&field),
-        "[{}] {field}: errors were {p}",
-        app.engine
-    );
+    let fields: Vec<&str> = p["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert!(fields.contains(&field), "[{}] {field}: errors were {p}", app.engine);
     let msg = p["errors"][0]["message"].as_str().unwrap();
-    assert!(
-        msg.starts_with(|c: char| c.is_ascii_alphabetic()),
-        "English message expected: {msg}"
-    );
-    assert_eq!(
-        app.snapshot().await,
-        before,
-        "[{}] {field}={value} changed the database",
-        app.engine
-    );
+    assert!(msg.starts_with(|c: char| c.is_ascii_alphabetic()), "English message expected: {msg}");
+    assert_eq!(app.snapshot().await, before, "[{}] {field}={value} changed the database", app.engine);
 }
 
 #[tokio::test]
 async fn every_bad_customer_field_is_named_and_changes_nothing() {
     for app in apps().await {
         let token = app.admin_token().await;
-        let r = app
-            .call(
-                Method::POST,
-                "/api/v1/customers",
-                Some(&token),
-                Some(full_customer()),
-            )
-            .await;
+        let r = app.call(Method::POST, "/api/v1/customers", Some(&token), Some(full_customer())).await;
         assert_eq!(r.status(), 201);
         let id = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
         // Move time on, so that an accepted write would change updated_at.
         app.clock.advance(jiff::SignedDuration::from_hours(1));
         for (field, value) in bad_cases() {
-            assert_refused(
-                &app,
-                Method::POST,
-                "/api/v1/customers",
-                &token,
-                field,
-                &value,
-            )
-            .await;
+            assert_refused(&app, Method::POST, "/api/v1/customers", &token, field, &value).await;
             if field != "external_id" || value != json!("ERP-0001") {
-                assert_refused(
-                    &app,
-                    Method::PUT,
-                    &format!("/api/v1/customers/{id}"),
-                    &token,
-                    field,
-                    &value,
-                )
-                .await;
+                assert_refused(&app, Method::PUT, &format!("/api/v1/customers/{id}"), &token, field, &value).await;
             }
         }
         // Chinese messages by default.
         let r = app
-            .call(
-                Method::POST,
-                "/api/v1/customers",
-                Some(&token),
-                Some(json!({"name": "甲", "phone": "123"})),
-            )
+            .call(Method::POST, "/api/v1/customers", Some(&token), Some(json!({"name": "甲", "phone": "123"})))
             .await;
         let p: Value = r.json().await.unwrap();
         assert_eq!(p["errors"][0]["field"], "phone");
-        assert!(
-            p["errors"][0]["message"]
-                .as_str()
-                .unwrap()
-                .contains("电话号码"),
-            "{p}"
-        );
+        assert!(p["errors"][0]["message"].as_str().unwrap().contains("电话号码"), "{p}");
         // A body that is not JSON at all: 400, nothing written.
         let before = app.snapshot().await;
         let r = app
@@ -461,12 +295,7 @@ async fn permissions_and_scope() {
     for app in apps().await {
         let admin = app.admin_token().await;
         let g = app
-            .call(
-                Method::POST,
-                "/api/v1/groups",
-                Some(&admin),
-                Some(json!({"name": "华东客服组", "kind": "team"})),
-            )
+            .call(Method::POST, "/api/v1/groups", Some(&admin), Some(json!({"name": "华东客服组", "kind": "team"})))
             .await;
         assert_eq!(g.status(), 201);
         let (agent_id, agent) = app.user(&admin, "agent.a@test.cn", "agent", None).await;
@@ -474,14 +303,14 @@ async fn permissions_and_scope() {
 
         // An agent cannot administer users, and trying changes nothing.
         let before = app.snapshot().await;
-        assert_eq!(
-            app.call(Method::GET, "/api/v1/users", Some(&agent), None)
-                .await
-                .status(),
-            403
-        );
+        assert_eq!(app.call(Method::GET, "/api/v1/users", Some(&agent), None).await.status(), 403);
         let r = app
-            .call(Method::POST, "/api/v1/users", Some(&agent), Some(json!({"email": "x@test.cn", "name": "x", "role": "admin", "password": "password-123"})))
+            .call(
+                Method::POST,
+                "/api/v1/users",
+                Some(&agent),
+                Some(json!({"email": "x@test.cn", "name": "x", "role": "admin", "password": "password-123"})),
+            )
             .await;
         assert_eq!(r.status(), 403);
         let r = app
@@ -494,96 +323,61 @@ async fn permissions_and_scope() {
             .await;
         assert_eq!(r.status(), 403);
         assert_eq!(
-            app.call(
-                Method::POST,
-                "/api/v1/groups",
-                Some(&agent),
-                Some(json!({"name": "x", "kind": "team"}))
-            )
-            .await
-            .status(),
+            app.call(Method::POST, "/api/v1/groups", Some(&agent), Some(json!({"name": "x", "kind": "team"})))
+                .await
+                .status(),
             403
         );
+        let gid = g.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+        assert_eq!(app.call(Method::DELETE, &format!("/api/v1/groups/{gid}"), Some(&agent), None).await.status(), 403);
         assert_eq!(app.snapshot().await, before);
 
         // An agent's customers are theirs; another agent cannot see them.
-        let r = app
-            .call(
-                Method::POST,
-                "/api/v1/customers",
-                Some(&agent),
-                Some(json!({"name": "成都嘉禾食品"})),
-            )
-            .await;
+        let r = app.call(Method::POST, "/api/v1/customers", Some(&agent), Some(json!({"name": "成都嘉禾食品"}))).await;
         assert_eq!(r.status(), 201);
         let c: Value = r.json().await.unwrap();
-        assert_eq!(
-            c["owner_id"], agent_id,
-            "owner defaults to the creating agent"
-        );
+        assert_eq!(c["owner_id"], agent_id, "owner defaults to the creating agent");
         let id = c["id"].as_i64().unwrap();
-        assert_eq!(
-            app.call(
-                Method::GET,
-                &format!("/api/v1/customers/{id}"),
-                Some(&other),
-                None
-            )
-            .await
-            .status(),
-            404
-        );
-        let list: Value = app
-            .call(Method::GET, "/api/v1/customers", Some(&other), None)
-            .await
-            .json()
-            .await
-            .unwrap();
+        assert_eq!(app.call(Method::GET, &format!("/api/v1/customers/{id}"), Some(&other), None).await.status(), 404);
+        let list: Value = app.call(Method::GET, "/api/v1/customers", Some(&other), None).await.json().await.unwrap();
         assert_eq!(list["total"], 0);
         let before = app.snapshot().await;
         let r = app
-            .call(
-                Method::PUT,
-                &format!("/api/v1/customers/{id}"),
-                Some(&other),
-                Some(json!({"name": "改名"})),
-            )
+            .call(Method::PUT, &format!("/api/v1/customers/{id}"), Some(&other), Some(json!({"name": "改名"})))
             .await;
         assert_eq!(r.status(), 404);
         // Agents may not delete customers.
         assert_eq!(
-            app.call(
-                Method::DELETE,
-                &format!("/api/v1/customers/{id}"),
-                Some(&agent),
-                None
-            )
-            .await
-            .status(),
+            app.call(Method::DELETE, &format!("/api/v1/customers/{id}"), Some(&agent), None).await.status(),
             403
         );
         assert_eq!(app.snapshot().await, before);
 
         // Disabling a user ends their tokens at once.
         let r = app
-            .call(Method::PUT, &format!("/api/v1/users/{agent_id}"), Some(&admin), Some(json!({"email": "agent.a@test.cn", "name": "a", "role": "agent", "active": false})))
+            .call(
+                Method::PUT,
+                &format!("/api/v1/users/{agent_id}"),
+                Some(&admin),
+                Some(json!({"email": "agent.a@test.cn", "name": "a", "role": "agent", "active": false})),
+            )
             .await;
         assert_eq!(r.status(), 200);
-        assert_eq!(
-            app.call(Method::GET, "/api/v1/me", Some(&agent), None)
-                .await
-                .status(),
-            401
-        );
+        assert_eq!(app.call(Method::GET, "/api/v1/me", Some(&agent), None).await.status(), 401);
+
+        assert_eq!(app.call(Method::DELETE, &format!("/api/v1/groups/{gid}"), Some(&admin), None).await.status(), 204);
+        assert_eq!(app.call(Method::DELETE, &format!("/api/v1/groups/{gid}"), Some(&admin), None).await.status(), 404);
 
         // The admin's own user validation: duplicate email is a field error.
         let r = app
-            .call(Method::POST, "/api/v1/users", Some(&admin), Some(json!({"email": "AGENT.B@test.cn", "name": "b", "role": "agent", "password": "password-123"})))
+            .call(
+                Method::POST,
+                "/api/v1/users",
+                Some(&admin),
+                Some(json!({"email": "AGENT.B@test.cn", "name": "b", "role": "agent", "password": "password-123"})),
+            )
             .await;
         assert_eq!(r.status(), 422);
-        assert_eq!(
-            r.json::<Value>().await.unwrap()["errors"][0]["field"],
-            "email"
-        );
+        assert_eq!(r.json::<Value>().await.unwrap()["errors"][0]["field"], "email");
     }
 }

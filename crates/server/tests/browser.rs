@@ -12,11 +12,7 @@ use support::app::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp};
 use support::webdriver::Browser;
 
 async fn customer_count(app: &TestApp) -> i64 {
-    app.state
-        .db
-        .read(|c| guanxi_store::customers::count(c))
-        .await
-        .unwrap()
+    app.state.db.read(|c| guanxi_store::customers::count(c)).await.unwrap()
 }
 
 #[tokio::test]
@@ -25,15 +21,7 @@ async fn a_user_logs_in_lists_and_creates_customers() {
         return;
     };
     let app = TestApp::spawn(testing::sqlite().unwrap()).await;
-    guanxi_server::load_demo(
-        &app.state,
-        &DemoOptions {
-            seed: 7,
-            customers: 80,
-        },
-    )
-    .await
-    .unwrap();
+    guanxi_server::load_demo(&app.state, &DemoOptions { seed: 7, customers: 80 }).await.unwrap();
     let b = &browser;
 
     // Login page; a wrong password is explained.
@@ -100,8 +88,7 @@ async fn a_user_logs_in_lists_and_creates_customers() {
 
     // English.
     b.resize(1366, 900).await;
-    b.goto(&format!("{}/lang/en?back=/customers", app.url))
-        .await;
+    b.goto(&format!("{}/lang/en?back=/customers", app.url)).await;
     b.wait_for("#customer-table").await;
     assert!(b.text("#new-customer").await.contains("New customer"));
     b.screenshot("customers-list-en").await;

@@ -8,20 +8,12 @@ use reqwest::{Client, StatusCode};
 use support::app::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, apps};
 
 fn browser() -> Client {
-    Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
 async fn login(app: &TestApp, http: &Client, email: &str, password: &str) -> reqwest::Response {
     http.post(format!("{}/login", app.url))
-        .form(&[
-            ("email", email),
-            ("password", password),
-            ("next", "/customers"),
-        ])
+        .form(&[("email", email), ("password", password), ("next", "/customers")])
         .send()
         .await
         .unwrap()
@@ -44,16 +36,9 @@ async fn login_customer_form_and_masking() {
         let e = app.engine.clone();
         let http = browser();
         // Not logged in: to the login page, remembering where to go back.
-        let r = http
-            .get(format!("{}/customers?tag=x", app.url))
-            .send()
-            .await
-            .unwrap();
+        let r = http.get(format!("{}/customers?tag=x", app.url)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
-        assert_eq!(
-            r.headers()["location"],
-            "/login?next=%2Fcustomers%3Ftag%3Dx"
-        );
+        assert_eq!(r.headers()["location"], "/login?next=%2Fcustomers%3Ftag%3Dx");
 
         let r = login(&app, &http, ADMIN_EMAIL, "wrong").await;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
@@ -61,12 +46,7 @@ async fn login_customer_form_and_masking() {
         let r = login(&app, &http, ADMIN_EMAIL, ADMIN_PASSWORD).await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
         assert_eq!(r.headers()["location"], "/customers");
-        assert!(
-            r.headers()["set-cookie"]
-                .to_str()
-                .unwrap()
-                .contains("HttpOnly")
-        );
+        assert!(r.headers()["set-cookie"].to_str().unwrap().contains("HttpOnly"));
 
         let (s, html) = get(&app, &http, "/customers").await;
         assert_eq!(s, StatusCode::OK);
@@ -76,12 +56,7 @@ async fn login_customer_form_and_masking() {
 
         // Without the CSRF token: refused, nothing saved.
         let before = app.snapshot().await;
-        let r = http
-            .post(format!("{}/customers/new", app.url))
-            .form(&[("name", "无令牌客户")])
-            .send()
-            .await
-            .unwrap();
+        let r = http.post(format!("{}/customers/new", app.url)).form(&[("name", "无令牌客户")]).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
         assert_eq!(app.snapshot().await, before);
 
@@ -100,18 +75,9 @@ async fn login_customer_form_and_masking() {
             .unwrap();
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let html = r.text().await.unwrap();
-        assert!(
-            html.contains("不是有效的电话号码"),
-            "[{e}] phone error shown"
-        );
-        assert!(
-            html.contains("不是有效的邮箱地址"),
-            "[{e}] email error shown"
-        );
-        assert!(
-            html.contains("value=\"深圳云帆科技\""),
-            "[{e}] the input is kept"
-        );
+        assert!(html.contains("不是有效的电话号码"), "[{e}] phone error shown");
+        assert!(html.contains("不是有效的邮箱地址"), "[{e}] email error shown");
+        assert!(html.contains("value=\"深圳云帆科技\""), "[{e}] the input is kept");
         assert_eq!(app.snapshot().await, before);
 
         // A good one: saved, shown with the phone masked.
@@ -132,24 +98,13 @@ async fn login_customer_form_and_masking() {
         assert!(location.starts_with("/customers/"));
         let (_, view) = get(&app, &http, &location).await;
         assert!(view.contains("客户已创建"));
-        assert!(
-            view.contains("139****5678") && !view.contains("13912345678"),
-            "[{e}] masked on the profile"
-        );
+        assert!(view.contains("139****5678") && !view.contains("13912345678"), "[{e}] masked on the profile");
         assert!(view.contains("高价值") && view.contains("KH000001"));
         let (_, list) = get(&app, &http, "/customers").await;
-        assert!(
-            list.contains("139****5678") && !list.contains("13912345678"),
-            "[{e}] masked in the list"
-        );
+        assert!(list.contains("139****5678") && !list.contains("13912345678"), "[{e}] masked in the list");
 
         // Reveal shows it and logs it.
-        let id = location
-            .trim_start_matches("/customers/")
-            .split('?')
-            .next()
-            .unwrap()
-            .to_string();
+        let id = location.trim_start_matches("/customers/").split('?').next().unwrap().to_string();
         let r = http
             .post(format!("{}/customers/{id}/reveal", app.url))
             .form(&[("_csrf", token.as_str()), ("field", "phone")])
@@ -161,20 +116,13 @@ async fn login_customer_form_and_masking() {
         // Editing with the phone left empty keeps it.
         let r = http
             .post(format!("{}/customers/{id}/edit", app.url))
-            .form(&[
-                ("_csrf", token.as_str()),
-                ("name", "深圳云帆科技股份"),
-                ("phone", ""),
-            ])
+            .form(&[("_csrf", token.as_str()), ("name", "深圳云帆科技股份"), ("phone", "")])
             .send()
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
         let (_, view) = get(&app, &http, &format!("/customers/{id}")).await;
-        assert!(
-            view.contains("深圳云帆科技股份") && view.contains("139****5678"),
-            "[{e}] phone kept"
-        );
+        assert!(view.contains("深圳云帆科技股份") && view.contains("139****5678"), "[{e}] phone kept");
 
         // Delete asks first, then deletes.
         let (s, confirm) = get(&app, &http, &format!("/customers/{id}/delete")).await;
@@ -191,21 +139,13 @@ async fn login_customer_form_and_masking() {
         assert_eq!(s, StatusCode::NOT_FOUND);
 
         // English switch.
-        let r = http
-            .get(format!("{}/lang/en?back=/customers", app.url))
-            .send()
-            .await
-            .unwrap();
+        let r = http.get(format!("{}/lang/en?back=/customers", app.url)).send().await.unwrap();
         assert_eq!(r.headers()["location"], "/customers");
         let (_, html) = get(&app, &http, "/customers").await;
         assert!(html.contains("New customer") && html.contains("lang=\"en\""));
 
         // Logout ends the session.
-        http.post(format!("{}/logout", app.url))
-            .form(&[("_csrf", token.as_str())])
-            .send()
-            .await
-            .unwrap();
+        http.post(format!("{}/logout", app.url)).form(&[("_csrf", token.as_str())]).send().await.unwrap();
         let (s, _) = get(&app, &http, "/customers").await;
         assert_eq!(s, StatusCode::SEE_OTHER);
     }
@@ -217,20 +157,12 @@ async fn agents_cannot_reach_the_admin_pages() {
         let admin = app.admin_token().await;
         app.user(&admin, "agent@test.cn", "agent", None).await;
         let http = browser();
-        assert_eq!(
-            login(&app, &http, "agent@test.cn", "password-123")
-                .await
-                .status(),
-            StatusCode::SEE_OTHER
-        );
+        assert_eq!(login(&app, &http, "agent@test.cn", "password-123").await.status(), StatusCode::SEE_OTHER);
         let (s, html) = get(&app, &http, "/admin/users").await;
         assert_eq!(s, StatusCode::FORBIDDEN);
         assert!(html.contains("没有权限"));
         let (_, home) = get(&app, &http, "/").await;
-        assert!(
-            !home.contains("href=\"/admin/users\""),
-            "no settings link for agents"
-        );
+        assert!(!home.contains("href=\"/admin/users\""), "no settings link for agents");
         let token = csrf(&home);
         let before = app.snapshot().await;
         let r = http

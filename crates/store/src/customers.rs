@@ -127,20 +127,15 @@ fn customer(r: &Row) -> Result<Customer> {
 pub fn get(c: &mut Conn, scope: &Scope, id: i64) -> Result<Customer> {
     let mut params = vec![Value::I64(id)];
     let cond = scope.condition(&mut params);
-    let row = c.query_one(
-        &format!("SELECT {CUSTOMER_COLS} WHERE c.id = $1 AND {cond}"),
-        &params,
-    )?;
+    let row = c.query_one(&format!("SELECT {CUSTOMER_COLS} WHERE c.id = $1 AND {cond}"), &params)?;
     let mut cust = customer(&row)?;
     cust.tags = tags_of(c, id)?;
     Ok(cust)
 }
 
 pub fn find_by_code(c: &mut Conn, scope: &Scope, code: &str) -> Result<Option<Customer>> {
-    let id: Option<i64> = c
-        .query_opt("SELECT id FROM customers WHERE code = $1", args![code])?
-        .map(|r| r.get(0))
-        .transpose()?;
+    let id: Option<i64> =
+        c.query_opt("SELECT id FROM customers WHERE code = $1", args![code])?.map(|r| r.get(0)).transpose()?;
     match id {
         Some(id) => match get(c, scope, id) {
             Ok(x) => Ok(Some(x)),
@@ -152,13 +147,10 @@ pub fn find_by_code(c: &mut Conn, scope: &Scope, code: &str) -> Result<Option<Cu
 }
 
 fn tags_of(c: &mut Conn, id: i64) -> Result<Vec<String>> {
-    c.query(
-        "SELECT tag FROM customer_tags WHERE customer_id = $1 ORDER BY tag",
-        args![id],
-    )?
-    .iter()
-    .map(|r| r.get(0))
-    .collect()
+    c.query("SELECT tag FROM customer_tags WHERE customer_id = $1 ORDER BY tag", args![id])?
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
 }
 
 /// Checks what only the database knows: the owner exists and is active, the
@@ -166,10 +158,7 @@ fn tags_of(c: &mut Conn, id: i64) -> Result<Vec<String>> {
 fn check_references(c: &mut Conn, d: &CustomerDraft, except: Option<i64>) -> Result<()> {
     let mut e = ValidationErrors::new();
     if let Some(owner) = d.owner_id {
-        let n: i64 = c.scalar(
-            "SELECT COUNT(*) FROM users WHERE id = $1 AND active = $2",
-            args![owner, true],
-        )?;
+        let n: i64 = c.scalar("SELECT COUNT(*) FROM users WHERE id = $1 AND active = $2", args![owner, true])?;
         if n == 0 {
             e.add("owner_id", Issue::Unknown);
         }
@@ -192,11 +181,7 @@ fn date(d: Option<Date>) -> Value {
 
 fn sealed_parts(s: &Option<Sealed>) -> (Value, Value, Value) {
     match s {
-        Some(s) => (
-            s.ciphertext.as_str().into(),
-            s.masked.as_str().into(),
-            s.index.as_str().into(),
-        ),
+        Some(s) => (s.ciphertext.as_str().into(), s.masked.as_str().into(), s.index.as_str().into()),
         None => (Value::Null, Value::Null, Value::Null),
     }
 }
@@ -238,15 +223,9 @@ const DRAFT_COLS: &str = "name, kind, industry, scale, region, decision_chain, p
     preferred_channel, contact_window, marketing_consent, notes, stage, contract_end, renewal_date, verified_on, external_id";
 
 fn set_tags(c: &mut Conn, id: i64, d: &CustomerDraft) -> Result<()> {
-    c.execute(
-        "DELETE FROM customer_tags WHERE customer_id = $1",
-        args![id],
-    )?;
+    c.execute("DELETE FROM customer_tags WHERE customer_id = $1", args![id])?;
     for t in &d.tags {
-        c.execute(
-            "INSERT INTO customer_tags (customer_id, tag) VALUES ($1, $2)",
-            args![id, t.as_str()],
-        )?;
+        c.execute("INSERT INTO customer_tags (customer_id, tag) VALUES ($1, $2)", args![id, t.as_str()])?;
     }
     Ok(())
 }
@@ -293,21 +272,12 @@ pub fn update(
     get(c, scope, id)?;
     check_references(c, d, Some(id))?;
     let mut values = draft_values(d, phone, email);
-    let sets: Vec<String> = DRAFT_COLS
-        .split(',')
-        .map(str::trim)
-        .enumerate()
-        .map(|(i, col)| format!("{col} = ${}", i + 1))
-        .collect();
+    let sets: Vec<String> =
+        DRAFT_COLS.split(',').map(str::trim).enumerate().map(|(i, col)| format!("{col} = ${}", i + 1)).collect();
     let n = values.len();
     values.extend([now.into(), id.into()]);
     c.execute(
-        &format!(
-            "UPDATE customers SET {}, updated_at = ${} WHERE id = ${}",
-            sets.join(", "),
-            n + 1,
-            n + 2
-        ),
+        &format!("UPDATE customers SET {}, updated_at = ${} WHERE id = ${}", sets.join(", "), n + 1, n + 2),
         &values,
     )?;
     set_tags(c, id, d)?;
@@ -377,10 +347,7 @@ pub struct CustomerPage {
 }
 
 fn like_pattern(q: &str) -> String {
-    let escaped = q
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
+    let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     format!("%{escaped}%")
 }
 
@@ -394,9 +361,7 @@ pub fn list(c: &mut Conn, scope: &Scope, f: &CustomerFilter) -> Result<CustomerP
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         let code = push(&mut params, q.to_ascii_uppercase().into());
         let like = push(&mut params, like_pattern(q).into());
-        conds.push(format!(
-            "(c.code = {code} OR c.name LIKE {like} ESCAPE '\\')"
-        ));
+        conds.push(format!("(c.code = {code} OR c.name LIKE {like} ESCAPE '\\')"));
     }
     if let Some(ix) = &f.contact_index {
         let p = push(&mut params, ix.as_str().into());
@@ -416,39 +381,23 @@ pub fn list(c: &mut Conn, scope: &Scope, f: &CustomerFilter) -> Result<CustomerP
     }
     if let Some(t) = &f.tag {
         let p = push(&mut params, t.as_str().into());
-        conds.push(format!(
-            "EXISTS (SELECT 1 FROM customer_tags t WHERE t.customer_id = c.id AND t.tag = {p})"
-        ));
+        conds.push(format!("EXISTS (SELECT 1 FROM customer_tags t WHERE t.customer_id = c.id AND t.tag = {p})"));
     }
     if let Some(d) = f.verified_before {
         let p = push(&mut params, d.into());
         conds.push(format!("(c.verified_on IS NULL OR c.verified_on < {p})"));
     }
     let where_ = conds.join(" AND ");
-    let total: i64 = c.scalar(
-        &format!("SELECT COUNT(*) FROM customers c WHERE {where_}"),
-        &params,
-    )?;
+    let total: i64 = c.scalar(&format!("SELECT COUNT(*) FROM customers c WHERE {where_}"), &params)?;
     let per_page = f.per_page.clamp(1, 200);
     let page = f.page.max(1);
     let limit = push(&mut params, per_page.into());
     let offset = push(&mut params, ((page - 1) * per_page).into());
-    let sql = format!(
-        "SELECT {CUSTOMER_COLS} WHERE {where_} ORDER BY {} LIMIT {limit} OFFSET {offset}",
-        f.sort.order_by()
-    );
-    let mut items: Vec<Customer> = c
-        .query(&sql, &params)?
-        .iter()
-        .map(customer)
-        .collect::<Result<_>>()?;
+    let sql =
+        format!("SELECT {CUSTOMER_COLS} WHERE {where_} ORDER BY {} LIMIT {limit} OFFSET {offset}", f.sort.order_by());
+    let mut items: Vec<Customer> = c.query(&sql, &params)?.iter().map(customer).collect::<Result<_>>()?;
     attach_tags(c, &mut items)?;
-    Ok(CustomerPage {
-        items,
-        total,
-        page,
-        per_page,
-    })
+    Ok(CustomerPage { items, total, page, per_page })
 }
 
 /// Loads the tags of a page of customers in one query.
@@ -459,10 +408,7 @@ fn attach_tags(c: &mut Conn, items: &mut [Customer]) -> Result<()> {
     let ids: Vec<Value> = items.iter().map(|x| Value::I64(x.id)).collect();
     let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
     let rows = c.query(
-        &format!(
-            "SELECT customer_id, tag FROM customer_tags WHERE customer_id IN ({}) ORDER BY tag",
-            marks.join(", ")
-        ),
+        &format!("SELECT customer_id, tag FROM customer_tags WHERE customer_id IN ({}) ORDER BY tag", marks.join(", ")),
         &ids,
     )?;
     for r in rows {
@@ -477,37 +423,23 @@ fn attach_tags(c: &mut Conn, items: &mut [Customer]) -> Result<()> {
 
 /// Distinct industries in use, for filter menus.
 pub fn industries(c: &mut Conn) -> Result<Vec<String>> {
-    c.query(
-        "SELECT DISTINCT industry FROM customers WHERE industry IS NOT NULL ORDER BY industry LIMIT 200",
-        &[],
-    )?
-    .iter()
-    .map(|r| r.get(0))
-    .collect()
+    c.query("SELECT DISTINCT industry FROM customers WHERE industry IS NOT NULL ORDER BY industry LIMIT 200", &[])?
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
 }
 
 /// The most used tags, for filter menus.
 pub fn popular_tags(c: &mut Conn, limit: i64) -> Result<Vec<(String, i64)>> {
-    c.query(
-        "SELECT tag, COUNT(*) AS n FROM customer_tags GROUP BY tag ORDER BY n DESC, tag LIMIT $1",
-        args![limit],
-    )?
-    .iter()
-    .map(|r| Ok((r.get(0)?, r.get(1)?)))
-    .collect()
+    c.query("SELECT tag, COUNT(*) AS n FROM customer_tags GROUP BY tag ORDER BY n DESC, tag LIMIT $1", args![limit])?
+        .iter()
+        .map(|r| Ok((r.get(0)?, r.get(1)?)))
+        .collect()
 }
 
 /// Customers whose contract ends within `within_days` from `today`, soonest first.
-pub fn renewals_due(
-    c: &mut Conn,
-    scope: &Scope,
-    today: Date,
-    within_days: i32,
-    limit: i64,
-) -> Result<Vec<Customer>> {
-    let until = today
-        .checked_add(jiff::Span::new().days(within_days))
-        .unwrap_or(today);
+pub fn renewals_due(c: &mut Conn, scope: &Scope, today: Date, within_days: i32, limit: i64) -> Result<Vec<Customer>> {
+    let until = today.checked_add(jiff::Span::new().days(within_days)).unwrap_or(today);
     let mut params: Vec<Value> = vec![today.into(), until.into(), limit.into()];
     let cond = scope.condition(&mut params);
     c.query(
@@ -523,15 +455,8 @@ pub fn renewals_due(
 }
 
 /// How many customers' contracts end within `within_days` from `today`.
-pub fn count_renewals_due(
-    c: &mut Conn,
-    scope: &Scope,
-    today: Date,
-    within_days: i32,
-) -> Result<i64> {
-    let until = today
-        .checked_add(jiff::Span::new().days(within_days))
-        .unwrap_or(today);
+pub fn count_renewals_due(c: &mut Conn, scope: &Scope, today: Date, within_days: i32) -> Result<i64> {
+    let until = today.checked_add(jiff::Span::new().days(within_days)).unwrap_or(today);
     let mut params: Vec<Value> = vec![today.into(), until.into()];
     let cond = scope.condition(&mut params);
     c.scalar(

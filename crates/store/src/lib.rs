@@ -86,10 +86,7 @@ pub struct DbOptions {
 
 impl Default for DbOptions {
     fn default() -> Self {
-        Self {
-            pool_size: 4,
-            sqlite_full_sync: false,
-        }
+        Self { pool_size: 4, sqlite_full_sync: false }
     }
 }
 
@@ -116,9 +113,7 @@ impl Db {
     pub fn open(target: &DbTarget, options: &DbOptions) -> Result<Self> {
         let inner = match target {
             DbTarget::Sqlite(path) => DbInner::Sqlite(sqlite::SqliteDb::open(path, options)?),
-            DbTarget::Postgres(url) => {
-                DbInner::Postgres(off_runtime(|| pg::PgDb::open(url, options))?)
-            }
+            DbTarget::Postgres(url) => DbInner::Postgres(off_runtime(|| pg::PgDb::open(url, options))?),
         };
         Ok(Self { inner })
     }
@@ -169,8 +164,6 @@ impl Db {
 /// thread that is already inside tokio.
 pub(crate) fn off_runtime<T: Send, F: FnOnce() -> Result<T> + Send>(f: F) -> Result<T> {
     std::thread::scope(|s| {
-        s.spawn(f)
-            .join()
-            .unwrap_or_else(|_| Err(StoreError::Other("database setup panicked".into())))
+        s.spawn(f).join().unwrap_or_else(|_| Err(StoreError::Other("database setup panicked".into())))
     })
 }

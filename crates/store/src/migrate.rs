@@ -21,10 +21,7 @@ pub(crate) fn apply(c: &mut Conn, engine: Engine) -> Result<usize> {
         }
     };
     c.batch("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)")?;
-    let current: i64 = c.scalar(
-        "SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM schema_migrations",
-        &[],
-    )?;
+    let current: i64 = c.scalar("SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM schema_migrations", &[])?;
     let mut applied = 0;
     for (version, sql) in list.iter().filter(|(v, _)| *v > current) {
         tracing::info!(version, "applying migration");

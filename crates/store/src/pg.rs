@@ -23,10 +23,7 @@ pub(crate) struct PgDb {
 
 fn connect(url: &str) -> Result<Conn> {
     let client = postgres::Client::connect(url, postgres::NoTls)?;
-    Ok(Conn::Postgres(Box::new(PgConn {
-        client,
-        statements: HashMap::new(),
-    })))
+    Ok(Conn::Postgres(Box::new(PgConn { client, statements: HashMap::new() })))
 }
 
 impl PgDb {
@@ -61,8 +58,7 @@ impl PgDb {
                 conn.batch(if write { "BEGIN" } else { "BEGIN READ ONLY" })?;
                 match f(conn) {
                     Ok(v) => {
-                        conn.batch("COMMIT")
-                            .map_err(|e| StoreError::Commit(e.to_string()))?;
+                        conn.batch("COMMIT").map_err(|e| StoreError::Commit(e.to_string()))?;
                         Ok(v)
                     }
                     Err(e) => {
@@ -146,38 +142,17 @@ pub(crate) fn params(args: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
 pub(crate) fn row(r: &postgres::Row) -> Result<Row> {
     let mut vals = Vec::with_capacity(r.len());
     for (i, col) in r.columns().iter().enumerate() {
-        let err = |e: postgres::Error| StoreError::Decode {
-            column: i,
-            reason: e.to_string(),
-        };
+        let err = |e: postgres::Error| StoreError::Decode { column: i, reason: e.to_string() };
         let v = match *col.type_() {
             Type::INT8 => r.try_get::<_, Option<i64>>(i).map_err(err)?.map(Value::I64),
-            Type::INT4 => r
-                .try_get::<_, Option<i32>>(i)
-                .map_err(err)?
-                .map(|x| Value::I64(i64::from(x))),
-            Type::INT2 => r
-                .try_get::<_, Option<i16>>(i)
-                .map_err(err)?
-                .map(|x| Value::I64(i64::from(x))),
-            Type::BOOL => r
-                .try_get::<_, Option<bool>>(i)
-                .map_err(err)?
-                .map(Value::Bool),
+            Type::INT4 => r.try_get::<_, Option<i32>>(i).map_err(err)?.map(|x| Value::I64(i64::from(x))),
+            Type::INT2 => r.try_get::<_, Option<i16>>(i).map_err(err)?.map(|x| Value::I64(i64::from(x))),
+            Type::BOOL => r.try_get::<_, Option<bool>>(i).map_err(err)?.map(Value::Bool),
             Type::FLOAT8 => r.try_get::<_, Option<f64>>(i).map_err(err)?.map(Value::F64),
-            Type::FLOAT4 => r
-                .try_get::<_, Option<f32>>(i)
-                .map_err(err)?
-                .map(|x| Value::F64(f64::from(x))),
+            Type::FLOAT4 => r.try_get::<_, Option<f32>>(i).map_err(err)?.map(|x| Value::F64(f64::from(x))),
             Type::VOID => None,
-            Type::BYTEA => r
-                .try_get::<_, Option<Vec<u8>>>(i)
-                .map_err(err)?
-                .map(Value::Bytes),
-            _ => r
-                .try_get::<_, Option<String>>(i)
-                .map_err(err)?
-                .map(Value::Text),
+            Type::BYTEA => r.try_get::<_, Option<Vec<u8>>>(i).map_err(err)?.map(Value::Bytes),
+            _ => r.try_get::<_, Option<String>>(i).map_err(err)?.map(Value::Text),
         };
         vals.push(v.unwrap_or(Value::Null));
     }

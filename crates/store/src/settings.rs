@@ -5,9 +5,7 @@ use crate::sql::Conn;
 use crate::{Result, args};
 
 pub fn get(c: &mut Conn, key: &str) -> Result<Option<String>> {
-    c.query_opt("SELECT value FROM settings WHERE key = $1", args![key])?
-        .map(|r| r.get(0))
-        .transpose()
+    c.query_opt("SELECT value FROM settings WHERE key = $1", args![key])?.map(|r| r.get(0)).transpose()
 }
 
 pub fn set(c: &mut Conn, key: &str, value: &str, now: jiff::Timestamp) -> Result<()> {

@@ -128,9 +128,7 @@ impl FromValue for Vec<u8> {
 
 impl FromValue for jiff::civil::Date {
     fn from_value(v: Value) -> std::result::Result<Self, String> {
-        String::from_value(v)?
-            .parse()
-            .map_err(|e| format!("bad date: {e}"))
+        String::from_value(v)?.parse().map_err(|e| format!("bad date: {e}"))
     }
 }
 
@@ -155,10 +153,7 @@ pub struct Row(pub(crate) Vec<Value>);
 
 impl Row {
     pub fn get<T: FromValue>(&self, i: usize) -> Result<T> {
-        let v = self.0.get(i).cloned().ok_or(StoreError::Decode {
-            column: i,
-            reason: "no such column".into(),
-        })?;
+        let v = self.0.get(i).cloned().ok_or(StoreError::Decode { column: i, reason: "no such column".into() })?;
         T::from_value(v).map_err(|reason| StoreError::Decode { column: i, reason })
     }
 

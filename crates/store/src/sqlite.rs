@@ -34,9 +34,7 @@ struct ThreadsGuard;
 
 fn open_conn(path: &Path, read_only: bool, full_sync: bool) -> Result<rusqlite::Connection> {
     let flags = if read_only {
-        OpenFlags::SQLITE_OPEN_READ_ONLY
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
-            | OpenFlags::SQLITE_OPEN_URI
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
     } else {
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
@@ -53,9 +51,7 @@ fn open_conn(path: &Path, read_only: bool, full_sync: bool) -> Result<rusqlite::
     if !read_only {
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Config(format!(
-                "SQLite refused WAL mode (got {mode})"
-            )));
+            return Err(StoreError::Config(format!("SQLite refused WAL mode (got {mode})")));
         }
     }
     Ok(conn)
@@ -85,11 +81,7 @@ impl SqliteDb {
                 .spawn(move || reader_loop(conn, rx))
                 .map_err(|e| StoreError::Other(format!("cannot start reader thread: {e}")))?;
         }
-        Ok(Self {
-            writer: wtx,
-            readers: rtx,
-            _threads: Arc::new(ThreadsGuard),
-        })
+        Ok(Self { writer: wtx, readers: rtx, _threads: Arc::new(ThreadsGuard) })
     }
 
     pub(crate) async fn write<T, F>(&self, f: F) -> Result<T>

@@ -44,10 +44,7 @@ static SEQ: AtomicU64 = AtomicU64::new(0);
 
 fn unique(prefix: &str) -> String {
     let n = SEQ.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::UNIX_EPOCH
-        .elapsed()
-        .map(|d| d.subsec_nanos())
-        .unwrap_or_default();
+    let nanos = std::time::UNIX_EPOCH.elapsed().map(|d| d.subsec_nanos()).unwrap_or_default();
     format!("{prefix}_{}_{n}_{nanos}", std::process::id())
 }
 
@@ -83,15 +80,12 @@ pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postg
 /// The PostgreSQL server URL for tests: `GUANXI_TEST_POSTGRES_URL`, else the
 /// local server if one answers on 127.0.0.1:5432.
 pub fn postgres_url() -> Option<String> {
-    let url = std::env::var("GUANXI_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .or_else(|| {
-            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 5432));
-            std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(300))
-                .is_ok()
-                .then(|| DEFAULT_POSTGRES_URL.to_string())
-        });
+    let url = std::env::var("GUANXI_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()).or_else(|| {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 5432));
+        std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(300))
+            .is_ok()
+            .then(|| DEFAULT_POSTGRES_URL.to_string())
+    });
     if url.is_none() && std::env::var("GUANXI_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
         #[allow(clippy::panic)]
         {
@@ -130,10 +124,7 @@ pub fn postgres(admin_url: &str) -> Result<TestDb> {
     Ok(TestDb {
         target: DbTarget::Postgres(with_database(admin_url, &db)),
         name: "postgres".into(),
-        cleanup: Cleanup::Postgres {
-            admin_url: admin_url.to_string(),
-            db,
-        },
+        cleanup: Cleanup::Postgres { admin_url: admin_url.to_string(), db },
     })
 }
 
@@ -152,17 +143,8 @@ mod tests {
 
     #[test]
     fn database_name_replacement() {
-        assert_eq!(
-            with_database("postgres://u@h:5432/postgres", "x"),
-            "postgres://u@h:5432/x"
-        );
-        assert_eq!(
-            with_database("postgres://u@h:5432", "x"),
-            "postgres://u@h:5432/x"
-        );
-        assert_eq!(
-            with_database("postgres://u@h/db?sslmode=disable", "x"),
-            "postgres://u@h/x?sslmode=disable"
-        );
+        assert_eq!(with_database("postgres://u@h:5432/postgres", "x"), "postgres://u@h:5432/x");
+        assert_eq!(with_database("postgres://u@h:5432", "x"), "postgres://u@h:5432/x");
+        assert_eq!(with_database("postgres://u@h/db?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
     }
 }

@@ -30,10 +30,8 @@ fn user(r: &Row) -> Result<User> {
         id: r.get(0)?,
         email: r.get(1)?,
         name: r.get(2)?,
-        role: Role::parse(&role).map_err(|_| StoreError::Decode {
-            column: 3,
-            reason: format!("unknown role {role}"),
-        })?,
+        role: Role::parse(&role)
+            .map_err(|_| StoreError::Decode { column: 3, reason: format!("unknown role {role}") })?,
         group_id: r.get(4)?,
         group_name: r.get(5)?,
         active: r.get(6)?,
@@ -50,32 +48,23 @@ pub fn get(c: &mut Conn, id: i64) -> Result<User> {
 }
 
 pub fn list(c: &mut Conn) -> Result<Vec<User>> {
-    c.query(
-        &format!("SELECT {USER_COLS} ORDER BY u.active DESC, u.role, u.name LIMIT 1000"),
-        &[],
-    )?
-    .iter()
-    .map(user)
-    .collect()
+    c.query(&format!("SELECT {USER_COLS} ORDER BY u.active DESC, u.role, u.name LIMIT 1000"), &[])?
+        .iter()
+        .map(user)
+        .collect()
 }
 
 /// Active users, for owner pickers.
 pub fn list_active(c: &mut Conn) -> Result<Vec<User>> {
-    c.query(
-        &format!("SELECT {USER_COLS} WHERE u.active = $1 ORDER BY u.name LIMIT 1000"),
-        args![true],
-    )?
-    .iter()
-    .map(user)
-    .collect()
+    c.query(&format!("SELECT {USER_COLS} WHERE u.active = $1 ORDER BY u.name LIMIT 1000"), args![true])?
+        .iter()
+        .map(user)
+        .collect()
 }
 
 /// The ids of the active members of a group.
 pub fn group_member_ids(c: &mut Conn, group_id: i64) -> Result<Vec<i64>> {
-    c.query("SELECT id FROM users WHERE group_id = $1", args![group_id])?
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
+    c.query("SELECT id FROM users WHERE group_id = $1", args![group_id])?.iter().map(|r| r.get(0)).collect()
 }
 
 /// Login lookup: the user and their password hash.
@@ -122,13 +111,7 @@ pub fn create(c: &mut Conn, d: &UserDraft, password_hash: &str, now: Timestamp) 
 
 /// Updates a user; a new password hash is given only when it changes, and
 /// then every session of the user ends.
-pub fn update(
-    c: &mut Conn,
-    id: i64,
-    d: &UserDraft,
-    password_hash: Option<&str>,
-    now: Timestamp,
-) -> Result<()> {
+pub fn update(c: &mut Conn, id: i64, d: &UserDraft, password_hash: Option<&str>, now: Timestamp) -> Result<()> {
     get(c, id)?;
     check_group(c, d.group_id)?;
     if email_taken(c, d.email.as_str(), Some(id))? {
@@ -139,10 +122,7 @@ pub fn update(
         args![id, d.email.as_str(), d.name.as_str(), d.role.code(), d.group_id, d.active, d.certified, now],
     )?;
     if let Some(h) = password_hash {
-        c.execute(
-            "UPDATE users SET password_hash = $2 WHERE id = $1",
-            args![id, h],
-        )?;
+        c.execute("UPDATE users SET password_hash = $2 WHERE id = $1", args![id, h])?;
     }
     if password_hash.is_some() || !d.active {
         c.execute("DELETE FROM sessions WHERE user_id = $1", args![id])?;
@@ -223,20 +203,15 @@ pub fn create_session(
 
 /// The live session with this id hash, if its user is still active.
 pub fn find_session(c: &mut Conn, id_hash: &str, now: Timestamp) -> Result<Option<Session>> {
-    let sql = format!(
-        "SELECT {USER_COLS_SESSION} WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.active = $3"
-    );
+    let sql = format!("SELECT {USER_COLS_SESSION} WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.active = $3");
     match c.query_opt(&sql, args![id_hash, now, true])? {
-        Some(r) => Ok(Some(Session {
-            user: user(&r)?,
-            csrf_token: r.get(8)?,
-            expires_at: r.get(9)?,
-        })),
+        Some(r) => Ok(Some(Session { user: user(&r)?, csrf_token: r.get(8)?, expires_at: r.get(9)? })),
         None => Ok(None),
     }
 }
 
-const USER_COLS_SESSION: &str = "u.id, u.email, u.name, u.role, u.group_id, g.name, u.active, u.certified, s.csrf_token, s.expires_at
+const USER_COLS_SESSION: &str =
+    "u.id, u.email, u.name, u.role, u.group_id, g.name, u.active, u.certified, s.csrf_token, s.expires_at
     FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN groups g ON g.id = u.group_id";
 
 pub fn delete_session(c: &mut Conn, id_hash: &str) -> Result<()> {
@@ -260,15 +235,9 @@ pub fn create_token(
 
 /// The active user owning a live API token.
 pub fn find_token_user(c: &mut Conn, token_hash: &str, now: Timestamp) -> Result<Option<User>> {
-    let sql = format!(
-        "SELECT {USER_COLS_TOKEN} WHERE t.token_hash = $1 AND t.expires_at > $2 AND u.active = $3"
-    );
-    c.query_opt(&sql, args![token_hash, now, true])?
-        .as_ref()
-        .map(user)
-        .transpose()
+    let sql = format!("SELECT {USER_COLS_TOKEN} WHERE t.token_hash = $1 AND t.expires_at > $2 AND u.active = $3");
+    c.query_opt(&sql, args![token_hash, now, true])?.as_ref().map(user).transpose()
 }
 
-const USER_COLS_TOKEN: &str =
-    "u.id, u.email, u.name, u.role, u.group_id, g.name, u.active, u.certified
+const USER_COLS_TOKEN: &str = "u.id, u.email, u.name, u.role, u.group_id, g.name, u.active, u.certified
     FROM api_tokens t JOIN users u ON u.id = t.user_id LEFT JOIN groups g ON g.id = u.group_id";

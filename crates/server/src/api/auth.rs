@@ -1,9 +1,10 @@
 use axum::extract::State;
-use guanxi_store::users::{self, User};
+use guanxi_store::users;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::json::Json;
+use super::users::UserView;
 use crate::auth::{ApiUser, password, random_token, sha256_hex};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -40,10 +41,7 @@ pub async fn create_token(
     Json(req): Json<TokenRequest>,
 ) -> AppResult<Json<TokenResponse>> {
     let email = req.email.trim().to_string();
-    let found = state
-        .db
-        .read(move |c| users::find_for_login(c, &email))
-        .await?;
+    let found = state.db.read(move |c| users::find_for_login(c, &email)).await?;
     let (user, hash) = match found {
         Some((u, h)) if u.active => (Some(u), h),
         _ => (None, password::dummy_hash().to_string()),
@@ -57,50 +55,16 @@ pub async fn create_token(
     let token_hash = sha256_hex(&token);
     let now = state.clock.now();
     let expires = now
-        .checked_add(jiff::SignedDuration::from_hours(
-            24 * state.config.token_days,
-        ))
+        .checked_add(jiff::SignedDuration::from_hours(24 * state.config.token_days))
         .map_err(|e| AppError::Internal(e.to_string()))?;
-    let name = req
-        .name
-        .unwrap_or_else(|| "api".into())
-        .chars()
-        .take(50)
-        .collect::<String>();
-    state
-        .db
-        .write(move |c| users::create_token(c, user.id, &token_hash, &name, now, expires))
-        .await?;
-    Ok(Json(TokenResponse {
-        token,
-        expires_at: expires.to_string(),
-    }))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MeResponse {
-    pub id: i64,
-    pub email: String,
-    pub name: String,
-    pub role: String,
-    pub group_id: Option<i64>,
-}
-
-impl From<User> for MeResponse {
-    fn from(u: User) -> Self {
-        Self {
-            id: u.id,
-            email: u.email,
-            name: u.name,
-            role: u.role.code().into(),
-            group_id: u.group_id,
-        }
-    }
+    let name = req.name.unwrap_or_else(|| "api".into()).chars().take(50).collect::<String>();
+    state.db.write(move |c| users::create_token(c, user.id, &token_hash, &name, now, expires)).await?;
+    Ok(Json(TokenResponse { token, expires_at: expires.to_string() }))
 }
 
 /// The user behind the token.
 #[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, body = MeResponse), (status = 401, body = crate::error::Problem)))]
-pub async fn me(ApiUser(user): ApiUser) -> Json<MeResponse> {
+    responses((status = 200, body = UserView), (status = 401, body = crate::error::Problem)))]
+pub async fn me(ApiUser(user): ApiUser) -> Json<UserView> {
     Json(user.into())
 }

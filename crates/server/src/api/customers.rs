@@ -62,12 +62,8 @@ impl CustomerView {
         let today = state.today();
         let ds = |d: Option<jiff::civil::Date>| d.map(|d| d.to_string());
         Self {
-            cooperation_months: c
-                .cooperation_start
-                .map(|s| dc::cooperation_months(s, today)),
-            next_anniversary: c
-                .cooperation_start
-                .map(|s| dc::next_anniversary(s, today).to_string()),
+            cooperation_months: c.cooperation_start.map(|s| dc::cooperation_months(s, today)),
+            next_anniversary: c.cooperation_start.map(|s| dc::next_anniversary(s, today).to_string()),
             needs_review: dc::needs_review(c.verified_on, today, state.config.review_months),
             id: c.id,
             code: c.code,
@@ -188,10 +184,7 @@ pub fn parse_filter(raw: Option<&str>, state: &AppState) -> AppResult<(ListQuery
     if !errors.is_empty() {
         return Err(errors.into());
     }
-    let review_cutoff = state
-        .today()
-        .checked_sub(jiff::Span::new().months(state.config.review_months))
-        .ok();
+    let review_cutoff = state.today().checked_sub(jiff::Span::new().months(state.config.review_months)).ok();
     let filter = CustomerFilter {
         q: non_empty(&q.q).map(str::to_string),
         contact_index: None,
@@ -221,11 +214,7 @@ pub async fn list(
         total: page.total,
         page: page.page,
         per_page: page.per_page,
-        items: page
-            .items
-            .into_iter()
-            .map(|c| CustomerView::new(c, &state))
-            .collect(),
+        items: page.items.into_iter().map(|c| CustomerView::new(c, &state)).collect(),
     }))
 }
 
@@ -251,10 +240,7 @@ pub async fn get_one(
     ApiUser(user): ApiUser,
     Path(id): Path<i64>,
 ) -> AppResult<Json<CustomerView>> {
-    Ok(Json(CustomerView::new(
-        svc::get(&state, &user, id).await?,
-        &state,
-    )))
+    Ok(Json(CustomerView::new(svc::get(&state, &user, id).await?, &state)))
 }
 
 /// Replaces a customer's fields (every field; absent ones are cleared).
@@ -269,10 +255,7 @@ pub async fn update(
     Path(id): Path<i64>,
     Json(input): Json<CustomerInput>,
 ) -> AppResult<Json<CustomerView>> {
-    Ok(Json(CustomerView::new(
-        svc::update(&state, &user, id, input, ip).await?,
-        &state,
-    )))
+    Ok(Json(CustomerView::new(svc::update(&state, &user, id, input, ip).await?, &state)))
 }
 
 /// Deletes a customer (supervisors and admins).
@@ -312,8 +295,5 @@ pub async fn reveal(
     Json(req): Json<RevealRequest>,
 ) -> AppResult<Json<RevealResponse>> {
     let value = svc::reveal(&state, &user, id, req.field, ip).await?;
-    Ok(Json(RevealResponse {
-        field: req.field,
-        value,
-    }))
+    Ok(Json(RevealResponse { field: req.field, value }))
 }

@@ -4,7 +4,7 @@
 mod auth;
 pub mod customers;
 pub mod json;
-mod users;
+pub mod users;
 
 use std::sync::Arc;
 
@@ -67,15 +67,12 @@ fn router_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::create_token))
         .routes(routes!(auth::me))
         .routes(routes!(customers::list, customers::create))
-        .routes(routes!(
-            customers::get_one,
-            customers::update,
-            customers::delete
-        ))
+        .routes(routes!(customers::get_one, customers::update, customers::delete))
         .routes(routes!(customers::reveal))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::update))
         .routes(routes!(users::list_groups, users::create_group))
+        .routes(routes!(users::delete_group))
         .split_for_parts()
 }
 

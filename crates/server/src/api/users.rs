@@ -43,10 +43,7 @@ impl From<User> for UserView {
 /// All staff accounts.
 #[utoipa::path(get, path = "/api/v1/users", tag = "admin", security(("bearer" = [])),
     responses((status = 200, body = [UserView]), (status = 401, body = Problem), (status = 403, body = Problem)))]
-pub async fn list(
-    State(state): State<AppState>,
-    _admin: ApiAdmin,
-) -> AppResult<Json<Vec<UserView>>> {
+pub async fn list(State(state): State<AppState>, _admin: ApiAdmin) -> AppResult<Json<Vec<UserView>>> {
     let all = state.db.read(users::list).await?;
     Ok(Json(all.into_iter().map(Into::into).collect()))
 }
@@ -59,10 +56,7 @@ pub async fn create(
     ApiAdmin(admin): ApiAdmin,
     Json(input): Json<UserInput>,
 ) -> AppResult<(StatusCode, Json<UserView>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(svc::create(&state, &admin, input).await?.into()),
-    ))
+    Ok((StatusCode::CREATED, Json(svc::create(&state, &admin, input).await?.into())))
 }
 
 /// Updates a staff account. A new password, or disabling, ends all of the user's sessions and tokens.
@@ -89,12 +83,7 @@ pub struct GroupView {
 
 impl From<Group> for GroupView {
     fn from(g: Group) -> Self {
-        Self {
-            id: g.id,
-            name: g.name,
-            kind: g.kind.code().into(),
-            members: g.members,
-        }
+        Self { id: g.id, name: g.name, kind: g.kind.code().into(), members: g.members }
     }
 }
 
@@ -109,10 +98,7 @@ pub struct GroupInput {
 /// Groups and departments.
 #[utoipa::path(get, path = "/api/v1/groups", tag = "admin", security(("bearer" = [])),
     responses((status = 200, body = [GroupView]), (status = 401, body = Problem), (status = 403, body = Problem)))]
-pub async fn list_groups(
-    State(state): State<AppState>,
-    _admin: ApiAdmin,
-) -> AppResult<Json<Vec<GroupView>>> {
+pub async fn list_groups(State(state): State<AppState>, _admin: ApiAdmin) -> AppResult<Json<Vec<GroupView>>> {
     let all = state.db.read(users::list_groups).await?;
     Ok(Json(all.into_iter().map(Into::into).collect()))
 }
@@ -127,9 +113,18 @@ pub async fn create_group(
 ) -> AppResult<(StatusCode, Json<GroupView>)> {
     let id = svc::create_group(&state, &admin, &input.name, &input.kind).await?;
     let groups = state.db.read(users::list_groups).await?;
-    let g = groups
-        .into_iter()
-        .find(|g| g.id == id)
-        .ok_or(crate::error::AppError::NotFound)?;
+    let g = groups.into_iter().find(|g| g.id == id).ok_or(crate::error::AppError::NotFound)?;
     Ok((StatusCode::CREATED, Json(g.into())))
+}
+
+/// Deletes a group or department; its members keep their accounts, without a group.
+#[utoipa::path(delete, path = "/api/v1/groups/{id}", tag = "admin", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn delete_group(
+    State(state): State<AppState>,
+    ApiAdmin(admin): ApiAdmin,
+    Path(id): Path<i64>,
+) -> AppResult<StatusCode> {
+    svc::delete_group(&state, &admin, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

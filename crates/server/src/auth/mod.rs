@@ -28,19 +28,11 @@ pub fn random_token() -> String {
 }
 
 pub fn sha256_hex(s: &str) -> String {
-    Sha256::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+    headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
 }
 
 /// The user behind an API request's bearer token.
@@ -50,18 +42,12 @@ pub struct ApiUser(pub User);
 impl FromRequestParts<AppState> for ApiUser {
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer(&parts.headers).ok_or(AppError::Unauthorized)?;
         let hash = sha256_hex(token);
         let now = state.clock.now();
-        let user = state
-            .db
-            .read(move |c| users::find_token_user(c, &hash, now))
-            .await?
-            .ok_or(AppError::Unauthorized)?;
+        let user =
+            state.db.read(move |c| users::find_token_user(c, &hash, now)).await?.ok_or(AppError::Unauthorized)?;
         Ok(ApiUser(user))
     }
 }
@@ -73,16 +59,9 @@ pub struct ApiAdmin(pub User);
 impl FromRequestParts<AppState> for ApiAdmin {
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let ApiUser(user) = ApiUser::from_request_parts(parts, state).await?;
-        if user.role.can_administer_users() {
-            Ok(ApiAdmin(user))
-        } else {
-            Err(AppError::Forbidden)
-        }
+        if user.role.can_administer_users() { Ok(ApiAdmin(user)) } else { Err(AppError::Forbidden) }
     }
 }
 
@@ -130,15 +109,8 @@ impl IntoResponse for PageRejection {
 impl FromRequestParts<AppState> for PageUser {
     type Rejection = PageRejection;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let next = parts
-            .uri
-            .path_and_query()
-            .map(|p| p.to_string())
-            .unwrap_or_else(|| "/".into());
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let next = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_else(|| "/".into());
         let Some(sid) = cookie(&parts.headers, SESSION_COOKIE) else {
             return Err(PageRejection::Login(next));
         };
@@ -151,11 +123,7 @@ impl FromRequestParts<AppState> for PageUser {
             .await
             .map_err(|e| PageRejection::Error(e.into()))?;
         match session {
-            Some(s) => Ok(PageUser {
-                user: s.user,
-                csrf: s.csrf_token,
-                session_hash: hash,
-            }),
+            Some(s) => Ok(PageUser { user: s.user, csrf: s.csrf_token, session_hash: hash }),
             None => Err(PageRejection::Login(next)),
         }
     }
@@ -168,10 +136,7 @@ pub struct PageAdmin(pub PageUser);
 impl FromRequestParts<AppState> for PageAdmin {
     type Rejection = PageRejection;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let u = PageUser::from_request_parts(parts, state).await?;
         if u.user.role.can_administer_users() {
             Ok(PageAdmin(u))

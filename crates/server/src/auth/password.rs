@@ -9,8 +9,7 @@ use crate::error::AppError;
 pub fn hash_blocking(password: &str) -> Result<String, AppError> {
     let mut salt_bytes = [0u8; 16];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut salt_bytes);
-    let salt =
-        SaltString::encode_b64(&salt_bytes).map_err(|e| AppError::Internal(e.to_string()))?;
+    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| AppError::Internal(e.to_string()))?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
@@ -18,13 +17,7 @@ pub fn hash_blocking(password: &str) -> Result<String, AppError> {
 }
 
 pub fn verify_blocking(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash)
-        .map(|h| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        })
-        .unwrap_or(false)
+    PasswordHash::new(hash).map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok()).unwrap_or(false)
 }
 
 pub async fn hash(password: String) -> Result<String, AppError> {
@@ -34,9 +27,7 @@ pub async fn hash(password: String) -> Result<String, AppError> {
 }
 
 pub async fn verify(hash: String, password: String) -> bool {
-    tokio::task::spawn_blocking(move || verify_blocking(&hash, &password))
-        .await
-        .unwrap_or(false)
+    tokio::task::spawn_blocking(move || verify_blocking(&hash, &password)).await.unwrap_or(false)
 }
 
 /// A hash that no password matches, verified against when the email is

@@ -14,11 +14,7 @@ use crate::state::AppState;
 fn prepare(
     state: &AppState,
     input: &CustomerInput,
-) -> AppResult<(
-    CustomerDraft,
-    Option<customers::Sealed>,
-    Option<customers::Sealed>,
-)> {
+) -> AppResult<(CustomerDraft, Option<customers::Sealed>, Option<customers::Sealed>)> {
     let draft = CustomerDraft::parse(input, state.today())?;
     let phone = draft.phone.as_ref().map(|p| state.cipher.seal_phone(p));
     let email = draft.email.as_ref().map(|e| state.cipher.seal_email(e));
@@ -35,12 +31,7 @@ fn check_owner(scope: &Scope, draft: &CustomerDraft) -> Result<(), ValidationErr
     }
 }
 
-pub async fn create(
-    state: &AppState,
-    actor: &User,
-    input: CustomerInput,
-    ip: Option<String>,
-) -> AppResult<Customer> {
+pub async fn create(state: &AppState, actor: &User, input: CustomerInput, ip: Option<String>) -> AppResult<Customer> {
     if !actor.role.can_edit_customers() {
         return Err(AppError::Forbidden);
     }
@@ -123,70 +114,22 @@ fn changed_fields(before: &Customer, d: &CustomerDraft) -> String {
         }
     };
     cmp("name", Some(before.name.clone()), Some(d.name.clone()));
-    cmp(
-        "kind",
-        Some(before.kind.clone()),
-        Some(d.kind.code().into()),
-    );
+    cmp("kind", Some(before.kind.clone()), Some(d.kind.code().into()));
     cmp("industry", before.industry.clone(), d.industry.clone());
-    cmp(
-        "scale",
-        before.scale.clone(),
-        d.scale.map(|s| s.code().into()),
-    );
+    cmp("scale", before.scale.clone(), d.scale.map(|s| s.code().into()));
     cmp("region", before.region.clone(), d.region.clone());
-    cmp(
-        "decision_chain",
-        before.decision_chain.clone(),
-        d.decision_chain.clone(),
-    );
-    cmp(
-        "phone",
-        before.phone_masked.clone(),
-        d.phone.as_ref().map(|p| p.masked()),
-    );
-    cmp(
-        "email",
-        before.email_masked.clone(),
-        d.email.as_ref().map(|e| e.masked()),
-    );
-    cmp(
-        "owner_id",
-        before.owner_id.map(|x| x.to_string()),
-        d.owner_id.map(|x| x.to_string()),
-    );
-    cmp(
-        "stage",
-        Some(before.stage.clone()),
-        Some(d.stage.code().into()),
-    );
-    cmp(
-        "preferred_channel",
-        before.preferred_channel.clone(),
-        d.preferred_channel.map(|c| c.code().into()),
-    );
-    cmp(
-        "contact_window",
-        before.contact_window.clone(),
-        d.contact_window.clone(),
-    );
+    cmp("decision_chain", before.decision_chain.clone(), d.decision_chain.clone());
+    cmp("phone", before.phone_masked.clone(), d.phone.as_ref().map(|p| p.masked()));
+    cmp("email", before.email_masked.clone(), d.email.as_ref().map(|e| e.masked()));
+    cmp("owner_id", before.owner_id.map(|x| x.to_string()), d.owner_id.map(|x| x.to_string()));
+    cmp("stage", Some(before.stage.clone()), Some(d.stage.code().into()));
+    cmp("preferred_channel", before.preferred_channel.clone(), d.preferred_channel.map(|c| c.code().into()));
+    cmp("contact_window", before.contact_window.clone(), d.contact_window.clone());
     cmp("notes", before.notes.clone(), d.notes.clone());
     let dates = [
-        (
-            "cooperation_start",
-            before.cooperation_start,
-            d.cooperation_start,
-        ),
-        (
-            "first_purchase_on",
-            before.first_purchase_on,
-            d.first_purchase_on,
-        ),
-        (
-            "last_cooperation_on",
-            before.last_cooperation_on,
-            d.last_cooperation_on,
-        ),
+        ("cooperation_start", before.cooperation_start, d.cooperation_start),
+        ("first_purchase_on", before.first_purchase_on, d.first_purchase_on),
+        ("last_cooperation_on", before.last_cooperation_on, d.last_cooperation_on),
         ("contract_end", before.contract_end, d.contract_end),
         ("renewal_date", before.renewal_date, d.renewal_date),
         ("verified_on", before.verified_on, d.verified_on),
@@ -201,11 +144,7 @@ fn changed_fields(before: &Customer, d: &CustomerDraft) -> String {
     if before.tags != tags {
         changed.push("tags");
     }
-    if changed.is_empty() {
-        "no changes".into()
-    } else {
-        changed.join(", ")
-    }
+    if changed.is_empty() { "no changes".into() } else { changed.join(", ") }
 }
 
 pub async fn delete(state: &AppState, actor: &User, id: i64, ip: Option<String>) -> AppResult<()> {
@@ -247,11 +186,7 @@ pub async fn get(state: &AppState, actor: &User, id: i64) -> AppResult<Customer>
         .await?)
 }
 
-pub async fn list(
-    state: &AppState,
-    actor: &User,
-    mut filter: CustomerFilter,
-) -> AppResult<CustomerPage> {
+pub async fn list(state: &AppState, actor: &User, mut filter: CustomerFilter) -> AppResult<CustomerPage> {
     // A query that is a phone number or email is looked up by its blind index.
     if let Some(q) = filter.q.as_deref()
         && let Some(ix) = state.cipher.contact_index_for_query(q)
@@ -270,9 +205,7 @@ pub async fn list(
 }
 
 /// Which personal field to reveal.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PersonalField {
     Phone,
@@ -316,12 +249,5 @@ pub async fn reveal(
             Ok(value)
         })
         .await?;
-    stored
-        .map(|s| {
-            state
-                .cipher
-                .decrypt(&s)
-                .map_err(|e| AppError::Internal(e.to_string()))
-        })
-        .transpose()
+    stored.map(|s| state.cipher.decrypt(&s).map_err(|e| AppError::Internal(e.to_string()))).transpose()
 }

@@ -10,11 +10,7 @@ use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
 fn require_admin(actor: &User) -> AppResult<()> {
-    if actor.role.can_administer_users() {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden)
-    }
+    if actor.role.can_administer_users() { Ok(()) } else { Err(AppError::Forbidden) }
 }
 
 pub async fn create(state: &AppState, actor: &User, input: UserInput) -> AppResult<User> {
@@ -52,10 +48,7 @@ pub async fn update(state: &AppState, actor: &User, id: i64, input: UserInput) -
     let draft = UserDraft::parse(&input, false)?;
     // An administrator cannot lock themselves out.
     if id == actor.id && (!draft.active || !draft.role.can_administer_users()) {
-        return Err(AppError::Invalid(ValidationErrors::single(
-            "role",
-            Issue::NotAllowed,
-        )));
+        return Err(AppError::Invalid(ValidationErrors::single("role", Issue::NotAllowed)));
     }
     let hash = match &draft.password {
         Some(p) => Some(password::hash(p.expose().to_string()).await?),
@@ -90,12 +83,7 @@ pub async fn update(state: &AppState, actor: &User, id: i64, input: UserInput) -
         .await?)
 }
 
-pub async fn create_group(
-    state: &AppState,
-    actor: &User,
-    name: &str,
-    kind: &str,
-) -> AppResult<i64> {
+pub async fn create_group(state: &AppState, actor: &User, name: &str, kind: &str) -> AppResult<i64> {
     require_admin(actor)?;
     let mut e = ValidationErrors::new();
     let name = e.check("name", validation::required_text(name, 50));
@@ -104,8 +92,30 @@ pub async fn create_group(
         return Err(e.into());
     };
     let now = state.clock.now();
-    Ok(state
+    Ok(state.db.write(move |c| users::create_group(c, &name, kind, now)).await?)
+}
+
+pub async fn delete_group(state: &AppState, actor: &User, id: i64) -> AppResult<()> {
+    require_admin(actor)?;
+    let now = state.clock.now();
+    let actor_id = actor.id;
+    state
         .db
-        .write(move |c| users::create_group(c, &name, kind, now))
-        .await?)
+        .write(move |c| {
+            users::delete_group(c, id)?;
+            audit::record(
+                c,
+                now,
+                &AuditEntry {
+                    actor_id: Some(actor_id),
+                    action: "delete",
+                    entity: "group",
+                    entity_id: Some(id),
+                    detail: String::new(),
+                    ip: None,
+                },
+            )
+        })
+        .await?;
+    Ok(())
 }

@@ -27,10 +27,7 @@ pub fn router() -> Router<AppState> {
 }
 
 fn roles(lang: Lang) -> Vec<Value> {
-    Role::ALL
-        .iter()
-        .map(|r| context! { value => r.code(), label => r.label(lang) })
-        .collect()
+    Role::ALL.iter().map(|r| context! { value => r.code(), label => r.label(lang) }).collect()
 }
 
 fn user_field_label(field: &str, lang: Lang) -> String {
@@ -46,10 +43,7 @@ fn user_field_label(field: &str, lang: Lang) -> String {
     .to_string()
 }
 
-fn errors_ctx(
-    e: Option<&ValidationErrors>,
-    lang: Lang,
-) -> (Vec<Value>, std::collections::BTreeMap<String, String>) {
+fn errors_ctx(e: Option<&ValidationErrors>, lang: Lang) -> (Vec<Value>, std::collections::BTreeMap<String, String>) {
     let list = e
         .map(|e| {
             e.0.iter()
@@ -57,26 +51,14 @@ fn errors_ctx(
                 .collect()
         })
         .unwrap_or_default();
-    let map = e
-        .map(|e| {
-            e.0.iter()
-                .map(|f| (f.field.clone(), f.issue.message(lang)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let map = e.map(|e| e.0.iter().map(|f| (f.field.clone(), f.issue.message(lang))).collect()).unwrap_or_default();
     (list, map)
 }
 
 fn input_from_form(pairs: &[(String, String)]) -> Result<UserInput, ValidationErrors> {
-    let group_id = match form_get(pairs, "group_id")
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
+    let group_id = match form_get(pairs, "group_id").map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
-        Some(s) => Some(
-            s.parse::<i64>()
-                .map_err(|_| ValidationErrors::single("group_id", Issue::Unknown))?,
-        ),
+        Some(s) => Some(s.parse::<i64>().map_err(|_| ValidationErrors::single("group_id", Issue::Unknown))?),
     };
     Ok(UserInput {
         email: form_get(pairs, "email").unwrap_or("").into(),
@@ -97,10 +79,7 @@ async fn users_page(
     errors: Option<&ValidationErrors>,
     flash: Option<&str>,
 ) -> AppResult<Html<String>> {
-    let (all, groups) = state
-        .db
-        .read(|c| Ok((users::list(c)?, users::list_groups(c)?)))
-        .await?;
+    let (all, groups) = state.db.read(|c| Ok((users::list(c)?, users::list_groups(c)?))).await?;
     let (errors, err) = errors_ctx(errors, lang);
     let title = lang.pick("用户管理", "Users");
     let ctx = context! { ..page_ctx(u, lang, "settings", title), ..context! {
@@ -128,10 +107,7 @@ async fn list_users(
         Some(q) if q.contains("flash=saved") => Some(lang.pick("修改已保存", "Changes saved")),
         _ => None,
     };
-    let blank = UserInput {
-        role: "agent".into(),
-        ..Default::default()
-    };
+    let blank = UserInput { role: "agent".into(), ..Default::default() };
     users_page(&state, lang, &u, &blank, None, flash).await
 }
 
@@ -147,21 +123,17 @@ async fn create_user(
         Ok(i) => i,
         Err(e) => {
             let blank = UserInput::default();
-            return Ok((
-                StatusCode::UNPROCESSABLE_ENTITY,
-                users_page(&state, lang, &u, &blank, Some(&e), None).await?,
-            )
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, users_page(&state, lang, &u, &blank, Some(&e), None).await?)
                 .into_response());
         }
     };
     input.active = Some(true);
     match svc::create(&state, &u.user, input.clone()).await {
         Ok(_) => Ok(Redirect::to("/admin/users?flash=created").into_response()),
-        Err(AppError::Invalid(e)) => Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            users_page(&state, lang, &u, &input, Some(&e), None).await?,
-        )
-            .into_response()),
+        Err(AppError::Invalid(e)) => {
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, users_page(&state, lang, &u, &input, Some(&e), None).await?)
+                .into_response())
+        }
         Err(e) => Err(e),
     }
 }
@@ -221,20 +193,16 @@ async fn update_user(
         Ok(i) => i,
         Err(e) => {
             let blank = UserInput::default();
-            return Ok((
-                StatusCode::UNPROCESSABLE_ENTITY,
-                user_form(&state, lang, &u, id, &blank, Some(&e)).await?,
-            )
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, user_form(&state, lang, &u, id, &blank, Some(&e)).await?)
                 .into_response());
         }
     };
     match svc::update(&state, &u.user, id, input.clone()).await {
         Ok(_) => Ok(Redirect::to("/admin/users?flash=saved").into_response()),
-        Err(AppError::Invalid(e)) => Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            user_form(&state, lang, &u, id, &input, Some(&e)).await?,
-        )
-            .into_response()),
+        Err(AppError::Invalid(e)) => {
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, user_form(&state, lang, &u, id, &input, Some(&e)).await?)
+                .into_response())
+        }
         Err(e) => Err(e),
     }
 }
@@ -279,11 +247,9 @@ async fn create_group(
     let kind = form_get(&pairs, "kind").unwrap_or("");
     match svc::create_group(&state, &u.user, name, kind).await {
         Ok(_) => Ok(Redirect::to("/admin/groups").into_response()),
-        Err(AppError::Invalid(e)) => Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            groups_page(&state, lang, &u, name, Some(&e)).await?,
-        )
-            .into_response()),
+        Err(AppError::Invalid(e)) => {
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, groups_page(&state, lang, &u, name, Some(&e)).await?).into_response())
+        }
         Err(e) => Err(e),
     }
 }
@@ -296,6 +262,6 @@ async fn delete_group(
 ) -> AppResult<Response> {
     let pairs = form_pairs(&body)?;
     u.check_csrf(form_get(&pairs, "_csrf"))?;
-    state.db.write(move |c| users::delete_group(c, id)).await?;
+    svc::delete_group(&state, &u.user, id).await?;
     Ok(Redirect::to("/admin/groups").into_response())
 }

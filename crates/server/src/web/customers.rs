@@ -6,9 +6,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use guanxi_domain::customer::{
-    self as dc, Channel, CustomerInput, CustomerKind, LifecycleStage, Scale,
-};
+use guanxi_domain::customer::{self as dc, Channel, CustomerInput, CustomerKind, LifecycleStage, Scale};
 use guanxi_domain::{Issue, Lang, ValidationErrors};
 use guanxi_store::customers::{self as store, Customer};
 use guanxi_store::{audit, users};
@@ -39,9 +37,7 @@ fn options<T: Copy>(
     label: fn(T, Lang) -> &'static str,
     lang: Lang,
 ) -> Vec<Value> {
-    all.iter()
-        .map(|x| context! { value => code(*x), label => label(*x, lang) })
-        .collect()
+    all.iter().map(|x| context! { value => code(*x), label => label(*x, lang) }).collect()
 }
 
 fn label_of<T: Copy>(
@@ -50,8 +46,7 @@ fn label_of<T: Copy>(
     label: fn(T, Lang) -> &'static str,
     lang: Lang,
 ) -> Option<String> {
-    raw.and_then(|r| parse(r).ok())
-        .map(|x| label(x, lang).to_string())
+    raw.and_then(|r| parse(r).ok()).map(|x| label(x, lang).to_string())
 }
 
 /// The form label of a customer field, for the error summary.
@@ -128,16 +123,12 @@ async fn list(
         .await?;
     let pages = (page.total + page.per_page - 1) / page.per_page;
     // Links keep the filters and change only the page.
-    let mut base: Vec<(String, String)> =
-        serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
+    let mut base: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
     base.retain(|(k, v)| k != "page" && k != "flash" && !v.is_empty());
     let link = |p: i64| {
         let mut q = base.clone();
         q.push(("page".into(), p.to_string()));
-        format!(
-            "/customers?{}",
-            serde_urlencoded::to_string(&q).unwrap_or_default()
-        )
+        format!("/customers?{}", serde_urlencoded::to_string(&q).unwrap_or_default())
     };
     let title = lang.pick("客户", "Customers");
     let ctx = context! { ..page_ctx(&u, lang, "customers", title), ..context! {
@@ -175,10 +166,7 @@ fn flash_text(raw: Option<&str>, lang: Lang) -> Option<&'static str> {
 
 /// Users who may own a customer of this scope: all active users for
 /// supervisors, the group's members for others.
-fn owners_in_scope(
-    c: &mut guanxi_store::Conn,
-    scope: &store::Scope,
-) -> guanxi_store::Result<Vec<Value>> {
+fn owners_in_scope(c: &mut guanxi_store::Conn, scope: &store::Scope) -> guanxi_store::Result<Vec<Value>> {
     Ok(users::list_active(c)?
         .into_iter()
         .filter(|u| u.role != guanxi_domain::user::Role::Collaborator)
@@ -237,15 +225,9 @@ fn input_from_customer(c: &Customer) -> CustomerInput {
 /// Reads the posted form. An owner that is not a number is a field error.
 fn input_from_form(pairs: &[(String, String)]) -> Result<CustomerInput, ValidationErrors> {
     let opt = |k: &str| form_get(pairs, k).map(str::to_string);
-    let owner_id = match form_get(pairs, "owner_id")
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
+    let owner_id = match form_get(pairs, "owner_id").map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
-        Some(s) => Some(
-            s.parse::<i64>()
-                .map_err(|_| ValidationErrors::single("owner_id", Issue::Unknown))?,
-        ),
+        Some(s) => Some(s.parse::<i64>().map_err(|_| ValidationErrors::single("owner_id", Issue::Unknown))?),
     };
     Ok(CustomerInput {
         name: opt("name").unwrap_or_default(),
@@ -279,12 +261,7 @@ struct FormPage<'a> {
     customer: Option<&'a Customer>,
 }
 
-async fn render_form(
-    state: &AppState,
-    lang: Lang,
-    u: &PageUser,
-    p: FormPage<'_>,
-) -> AppResult<Html<String>> {
+async fn render_form(state: &AppState, lang: Lang, u: &PageUser, p: FormPage<'_>) -> AppResult<Html<String>> {
     let user = u.user.clone();
     let owners = state
         .db
@@ -301,14 +278,8 @@ async fn render_form(
                 .collect()
         })
         .unwrap_or_default();
-    let error_map: std::collections::BTreeMap<String, String> = p
-        .errors
-        .map(|e| {
-            e.0.iter()
-                .map(|f| (f.field.clone(), f.issue.message(lang)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let error_map: std::collections::BTreeMap<String, String> =
+        p.errors.map(|e| e.0.iter().map(|f| (f.field.clone(), f.issue.message(lang))).collect()).unwrap_or_default();
     let title = match p.customer {
         Some(c) => format!("{} {}", lang.pick("编辑客户", "Edit customer"), c.name),
         None => lang.pick("新建客户", "New customer").to_string(),
@@ -328,29 +299,12 @@ async fn render_form(
     render(state, "customers/form.html", ctx)
 }
 
-async fn new_form(
-    State(state): State<AppState>,
-    ReqLang(lang): ReqLang,
-    u: PageUser,
-) -> AppResult<Html<String>> {
+async fn new_form(State(state): State<AppState>, ReqLang(lang): ReqLang, u: PageUser) -> AppResult<Html<String>> {
     if !u.user.role.can_edit_customers() {
         return Err(AppError::Forbidden);
     }
-    let input = CustomerInput {
-        owner_id: Some(u.user.id),
-        ..Default::default()
-    };
-    render_form(
-        &state,
-        lang,
-        &u,
-        FormPage {
-            input: &input,
-            errors: None,
-            customer: None,
-        },
-    )
-    .await
+    let input = CustomerInput { owner_id: Some(u.user.id), ..Default::default() };
+    render_form(&state, lang, &u, FormPage { input: &input, errors: None, customer: None }).await
 }
 
 async fn create(
@@ -366,28 +320,14 @@ async fn create(
         Ok(input) => (svc::create(&state, &u.user, input.clone(), ip).await, input),
         Err(e) => (
             Err(AppError::Invalid(e)),
-            CustomerInput {
-                name: form_get(&pairs, "name").unwrap_or("").into(),
-                ..Default::default()
-            },
+            CustomerInput { name: form_get(&pairs, "name").unwrap_or("").into(), ..Default::default() },
         ),
     };
     match result {
-        (Ok(c), _) => {
-            Ok(Redirect::to(&format!("/customers/{}?flash=created", c.id)).into_response())
-        }
+        (Ok(c), _) => Ok(Redirect::to(&format!("/customers/{}?flash=created", c.id)).into_response()),
         (Err(AppError::Invalid(e)), input) => {
-            let page = render_form(
-                &state,
-                lang,
-                &u,
-                FormPage {
-                    input: &input,
-                    errors: Some(&e),
-                    customer: None,
-                },
-            )
-            .await?;
+            let page =
+                render_form(&state, lang, &u, FormPage { input: &input, errors: Some(&e), customer: None }).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
         (Err(e), _) => Err(e),
@@ -405,17 +345,7 @@ async fn edit_form(
     }
     let c = svc::get(&state, &u.user, id).await?;
     let input = input_from_customer(&c);
-    render_form(
-        &state,
-        lang,
-        &u,
-        FormPage {
-            input: &input,
-            errors: None,
-            customer: Some(&c),
-        },
-    )
-    .await
+    render_form(&state, lang, &u, FormPage { input: &input, errors: None, customer: Some(&c) }).await
 }
 
 /// In the edit form an empty phone/email keeps the stored value, unless the
@@ -435,14 +365,7 @@ async fn keep_personal(
     }
     let c = svc::get(state, &u.user, id).await?;
     let open = |s: &Option<String>| -> AppResult<Option<String>> {
-        s.as_deref()
-            .map(|x| {
-                state
-                    .cipher
-                    .decrypt(x)
-                    .map_err(|e| AppError::Internal(e.to_string()))
-            })
-            .transpose()
+        s.as_deref().map(|x| state.cipher.decrypt(x).map_err(|e| AppError::Internal(e.to_string()))).transpose()
     };
     if keep_phone {
         input.phone = open(&c.phone_ciphertext)?;
@@ -473,27 +396,15 @@ async fn update(
         }
         Err(e) => (
             Err(AppError::Invalid(e)),
-            CustomerInput {
-                name: form_get(&pairs, "name").unwrap_or("").into(),
-                ..Default::default()
-            },
+            CustomerInput { name: form_get(&pairs, "name").unwrap_or("").into(), ..Default::default() },
         ),
     };
     match result {
         Ok(_) => Ok(Redirect::to(&format!("/customers/{id}?flash=saved")).into_response()),
         Err(AppError::Invalid(e)) => {
             let c = svc::get(&state, &u.user, id).await?;
-            let page = render_form(
-                &state,
-                lang,
-                &u,
-                FormPage {
-                    input: &shown,
-                    errors: Some(&e),
-                    customer: Some(&c),
-                },
-            )
-            .await?;
+            let page =
+                render_form(&state, lang, &u, FormPage { input: &shown, errors: Some(&e), customer: Some(&c) }).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
         Err(e) => Err(e),
@@ -509,10 +420,7 @@ async fn render_view(
     flash: Option<&str>,
 ) -> AppResult<Html<String>> {
     let id = c.id;
-    let history = state
-        .db
-        .read(move |cn| audit::for_entity(cn, "customer", id, 20))
-        .await?;
+    let history = state.db.read(move |cn| audit::for_entity(cn, "customer", id, 20)).await?;
     let actor_ids: Vec<i64> = history.iter().filter_map(|h| h.actor_id).collect();
     let names = state
         .db
@@ -535,14 +443,8 @@ async fn render_view(
         }
     };
     let ds = |d: Option<jiff::civil::Date>| d.map(|d| d.to_string());
-    let revealed_phone = revealed
-        .as_ref()
-        .filter(|(f, _)| *f == "phone")
-        .map(|(_, v)| v.clone().unwrap_or_default());
-    let revealed_email = revealed
-        .as_ref()
-        .filter(|(f, _)| *f == "email")
-        .map(|(_, v)| v.clone().unwrap_or_default());
+    let revealed_phone = revealed.as_ref().filter(|(f, _)| *f == "phone").map(|(_, v)| v.clone().unwrap_or_default());
+    let revealed_email = revealed.as_ref().filter(|(f, _)| *f == "email").map(|(_, v)| v.clone().unwrap_or_default());
     let ctx = context! { ..page_ctx(u, lang, "customers", &c.name), ..context! {
         c => context! {
             id => c.id, code => c.code, name => c.name,

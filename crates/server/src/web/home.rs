@@ -12,42 +12,20 @@ use crate::lang::ReqLang;
 use crate::service::customer_scope;
 use crate::state::AppState;
 
-pub async fn workbench(
-    State(state): State<AppState>,
-    ReqLang(lang): ReqLang,
-    u: PageUser,
-) -> AppResult<Html<String>> {
+pub async fn workbench(State(state): State<AppState>, ReqLang(lang): ReqLang, u: PageUser) -> AppResult<Html<String>> {
     let user = u.user.clone();
-    let cutoff = state
-        .today()
-        .checked_sub(jiff::Span::new().months(state.config.review_months))
-        .ok();
+    let cutoff = state.today().checked_sub(jiff::Span::new().months(state.config.review_months)).ok();
     let today = state.today();
     let (mine, review, renewals) = state
         .db
         .read(move |c| {
             let scope = customer_scope(c, &user)?;
-            let count = |c: &mut guanxi_store::Conn,
-                         f: CustomerFilter|
-             -> guanxi_store::Result<customers::CustomerPage> {
-                customers::list(c, &scope, &f)
-            };
-            let mine = count(
-                c,
-                CustomerFilter {
-                    per_page: 1,
-                    ..Default::default()
-                },
-            )?
-            .total;
-            let review = count(
-                c,
-                CustomerFilter {
-                    verified_before: cutoff,
-                    per_page: 5,
-                    ..Default::default()
-                },
-            )?;
+            let count =
+                |c: &mut guanxi_store::Conn, f: CustomerFilter| -> guanxi_store::Result<customers::CustomerPage> {
+                    customers::list(c, &scope, &f)
+                };
+            let mine = count(c, CustomerFilter { per_page: 1, ..Default::default() })?.total;
+            let review = count(c, CustomerFilter { verified_before: cutoff, per_page: 5, ..Default::default() })?;
             let renewals = customers::renewals_due(c, &scope, today, 60, 5)?;
             let renewal_count = customers::count_renewals_due(c, &scope, today, 60)?;
             Ok((mine, review, (renewal_count, renewals)))

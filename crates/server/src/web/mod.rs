@@ -44,12 +44,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(a)| a.ip().to_string()),
-        ))
+        Ok(ClientIp(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| a.ip().to_string())))
     }
 }
 
@@ -78,12 +73,7 @@ fn nav(active: &str, lang: Lang) -> Vec<minijinja::Value> {
 pub fn page_ctx(u: &PageUser, lang: Lang, active: &str, title: &str) -> minijinja::Value {
     let mut items = nav(active, lang);
     if !u.user.role.can_administer_users() {
-        items.retain(|i| {
-            i.get_attr("key")
-                .ok()
-                .and_then(|k| k.as_str().map(|s| s != "settings"))
-                .unwrap_or(true)
-        });
+        items.retain(|i| i.get_attr("key").ok().and_then(|k| k.as_str().map(|s| s != "settings")).unwrap_or(true));
     }
     context! {
         lang => lang.code().strip_suffix("-CN").map_or("en", |_| "zh"),
@@ -100,11 +90,7 @@ pub fn page_ctx(u: &PageUser, lang: Lang, active: &str, title: &str) -> minijinj
     }
 }
 
-pub fn render(
-    state: &AppState,
-    name: &str,
-    ctx: minijinja::Value,
-) -> Result<Html<String>, AppError> {
+pub fn render(state: &AppState, name: &str, ctx: minijinja::Value) -> Result<Html<String>, AppError> {
     state.templates.render(name, ctx).map(Html)
 }
 
@@ -120,17 +106,13 @@ pub async fn render_errors(State(state): State<AppState>, req: Request, next: Ne
     let err = match pending {
         Some(PendingError(e)) => e,
         None if is_api && (res.status().is_client_error() || res.status().is_server_error()) => {
-            let is_json = res
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .is_some_and(|v| v.as_bytes().starts_with(b"application/"));
+            let is_json =
+                res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/"));
             if is_json {
                 return res;
             }
             let status = res.status();
-            let body = axum::body::to_bytes(std::mem::take(res.body_mut()), 64 * 1024)
-                .await
-                .unwrap_or_default();
+            let body = axum::body::to_bytes(std::mem::take(res.body_mut()), 64 * 1024).await.unwrap_or_default();
             let detail = String::from_utf8_lossy(&body).trim().to_string();
             let problem = Problem {
                 kind: "about:blank".into(),
@@ -147,10 +129,7 @@ pub async fn render_errors(State(state): State<AppState>, req: Request, next: Ne
     if is_api {
         let mut r = problem_response(status, &err.problem(lang));
         if status == StatusCode::UNAUTHORIZED {
-            r.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"guanxi\""),
-            );
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"guanxi\""));
         }
         return r;
     }
@@ -175,40 +154,24 @@ pub async fn render_errors(State(state): State<AppState>, req: Request, next: Ne
 fn problem_response(status: StatusCode, p: &Problem) -> Response {
     let body = serde_json::to_vec(p).unwrap_or_default();
     let mut r = (status, body).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/problem+json"),
-    );
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
     r
 }
 
 /// Static files compiled into the binary.
 async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
     let (body, ctype): (&'static [u8], &str) = match file.as_str() {
-        "app.css" => (
-            include_bytes!("../../../../assets/app.css"),
-            "text/css; charset=utf-8",
-        ),
-        "app.js" => (
-            include_bytes!("../../../../assets/app.js"),
-            "text/javascript; charset=utf-8",
-        ),
-        "logo.svg" => (
-            include_bytes!("../../../../assets/logo.svg"),
-            "image/svg+xml",
-        ),
+        "app.css" => (include_bytes!("../../../../assets/app.css"), "text/css; charset=utf-8"),
+        "app.js" => (include_bytes!("../../../../assets/app.js"), "text/javascript; charset=utf-8"),
+        "logo.svg" => (include_bytes!("../../../../assets/logo.svg"), "image/svg+xml"),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     let mut r = Response::new(Body::from(body));
     r.headers_mut().insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_str(ctype)
-            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+        HeaderValue::from_str(ctype).unwrap_or(HeaderValue::from_static("application/octet-stream")),
     );
-    r.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
-    );
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
     r
 }
 
@@ -219,8 +182,5 @@ pub fn form_pairs(body: &[u8]) -> Result<Vec<(String, String)>, AppError> {
 }
 
 pub fn form_get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
+    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }

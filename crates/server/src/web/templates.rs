@@ -17,14 +17,8 @@ macro_rules! embed {
 }
 
 fn t(state: &State, zh: &str, en: &str) -> String {
-    let is_en = state
-        .lookup("lang")
-        .is_some_and(|l| l.as_str() == Some("en"));
-    if is_en {
-        en.to_string()
-    } else {
-        zh.to_string()
-    }
+    let is_en = state.lookup("lang").is_some_and(|l| l.as_str() == Some("en"));
+    if is_en { en.to_string() } else { zh.to_string() }
 }
 
 impl Templates {

@@ -71,10 +71,7 @@ impl TestApp {
         });
         TestApp {
             url: format!("http://{addr}"),
-            http: Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
+            http: Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
             clock,
             state,
             engine: db.name.clone(),
@@ -93,23 +90,14 @@ impl TestApp {
             .await
             .unwrap();
         assert_eq!(r.status(), 200, "[{}] login of {email}", self.engine);
-        r.json::<Value>().await.unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string()
     }
 
     pub async fn admin_token(&self) -> String {
         self.token(ADMIN_EMAIL, ADMIN_PASSWORD).await
     }
 
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> Response {
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
         let mut r = self.http.request(method, format!("{}{path}", self.url));
         if let Some(t) = token {
             r = r.bearer_auth(t);
@@ -121,13 +109,7 @@ impl TestApp {
     }
 
     /// Creates a user through the admin API; returns (id, token).
-    pub async fn user(
-        &self,
-        admin: &str,
-        email: &str,
-        role: &str,
-        group_id: Option<i64>,
-    ) -> (i64, String) {
+    pub async fn user(&self, admin: &str, email: &str, role: &str, group_id: Option<i64>) -> (i64, String) {
         let r = self
             .call(
                 Method::POST,
@@ -143,34 +125,18 @@ impl TestApp {
 
     /// A fingerprint of every table that a refused request must not change.
     pub async fn snapshot(&self) -> Vec<(String, i64)> {
-        let tables = [
-            "customers",
-            "customer_tags",
-            "users",
-            "groups",
-            "audit_log",
-            "counters",
-            "settings",
-            "api_tokens",
-        ];
+        let tables =
+            ["customers", "customer_tags", "users", "groups", "audit_log", "counters", "settings", "api_tokens"];
         let mut out = Vec::new();
         for t in tables {
-            let n: i64 = self
-                .state
-                .db
-                .read(move |c| c.scalar(&format!("SELECT COUNT(*) FROM {t}"), &[]))
-                .await
-                .unwrap();
+            let n: i64 =
+                self.state.db.read(move |c| c.scalar(&format!("SELECT COUNT(*) FROM {t}"), &[])).await.unwrap();
             out.push((t.to_string(), n));
         }
         // Full contents of the tables a customer or user write touches.
         for t in ["customers", "customer_tags", "users", "counters", "groups"] {
-            let rows = self
-                .state
-                .db
-                .read(move |c| c.query(&format!("SELECT * FROM {t} ORDER BY 1, 2"), &[]))
-                .await
-                .unwrap();
+            let rows =
+                self.state.db.read(move |c| c.query(&format!("SELECT * FROM {t} ORDER BY 1, 2"), &[])).await.unwrap();
             out.push((format!("{t}: {rows:?}"), 0));
         }
         out

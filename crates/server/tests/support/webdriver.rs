@@ -32,11 +32,7 @@ fn chromedriver() -> Option<PathBuf> {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 pub fn screenshot_dir() -> PathBuf {
@@ -53,9 +49,7 @@ impl Browser {
                     "GUANXI_REQUIRE_BROWSER=1 but chromedriver is missing (apt-get install chromium chromium-driver)"
                 );
             }
-            eprintln!(
-                "skipping browser test: chromedriver not found (apt-get install chromium chromium-driver)"
-            );
+            eprintln!("skipping browser test: chromedriver not found (apt-get install chromium chromium-driver)");
             return None;
         };
         let port = free_port();
@@ -74,14 +68,10 @@ impl Browser {
                     break;
                 }
             }
-            assert!(
-                Instant::now() < deadline,
-                "chromedriver did not become ready"
-            );
+            assert!(Instant::now() < deadline, "chromedriver did not become ready");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let profile =
-            std::env::temp_dir().join(format!("guanxi-chrome-{}-{port}", std::process::id()));
+        let profile = std::env::temp_dir().join(format!("guanxi-chrome-{}-{port}", std::process::id()));
         let binary = std::env::var("CHROME_BIN").unwrap_or_else(|_| "/usr/bin/chromium".into());
         let mut caps = serde_json::Map::new();
         caps.insert(
@@ -97,16 +87,9 @@ impl Browser {
                 "prefs": { "intl.accept_languages": "zh-CN,zh" },
             }),
         );
-        let client = ClientBuilder::native()
-            .capabilities(caps)
-            .connect(&url)
-            .await
-            .expect("cannot open a WebDriver session");
-        Some(Browser {
-            client,
-            driver,
-            profile,
-        })
+        let client =
+            ClientBuilder::native().capabilities(caps).connect(&url).await.expect("cannot open a WebDriver session");
+        Some(Browser { client, driver, profile })
     }
 
     pub async fn goto(&self, url: &str) {
