@@ -184,3 +184,137 @@ mod tests {
         }
     }
 }
+
+/// A WeChat id: 6–20 characters, starting with a letter; letters, digits,
+/// `_` and `-`. (Phone numbers used as WeChat ids are accepted too.)
+pub fn parse_wechat(raw: &str) -> Result<String, Issue> {
+    let s = raw.trim();
+    if PhoneNumber::parse(s).is_ok() {
+        return Ok(s.to_string());
+    }
+    let ok = (6..=20).contains(&s.len())
+        && s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ok { Ok(s.to_string()) } else { Err(Issue::InvalidWechat) }
+}
+
+/// Masks a WeChat id: `wx***9`.
+pub fn mask_wechat(s: &str) -> String {
+    let first: String = s.chars().take(2).collect();
+    let last: String = s.chars().last().map(String::from).unwrap_or_default();
+    format!("{first}***{last}")
+}
+
+/// Raw input for a contact person (SPEC C2).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct ContactInput {
+    /// 1–50 characters. Required.
+    pub name: String,
+    /// 职务, up to 50 characters.
+    pub title: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    /// 微信号.
+    pub wechat: Option<String>,
+    /// `YYYY-MM-DD`, not after today.
+    pub birthday: Option<String>,
+    /// Up to 200 characters.
+    pub address: Option<String>,
+    /// 关键决策人.
+    pub decision_maker: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactDraft {
+    pub name: String,
+    pub title: Option<String>,
+    pub phone: Option<PhoneNumber>,
+    pub email: Option<Email>,
+    pub wechat: Option<String>,
+    pub birthday: Option<jiff::civil::Date>,
+    pub address: Option<String>,
+    pub decision_maker: bool,
+}
+
+impl ContactDraft {
+    pub fn parse(input: &ContactInput, today: jiff::civil::Date) -> Result<Self, crate::ValidationErrors> {
+        use crate::validation;
+        let mut e = crate::ValidationErrors::new();
+        let present = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        let name = e.check("name", validation::required_text(&input.name, 50));
+        let title = e.check("title", validation::optional_text(input.title.as_deref(), 50, false));
+        let phone = match present(&input.phone) {
+            None => Some(None),
+            Some(p) => e.check("phone", PhoneNumber::parse(&p).map(Some)),
+        };
+        let email = match present(&input.email) {
+            None => Some(None),
+            Some(p) => e.check("email", Email::parse(&p).map(Some)),
+        };
+        let wechat = match present(&input.wechat) {
+            None => Some(None),
+            Some(p) => e.check("wechat", parse_wechat(&p).map(Some)),
+        };
+        let birthday = match present(&input.birthday) {
+            None => Some(None),
+            Some(p) => e.check(
+                "birthday",
+                crate::customer::parse_date(&p)
+                    .and_then(|d| if d > today { Err(Issue::InFuture) } else { Ok(Some(d)) }),
+            ),
+        };
+        let address = e.check("address", validation::optional_text(input.address.as_deref(), 200, false));
+        match (name, title, phone, email, wechat, birthday, address) {
+            (Some(name), Some(title), Some(phone), Some(email), Some(wechat), Some(birthday), Some(address))
+                if e.is_empty() =>
+            {
+                Ok(ContactDraft {
+                    name,
+                    title,
+                    phone,
+                    email,
+                    wechat,
+                    birthday,
+                    address,
+                    decision_maker: input.decision_maker.unwrap_or(false),
+                })
+            }
+            _ => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod contact_tests {
+    use super::*;
+
+    #[test]
+    fn wechat_ids() {
+        assert!(parse_wechat("wxid_abc123").is_ok());
+        assert!(parse_wechat("13812345678").is_ok());
+        assert_eq!(parse_wechat("1abcdef"), Err(Issue::InvalidWechat));
+        assert_eq!(parse_wechat("abc"), Err(Issue::InvalidWechat));
+        assert_eq!(mask_wechat("wxid_abc123"), "wx***3");
+    }
+
+    #[test]
+    fn contact_rules() {
+        let today = jiff::civil::date(2026, 11, 23);
+        let ok = ContactInput { name: "李强".into(), phone: Some("13812345678".into()), ..Default::default() };
+        assert!(ContactDraft::parse(&ok, today).is_ok());
+        let bad = ContactInput {
+            name: "".into(),
+            phone: Some("1".into()),
+            email: Some("x".into()),
+            wechat: Some("1".into()),
+            birthday: Some("2030-01-01".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            ContactDraft::parse(&bad, today).unwrap_err().fields(),
+            vec!["name", "phone", "email", "wechat", "birthday"]
+        );
+    }
+}

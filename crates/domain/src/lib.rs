@@ -4,9 +4,12 @@
 //! everywhere after that.
 
 pub mod clock;
+pub mod communication;
 pub mod contact;
 pub mod customer;
 pub mod lang;
+pub mod money;
+pub mod order;
 pub mod user;
 pub mod validation;
 

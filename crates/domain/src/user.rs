@@ -2,7 +2,7 @@
 //! What each role may do is decided here, so that handlers ask a question
 //! ("may this user administer users?") instead of comparing role names.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::contact::Email;
 use crate::customer::vocabulary;

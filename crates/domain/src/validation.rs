@@ -31,6 +31,11 @@ pub enum Issue {
     /// Another record already uses this value.
     Taken,
     InvalidCharacters,
+    InvalidWechat,
+    /// Not an amount of money with at most two decimals.
+    InvalidAmount,
+    /// Not a date and time.
+    InvalidDateTime,
     /// The JSON body or form could not be read at all.
     Malformed(String),
 }
@@ -51,6 +56,9 @@ impl Issue {
             Issue::Unknown => "unknown",
             Issue::Taken => "taken",
             Issue::InvalidCharacters => "invalid_characters",
+            Issue::InvalidAmount => "invalid_amount",
+            Issue::InvalidWechat => "invalid_wechat",
+            Issue::InvalidDateTime => "invalid_datetime",
             Issue::Malformed(_) => "malformed",
         }
     }
@@ -88,6 +96,12 @@ impl Issue {
             (Issue::Taken, Lang::En) => "is already in use".into(),
             (Issue::InvalidCharacters, Lang::Zh) => "包含不允许的字符".into(),
             (Issue::InvalidCharacters, Lang::En) => "contains characters that are not allowed".into(),
+            (Issue::InvalidWechat, Lang::Zh) => "不是有效的微信号（6–20 位，以字母开头）".into(),
+            (Issue::InvalidWechat, Lang::En) => "is not a WeChat id (6–20 characters, starting with a letter)".into(),
+            (Issue::InvalidAmount, Lang::Zh) => "金额格式不正确（如 1234.50，最多两位小数）".into(),
+            (Issue::InvalidAmount, Lang::En) => "is not an amount such as 1234.50 (at most two decimals)".into(),
+            (Issue::InvalidDateTime, Lang::Zh) => "时间格式应为 YYYY-MM-DD HH:MM".into(),
+            (Issue::InvalidDateTime, Lang::En) => "must be a date and time such as 2026-11-23 14:30".into(),
             (Issue::Malformed(detail), Lang::Zh) => format!("请求内容无法解析：{detail}"),
             (Issue::Malformed(detail), Lang::En) => format!("could not be read: {detail}"),
         }

@@ -12,7 +12,7 @@ use support::app::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp};
 use support::webdriver::Browser;
 
 async fn customer_count(app: &TestApp) -> i64 {
-    app.state.db.read(|c| guanxi_store::customers::count(c)).await.unwrap()
+    app.state.db.read(guanxi_store::customers::count).await.unwrap()
 }
 
 #[tokio::test]

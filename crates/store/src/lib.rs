@@ -9,7 +9,7 @@
 //! queued writes; reads go to a pool of read-only connections.
 
 mod error;
-mod migrate;
+pub mod migrate;
 mod pg;
 mod sql;
 mod sqlite;

@@ -4,12 +4,26 @@
 use crate::sql::{Conn, Engine};
 use crate::{Result, args};
 
-const SQLITE: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
-const POSTGRES: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+const SQLITE: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../migrations/sqlite/0002_customer_360.sql")),
+];
+const POSTGRES: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_init.sql")),
+    (2, include_str!("../migrations/postgres/0002_customer_360.sql")),
+];
 
 /// An arbitrary constant: the advisory lock that keeps two starting
 /// instances from migrating at once.
 const PG_MIGRATION_LOCK: i64 = 0x6775_616e_7869;
+
+/// The number of migrations this build knows for an engine.
+pub fn known(engine: Engine) -> usize {
+    match engine {
+        Engine::Sqlite => SQLITE.len(),
+        Engine::Postgres => POSTGRES.len(),
+    }
+}
 
 /// Applies pending migrations inside the caller's transaction.
 pub(crate) fn apply(c: &mut Conn, engine: Engine) -> Result<usize> {
