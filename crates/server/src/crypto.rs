@@ -103,24 +103,42 @@ impl PiiCipher {
     }
 
     pub fn seal_phone(&self, p: &PhoneNumber) -> Sealed {
-        Sealed { ciphertext: self.encrypt(p.as_str()), masked: p.masked(), index: self.index("contact", p.as_str()) }
+        Sealed {
+            ciphertext: self.encrypt(p.as_str()),
+            masked: p.masked(),
+            index: self.index("contact", p.as_str()),
+            search: p.search_suffixes().map(|s| self.index("phone", s)).collect(),
+        }
     }
 
     pub fn seal_email(&self, e: &Email) -> Sealed {
+        let lower = e.as_str().to_lowercase();
         Sealed {
             ciphertext: self.encrypt(e.as_str()),
             masked: e.masked(),
-            index: self.index("contact", &e.as_str().to_lowercase()),
+            index: self.index("contact", &lower),
+            search: vec![self.index("email", &lower)],
         }
     }
 
-    /// The index to look a search term up by, if it is a phone or an email.
+    /// A personal value that is encrypted and masked but not searchable.
+    pub fn seal_text(&self, value: &str, masked: String) -> Sealed {
+        Sealed { ciphertext: self.encrypt(value), masked, index: String::new(), search: Vec::new() }
+    }
+
+    /// The search digest for a query that is a phone number, the last four
+    /// or more digits of one, or an email address.
     pub fn contact_index_for_query(&self, q: &str) -> Option<String> {
+        let q = q.trim();
         if let Ok(p) = PhoneNumber::parse(q) {
-            return Some(self.index("contact", p.as_str()));
+            return Some(self.index("phone", p.as_str()));
+        }
+        let digits: String = q.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+        if digits.len() >= 4 && digits.chars().all(|c| c.is_ascii_digit()) {
+            return Some(self.index("phone", &digits));
         }
         if let Ok(e) = Email::parse(q) {
-            return Some(self.index("contact", &e.as_str().to_lowercase()));
+            return Some(self.index("email", &e.as_str().to_lowercase()));
         }
         None
     }
@@ -151,7 +169,12 @@ mod tests {
     fn blind_index_is_stable_and_keyed() {
         let c = PiiCipher::from_bytes(&[7; 32]);
         let p = PhoneNumber::parse("138 1234 5678").unwrap();
-        assert_eq!(c.seal_phone(&p).index, c.contact_index_for_query("13812345678").unwrap());
+        let sealed = c.seal_phone(&p);
+        assert!(sealed.search.contains(&c.contact_index_for_query("13812345678").unwrap()));
+        assert!(sealed.search.contains(&c.contact_index_for_query("5678").unwrap()), "last four digits");
+        assert!(sealed.search.contains(&c.contact_index_for_query("345678").unwrap()));
+        assert!(!sealed.search.contains(&c.contact_index_for_query("1234").unwrap()), "not a suffix");
+        assert_eq!(c.contact_index_for_query("567"), None, "too short to search by");
         assert_ne!(c.index("contact", "x"), PiiCipher::from_bytes(&[8; 32]).index("contact", "x"));
     }
 

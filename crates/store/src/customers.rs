@@ -11,13 +11,42 @@ use serde::Serialize;
 use crate::sql::{Conn, Row, Value};
 use crate::{Result, StoreError, args, settings};
 
-/// A personal value as stored: ciphertext, the masked form for lists, and a
-/// keyed hash for exact lookups.
-#[derive(Debug, Clone)]
+/// A personal value as stored: ciphertext, the masked form for lists, a
+/// keyed hash for exact lookups, and the keyed hashes it can be searched by
+/// (for a phone number: the whole number and every suffix of 4+ digits).
+#[derive(Debug, Clone, Default)]
 pub struct Sealed {
     pub ciphertext: String,
     pub masked: String,
     pub index: String,
+    pub search: Vec<String>,
+}
+
+/// Replaces the search digests of a customer's own fields (`contact_id`
+/// None) or of one of its contacts.
+pub fn replace_search_index(
+    c: &mut Conn,
+    customer_id: i64,
+    contact_id: Option<i64>,
+    sealed: &[&Option<Sealed>],
+) -> Result<()> {
+    match contact_id {
+        None => {
+            c.execute("DELETE FROM contact_index WHERE customer_id = $1 AND contact_id IS NULL", args![customer_id])?
+        }
+        Some(id) => c.execute("DELETE FROM contact_index WHERE contact_id = $1", args![id])?,
+    };
+    let mut digests: Vec<&str> =
+        sealed.iter().filter_map(|s| s.as_ref()).flat_map(|s| s.search.iter().map(String::as_str)).collect();
+    digests.sort_unstable();
+    digests.dedup();
+    for d in digests {
+        c.execute(
+            "INSERT INTO contact_index (digest, customer_id, contact_id) VALUES ($1, $2, $3)",
+            args![d, customer_id, contact_id],
+        )?;
+    }
+    Ok(())
 }
 
 /// Which customers a user may see.
@@ -256,6 +285,7 @@ pub fn insert(
     );
     let id: i64 = c.scalar(&sql, &values)?;
     set_tags(c, id, d)?;
+    replace_search_index(c, id, None, &[phone, email])?;
     Ok((id, code.as_str().to_string()))
 }
 
@@ -281,6 +311,7 @@ pub fn update(
         &values,
     )?;
     set_tags(c, id, d)?;
+    replace_search_index(c, id, None, &[phone, email])?;
     Ok(())
 }
 
@@ -325,7 +356,8 @@ impl CustomerSort {
 pub struct CustomerFilter {
     /// Code, or part of the name.
     pub q: Option<String>,
-    /// Keyed hash of a full phone number or email, for exact lookups.
+    /// Search digest of a phone number (whole or its last 4+ digits) or an
+    /// email, of the customer or one of its contacts.
     pub contact_index: Option<String>,
     pub owner_id: Option<i64>,
     pub industry: Option<String>,
@@ -358,14 +390,21 @@ pub fn list(c: &mut Conn, scope: &Scope, f: &CustomerFilter) -> Result<CustomerP
         params.push(v);
         format!("${}", params.len())
     };
+    // The search box: code, name, contact name, or a phone/email digest.
+    let mut search = Vec::new();
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         let code = push(&mut params, q.to_ascii_uppercase().into());
         let like = push(&mut params, like_pattern(q).into());
-        conds.push(format!("(c.code = {code} OR c.name LIKE {like} ESCAPE '\\')"));
+        search.push(format!("c.code = {code}"));
+        search.push(format!("c.name LIKE {like} ESCAPE '\\'"));
+        search.push(format!("c.id IN (SELECT p.customer_id FROM contacts p WHERE p.name LIKE {like} ESCAPE '\\')"));
     }
     if let Some(ix) = &f.contact_index {
         let p = push(&mut params, ix.as_str().into());
-        conds.push(format!("(c.phone_index = {p} OR c.email_index = {p})"));
+        search.push(format!("c.id IN (SELECT ci.customer_id FROM contact_index ci WHERE ci.digest = {p})"));
+    }
+    if !search.is_empty() {
+        conds.push(format!("({})", search.join(" OR ")));
     }
     if let Some(o) = f.owner_id {
         let p = push(&mut params, o.into());

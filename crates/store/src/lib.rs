@@ -15,9 +15,13 @@ mod sql;
 mod sqlite;
 
 pub mod audit;
+pub mod communications;
+pub mod contacts;
 pub mod customers;
+pub mod orders;
 pub mod settings;
 pub mod testing;
+pub mod timeline;
 pub mod users;
 
 use std::path::PathBuf;

@@ -4,6 +4,7 @@ use guanxi_domain::customer::{CustomerDraft, CustomerInput};
 use guanxi_domain::{Issue, ValidationErrors};
 use guanxi_store::audit::{self, AuditEntry};
 use guanxi_store::customers::{self, Customer, CustomerFilter, CustomerPage, Scope};
+use guanxi_store::timeline::{self, NewEntry, kind};
 use guanxi_store::users::User;
 
 use super::customer_scope;
@@ -48,6 +49,18 @@ pub async fn create(state: &AppState, actor: &User, input: CustomerInput, ip: Op
             let scope = customer_scope(c, &actor)?;
             check_owner(&scope, &draft)?;
             let (id, code) = customers::insert(c, &draft, &phone, &email, Some(actor.id), now)?;
+            timeline::append(
+                c,
+                &NewEntry {
+                    customer_id: id,
+                    at: now,
+                    kind: kind::CUSTOMER,
+                    ref_id: None,
+                    title: "customer.created".into(),
+                    body: Some(format!("{code} {}", draft.name)),
+                    actor_id: Some(actor.id),
+                },
+            )?;
             audit::record(
                 c,
                 now,
@@ -86,6 +99,19 @@ pub async fn update(
             let before = customers::get(c, &scope, id)?;
             check_owner(&scope, &draft)?;
             customers::update(c, &scope, id, &draft, &phone, &email, now)?;
+            let changed = changed_fields(&before, &draft);
+            timeline::append(
+                c,
+                &NewEntry {
+                    customer_id: id,
+                    at: now,
+                    kind: kind::CUSTOMER,
+                    ref_id: None,
+                    title: "customer.updated".into(),
+                    body: Some(changed.clone()),
+                    actor_id: Some(actor.id),
+                },
+            )?;
             audit::record(
                 c,
                 now,
@@ -94,7 +120,7 @@ pub async fn update(
                     action: "update",
                     entity: "customer",
                     entity_id: Some(id),
-                    detail: changed_fields(&before, &draft),
+                    detail: changed,
                     ip: ip.as_deref(),
                 },
             )?;
@@ -187,12 +213,10 @@ pub async fn get(state: &AppState, actor: &User, id: i64) -> AppResult<Customer>
 }
 
 pub async fn list(state: &AppState, actor: &User, mut filter: CustomerFilter) -> AppResult<CustomerPage> {
-    // A query that is a phone number or email is looked up by its blind index.
-    if let Some(q) = filter.q.as_deref()
-        && let Some(ix) = state.cipher.contact_index_for_query(q)
-    {
-        filter.contact_index = Some(ix);
-        filter.q = None;
+    // A query that is (part of) a phone number or an email also matches by
+    // its blind index.
+    if let Some(q) = filter.q.as_deref() {
+        filter.contact_index = state.cipher.contact_index_for_query(q);
     }
     let actor = actor.clone();
     Ok(state

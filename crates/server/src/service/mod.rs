@@ -3,6 +3,7 @@
 //! runs its store calls (with the audit entry) in one transaction.
 
 pub mod customers;
+pub mod relationship;
 pub mod users;
 
 use guanxi_domain::user::Role;
