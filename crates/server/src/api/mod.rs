@@ -4,6 +4,7 @@
 mod auth;
 pub mod customers;
 pub mod json;
+pub mod relationship;
 pub mod users;
 
 use std::sync::Arc;
@@ -69,6 +70,14 @@ fn router_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(customers::list, customers::create))
         .routes(routes!(customers::get_one, customers::update, customers::delete))
         .routes(routes!(customers::reveal))
+        .routes(routes!(relationship::list_contacts, relationship::create_contact))
+        .routes(routes!(relationship::update_contact, relationship::delete_contact))
+        .routes(routes!(relationship::list_orders, relationship::create_order))
+        .routes(routes!(relationship::ingest_events))
+        .routes(routes!(relationship::create_communication))
+        .routes(routes!(relationship::my_action_items))
+        .routes(routes!(relationship::set_action_status))
+        .routes(routes!(relationship::timeline))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::update))
         .routes(routes!(users::list_groups, users::create_group))

@@ -315,3 +315,126 @@ pub async fn timeline_page(
         })
         .await?)
 }
+
+/// One behaviour event as the company's product pushes it (SPEC C4).
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventInput {
+    /// The customer, by code (`KH000123`) or by id.
+    pub customer_code: Option<String>,
+    pub customer_id: Option<i64>,
+    /// Unique per event: a re-sent event is ignored. 1–64 characters.
+    pub event_id: String,
+    /// `login`, `page_view` or `feature_use`.
+    pub kind: String,
+    /// RFC 3339 instant or `YYYY-MM-DD HH:MM` (business time zone).
+    pub occurred_at: String,
+    /// Seconds spent, 0–86400.
+    pub duration_secs: Option<i64>,
+    /// The feature or page, up to 100 characters.
+    pub feature: Option<String>,
+}
+
+pub const MAX_EVENT_BATCH: usize = 10_000;
+const EVENT_KINDS: &[&str] = &["login", "page_view", "feature_use"];
+
+/// Ingests a batch of behaviour events: all are checked first, and one bad
+/// event refuses the whole batch. Returns (received, newly stored).
+pub async fn ingest_events(state: &AppState, actor: &User, events: Vec<EventInput>) -> AppResult<(usize, u64)> {
+    if !actor.role.sees_all_customers() {
+        return Err(AppError::Forbidden);
+    }
+    let mut e = ValidationErrors::new();
+    if events.is_empty() {
+        e.add("events", Issue::Required);
+    }
+    if events.len() > MAX_EVENT_BATCH {
+        e.add("events", Issue::TooMany { max: MAX_EVENT_BATCH });
+        return Err(e.into());
+    }
+    let tz = state.config.time_zone.clone();
+    let now = state.clock.now();
+    let mut parsed = Vec::with_capacity(events.len());
+    for (i, ev) in events.iter().enumerate() {
+        let f = |name: &str| format!("events[{i}].{name}");
+        let event_id = e.check(&f("event_id"), guanxi_domain::validation::required_text(&ev.event_id, 64));
+        let kind_ok = EVENT_KINDS.contains(&ev.kind.as_str());
+        if !kind_ok {
+            e.add(&f("kind"), Issue::NotAllowed);
+        }
+        let at = e.check(
+            &f("occurred_at"),
+            guanxi_domain::communication::parse_datetime(&ev.occurred_at, &tz)
+                .and_then(|t| if t > now { Err(Issue::InFuture) } else { Ok(t) }),
+        );
+        if matches!(ev.duration_secs, Some(d) if !(0..=86_400).contains(&d)) {
+            e.add(&f("duration_secs"), Issue::OutOfRange);
+        }
+        let feature =
+            e.check(&f("feature"), guanxi_domain::validation::optional_text(ev.feature.as_deref(), 100, false));
+        if ev.customer_code.is_none() && ev.customer_id.is_none() {
+            e.add(&f("customer_code"), Issue::Required);
+        }
+        parsed.push((event_id, at, feature));
+    }
+    if !e.is_empty() {
+        return Err(e.into());
+    }
+    Ok(state
+        .db
+        .write(move |c| {
+            // Resolve customer codes in chunks, one query each.
+            let mut by_code = std::collections::HashMap::new();
+            let codes: Vec<String> = events.iter().filter_map(|ev| ev.customer_code.clone()).collect();
+            for chunk in codes.chunks(500) {
+                let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+                let vals: Vec<guanxi_store::Value> =
+                    chunk.iter().map(|s| s.trim().to_ascii_uppercase().into()).collect();
+                for r in
+                    c.query(&format!("SELECT code, id FROM customers WHERE code IN ({})", marks.join(", ")), &vals)?
+                {
+                    by_code.insert(r.get::<String>(0)?, r.get::<i64>(1)?);
+                }
+            }
+            let mut ids = std::collections::HashSet::new();
+            for chunk in events.iter().filter_map(|ev| ev.customer_id).collect::<Vec<_>>().chunks(500) {
+                let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+                let vals: Vec<guanxi_store::Value> = chunk.iter().map(|x| (*x).into()).collect();
+                for r in c.query(&format!("SELECT id FROM customers WHERE id IN ({})", marks.join(", ")), &vals)? {
+                    ids.insert(r.get::<i64>(0)?);
+                }
+            }
+            let mut e = ValidationErrors::new();
+            let mut batch = Vec::with_capacity(events.len());
+            for (i, (ev, (event_id, at, feature))) in events.iter().zip(parsed).enumerate() {
+                let customer = match (&ev.customer_id, &ev.customer_code) {
+                    (Some(id), _) => ids.contains(id).then_some(*id),
+                    (None, Some(code)) => by_code.get(&code.trim().to_ascii_uppercase()).copied(),
+                    (None, None) => None,
+                };
+                match (customer, event_id, at) {
+                    (Some(customer_id), Some(event_id), Some(occurred_at)) => batch.push(orders::NewEvent {
+                        customer_id,
+                        event_id,
+                        kind: ev.kind.clone(),
+                        occurred_at,
+                        duration_secs: ev.duration_secs,
+                        feature: feature.flatten(),
+                    }),
+                    _ => e.add(
+                        &format!(
+                            "events[{i}].{}",
+                            if ev.customer_id.is_some() { "customer_id" } else { "customer_code" }
+                        ),
+                        Issue::Unknown,
+                    ),
+                }
+            }
+            if !e.is_empty() {
+                return Err(e.into());
+            }
+            let received = batch.len();
+            Ok((received, orders::insert_events(c, &batch)?))
+        })
+        .await?)
+}
