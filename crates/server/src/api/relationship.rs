@@ -313,8 +313,16 @@ pub struct TimelinePage {
     pub next: Option<String>,
 }
 
+/// A timeline request: kinds to show, the cursor, the page size.
+#[derive(Debug, Clone, Default)]
+pub struct TimelineQuery {
+    pub kinds: Vec<String>,
+    pub before: Option<(jiff::Timestamp, i64)>,
+    pub limit: i64,
+}
+
 /// Parses the timeline query: `kind` (comma-separated), `before` (`<ms>:<id>`), `limit` (1–200, default 50).
-pub fn parse_timeline_query(raw: Option<&str>) -> AppResult<(Vec<String>, Option<(jiff::Timestamp, i64)>, i64)> {
+pub fn parse_timeline_query(raw: Option<&str>) -> AppResult<TimelineQuery> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
         .map_err(|e| AppError::BadRequest(format!("query string: {e}")))?;
     let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim()).filter(|v| !v.is_empty());
@@ -338,7 +346,7 @@ pub fn parse_timeline_query(raw: Option<&str>) -> AppResult<(Vec<String>, Option
             .filter(|n| (1..=200).contains(n))
             .ok_or_else(|| AppError::field("limit", Issue::OutOfRange))?,
     };
-    Ok((kinds, before, limit))
+    Ok(TimelineQuery { kinds, before, limit })
 }
 
 /// The customer's timeline, newest first, filterable by kind.
@@ -352,7 +360,7 @@ pub async fn timeline(
     Path(id): Path<i64>,
     RawQuery(raw): RawQuery,
 ) -> AppResult<Json<TimelinePage>> {
-    let (kinds, before, limit) = parse_timeline_query(raw.as_deref())?;
+    let TimelineQuery { kinds, before, limit } = parse_timeline_query(raw.as_deref())?;
     let entries = svc::timeline_page(&state, &user, id, kinds, before, limit).await?;
     let next = (entries.len() as i64 == limit)
         .then(|| entries.last().map(|e| format!("{}:{}", e.at.as_millisecond(), e.id)))
