@@ -50,6 +50,7 @@ async fn a_user_logs_in_lists_and_creates_customers() {
     let before = customer_count(&app).await;
     b.fill("#q", "KH000003").await;
     b.click(".filter-actions button[type=submit]").await;
+    b.wait_url("q=KH000003").await;
     b.wait_for("#customer-table").await;
     assert_eq!(b.count("#customer-table tbody tr").await, 1);
 
@@ -77,10 +78,62 @@ async fn a_user_logs_in_lists_and_creates_customers() {
     assert_eq!(customer_count(&app).await, before + 1);
     b.screenshot("customer-view").await;
 
+    // Customer 360: a contact, a communication with a follow-up, an order.
+    let profile = b.path().await;
+    let profile = profile.split('?').next().unwrap().to_string();
+    b.click("#add-contact").await;
+    b.fill("#f-name", "周婷").await;
+    b.fill("#f-title", "行政总监").await;
+    b.fill("#f-phone", "13655554321").await;
+    b.click("#save").await;
+    b.wait_url("flash=contact").await;
+    assert!(b.text(".grid-360").await.contains("周婷"));
+
+    b.click("#log-communication").await;
+    b.wait_for("#communication-form").await;
+    b.fill("#f-purpose", "首次拜访").await;
+    b.fill("#f-summary", "客户关注交付周期，希望下周拿到报价").await;
+    b.fill("#f-action_items_0__content", "3 个工作日内发送正式报价").await;
+    b.click("#save").await;
+    // The follow-up has no due time: refused, with the reason beside the field.
+    assert!(b.text("#form-errors").await.contains("完成时限"));
+    assert_eq!(b.count("#f-action_items_0__content").await, 1);
+    b.screenshot("communication-form-error").await;
+    b.client
+        .execute("document.getElementById('f-action_items_0__due').value = '2026-11-26T18:00'", vec![])
+        .await
+        .unwrap();
+    b.click("#save").await;
+    b.wait_url("flash=communication").await;
+    let timeline = b.text("#timeline-list").await;
+    assert!(timeline.contains("沟通 · 电话") && timeline.contains("首次拜访"), "{timeline}");
+    assert!(b.text(".grid-360").await.contains("3 个工作日内发送正式报价"));
+
+    b.click("#add-order").await;
+    b.fill("#f-amount", "12800.5").await;
+    b.fill("#f-product", "精密轴承").await;
+    b.click("#save").await;
+    b.wait_url("flash=order").await;
+    assert!(b.text(".kv").await.contains("¥12,800.50"));
+    b.screenshot("customer-360").await;
+
+    // Found again by the last four digits of the contact's phone.
+    b.goto(&format!("{}/customers?q=4321", app.url)).await;
+    b.wait_for("#customer-table").await;
+    assert!(b.text("#customer-table").await.contains("苏州博瑞精密机械有限公司"));
+    b.goto(&format!("{}{profile}", app.url)).await;
+    b.wait_for("#timeline").await;
+
     // The workbench, and the list on a phone-sized screen.
     b.goto(&format!("{}/", app.url)).await;
     b.wait_for(".stats").await;
+    assert!(
+        b.text("#my-actions").await.contains("3 个工作日内发送正式报价"),
+        "the follow-up is on the owner's workbench"
+    );
     b.screenshot("workbench").await;
+    b.click("#my-actions form button").await;
+    b.wait_for("#my-actions .empty").await;
     b.resize(390, 844).await;
     b.goto(&format!("{}/customers", app.url)).await;
     b.wait_for("#customer-table").await;

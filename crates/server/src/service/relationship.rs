@@ -157,6 +157,7 @@ pub async fn create_order(
 ) -> AppResult<Option<i64>> {
     require_edit(actor)?;
     let draft = OrderDraft::parse(&input, state.today())?;
+    let tz = state.config.time_zone.clone();
     let actor = actor.clone();
     let now = state.clock.now();
     Ok(state
@@ -169,11 +170,8 @@ pub async fn create_order(
                     c,
                     &NewEntry {
                         customer_id,
-                        at: draft
-                            .ordered_on
-                            .at(12, 0, 0, 0)
-                            .to_zoned(jiff::tz::TimeZone::UTC)
-                            .map_or(now, |z| z.timestamp()),
+                        // An order has a date, not a time: noon in the business time zone.
+                        at: draft.ordered_on.at(12, 0, 0, 0).to_zoned(tz.clone()).map_or(now, |z| z.timestamp()),
                         kind: kind::ORDER,
                         ref_id: Some(id),
                         title: "order.created".into(),

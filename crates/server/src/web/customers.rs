@@ -160,6 +160,9 @@ fn flash_text(raw: Option<&str>, lang: Lang) -> Option<&'static str> {
         "created" => Some(lang.pick("客户已创建", "Customer created")),
         "saved" => Some(lang.pick("修改已保存", "Changes saved")),
         "deleted" => Some(lang.pick("客户已删除", "Customer deleted")),
+        "contact" => Some(lang.pick("联系人已添加", "Contact added")),
+        "communication" => Some(lang.pick("沟通记录已保存", "Communication recorded")),
+        "order" => Some(lang.pick("订单已录入", "Order recorded")),
         _ => None,
     }
 }
@@ -411,6 +414,34 @@ async fn update(
     }
 }
 
+/// The label of a timeline event code, e.g. `communication.phone`.
+fn event_label(code: &str, lang: Lang) -> String {
+    let (zh, en) = match code {
+        "customer.created" => ("建立客户档案", "Customer record created"),
+        "customer.updated" => ("更新客户资料", "Profile updated"),
+        "contact.created" => ("添加联系人", "Contact added"),
+        "order.created" => ("订单", "Order"),
+        "action_item.created" => ("新增行动项", "Action item"),
+        "action_item.done" => ("行动项完成", "Action item done"),
+        "action_item.waiting_customer" => ("行动项待客户确认", "Action item waiting for the customer"),
+        "action_item.open" => ("行动项重新打开", "Action item reopened"),
+        other => match other.strip_prefix("communication.").and_then(|c| Channel::parse(c).ok()) {
+            Some(ch) => return format!("{}{}", lang.pick("沟通 · ", "Communication · "), ch.label(lang)),
+            None => return other.to_string(),
+        },
+    };
+    lang.pick(zh, en).to_string()
+}
+
+/// Everything the 360 page shows besides the profile, read in one transaction.
+struct View360 {
+    contacts: Vec<guanxi_store::contacts::Contact>,
+    summary: guanxi_store::orders::OrderSummary,
+    recent_orders: Vec<guanxi_store::orders::Order>,
+    items: Vec<guanxi_store::communications::ActionItem>,
+    timeline: Vec<guanxi_store::timeline::Entry>,
+}
+
 async fn render_view(
     state: &AppState,
     lang: Lang,
@@ -418,8 +449,24 @@ async fn render_view(
     c: &Customer,
     revealed: Option<(&str, Option<String>)>,
     flash: Option<&str>,
+    tq: &crate::api::relationship::TimelineQuery,
 ) -> AppResult<Html<String>> {
     let id = c.id;
+    let today = state.today();
+    let q = tq.clone();
+    let v360 = state
+        .db
+        .read(move |cn| {
+            Ok(View360 {
+                contacts: guanxi_store::contacts::for_customer(cn, id)?,
+                summary: guanxi_store::orders::summary(cn, id, today)?,
+                recent_orders: guanxi_store::orders::recent(cn, id, 5)?,
+                items: guanxi_store::communications::for_customer_items(cn, id)?,
+                timeline: guanxi_store::timeline::page(cn, id, &q.kinds, q.before, q.limit)?,
+            })
+        })
+        .await?;
+    let now = state.clock.now();
     let history = state.db.read(move |cn| audit::for_entity(cn, "customer", id, 20)).await?;
     let actor_ids: Vec<i64> = history.iter().filter_map(|h| h.actor_id).collect();
     let names = state
@@ -476,6 +523,37 @@ async fn render_view(
         can_delete => u.user.role.can_delete_customers(),
         can_reveal => u.user.role.can_reveal_personal_data(),
         flash => flash,
+        contacts => v360.contacts.iter().map(|p| context! {
+            id => p.id, name => p.name, title => p.title, phone => p.phone_masked, email => p.email_masked,
+            wechat => p.wechat_masked, decision_maker => p.decision_maker,
+        }).collect::<Vec<_>>(),
+        orders => context! {
+            spend_12m => v360.summary.spend_12m.to_string(), orders_12m => v360.summary.orders_12m,
+            orders_total => v360.summary.orders_total, spend_total => v360.summary.spend_total.to_string(),
+            last_order_on => v360.summary.last_order_on.map(|d| d.to_string()),
+            recent => v360.recent_orders.iter().map(|o| context! {
+                on => o.ordered_on.to_string(), amount => o.amount.to_string(), product => o.product,
+            }).collect::<Vec<_>>(),
+        },
+        items => v360.items.iter().filter(|a| a.status != guanxi_domain::communication::ActionStatus::Done).map(|a| context! {
+            id => a.id, content => a.content, owner => a.owner_name, status => a.status.label(lang),
+            due => a.due_at.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M").to_string(),
+            overdue => guanxi_domain::communication::is_overdue(a.status, a.due_at, now),
+        }).collect::<Vec<_>>(),
+        timeline => v360.timeline.iter().map(|e| context! {
+            kind => e.kind, label => event_label(&e.title, lang), body => e.body, who => e.actor_name,
+            at => e.at.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M").to_string(),
+        }).collect::<Vec<_>>(),
+        timeline_more => (v360.timeline.len() as i64 == tq.limit).then(|| v360.timeline.last().map(|e| {
+            let mut q = vec![("before".to_string(), format!("{}:{}", e.at.as_millisecond(), e.id))];
+            if !tq.kinds.is_empty() { q.push(("kind".into(), tq.kinds.join(","))); }
+            format!("/customers/{id}?{}#timeline", serde_urlencoded::to_string(&q).unwrap_or_default())
+        })).flatten(),
+        kind_tabs => std::iter::once(("", lang.pick("全部", "All")))
+            .chain([("communication", lang.pick("沟通", "Communications")), ("action_item", lang.pick("行动项", "Action items")),
+                    ("order", lang.pick("订单", "Orders")), ("contact", lang.pick("联系人", "Contacts")), ("customer", lang.pick("档案", "Profile"))])
+            .map(|(k, label)| context! { kind => k, label => label, active => tq.kinds.join(",") == k })
+            .collect::<Vec<_>>(),
     }};
     render(state, "customers/view.html", ctx)
 }
@@ -488,7 +566,13 @@ async fn view(
     RawQuery(raw): RawQuery,
 ) -> AppResult<Html<String>> {
     let c = svc::get(&state, &u.user, id).await?;
-    render_view(&state, lang, &u, &c, None, flash_text(raw.as_deref(), lang)).await
+    let tq = crate::api::relationship::parse_timeline_query(raw.as_deref())
+        .unwrap_or(crate::api::relationship::TimelineQuery { limit: 30, ..Default::default() });
+    let tq = crate::api::relationship::TimelineQuery { limit: 30, ..tq };
+    if tq.kinds.iter().any(|k| !guanxi_store::timeline::kind::ALL.contains(&k.as_str())) {
+        return Err(AppError::field("kind", Issue::NotAllowed));
+    }
+    render_view(&state, lang, &u, &c, None, flash_text(raw.as_deref(), lang), &tq).await
 }
 
 async fn reveal(
@@ -508,7 +592,8 @@ async fn reveal(
     };
     let value = svc::reveal(&state, &u.user, id, field, ip).await?;
     let c = svc::get(&state, &u.user, id).await?;
-    render_view(&state, lang, &u, &c, Some((name, value)), None).await
+    let tq = crate::api::relationship::TimelineQuery { limit: 30, ..Default::default() };
+    render_view(&state, lang, &u, &c, Some((name, value)), None, &tq).await
 }
 
 async fn confirm_delete(

@@ -16,7 +16,9 @@ pub async fn workbench(State(state): State<AppState>, ReqLang(lang): ReqLang, u:
     let user = u.user.clone();
     let cutoff = state.today().checked_sub(jiff::Span::new().months(state.config.review_months)).ok();
     let today = state.today();
-    let (mine, review, renewals) = state
+    let now = state.clock.now();
+    let tz = state.config.time_zone.clone();
+    let (mine, review, renewals, (items, overdue)) = state
         .db
         .read(move |c| {
             let scope = customer_scope(c, &user)?;
@@ -28,7 +30,9 @@ pub async fn workbench(State(state): State<AppState>, ReqLang(lang): ReqLang, u:
             let review = count(c, CustomerFilter { verified_before: cutoff, per_page: 5, ..Default::default() })?;
             let renewals = customers::renewals_due(c, &scope, today, 60, 5)?;
             let renewal_count = customers::count_renewals_due(c, &scope, today, 60)?;
-            Ok((mine, review, (renewal_count, renewals)))
+            let items = guanxi_store::communications::open_items_of(c, user.id, 10)?;
+            let overdue = guanxi_store::communications::count_overdue(c, user.id, now)?;
+            Ok((mine, review, (renewal_count, renewals), (items, overdue)))
         })
         .await?;
     let title = lang.pick("工作台", "Workbench");
@@ -40,6 +44,13 @@ pub async fn workbench(State(state): State<AppState>, ReqLang(lang): ReqLang, u:
         renewal_count => renewals.0,
         renewals => renewals.1.iter().map(|c| context!{ id => c.id, code => c.code, name => c.name, contract_end => c.contract_end.map(|d| d.to_string()) }).collect::<Vec<_>>(),
         today => today.to_string(),
+        overdue_count => overdue,
+        action_items => items.iter().map(|a| context!{
+            id => a.id, content => a.content, customer_id => a.customer_id, customer => a.customer_name,
+            due => a.due_at.to_zoned(tz.clone()).strftime("%m-%d %H:%M").to_string(),
+            overdue => guanxi_domain::communication::is_overdue(a.status, a.due_at, now),
+            status => a.status.label(lang),
+        }).collect::<Vec<_>>(),
     }};
     render(&state, "home.html", ctx)
 }

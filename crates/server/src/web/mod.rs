@@ -5,6 +5,7 @@ mod admin;
 mod customers;
 mod home;
 mod login;
+mod relationship;
 pub mod templates;
 
 use std::net::SocketAddr;
@@ -32,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/logout", axum::routing::post(login::logout))
         .route("/lang/{code}", get(login::switch_lang))
         .merge(customers::router())
+        .merge(relationship::router())
         .merge(admin::router())
         .route("/assets/{*file}", get(asset))
 }

@@ -131,6 +131,20 @@ impl Browser {
         }
     }
 
+    /// Waits until the current URL (path and query) contains `part`: after
+    /// a click that navigates, the old page may still be showing.
+    pub async fn wait_url(&self, part: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let p = self.path().await;
+            if p.contains(part) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the URL never contained {part}: {p}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn resize(&self, w: u32, h: u32) {
         self.client.set_window_size(w, h).await.unwrap();
     }
