@@ -85,8 +85,28 @@ async fn contacts_are_encrypted_and_searchable_by_the_last_digits() {
         assert_eq!(fields, vec!["name", "phone", "email", "wechat", "birthday"]);
         assert_eq!(app.snapshot().await, before);
 
-        // Updating the phone moves the search index.
+        // Revealing decrypts one field and writes the access to the audit log.
         let cid = c["id"].as_i64().unwrap();
+        let (s, r) = post(&app, &format!("/api/v1/contacts/{cid}/reveal"), &token, json!({"field": "wechat"})).await;
+        assert_eq!((s, r["value"].as_str()), (200, Some("liqiang_88")));
+        let (_, r) = post(&app, &format!("/api/v1/contacts/{cid}/reveal"), &token, json!({"field": "birthday"})).await;
+        assert_eq!(r["value"], "1985-06-18");
+        let logged: i64 = app
+            .state
+            .db
+            .read(move |c| {
+                c.scalar(
+                    "SELECT COUNT(*) FROM audit_log WHERE action = 'reveal' AND entity = 'contact' AND entity_id = $1",
+                    guanxi_store::args![cid],
+                )
+            })
+            .await
+            .unwrap();
+        assert_eq!(logged, 2);
+        let (s, _) = post(&app, &format!("/api/v1/contacts/{cid}/reveal"), &token, json!({"field": "salary"})).await;
+        assert_eq!(s, 422);
+
+        // Updating the phone moves the search index.
         let r = app
             .call(
                 Method::PUT,

@@ -72,6 +72,7 @@ fn router_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(customers::reveal))
         .routes(routes!(relationship::list_contacts, relationship::create_contact))
         .routes(routes!(relationship::update_contact, relationship::delete_contact))
+        .routes(routes!(relationship::reveal_contact))
         .routes(routes!(relationship::list_orders, relationship::create_order))
         .routes(routes!(relationship::ingest_events))
         .routes(routes!(relationship::create_communication))

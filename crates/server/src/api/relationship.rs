@@ -381,3 +381,31 @@ pub async fn timeline(
         next,
     }))
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactRevealRequest {
+    pub field: svc::ContactField,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactRevealResponse {
+    pub field: svc::ContactField,
+    pub value: Option<String>,
+}
+
+/// Reveals one personal field of a contact in clear; every reveal is audited.
+#[utoipa::path(post, path = "/api/v1/contacts/{id}/reveal", tag = "customers", params(("id" = i64, Path)),
+    request_body = ContactRevealRequest, security(("bearer" = [])),
+    responses((status = 200, body = ContactRevealResponse), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn reveal_contact(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    crate::web::ClientIp(ip): crate::web::ClientIp,
+    Path(id): Path<i64>,
+    Json(req): Json<ContactRevealRequest>,
+) -> AppResult<Json<ContactRevealResponse>> {
+    let mut out = svc::reveal_contact(&state, &user, id, vec![req.field], ip).await?;
+    let (field, value) = out.pop().ok_or_else(|| AppError::Internal("no field revealed".into()))?;
+    Ok(Json(ContactRevealResponse { field, value }))
+}

@@ -436,3 +436,86 @@ pub async fn ingest_events(state: &AppState, actor: &User, events: Vec<EventInpu
         })
         .await?)
 }
+
+/// A contact's personal field that can be revealed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactField {
+    Phone,
+    Email,
+    Wechat,
+    Birthday,
+    Address,
+}
+
+impl ContactField {
+    pub const ALL: [ContactField; 5] =
+        [ContactField::Phone, ContactField::Email, ContactField::Wechat, ContactField::Birthday, ContactField::Address];
+
+    fn code(self) -> &'static str {
+        match self {
+            ContactField::Phone => "phone",
+            ContactField::Email => "email",
+            ContactField::Wechat => "wechat",
+            ContactField::Birthday => "birthday",
+            ContactField::Address => "address",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            ContactField::Phone => 0,
+            ContactField::Email => 1,
+            ContactField::Wechat => 2,
+            ContactField::Birthday => 3,
+            ContactField::Address => 4,
+        }
+    }
+}
+
+/// Decrypts personal fields of a contact for a permitted user; the access
+/// is written to the audit log (who, which contact, which fields, when).
+pub async fn reveal_contact(
+    state: &AppState,
+    actor: &User,
+    contact_id: i64,
+    fields: Vec<ContactField>,
+    ip: Option<String>,
+) -> AppResult<Vec<(ContactField, Option<String>)>> {
+    if !actor.role.can_reveal_personal_data() {
+        return Err(AppError::Forbidden);
+    }
+    let actor = actor.clone();
+    let now = state.clock.now();
+    let f = fields.clone();
+    let contact = state
+        .db
+        .write(move |c| {
+            let contact = contacts::get(c, contact_id)?;
+            customer_in_scope(c, &actor, contact.customer_id)?;
+            audit::record(
+                c,
+                now,
+                &AuditEntry {
+                    actor_id: Some(actor.id),
+                    action: "reveal",
+                    entity: "contact",
+                    entity_id: Some(contact_id),
+                    detail: f.iter().map(|x| x.code()).collect::<Vec<_>>().join(","),
+                    ip: ip.as_deref(),
+                },
+            )?;
+            Ok(contact)
+        })
+        .await?;
+    fields
+        .into_iter()
+        .map(|f| {
+            let value = contact.ciphertexts[f.index()]
+                .as_deref()
+                .map(|s| state.cipher.decrypt(s).map_err(|e| AppError::Internal(e.to_string())))
+                .transpose()?;
+            Ok((f, value))
+        })
+        .collect()
+}
