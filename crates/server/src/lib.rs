@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod crypto;
 pub mod demo;
+mod demo_360;
 pub mod error;
 pub mod lang;
 pub mod service;
@@ -180,5 +181,16 @@ pub async fn load_demo(state: &AppState, opts: &demo::DemoOptions) -> anyhow::Re
     let email = move |e: &guanxi_domain::contact::Email| cipher2.seal_email(e);
     let sealers = demo::Sealers { phone: &phone, email: &email };
     let hash = auth::password::hash(demo::DEMO_PASSWORD.to_string()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(demo::load(&state.db, opts, &sealers, &hash, state.clock.now(), state.today()).await?)
+    let summary = demo::load(&state.db, opts, &sealers, &hash, state.clock.now(), state.today()).await?;
+    if summary.is_some() {
+        // The 360 layer goes through the services, acting as the demo admin.
+        let admin = state
+            .db
+            .read(|c| Ok(users::list(c)?.into_iter().find(|u| u.email == "admin@demo.guanxi.cn" && u.active)))
+            .await?;
+        if let Some(admin) = admin {
+            demo_360::load(state, &admin, opts.seed).await.map_err(|e| anyhow::anyhow!("demo 360 data: {e}"))?;
+        }
+    }
+    Ok(summary)
 }

@@ -46,6 +46,25 @@ async fn a_user_logs_in_lists_and_creates_customers() {
     assert!(table.contains("****"), "phones masked");
     b.screenshot("customers-list").await;
 
+    // A demo customer's 360 page: a filled timeline, contacts, orders.
+    let busiest: i64 = app
+        .state
+        .db
+        .read(|c| {
+            c.scalar(
+                "SELECT customer_id FROM timeline GROUP BY customer_id ORDER BY COUNT(*) DESC, customer_id LIMIT 1",
+                &[],
+            )
+        })
+        .await
+        .unwrap();
+    b.goto(&format!("{}/customers/{busiest}", app.url)).await;
+    b.wait_for("#timeline-list").await;
+    assert!(b.count("#timeline-list li").await >= 5);
+    b.screenshot("demo-customer-360").await;
+    b.goto(&format!("{}/customers", app.url)).await;
+    b.wait_for("#customer-table").await;
+
     // Filter by a tag through the form.
     let before = customer_count(&app).await;
     b.fill("#q", "KH000003").await;

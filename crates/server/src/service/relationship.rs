@@ -238,7 +238,7 @@ pub async fn create_communication(
                     c,
                     &NewEntry {
                         customer_id,
-                        at: now,
+                        at: draft.occurred_at,
                         kind: kind::ACTION_ITEM,
                         ref_id: Some(*item_id),
                         title: "action_item.created".into(),
