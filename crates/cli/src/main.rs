@@ -1,6 +1,10 @@
 //! `guanxi`: the one binary. `serve` runs the server, `migrate` applies the
 //! database migrations, `demo` loads realistic demo data.
 
+mod analyze;
+mod bench;
+mod transfer;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -37,12 +41,84 @@ enum Command {
     },
     /// Applies pending database migrations and exits.
     Migrate,
+    /// Statistical models over an exported file, offline (no database).
+    Analyze {
+        #[command(subcommand)]
+        command: analyze::Analyze,
+    },
+    /// Benchmarks: generate the data set, or drive a running server.
+    Bench {
+        #[command(subcommand)]
+        action: BenchAction,
+    },
     /// Loads the demo data set into the database and exits.
     Demo {
         #[arg(long, default_value_t = DemoOptions::default().seed)]
         seed: u64,
         #[arg(long, default_value_t = DemoOptions::default().customers)]
         customers: usize,
+    },
+    /// Imports customers, contacts or orders from a CSV or Excel (.xlsx) file.
+    ///
+    /// Runs as the first active administrator (the one with the lowest id),
+    /// who is named in the audit log. Every row is checked first: if any row
+    /// is bad, nothing is written, each bad cell is printed with its row
+    /// number and column, and the exit code is 1. Importing the same file
+    /// again changes nothing.
+    #[command(after_long_help = transfer::IMPORT_HELP)]
+    Import {
+        kind: transfer::KindArg,
+        /// The file: .csv (UTF-8 or GB18030) or .xlsx (the first sheet).
+        file: PathBuf,
+        /// Checks every row and reports; writes nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Maps a column to a field, e.g. --map 公司=name; `--map 列=-` ignores a column. Repeatable.
+        #[arg(long = "map", value_name = "COLUMN=FIELD")]
+        map: Vec<String>,
+        /// The language of the report: zh or en.
+        #[arg(long, default_value = "zh")]
+        lang: String,
+    },
+    /// Exports all customers to a CSV (UTF-8 with BOM) or Excel (.xlsx) file,
+    /// with Chinese headers and masked personal data.
+    ///
+    /// Runs as the first active administrator (the one with the lowest id);
+    /// the export is written to the audit log.
+    Export {
+        what: transfer::ExportArg,
+        /// The file to write: FILE.csv or FILE.xlsx.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchAction {
+    /// Writes the deterministic benchmark data set into an empty database
+    /// (scale 1: 1,000,000 customers, 2,000,000 contacts, 20,000,000 orders).
+    Generate {
+        #[arg(long, default_value_t = 0.01)]
+        scale: f64,
+    },
+    /// Drives a running server over HTTP and reports throughput and latency.
+    Run {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// Comma-separated scenarios (default: all).
+        #[arg(long, value_delimiter = ',')]
+        scenario: Vec<String>,
+        /// Seconds per scenario.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+        #[arg(long, default_value = guanxi_server::bench_data::BENCH_SUPERVISOR)]
+        email: String,
+        #[arg(long, default_value = guanxi_server::bench_data::BENCH_PASSWORD)]
+        password: String,
+        /// Also write the results as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
     },
 }
 
@@ -116,9 +192,62 @@ async fn main() -> anyhow::Result<()> {
             let _ = n;
             Ok(())
         }
+        Command::Bench { action: BenchAction::Generate { scale } } => {
+            if !(scale > 0.0 && scale <= 10.0) {
+                anyhow::bail!("--scale must be between 0 and 10");
+            }
+            let state = guanxi_server::prepare(config, Arc::new(SystemClock)).await?;
+            let plan = guanxi_server::bench_data::BenchScale::from_scale(scale);
+            let started = std::time::Instant::now();
+            let bar = indicatif::ProgressBar::new(plan.customers as u64);
+            let n =
+                guanxi_server::bench_data::generate(&state, &plan, &|done, _| bar.set_position(done as u64)).await?;
+            bar.finish_and_clear();
+            println!(
+                "Generated {n} customers, {} contacts, {} orders in {:.1} s.",
+                n * plan.contacts_per_customer,
+                n * plan.orders_per_customer,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Bench { action: BenchAction::Run { url, scenario, duration, connections, email, password, json } } => {
+            let scenarios =
+                if scenario.is_empty() { bench::SCENARIOS.iter().map(|s| s.to_string()).collect() } else { scenario };
+            if let Some(bad) = scenarios.iter().find(|s| !bench::SCENARIOS.contains(&s.as_str())) {
+                anyhow::bail!("unknown scenario {bad:?}; known: {}", bench::SCENARIOS.join(", "));
+            }
+            let opts = bench::RunOptions {
+                url,
+                scenarios,
+                duration: std::time::Duration::from_secs(duration.max(1)),
+                connections: connections.max(1),
+                email,
+                password,
+                seed: 7,
+            };
+            let results = bench::run(&opts).await?;
+            bench::print_table(&results);
+            if let Some(path) = json {
+                std::fs::write(&path, serde_json::to_string_pretty(&results)?)?;
+            }
+            if results.iter().any(|r| r.errors > 0) {
+                anyhow::bail!("some requests failed");
+            }
+            Ok(())
+        }
+        Command::Analyze { command } => analyze::run(command),
         Command::Demo { seed, customers } => {
             let state = guanxi_server::prepare(config, Arc::new(SystemClock)).await?;
             demo(&state, &DemoOptions { seed, customers }).await
+        }
+        Command::Import { kind, file, dry_run, map, lang } => {
+            let state = guanxi_server::prepare(config, Arc::new(SystemClock)).await?;
+            transfer::import(&state, kind, &file, dry_run, &map, &lang).await
+        }
+        Command::Export { what: transfer::ExportArg::Customers, file } => {
+            let state = guanxi_server::prepare(config, Arc::new(SystemClock)).await?;
+            transfer::export_customers(&state, &file).await
         }
     }
 }

@@ -3,6 +3,7 @@
 //! (see [`clock`]). Value types are parsed once at the edge and are valid
 //! everywhere after that.
 
+pub mod churn;
 pub mod clock;
 pub mod communication;
 pub mod contact;

@@ -4,11 +4,14 @@
 
 pub mod api;
 pub mod auth;
+pub mod bench_data;
 pub mod config;
 pub mod crypto;
 pub mod demo;
 mod demo_360;
 pub mod error;
+pub mod export;
+pub mod import;
 pub mod lang;
 pub mod service;
 pub mod state;
@@ -144,6 +147,16 @@ pub fn app(state: AppState) -> Router {
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
         ),
     ];
+    // File imports are larger and slower than any other request: their own
+    // body limit and timeout.
+    let uploads = api::upload_router()
+        .layer(axum::middleware::from_fn_with_state(state.clone(), web::render_errors))
+        .layer(axum::extract::DefaultBodyLimit::max(import::MAX_UPLOAD_BYTES))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(import::MAX_UPLOAD_BYTES))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(300),
+        ));
     let mut router = Router::new()
         .merge(api::router())
         .merge(web::router())
@@ -153,6 +166,7 @@ pub fn app(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
+        .merge(uploads)
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(tower_http::trace::TraceLayer::new_for_http());
     for (name, value) in security {

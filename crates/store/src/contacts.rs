@@ -121,3 +121,18 @@ pub fn for_customer(c: &mut Conn, customer_id: i64) -> Result<Vec<Contact>> {
     .map(contact)
     .collect()
 }
+
+/// The contacts of several customers (an import matches its rows against
+/// them). One query per 500 customers.
+pub fn for_customers(c: &mut Conn, customer_ids: &[i64]) -> Result<Vec<Contact>> {
+    let mut out = Vec::new();
+    for chunk in customer_ids.chunks(500) {
+        let values: Vec<Value> = chunk.iter().map(|id| Value::I64(*id)).collect();
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("SELECT {COLS} FROM contacts WHERE customer_id IN ({}) ORDER BY id", marks.join(", "));
+        for r in c.query(&sql, &values)? {
+            out.push(contact(&r)?);
+        }
+    }
+    Ok(out)
+}

@@ -507,3 +507,86 @@ pub fn count_renewals_due(c: &mut Conn, scope: &Scope, today: Date, within_days:
 pub fn count(c: &mut Conn) -> Result<i64> {
     c.scalar("SELECT COUNT(*) FROM customers", &[])
 }
+
+// ---- Bulk lookups for import and export (SPEC C9) ----
+
+/// Placeholders `$first, $first+1, …` for `n` values.
+fn marks(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// The customers with one of these codes or external ids, with their tags:
+/// an import's rows that update an existing record. One query per 500 keys.
+pub fn find_by_codes_or_external_ids(c: &mut Conn, codes: &[String], external_ids: &[String]) -> Result<Vec<Customer>> {
+    let mut found: Vec<Customer> = Vec::new();
+    for (col, keys) in [("c.code", codes), ("c.external_id", external_ids)] {
+        for chunk in keys.chunks(500) {
+            let values: Vec<Value> = chunk.iter().map(|k| Value::Text(k.clone())).collect();
+            let sql = format!("SELECT {CUSTOMER_COLS} WHERE {col} IN ({})", marks(1, chunk.len()));
+            for r in c.query(&sql, &values)? {
+                let cust = customer(&r)?;
+                if !found.iter().any(|x| x.id == cust.id) {
+                    found.push(cust);
+                }
+            }
+        }
+    }
+    for chunk in found.chunks_mut(500) {
+        attach_tags(c, chunk)?;
+    }
+    Ok(found)
+}
+
+/// Customer ids by code and by external id, for rows that name a customer
+/// (contacts, orders). One query per 500 keys.
+pub fn ids_by_codes_or_external_ids(
+    c: &mut Conn,
+    codes: &[String],
+    external_ids: &[String],
+) -> Result<(std::collections::HashMap<String, i64>, std::collections::HashMap<String, i64>)> {
+    let mut by_code = std::collections::HashMap::new();
+    let mut by_external = std::collections::HashMap::new();
+    for (col, keys, map) in [("code", codes, &mut by_code), ("external_id", external_ids, &mut by_external)] {
+        for chunk in keys.chunks(500) {
+            let values: Vec<Value> = chunk.iter().map(|k| Value::Text(k.clone())).collect();
+            let sql = format!("SELECT {col}, id FROM customers WHERE {col} IN ({})", marks(1, chunk.len()));
+            for r in c.query(&sql, &values)? {
+                map.insert(r.get::<String>(0)?, r.get::<i64>(1)?);
+            }
+        }
+    }
+    Ok((by_code, by_external))
+}
+
+/// An active user as an import names an owner: by id, email or name.
+#[derive(Debug, Clone)]
+pub struct OwnerCandidate {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+}
+
+/// Active users whose id, email or name is one of `keys`. One query per 300 keys.
+pub fn active_users_matching(c: &mut Conn, keys: &[String]) -> Result<Vec<OwnerCandidate>> {
+    let mut out: Vec<OwnerCandidate> = Vec::new();
+    for chunk in keys.chunks(300) {
+        let n = chunk.len();
+        let mut values: Vec<Value> = vec![Value::Bool(true)];
+        values.extend(chunk.iter().map(|k| Value::Text(k.clone())));
+        values.extend(chunk.iter().map(|k| Value::Text(k.to_lowercase())));
+        values.extend(chunk.iter().map(|k| Value::I64(k.trim().parse::<i64>().unwrap_or(0))));
+        let sql = format!(
+            "SELECT id, email, name FROM users WHERE active = $1 AND (name IN ({}) OR LOWER(email) IN ({}) OR id IN ({}))",
+            marks(2, n),
+            marks(2 + n, n),
+            marks(2 + 2 * n, n)
+        );
+        for r in c.query(&sql, &values)? {
+            let u = OwnerCandidate { id: r.get(0)?, email: r.get(1)?, name: r.get(2)? };
+            if !out.iter().any(|x| x.id == u.id) {
+                out.push(u);
+            }
+        }
+    }
+    Ok(out)
+}

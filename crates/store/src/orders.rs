@@ -127,3 +127,18 @@ pub fn last_login(c: &mut Conn, customer_id: i64) -> Result<Option<Timestamp>> {
         args![customer_id],
     )
 }
+
+/// Which of these order external ids are already recorded (an import skips
+/// them). One query per 500 ids.
+pub fn existing_external_ids(c: &mut Conn, external_ids: &[String]) -> Result<std::collections::HashSet<String>> {
+    let mut out = std::collections::HashSet::new();
+    for chunk in external_ids.chunks(500) {
+        let values: Vec<crate::Value> = chunk.iter().map(|x| crate::Value::Text(x.clone())).collect();
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("SELECT external_id FROM orders WHERE external_id IN ({})", marks.join(", "));
+        for r in c.query(&sql, &values)? {
+            out.insert(r.get::<String>(0)?);
+        }
+    }
+    Ok(out)
+}

@@ -3,6 +3,7 @@
 
 mod auth;
 pub mod customers;
+pub mod import;
 pub mod json;
 pub mod relationship;
 pub mod users;
@@ -31,6 +32,7 @@ use crate::state::AppState;
         (name = "auth", description = "Tokens"),
         (name = "customers", description = "客户档案 Customer records (SPEC C1)"),
         (name = "admin", description = "Users and groups (SPEC S1)"),
+        (name = "import", description = "导入 Import of customers, contacts and orders from CSV or Excel (SPEC C9)"),
         (name = "system", description = "Health")
     )
 )]
@@ -59,15 +61,30 @@ async fn healthz(
 }
 
 pub fn openapi() -> utoipa::openapi::OpenApi {
+    router_parts().2
+}
+
+/// The routes that take file uploads: the application gives them their own
+/// body limit and timeout (see `app` in lib.rs).
+pub fn upload_router() -> Router<AppState> {
     router_parts().1
 }
 
-fn router_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+/// The API routes, the upload routes, and the OpenAPI document of both.
+fn router_parts() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
+    let (uploads, upload_doc) = OpenApiRouter::new().routes(routes!(import::import_file)).split_for_parts();
+    let (router, mut doc) = main_parts();
+    doc.merge(upload_doc);
+    (router, uploads, doc)
+}
+
+fn main_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(healthz))
         .routes(routes!(auth::create_token))
         .routes(routes!(auth::me))
         .routes(routes!(customers::list, customers::create))
+        .routes(routes!(import::export_customers))
         .routes(routes!(customers::get_one, customers::update, customers::delete))
         .routes(routes!(customers::reveal))
         .routes(routes!(relationship::list_contacts, relationship::create_contact))
@@ -87,7 +104,7 @@ fn router_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 }
 
 pub fn router() -> Router<AppState> {
-    let (router, doc) = router_parts();
+    let (router, _, doc) = router_parts();
     let doc = Arc::new(doc);
     router.route(
         "/api/openapi.json",

@@ -3,6 +3,7 @@
 //! missing, unless GUANXI_REQUIRE_BROWSER=1 (CI), where that fails the test.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -17,7 +18,11 @@ pub struct Browser {
 }
 
 impl Drop for Browser {
+    /// chromedriver runs in its own process group; killing the group also
+    /// ends the Chromium it started, even when a test panicked before close().
     fn drop(&mut self) {
+        let pgid = self.driver.id();
+        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{pgid}")]).status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
@@ -55,6 +60,7 @@ impl Browser {
         let port = free_port();
         let driver = Command::new(driver_path)
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -64,7 +70,8 @@ impl Browser {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(r) = http.get(format!("{url}/status")).send().await
-                && r.status().is_success()
+                && let Ok(status) = r.json::<serde_json::Value>().await
+                && status["value"]["ready"] == true
             {
                 break;
             }

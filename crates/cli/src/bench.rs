@@ -1,0 +1,210 @@
+//! `guanxi bench`: generate the deterministic benchmark data set, and drive
+//! a running server over HTTP from this separate process with a fixed number
+//! of connections, reporting throughput and latency percentiles per scenario.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+pub const SCENARIOS: &[&str] =
+    &["health", "search-phone", "search-name", "search-code", "customer-list", "customer-360"];
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub url: String,
+    pub scenarios: Vec<String>,
+    pub duration: Duration,
+    pub connections: usize,
+    pub email: String,
+    pub password: String,
+    pub seed: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ScenarioResult {
+    pub scenario: String,
+    pub requests: usize,
+    pub errors: usize,
+    pub requests_per_sec: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+/// A tiny deterministic generator (splitmix64) so that every connection
+/// issues a reproducible sequence of requests without shared state.
+struct Mix(u64);
+
+impl Mix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        if n == 0 { 0 } else { self.next() % n }
+    }
+}
+
+const NAME_QUERIES: &[&str] =
+    &["明远科技", "星辰机械", "青禾食品", "华信物流", "博瑞", "致远电子商务", "恒通", "云帆新材料"];
+
+fn path_for(scenario: &str, rng: &mut Mix, customers: u64) -> String {
+    match scenario {
+        "health" => "/healthz".into(),
+        "search-phone" => format!("/api/v1/customers?q={:04}", rng.below(10_000)),
+        "search-name" => {
+            let q = NAME_QUERIES[usize::try_from(rng.below(NAME_QUERIES.len() as u64)).unwrap_or(0)];
+            format!(
+                "/api/v1/customers?q={}",
+                serde_urlencoded::to_string([("", q)]).unwrap_or_default().trim_start_matches('=')
+            )
+        }
+        "search-code" => format!("/api/v1/customers?q=KH{:06}", 1 + rng.below(customers.max(1))),
+        "customer-list" => format!("/api/v1/customers?page={}", 1 + rng.below(40)),
+        _ => format!("/customers/{}", 1 + rng.below(customers.max(1))),
+    }
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+    let idx = (((sorted.len() as f64) * p).ceil() as usize).saturating_sub(1).min(sorted.len() - 1);
+    #[allow(clippy::cast_precision_loss)]
+    let ms = sorted.get(idx).copied().unwrap_or(0) as f64 / 1000.0;
+    ms
+}
+
+pub async fn run(opts: &RunOptions) -> anyhow::Result<Vec<ScenarioResult>> {
+    let base = opts.url.trim_end_matches('/').to_string();
+    let api = reqwest::Client::builder().pool_max_idle_per_host(opts.connections).build()?;
+    let token: serde_json::Value = api
+        .post(format!("{base}/api/v1/auth/token"))
+        .json(&serde_json::json!({"email": opts.email, "password": opts.password}))
+        .send()
+        .await
+        .context("cannot reach the server")?
+        .error_for_status()
+        .context("login for the benchmark user failed")?
+        .json()
+        .await?;
+    let token = token["token"].as_str().context("no token in the login answer")?.to_string();
+    let total: serde_json::Value =
+        api.get(format!("{base}/api/v1/customers?per_page=1")).bearer_auth(&token).send().await?.json().await?;
+    let customers = total["total"].as_u64().unwrap_or(1);
+    // Pages need a session cookie: log in through the form once.
+    let pages = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(opts.connections)
+        .build()?;
+    pages
+        .post(format!("{base}/login"))
+        .form(&[("email", opts.email.as_str()), ("password", opts.password.as_str()), ("next", "/")])
+        .send()
+        .await?;
+
+    let mut results = Vec::new();
+    for scenario in &opts.scenarios {
+        let deadline = Instant::now() + opts.duration;
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for conn in 0..opts.connections {
+            let (api, pages, base, token, scenario) =
+                (api.clone(), pages.clone(), base.clone(), token.clone(), Arc::new(scenario.clone()));
+            let mut rng = Mix(opts.seed ^ ((conn as u64) << 32));
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                let mut errors = 0usize;
+                while Instant::now() < deadline {
+                    let path = path_for(&scenario, &mut rng, customers);
+                    let t = Instant::now();
+                    let req = if scenario.as_str() == "customer-360" {
+                        pages.get(format!("{base}{path}"))
+                    } else {
+                        api.get(format!("{base}{path}")).bearer_auth(&token)
+                    };
+                    match req.send().await {
+                        Ok(r) if r.status().is_success() => {
+                            let _ = r.bytes().await;
+                        }
+                        _ => errors += 1,
+                    }
+                    lat.push(u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX));
+                }
+                (lat, errors)
+            }));
+        }
+        let mut all = Vec::new();
+        let mut errors = 0;
+        for t in tasks {
+            let (lat, e) = t.await?;
+            all.extend(lat);
+            errors += e;
+        }
+        let secs = started.elapsed().as_secs_f64();
+        all.sort_unstable();
+        #[allow(clippy::cast_precision_loss)]
+        let rps = all.len() as f64 / secs.max(1e-9);
+        results.push(ScenarioResult {
+            scenario: scenario.clone(),
+            requests: all.len(),
+            errors,
+            requests_per_sec: rps,
+            p50_ms: percentile(&all, 0.50),
+            p90_ms: percentile(&all, 0.90),
+            p99_ms: percentile(&all, 0.99),
+            max_ms: percentile(&all, 1.0),
+        });
+    }
+    Ok(results)
+}
+
+pub fn print_table(results: &[ScenarioResult]) {
+    println!(
+        "{:<16} {:>9} {:>7} {:>10} {:>9} {:>9} {:>9} {:>9}",
+        "scenario", "requests", "errors", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms"
+    );
+    for r in results {
+        println!(
+            "{:<16} {:>9} {:>7} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
+            r.scenario, r.requests, r.errors, r.requests_per_sec, r.p50_ms, r.p90_ms, r.p99_ms, r.max_ms
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_pick_the_right_rank() {
+        let xs: Vec<u64> = (1..=100).map(|x| x * 1000).collect();
+        assert_eq!(percentile(&xs, 0.5), 50.0);
+        assert_eq!(percentile(&xs, 0.99), 99.0);
+        assert_eq!(percentile(&xs, 1.0), 100.0);
+        assert_eq!(percentile(&[], 0.5), 0.0);
+    }
+
+    #[test]
+    fn request_paths_are_deterministic() {
+        let a: Vec<String> = {
+            let mut r = Mix(7);
+            (0..5).map(|_| path_for("search-phone", &mut r, 100)).collect()
+        };
+        let b: Vec<String> = {
+            let mut r = Mix(7);
+            (0..5).map(|_| path_for("search-phone", &mut r, 100)).collect()
+        };
+        assert_eq!(a, b);
+        assert!(a.iter().all(|p| p.starts_with("/api/v1/customers?q=")));
+    }
+}

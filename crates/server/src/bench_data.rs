@@ -1,0 +1,190 @@
+//! The benchmark data set: a deterministic, large population of customers
+//! with contacts and orders, written through the store with the same
+//! encryption, search digests and timeline entries as real use. Used by
+//! `guanxi bench generate`.
+
+use guanxi_domain::contact::{ContactDraft, ContactInput, Email, PhoneNumber};
+use guanxi_domain::customer::{CustomerDraft, CustomerInput};
+use guanxi_domain::order::{OrderDraft, OrderInput};
+use guanxi_domain::user::{UserDraft, UserInput};
+use guanxi_store::contacts::SealedContact;
+use guanxi_store::timeline::{self, NewEntry, kind};
+use guanxi_store::{contacts, customers, orders, settings, users};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::state::AppState;
+
+#[derive(Debug, Clone)]
+pub struct BenchScale {
+    pub customers: usize,
+    pub contacts_per_customer: usize,
+    pub orders_per_customer: usize,
+    pub seed: u64,
+}
+
+impl BenchScale {
+    /// Scale 1: 1,000,000 customers, 2,000,000 contacts, 20,000,000 orders.
+    pub fn from_scale(scale: f64) -> Self {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let customers = ((1_000_000.0 * scale).round() as usize).max(10);
+        Self { customers, contacts_per_customer: 2, orders_per_customer: 20, seed: 42 }
+    }
+}
+
+pub const BENCH_PASSWORD: &str = "bench-password";
+pub const BENCH_AGENTS: usize = 20;
+pub const BENCH_SUPERVISOR: &str = "lead@bench.guanxi.cn";
+const BATCH: usize = 1_000;
+
+const CITIES: &[&str] =
+    &["北京", "上海", "深圳", "杭州", "成都", "武汉", "南京", "苏州", "广州", "西安", "重庆", "天津"];
+const BRANDS: &[&str] =
+    &["明远", "星辰", "青禾", "华信", "博瑞", "致远", "恒通", "嘉禾", "云帆", "鼎盛", "金桥", "瑞丰"];
+const TRADES: &[&str] = &["科技", "机械", "电子商务", "食品", "物流", "医疗器械", "教育科技", "新材料"];
+const SURNAMES: &[&str] = &["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴"];
+const GIVEN: &[&str] = &["伟", "芳", "娜", "敏", "静", "强", "磊", "洋", "婷", "杰", "涛", "丽"];
+
+fn pick<'a>(rng: &mut StdRng, xs: &[&'a str]) -> &'a str {
+    xs[rng.random_range(0..xs.len())]
+}
+
+fn mobile(rng: &mut StdRng) -> String {
+    format!("1{}{:09}", rng.random_range(3..=9), rng.random_range(0..1_000_000_000u32))
+}
+
+/// Generates the data set into an empty database; `progress(done, total)`
+/// is called after each batch. Returns the number of customers written.
+pub async fn generate(
+    state: &AppState,
+    scale: &BenchScale,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> anyhow::Result<usize> {
+    if state.db.read(|c| settings::get(c, "bench_generated")).await?.is_some() {
+        anyhow::bail!("this database already holds a benchmark data set");
+    }
+    let now = state.clock.now();
+    let today = state.today();
+    let hash = crate::auth::password::hash(BENCH_PASSWORD.to_string()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut agent_ids = Vec::with_capacity(BENCH_AGENTS);
+    // One supervisor (sees every customer: the load generator's user) and the agents.
+    for i in 0..=BENCH_AGENTS {
+        let (email, name, role) = if i == BENCH_AGENTS {
+            (BENCH_SUPERVISOR.to_string(), "主管".to_string(), "supervisor")
+        } else {
+            (format!("agent{i}@bench.guanxi.cn"), format!("坐席{i}"), "agent")
+        };
+        let d = UserDraft::parse(
+            &UserInput {
+                email,
+                name,
+                role: role.into(),
+                password: Some(BENCH_PASSWORD.into()),
+                certified: Some(true),
+                ..Default::default()
+            },
+            true,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let h = hash.clone();
+        let id = state.db.write(move |c| users::create(c, &d, &h, now)).await?;
+        if i < BENCH_AGENTS {
+            agent_ids.push(id);
+        }
+    }
+    let mut rng = StdRng::seed_from_u64(scale.seed);
+    let mut done = 0;
+    while done < scale.customers {
+        let n = BATCH.min(scale.customers - done);
+        // Build and seal everything outside the write: the writer thread only writes.
+        let mut batch = Vec::with_capacity(n);
+        for i in done..done + n {
+            let input = CustomerInput {
+                name: format!(
+                    "{}{}{}{}有限公司",
+                    pick(&mut rng, CITIES),
+                    pick(&mut rng, BRANDS),
+                    pick(&mut rng, TRADES),
+                    i
+                ),
+                industry: Some(pick(&mut rng, &["制造业", "电子商务", "软件与信息服务", "物流", "零售"]).into()),
+                phone: Some(mobile(&mut rng)),
+                owner_id: Some(agent_ids[i % agent_ids.len()]),
+                cooperation_start: Some(
+                    today.checked_sub(jiff::Span::new().days(rng.random_range(30..1500))).unwrap_or(today).to_string(),
+                ),
+                tags: Some(if rng.random_bool(0.2) { vec!["高价值".into()] } else { Vec::new() }),
+                external_id: Some(format!("BENCH-{i}")),
+                ..Default::default()
+            };
+            let draft = CustomerDraft::parse(&input, today).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let phone = draft.phone.as_ref().map(|p| state.cipher.seal_phone(p));
+            let mut people = Vec::new();
+            for k in 0..scale.contacts_per_customer {
+                let ci = ContactInput {
+                    name: format!("{}{}", pick(&mut rng, SURNAMES), pick(&mut rng, GIVEN)),
+                    phone: Some(mobile(&mut rng)),
+                    email: Some(format!("c{i}_{k}@bench.example.cn")),
+                    ..Default::default()
+                };
+                let cd = ContactDraft::parse(&ci, today).map_err(|e| anyhow::anyhow!("{e}"))?;
+                let sealed = SealedContact {
+                    phone: cd.phone.as_ref().map(|p: &PhoneNumber| state.cipher.seal_phone(p)),
+                    email: cd.email.as_ref().map(|e: &Email| state.cipher.seal_email(e)),
+                    ..Default::default()
+                };
+                people.push((cd, sealed));
+            }
+            let mut order_drafts = Vec::with_capacity(scale.orders_per_customer);
+            for k in 0..scale.orders_per_customer {
+                let on = today.checked_sub(jiff::Span::new().days(rng.random_range(0..1095))).unwrap_or(today);
+                let oi = OrderInput {
+                    ordered_on: on.to_string(),
+                    amount: format!("{}.{:02}", rng.random_range(100..20_000), rng.random_range(0..100)),
+                    product: Some(pick(&mut rng, &["云服务年费", "精密轴承", "维保套餐", "定制开发"]).into()),
+                    channel: None,
+                    external_id: Some(format!("BO-{i}-{k}")),
+                };
+                order_drafts.push(OrderDraft::parse(&oi, today).map_err(|e| anyhow::anyhow!("{e}"))?);
+            }
+            batch.push((draft, phone, people, order_drafts));
+        }
+        state
+            .db
+            .write(move |c| {
+                for (draft, phone, people, order_drafts) in &batch {
+                    let (id, _) = customers::insert(c, draft, phone, &None, None, now)?;
+                    for (cd, sealed) in people {
+                        contacts::insert(c, id, cd, sealed, now)?;
+                    }
+                    for od in order_drafts {
+                        if let Some(oid) = orders::insert(c, id, od, now)? {
+                            timeline::append(
+                                c,
+                                &NewEntry {
+                                    customer_id: id,
+                                    at: od
+                                        .ordered_on
+                                        .at(12, 0, 0, 0)
+                                        .to_zoned(jiff::tz::TimeZone::UTC)
+                                        .map_or(now, |z| z.timestamp()),
+                                    kind: kind::ORDER,
+                                    ref_id: Some(oid),
+                                    title: "order.created".into(),
+                                    body: Some(format!("¥{}", od.amount)),
+                                    actor_id: None,
+                                },
+                            )?;
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+        done += n;
+        progress(done, scale.customers);
+    }
+    let marker = format!("customers={}", scale.customers);
+    state.db.write(move |c| settings::set(c, "bench_generated", &marker, now)).await?;
+    Ok(done)
+}
