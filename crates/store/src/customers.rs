@@ -391,20 +391,23 @@ pub fn list(c: &mut Conn, scope: &Scope, f: &CustomerFilter) -> Result<CustomerP
         format!("${}", params.len())
     };
     // The search box: code, name, contact name, or a phone/email digest.
+    // Each is its own candidate set (the indexed ones are lookups), and the
+    // customer must be in their union; an OR over the conditions would make
+    // the database test every customer against every one of them.
     let mut search = Vec::new();
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         let code = push(&mut params, q.to_ascii_uppercase().into());
         let like = push(&mut params, like_pattern(q).into());
-        search.push(format!("c.code = {code}"));
-        search.push(format!("c.name LIKE {like} ESCAPE '\\'"));
-        search.push(format!("c.id IN (SELECT p.customer_id FROM contacts p WHERE p.name LIKE {like} ESCAPE '\\')"));
+        search.push(format!("SELECT id FROM customers WHERE code = {code}"));
+        search.push(format!("SELECT id FROM customers WHERE name LIKE {like} ESCAPE '\\'"));
+        search.push(format!("SELECT customer_id FROM contacts WHERE name LIKE {like} ESCAPE '\\'"));
     }
     if let Some(ix) = &f.contact_index {
         let p = push(&mut params, ix.as_str().into());
-        search.push(format!("c.id IN (SELECT ci.customer_id FROM contact_index ci WHERE ci.digest = {p})"));
+        search.push(format!("SELECT customer_id FROM contact_index WHERE digest = {p}"));
     }
     if !search.is_empty() {
-        conds.push(format!("({})", search.join(" OR ")));
+        conds.push(format!("c.id IN ({})", search.join(" UNION ")));
     }
     if let Some(o) = f.owner_id {
         let p = push(&mut params, o.into());
