@@ -135,6 +135,18 @@ async fn a_user_logs_in_lists_and_creates_customers() {
     b.wait_url("flash=order").await;
     assert!(b.text(".kv").await.contains("¥12,800.50"));
     b.screenshot("customer-360").await;
+    assert!(b.text(".grid-360").await.contains("136****4321"), "contact phone masked");
+    b.click(".reveal-contact").await;
+    b.wait_url("/reveal").await;
+    b.wait_for(".contact-pii").await;
+    assert!(b.text(".grid-360").await.contains("13655554321"), "revealed on request");
+    let logged: i64 = app
+        .state
+        .db
+        .read(|c| c.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'reveal' AND entity = 'contact'", &[]))
+        .await
+        .unwrap();
+    assert_eq!(logged, 1, "the reveal is in the audit log");
 
     // Found again by the last four digits of the contact's phone.
     b.goto(&format!("{}/customers?q=4321", app.url)).await;

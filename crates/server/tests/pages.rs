@@ -103,6 +103,35 @@ async fn login_customer_form_and_masking() {
         let (_, list) = get(&app, &http, "/customers").await;
         assert!(list.contains("139****5678") && !list.contains("13912345678"), "[{e}] masked in the list");
 
+        // The list's export buttons download the filtered list, masked.
+        let (_, list) = get(&app, &http, "/customers?tag=%E9%AB%98%E4%BB%B7%E5%80%BC").await;
+        let at = list.find("id=\"export-csv\"").expect("export button");
+        let href = list[..at]
+            .rsplit("href=\"")
+            .next()
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .replace("&amp;", "&")
+            .replace("&#x2f;", "/");
+        assert!(
+            href.starts_with("/customers/export?") && href.contains("format=csv") && href.contains("tag="),
+            "{href}"
+        );
+        let r = http.get(format!("{}{href}", app.url)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(r.headers()["content-disposition"].to_str().unwrap().contains("attachment"));
+        let bytes = r.bytes().await.unwrap();
+        assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "UTF-8 BOM for Excel");
+        let csv = String::from_utf8_lossy(&bytes);
+        assert!(
+            csv.contains("深圳云帆科技") && csv.contains("139****5678") && !csv.contains("13912345678"),
+            "[{e}] {csv}"
+        );
+        let (s, _) = get(&app, &http, "/customers/export?format=pdf").await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "an unknown format is refused");
+
         // Reveal shows it and logs it.
         let id = location.trim_start_matches("/customers/").split('?').next().unwrap().to_string();
         let r = http

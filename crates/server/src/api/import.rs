@@ -164,14 +164,25 @@ pub async fn export_customers(
     ClientIp(ip): ClientIp,
     RawQuery(raw): RawQuery,
 ) -> AppResult<Response> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
+    export_response(&state, &user, ip, raw.as_deref()).await
+}
+
+/// The export file as a download: the list's filters from the query string,
+/// `format=csv|xlsx`. Shared by the API and the customer list page.
+pub async fn export_response(
+    state: &AppState,
+    user: &guanxi_store::users::User,
+    ip: Option<String>,
+    raw: Option<&str>,
+) -> AppResult<Response> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
         .map_err(|e| AppError::BadRequest(format!("query string: {e}")))?;
     let format = match pairs.iter().find(|(k, _)| k == "format").map(|(_, v)| v.as_str()) {
         None | Some("") => FileFormat::Csv,
         Some(v) => FileFormat::parse(v).ok_or_else(|| AppError::field("format", guanxi_domain::Issue::NotAllowed))?,
     };
-    let (_, filter) = parse_filter(raw.as_deref(), &state)?;
-    let bytes = export::export_customers(&state, &user, filter, format, ip).await?;
+    let (_, filter) = parse_filter(raw, state)?;
+    let bytes = export::export_customers(state, user, filter, format, ip).await?;
     let (mime, ext) = match format {
         FileFormat::Csv => (import::CSV_MIME, "csv"),
         FileFormat::Xlsx => (import::XLSX_MIME, "xlsx"),

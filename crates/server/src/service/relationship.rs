@@ -452,7 +452,7 @@ impl ContactField {
     pub const ALL: [ContactField; 5] =
         [ContactField::Phone, ContactField::Email, ContactField::Wechat, ContactField::Birthday, ContactField::Address];
 
-    fn code(self) -> &'static str {
+    pub fn code(self) -> &'static str {
         match self {
             ContactField::Phone => "phone",
             ContactField::Email => "email",

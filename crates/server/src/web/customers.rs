@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/customers", get(list))
         .route("/customers/new", get(new_form).post(create))
+        .route("/customers/export", get(export))
         .route("/customers/{id}", get(view))
         .route("/customers/{id}/edit", get(edit_form).post(update))
         .route("/customers/{id}/delete", get(confirm_delete).post(delete))
@@ -150,6 +151,8 @@ async fn list(
         stages => options(LifecycleStage::ALL, LifecycleStage::code, LifecycleStage::label, lang),
         can_create => u.user.role.can_edit_customers(),
         flash => flash_text(raw.as_deref(), lang),
+        export_csv => { let mut q = base.clone(); q.push(("format".into(), "csv".into())); format!("/customers/export?{}", serde_urlencoded::to_string(&q).unwrap_or_default()) },
+        export_xlsx => { let mut q = base.clone(); q.push(("format".into(), "xlsx".into())); format!("/customers/export?{}", serde_urlencoded::to_string(&q).unwrap_or_default()) },
     }};
     Ok(render(&state, "customers/list.html", ctx)?.into_response())
 }
@@ -302,6 +305,16 @@ async fn render_form(state: &AppState, lang: Lang, u: &PageUser, p: FormPage<'_>
     render(state, "customers/form.html", ctx)
 }
 
+/// The list as a CSV or Excel download, with the list's filters.
+async fn export(
+    State(state): State<AppState>,
+    u: PageUser,
+    ClientIp(ip): ClientIp,
+    RawQuery(raw): RawQuery,
+) -> AppResult<Response> {
+    crate::api::import::export_response(&state, &u.user, ip, raw.as_deref()).await
+}
+
 async fn new_form(State(state): State<AppState>, ReqLang(lang): ReqLang, u: PageUser) -> AppResult<Html<String>> {
     if !u.user.role.can_edit_customers() {
         return Err(AppError::Forbidden);
@@ -442,15 +455,27 @@ struct View360 {
     timeline: Vec<guanxi_store::timeline::Entry>,
 }
 
-async fn render_view(
+/// A contact whose personal fields were just revealed: (contact id, field → value).
+pub(super) type RevealedContact = (i64, Vec<(&'static str, Option<String>)>);
+
+/// What a profile view shows beyond the stored record.
+#[derive(Default)]
+pub(super) struct ViewExtras<'a> {
+    /// A customer field just revealed: (field, value).
+    pub revealed: Option<(&'a str, Option<String>)>,
+    pub flash: Option<&'a str>,
+    pub contact: Option<&'a RevealedContact>,
+}
+
+pub(super) async fn render_view(
     state: &AppState,
     lang: Lang,
     u: &PageUser,
     c: &Customer,
-    revealed: Option<(&str, Option<String>)>,
-    flash: Option<&str>,
+    extras: ViewExtras<'_>,
     tq: &crate::api::relationship::TimelineQuery,
 ) -> AppResult<Html<String>> {
+    let ViewExtras { revealed, flash, contact: contact_revealed } = extras;
     let id = c.id;
     let today = state.today();
     let q = tq.clone();
@@ -493,68 +518,79 @@ async fn render_view(
     let revealed_phone = revealed.as_ref().filter(|(f, _)| *f == "phone").map(|(_, v)| v.clone().unwrap_or_default());
     let revealed_email = revealed.as_ref().filter(|(f, _)| *f == "email").map(|(_, v)| v.clone().unwrap_or_default());
     let ctx = context! { ..page_ctx(u, lang, "customers", &c.name), ..context! {
-        c => context! {
-            id => c.id, code => c.code, name => c.name,
-            kind => label_of(Some(&c.kind), CustomerKind::parse, CustomerKind::label, lang),
-            industry => c.industry, scale => label_of(c.scale.as_deref(), Scale::parse, Scale::label, lang),
-            region => c.region, decision_chain => c.decision_chain,
-            phone => revealed_phone.or_else(|| c.phone_masked.clone()), phone_revealed => revealed.as_ref().is_some_and(|(f, _)| *f == "phone"),
-            email => revealed_email.or_else(|| c.email_masked.clone()), email_revealed => revealed.as_ref().is_some_and(|(f, _)| *f == "email"),
-            has_phone => c.phone_masked.is_some(), has_email => c.email_masked.is_some(),
-            owner => c.owner_name,
-            stage => c.stage, stage_label => label_of(Some(&c.stage), LifecycleStage::parse, LifecycleStage::label, lang),
-            cooperation_start => ds(c.cooperation_start),
-            cooperation => c.cooperation_start.map(|s| dc::cooperation_length_text(dc::cooperation_months(s, today), lang)),
-            anniversary => c.cooperation_start.map(|s| dc::next_anniversary(s, today).to_string()),
-            first_purchase_on => ds(c.first_purchase_on), last_cooperation_on => ds(c.last_cooperation_on),
-            contract_end => ds(c.contract_end), renewal_date => ds(c.renewal_date),
-            channel => label_of(c.preferred_channel.as_deref(), Channel::parse, Channel::label, lang),
-            contact_window => c.contact_window, marketing_consent => c.marketing_consent, notes => c.notes,
-            verified_on => ds(c.verified_on), needs_review => dc::needs_review(c.verified_on, today, state.config.review_months),
-            external_id => c.external_id, tags => c.tags,
-            created => c.created_at.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M").to_string(),
-        },
-        history => history.iter().map(|h| context! {
-            at => jiff::Timestamp::from_millisecond(h.at).map(|t| t.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M").to_string()).unwrap_or_default(),
-            who => h.actor_id.and_then(|a| names.iter().find(|(i, _)| *i == a).map(|(_, n)| n.clone())),
-            action => action_label(&h.action), detail => h.detail,
-        }).collect::<Vec<_>>(),
-        can_edit => u.user.role.can_edit_customers(),
-        can_delete => u.user.role.can_delete_customers(),
-        can_reveal => u.user.role.can_reveal_personal_data(),
-        flash => flash,
-        contacts => v360.contacts.iter().map(|p| context! {
-            id => p.id, name => p.name, title => p.title, phone => p.phone_masked, email => p.email_masked,
-            wechat => p.wechat_masked, decision_maker => p.decision_maker,
-        }).collect::<Vec<_>>(),
-        orders => context! {
-            spend_12m => v360.summary.spend_12m.to_string(), orders_12m => v360.summary.orders_12m,
-            orders_total => v360.summary.orders_total, spend_total => v360.summary.spend_total.to_string(),
-            last_order_on => v360.summary.last_order_on.map(|d| d.to_string()),
-            recent => v360.recent_orders.iter().map(|o| context! {
-                on => o.ordered_on.to_string(), amount => o.amount.to_string(), product => o.product,
+            c => context! {
+                id => c.id, code => c.code, name => c.name,
+                kind => label_of(Some(&c.kind), CustomerKind::parse, CustomerKind::label, lang),
+                industry => c.industry, scale => label_of(c.scale.as_deref(), Scale::parse, Scale::label, lang),
+                region => c.region, decision_chain => c.decision_chain,
+                phone => revealed_phone.or_else(|| c.phone_masked.clone()), phone_revealed => revealed.as_ref().is_some_and(|(f, _)| *f == "phone"),
+                email => revealed_email.or_else(|| c.email_masked.clone()), email_revealed => revealed.as_ref().is_some_and(|(f, _)| *f == "email"),
+                has_phone => c.phone_masked.is_some(), has_email => c.email_masked.is_some(),
+                owner => c.owner_name,
+                stage => c.stage, stage_label => label_of(Some(&c.stage), LifecycleStage::parse, LifecycleStage::label, lang),
+                cooperation_start => ds(c.cooperation_start),
+                cooperation => c.cooperation_start.map(|s| dc::cooperation_length_text(dc::cooperation_months(s, today), lang)),
+                anniversary => c.cooperation_start.map(|s| dc::next_anniversary(s, today).to_string()),
+                first_purchase_on => ds(c.first_purchase_on), last_cooperation_on => ds(c.last_cooperation_on),
+                contract_end => ds(c.contract_end), renewal_date => ds(c.renewal_date),
+                channel => label_of(c.preferred_channel.as_deref(), Channel::parse, Channel::label, lang),
+                contact_window => c.contact_window, marketing_consent => c.marketing_consent, notes => c.notes,
+                verified_on => ds(c.verified_on), needs_review => dc::needs_review(c.verified_on, today, state.config.review_months),
+                external_id => c.external_id, tags => c.tags,
+                created => c.created_at.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M").to_string(),
+            },
+            history => history.iter().map(|h| context! {
+                at => jiff::Timestamp::from_millisecond(h.at).map(|t| t.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M").to_string()).unwrap_or_default(),
+                who => h.actor_id.and_then(|a| names.iter().find(|(i, _)| *i == a).map(|(_, n)| n.clone())),
+                action => action_label(&h.action), detail => h.detail,
             }).collect::<Vec<_>>(),
-        },
-        items => v360.items.iter().filter(|a| a.status != guanxi_domain::communication::ActionStatus::Done).map(|a| context! {
-            id => a.id, content => a.content, owner => a.owner_name, status => a.status.label(lang),
-            due => a.due_at.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M").to_string(),
-            overdue => guanxi_domain::communication::is_overdue(a.status, a.due_at, now),
-        }).collect::<Vec<_>>(),
-        timeline => v360.timeline.iter().map(|e| context! {
-            kind => e.kind, label => event_label(&e.title, lang), body => e.body, who => e.actor_name,
-            at => e.at.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M").to_string(),
-        }).collect::<Vec<_>>(),
-        timeline_more => (v360.timeline.len() as i64 == tq.limit).then(|| v360.timeline.last().map(|e| {
-            let mut q = vec![("before".to_string(), format!("{}:{}", e.at.as_millisecond(), e.id))];
-            if !tq.kinds.is_empty() { q.push(("kind".into(), tq.kinds.join(","))); }
-            format!("/customers/{id}?{}#timeline", serde_urlencoded::to_string(&q).unwrap_or_default())
-        })).flatten(),
-        kind_tabs => std::iter::once(("", lang.pick("全部", "All")))
-            .chain([("communication", lang.pick("沟通", "Communications")), ("action_item", lang.pick("行动项", "Action items")),
-                    ("order", lang.pick("订单", "Orders")), ("contact", lang.pick("联系人", "Contacts")), ("customer", lang.pick("档案", "Profile"))])
-            .map(|(k, label)| context! { kind => k, label => label, active => tq.kinds.join(",") == k })
-            .collect::<Vec<_>>(),
-    }};
+            can_edit => u.user.role.can_edit_customers(),
+            can_delete => u.user.role.can_delete_customers(),
+            can_reveal => u.user.role.can_reveal_personal_data(),
+            flash => flash,
+    contacts => v360.contacts.iter().map(|p| {
+                let shown = contact_revealed.filter(|(id, _)| *id == p.id).map(|(_, v)| v.clone());
+                let field = |name: &str, masked: &Option<String>| -> Option<String> {
+                    shown.as_ref().and_then(|v| v.iter().find(|(f, _)| *f == name).and_then(|(_, x)| x.clone())).or_else(|| masked.clone())
+                };
+                context! {
+                    id => p.id, name => p.name, title => p.title, decision_maker => p.decision_maker,
+                    phone => field("phone", &p.phone_masked), email => field("email", &p.email_masked),
+                    wechat => field("wechat", &p.wechat_masked),
+                    birthday => shown.as_ref().and_then(|v| v.iter().find(|(f, _)| *f == "birthday").and_then(|(_, x)| x.clone())),
+                    address => shown.as_ref().and_then(|v| v.iter().find(|(f, _)| *f == "address").and_then(|(_, x)| x.clone())),
+                    revealed => shown.is_some(),
+                    has_personal => p.phone_masked.is_some() || p.email_masked.is_some() || p.wechat_masked.is_some() || p.has_birthday || p.has_address,
+                }
+            }).collect::<Vec<_>>(),
+            orders => context! {
+                spend_12m => v360.summary.spend_12m.to_string(), orders_12m => v360.summary.orders_12m,
+                orders_total => v360.summary.orders_total, spend_total => v360.summary.spend_total.to_string(),
+                last_order_on => v360.summary.last_order_on.map(|d| d.to_string()),
+                recent => v360.recent_orders.iter().map(|o| context! {
+                    on => o.ordered_on.to_string(), amount => o.amount.to_string(), product => o.product,
+                }).collect::<Vec<_>>(),
+            },
+            items => v360.items.iter().filter(|a| a.status != guanxi_domain::communication::ActionStatus::Done).map(|a| context! {
+                id => a.id, content => a.content, owner => a.owner_name, status => a.status.label(lang),
+                due => a.due_at.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M").to_string(),
+                overdue => guanxi_domain::communication::is_overdue(a.status, a.due_at, now),
+            }).collect::<Vec<_>>(),
+            timeline => v360.timeline.iter().map(|e| context! {
+                kind => e.kind, label => event_label(&e.title, lang), body => e.body, who => e.actor_name,
+                at => e.at.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M").to_string(),
+            }).collect::<Vec<_>>(),
+            timeline_more => (v360.timeline.len() as i64 == tq.limit).then(|| v360.timeline.last().map(|e| {
+                let mut q = vec![("before".to_string(), format!("{}:{}", e.at.as_millisecond(), e.id))];
+                if !tq.kinds.is_empty() { q.push(("kind".into(), tq.kinds.join(","))); }
+                format!("/customers/{id}?{}#timeline", serde_urlencoded::to_string(&q).unwrap_or_default())
+            })).flatten(),
+            kind_tabs => std::iter::once(("", lang.pick("全部", "All")))
+                .chain([("communication", lang.pick("沟通", "Communications")), ("action_item", lang.pick("行动项", "Action items")),
+                        ("order", lang.pick("订单", "Orders")), ("contact", lang.pick("联系人", "Contacts")), ("customer", lang.pick("档案", "Profile"))])
+                .map(|(k, label)| context! { kind => k, label => label, active => tq.kinds.join(",") == k })
+                .collect::<Vec<_>>(),
+        }};
     render(state, "customers/view.html", ctx)
 }
 
@@ -572,7 +608,8 @@ async fn view(
     if tq.kinds.iter().any(|k| !guanxi_store::timeline::kind::ALL.contains(&k.as_str())) {
         return Err(AppError::field("kind", Issue::NotAllowed));
     }
-    render_view(&state, lang, &u, &c, None, flash_text(raw.as_deref(), lang), &tq).await
+    render_view(&state, lang, &u, &c, ViewExtras { flash: flash_text(raw.as_deref(), lang), ..Default::default() }, &tq)
+        .await
 }
 
 async fn reveal(
@@ -593,7 +630,7 @@ async fn reveal(
     let value = svc::reveal(&state, &u.user, id, field, ip).await?;
     let c = svc::get(&state, &u.user, id).await?;
     let tq = crate::api::relationship::TimelineQuery { limit: 30, ..Default::default() };
-    render_view(&state, lang, &u, &c, Some((name, value)), None, &tq).await
+    render_view(&state, lang, &u, &c, ViewExtras { revealed: Some((name, value)), ..Default::default() }, &tq).await
 }
 
 async fn confirm_delete(

@@ -2,7 +2,7 @@
 //! compiled-in assets; and the error renderer shared with the API.
 
 mod admin;
-mod customers;
+pub(crate) mod customers;
 mod home;
 mod login;
 mod relationship;

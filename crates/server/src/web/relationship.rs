@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/customers/{id}/contacts/new", get(contact_form).post(create_contact))
         .route("/contacts/{id}/delete", post(delete_contact))
+        .route("/contacts/{id}/reveal", post(reveal_contact))
         .route("/customers/{id}/communications/new", get(communication_form).post(create_communication))
         .route("/customers/{id}/orders/new", get(order_form).post(create_order))
         .route("/action-items/{id}/status", post(set_status))
@@ -350,4 +351,32 @@ async fn set_status(
         _ => format!("/customers/{}", item.customer_id),
     };
     Ok(Redirect::to(&back).into_response())
+}
+
+/// Shows every personal field of one contact on the 360 page; the access is
+/// written to the audit log.
+async fn reveal_contact(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    u: PageUser,
+    super::ClientIp(ip): super::ClientIp,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> AppResult<Html<String>> {
+    let pairs = form_pairs(&body)?;
+    u.check_csrf(form_get(&pairs, "_csrf"))?;
+    let values = svc::reveal_contact(&state, &u.user, id, svc::ContactField::ALL.to_vec(), ip).await?;
+    let customer_id = state.db.read(move |c| contacts::get(c, id)).await?.customer_id;
+    let c = customer_svc::get(&state, &u.user, customer_id).await?;
+    let shown: super::customers::RevealedContact = (id, values.into_iter().map(|(f, v)| (f.code(), v)).collect());
+    let tq = crate::api::relationship::TimelineQuery { limit: 30, ..Default::default() };
+    super::customers::render_view(
+        &state,
+        lang,
+        &u,
+        &c,
+        super::customers::ViewExtras { contact: Some(&shown), ..Default::default() },
+        &tq,
+    )
+    .await
 }
