@@ -374,6 +374,43 @@ impl CustomerDraft {
     }
 }
 
+impl CustomerDraft {
+    /// The names of the fields that differ between two drafts, in form
+    /// order: what an edit or an import changed (for the audit log and the
+    /// timeline; personal fields by name only).
+    pub fn changed_fields(&self, other: &CustomerDraft) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        macro_rules! cmp {
+            ($($x:ident),*) => { $( if self.$x != other.$x { v.push(stringify!($x)); } )* };
+        }
+        cmp!(
+            name,
+            kind,
+            industry,
+            scale,
+            region,
+            decision_chain,
+            phone,
+            email,
+            owner_id,
+            cooperation_start,
+            first_purchase_on,
+            last_cooperation_on,
+            preferred_channel,
+            contact_window,
+            marketing_consent,
+            notes,
+            stage,
+            contract_end,
+            renewal_date,
+            verified_on,
+            tags,
+            external_id
+        );
+        v
+    }
+}
+
 /// Tags, de-duplicated and sorted; at most [`MAX_TAGS`].
 fn parse_tags(raw: &[String], e: &mut ValidationErrors) -> Option<Vec<Tag>> {
     let mut tags = Vec::new();
@@ -555,6 +592,23 @@ mod tests {
         };
         let e = CustomerDraft::parse(&many, today()).unwrap_err();
         assert_eq!(e.get("tags"), Some(&Issue::TooMany { max: 20 }));
+    }
+
+    #[test]
+    fn changed_fields_names_what_differs() {
+        let a = CustomerDraft::parse(
+            &CustomerInput { name: "甲".into(), phone: Some("13812345678".into()), ..Default::default() },
+            today(),
+        )
+        .unwrap();
+        assert!(a.changed_fields(&a).is_empty());
+        // Same mask (138****5678), different number: still a change.
+        let b = CustomerDraft::parse(
+            &CustomerInput { name: "乙".into(), phone: Some("13811115678".into()), ..Default::default() },
+            today(),
+        )
+        .unwrap();
+        assert_eq!(a.changed_fields(&b), vec!["name", "phone"]);
     }
 
     #[test]

@@ -181,6 +181,18 @@ async fn customer_round_trip() {
         assert_eq!(c["tags"], json!(["战略客户"]));
         assert_eq!(c["phone"], "139****1111");
         assert_eq!(list("?q=13812345678").await["total"], 0, "the old number no longer matches");
+        let detail: String = app
+            .state
+            .db
+            .read(move |c| {
+                c.scalar(
+                    "SELECT detail FROM audit_log WHERE action = 'update' AND entity_id = $1",
+                    guanxi_store::args![id],
+                )
+            })
+            .await
+            .unwrap();
+        assert_eq!(detail, "name, phone, tags", "[{e}] the audit names exactly the changed fields");
 
         // Delete, then it is gone.
         let r = app.call(Method::DELETE, &format!("/api/v1/customers/{id}"), Some(&token), None).await;

@@ -176,40 +176,6 @@ fn resolve_owner(key: &str, users: &[OwnerCandidate]) -> Result<i64, Reason> {
     }
 }
 
-/// A stored customer as an input, so that a row can be laid over it and
-/// the result checked by the same rules. Phone and email are decrypted
-/// here only to be compared and re-sealed; they never leave the server.
-fn input_of(t: &Customer, cipher: &PiiCipher) -> AppResult<CustomerInput> {
-    let dec = |ct: &Option<String>| {
-        ct.as_ref().map(|c| cipher.decrypt(c)).transpose().map_err(|e| AppError::Internal(e.to_string()))
-    };
-    let ds = |d: Option<jiff::civil::Date>| d.map(|d| d.to_string());
-    Ok(CustomerInput {
-        name: t.name.clone(),
-        kind: Some(t.kind.clone()),
-        industry: t.industry.clone(),
-        scale: t.scale.clone(),
-        region: t.region.clone(),
-        decision_chain: t.decision_chain.clone(),
-        phone: dec(&t.phone_ciphertext)?,
-        email: dec(&t.email_ciphertext)?,
-        owner_id: t.owner_id,
-        cooperation_start: ds(t.cooperation_start),
-        first_purchase_on: ds(t.first_purchase_on),
-        last_cooperation_on: ds(t.last_cooperation_on),
-        preferred_channel: t.preferred_channel.clone(),
-        contact_window: t.contact_window.clone(),
-        marketing_consent: Some(t.marketing_consent),
-        notes: t.notes.clone(),
-        stage: Some(t.stage.clone()),
-        contract_end: ds(t.contract_end),
-        renewal_date: ds(t.renewal_date),
-        verified_on: ds(t.verified_on),
-        tags: Some(t.tags.clone()),
-        external_id: t.external_id.clone(),
-    })
-}
-
 /// The stored input with the file's columns laid over it.
 fn overlay(mut m: CustomerInput, file: &CustomerInput, has: impl Fn(&str) -> bool) -> CustomerInput {
     if has("name") {
@@ -241,39 +207,6 @@ fn overlay(mut m: CustomerInput, file: &CustomerInput, has: impl Fn(&str) -> boo
         external_id
     );
     m
-}
-
-/// The fields that differ, for the timeline.
-fn changes(a: &CustomerDraft, b: &CustomerDraft) -> Vec<&'static str> {
-    let mut v = Vec::new();
-    macro_rules! cmp {
-        ($($x:ident),*) => { $( if a.$x != b.$x { v.push(stringify!($x)); } )* };
-    }
-    cmp!(
-        name,
-        kind,
-        industry,
-        scale,
-        region,
-        decision_chain,
-        phone,
-        email,
-        owner_id,
-        cooperation_start,
-        first_purchase_on,
-        last_cooperation_on,
-        preferred_channel,
-        contact_window,
-        marketing_consent,
-        notes,
-        stage,
-        contract_end,
-        renewal_date,
-        verified_on,
-        tags,
-        external_id
-    );
-    v
 }
 
 /// Decides what each row does, against the stored records of its chunk.
@@ -351,7 +284,8 @@ fn plan_chunk(
         if bad {
             continue;
         }
-        let stored = input_of(t, cipher)?;
+        let stored =
+            crate::service::customers::stored_input(t, Some(cipher)).map_err(|e| AppError::Internal(e.to_string()))?;
         let mut merged = overlay(stored.clone(), &row.input, |field| match field {
             "phone" => mapping.has(field) && row.masked_phone.is_none(),
             "email" => mapping.has(field) && row.masked_email.is_none(),
@@ -367,7 +301,7 @@ fn plan_chunk(
         };
         let op = match CustomerDraft::parse(&stored, today) {
             Ok(before) if before == draft => Op::Unchanged { id: t.id },
-            Ok(before) => Op::Update { id: t.id, changes: changes(&before, &draft) },
+            Ok(before) => Op::Update { id: t.id, changes: before.changed_fields(&draft) },
             Err(_) => Op::Update { id: t.id, changes: vec!["*"] },
         };
         planned.push(Planned { line, draft, op });

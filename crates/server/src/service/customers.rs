@@ -8,6 +8,7 @@ use guanxi_store::timeline::{self, NewEntry, kind};
 use guanxi_store::users::User;
 
 use super::customer_scope;
+use crate::crypto::{CryptoError, PiiCipher};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -92,6 +93,7 @@ pub async fn update(
     let (draft, phone, email) = prepare(state, &input)?;
     let actor = actor.clone();
     let now = state.clock.now();
+    let (cipher, today) = (state.cipher.clone(), state.today());
     let customer = state
         .db
         .write(move |c| {
@@ -99,7 +101,7 @@ pub async fn update(
             let before = customers::get(c, &scope, id)?;
             check_owner(&scope, &draft)?;
             customers::update(c, &scope, id, &draft, &phone, &email, now)?;
-            let changed = changed_fields(&before, &draft);
+            let changed = changed_fields(&before, &draft, &cipher, today);
             timeline::append(
                 c,
                 &NewEntry {
@@ -130,47 +132,51 @@ pub async fn update(
     Ok(customer)
 }
 
-/// Names the fields an edit changed, for the audit log (personal fields by
-/// name only, never their values).
-fn changed_fields(before: &Customer, d: &CustomerDraft) -> String {
-    let mut changed = Vec::new();
-    let mut cmp = |name: &'static str, a: Option<String>, b: Option<String>| {
-        if a != b {
-            changed.push(name);
-        }
+/// A stored customer as an input: what the edit form shows, what an import
+/// lays a row over, what an edit is compared with. With a cipher, phone and
+/// email are decrypted (they never leave the server this way); without one
+/// they are left empty.
+pub fn stored_input(c: &Customer, cipher: Option<&PiiCipher>) -> Result<CustomerInput, CryptoError> {
+    let open = |ct: &Option<String>| match (ct, cipher) {
+        (Some(ct), Some(cipher)) => cipher.decrypt(ct).map(Some),
+        _ => Ok(None),
     };
-    cmp("name", Some(before.name.clone()), Some(d.name.clone()));
-    cmp("kind", Some(before.kind.clone()), Some(d.kind.code().into()));
-    cmp("industry", before.industry.clone(), d.industry.clone());
-    cmp("scale", before.scale.clone(), d.scale.map(|s| s.code().into()));
-    cmp("region", before.region.clone(), d.region.clone());
-    cmp("decision_chain", before.decision_chain.clone(), d.decision_chain.clone());
-    cmp("phone", before.phone_masked.clone(), d.phone.as_ref().map(|p| p.masked()));
-    cmp("email", before.email_masked.clone(), d.email.as_ref().map(|e| e.masked()));
-    cmp("owner_id", before.owner_id.map(|x| x.to_string()), d.owner_id.map(|x| x.to_string()));
-    cmp("stage", Some(before.stage.clone()), Some(d.stage.code().into()));
-    cmp("preferred_channel", before.preferred_channel.clone(), d.preferred_channel.map(|c| c.code().into()));
-    cmp("contact_window", before.contact_window.clone(), d.contact_window.clone());
-    cmp("notes", before.notes.clone(), d.notes.clone());
-    let dates = [
-        ("cooperation_start", before.cooperation_start, d.cooperation_start),
-        ("first_purchase_on", before.first_purchase_on, d.first_purchase_on),
-        ("last_cooperation_on", before.last_cooperation_on, d.last_cooperation_on),
-        ("contract_end", before.contract_end, d.contract_end),
-        ("renewal_date", before.renewal_date, d.renewal_date),
-        ("verified_on", before.verified_on, d.verified_on),
-    ];
-    for (name, a, b) in dates {
-        cmp(name, a.map(|x| x.to_string()), b.map(|x| x.to_string()));
+    let ds = |d: Option<jiff::civil::Date>| d.map(|d| d.to_string());
+    Ok(CustomerInput {
+        name: c.name.clone(),
+        kind: Some(c.kind.clone()),
+        industry: c.industry.clone(),
+        scale: c.scale.clone(),
+        region: c.region.clone(),
+        decision_chain: c.decision_chain.clone(),
+        phone: open(&c.phone_ciphertext)?,
+        email: open(&c.email_ciphertext)?,
+        owner_id: c.owner_id,
+        cooperation_start: ds(c.cooperation_start),
+        first_purchase_on: ds(c.first_purchase_on),
+        last_cooperation_on: ds(c.last_cooperation_on),
+        preferred_channel: c.preferred_channel.clone(),
+        contact_window: c.contact_window.clone(),
+        marketing_consent: Some(c.marketing_consent),
+        notes: c.notes.clone(),
+        stage: Some(c.stage.clone()),
+        contract_end: ds(c.contract_end),
+        renewal_date: ds(c.renewal_date),
+        verified_on: ds(c.verified_on),
+        tags: Some(c.tags.clone()),
+        external_id: c.external_id.clone(),
+    })
+}
+
+/// Names the fields an edit changed (personal fields by name only).
+fn changed_fields(before: &Customer, after: &CustomerDraft, cipher: &PiiCipher, today: jiff::civil::Date) -> String {
+    let before = stored_input(before, Some(cipher)).ok().and_then(|i| CustomerDraft::parse(&i, today).ok());
+    match before.map(|b| b.changed_fields(after)) {
+        Some(v) if v.is_empty() => "no changes".into(),
+        Some(v) => v.join(", "),
+        // A stored record that today's rules refuse: say so rather than guess.
+        None => "all fields (the stored record no longer passes validation)".into(),
     }
-    if before.marketing_consent != d.marketing_consent {
-        changed.push("marketing_consent");
-    }
-    let tags: Vec<String> = d.tags.iter().map(|t| t.as_str().to_string()).collect();
-    if before.tags != tags {
-        changed.push("tags");
-    }
-    if changed.is_empty() { "no changes".into() } else { changed.join(", ") }
 }
 
 pub async fn delete(state: &AppState, actor: &User, id: i64, ip: Option<String>) -> AppResult<()> {

@@ -198,36 +198,6 @@ fn form_values(input: &CustomerInput) -> Value {
     }
 }
 
-fn input_from_customer(c: &Customer) -> CustomerInput {
-    let ds = |d: Option<jiff::civil::Date>| d.map(|d| d.to_string());
-    CustomerInput {
-        name: c.name.clone(),
-        kind: Some(c.kind.clone()),
-        industry: c.industry.clone(),
-        scale: c.scale.clone(),
-        region: c.region.clone(),
-        decision_chain: c.decision_chain.clone(),
-        // Personal fields are not put back into the form in clear: left
-        // empty, they keep their stored value (see `keep_personal`).
-        phone: None,
-        email: None,
-        owner_id: c.owner_id,
-        cooperation_start: ds(c.cooperation_start),
-        first_purchase_on: ds(c.first_purchase_on),
-        last_cooperation_on: ds(c.last_cooperation_on),
-        preferred_channel: c.preferred_channel.clone(),
-        contact_window: c.contact_window.clone(),
-        marketing_consent: Some(c.marketing_consent),
-        notes: c.notes.clone(),
-        stage: Some(c.stage.clone()),
-        contract_end: ds(c.contract_end),
-        renewal_date: ds(c.renewal_date),
-        verified_on: ds(c.verified_on),
-        tags: Some(c.tags.clone()),
-        external_id: c.external_id.clone(),
-    }
-}
-
 /// Reads the posted form. An owner that is not a number is a field error.
 fn input_from_form(pairs: &[(String, String)]) -> Result<CustomerInput, ValidationErrors> {
     let opt = |k: &str| form_get(pairs, k).map(str::to_string);
@@ -360,7 +330,9 @@ async fn edit_form(
         return Err(AppError::Forbidden);
     }
     let c = svc::get(&state, &u.user, id).await?;
-    let input = input_from_customer(&c);
+    // Personal fields are not put back into the form in clear: left empty,
+    // they keep their stored value (see `keep_personal`).
+    let input = svc::stored_input(&c, None).map_err(|e| AppError::Internal(e.to_string()))?;
     render_form(&state, lang, &u, FormPage { input: &input, errors: None, customer: Some(&c) }).await
 }
 
@@ -380,14 +352,12 @@ async fn keep_personal(
         return Ok(());
     }
     let c = svc::get(state, &u.user, id).await?;
-    let open = |s: &Option<String>| -> AppResult<Option<String>> {
-        s.as_deref().map(|x| state.cipher.decrypt(x).map_err(|e| AppError::Internal(e.to_string()))).transpose()
-    };
+    let stored = svc::stored_input(&c, Some(&state.cipher)).map_err(|e| AppError::Internal(e.to_string()))?;
     if keep_phone {
-        input.phone = open(&c.phone_ciphertext)?;
+        input.phone = stored.phone;
     }
     if keep_email {
-        input.email = open(&c.email_ciphertext)?;
+        input.email = stored.email;
     }
     Ok(())
 }
