@@ -31,13 +31,15 @@ pub struct AuditRow {
     pub entity: String,
     pub entity_id: Option<i64>,
     pub detail: String,
+    pub actor_name: Option<String>,
 }
 
 /// The newest entries about one record.
 pub fn for_entity(c: &mut Conn, entity: &str, entity_id: i64, limit: i64) -> Result<Vec<AuditRow>> {
     c.query(
-        "SELECT id, at, actor_id, action, entity, entity_id, detail FROM audit_log
-         WHERE entity = $1 AND entity_id = $2 ORDER BY at DESC, id DESC LIMIT $3",
+        "SELECT a.id, a.at, a.actor_id, a.action, a.entity, a.entity_id, a.detail, u.name
+         FROM audit_log a LEFT JOIN users u ON u.id = a.actor_id
+         WHERE a.entity = $1 AND a.entity_id = $2 ORDER BY a.at DESC, a.id DESC LIMIT $3",
         args![entity, entity_id, limit],
     )?
     .iter()
@@ -50,6 +52,7 @@ pub fn for_entity(c: &mut Conn, entity: &str, entity_id: i64, limit: i64) -> Res
             entity: r.get(4)?,
             entity_id: r.get(5)?,
             detail: r.get(6)?,
+            actor_name: r.get(7)?,
         })
     })
     .collect()

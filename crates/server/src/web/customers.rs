@@ -463,17 +463,6 @@ pub(super) async fn render_view(
         .await?;
     let now = state.clock.now();
     let history = state.db.read(move |cn| audit::for_entity(cn, "customer", id, 20)).await?;
-    let actor_ids: Vec<i64> = history.iter().filter_map(|h| h.actor_id).collect();
-    let names = state
-        .db
-        .read(move |cn| {
-            Ok(users::list(cn)?
-                .into_iter()
-                .filter(|u| actor_ids.contains(&u.id))
-                .map(|u| (u.id, u.name))
-                .collect::<Vec<_>>())
-        })
-        .await?;
     let today = state.today();
     let tz = state.config.time_zone.clone();
     let action_label = |a: &str| -> String {
@@ -511,7 +500,7 @@ pub(super) async fn render_view(
             },
             history => history.iter().map(|h| context! {
                 at => jiff::Timestamp::from_millisecond(h.at).map(|t| t.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M").to_string()).unwrap_or_default(),
-                who => h.actor_id.and_then(|a| names.iter().find(|(i, _)| *i == a).map(|(_, n)| n.clone())),
+                who => h.actor_name,
                 action => action_label(&h.action), detail => h.detail,
             }).collect::<Vec<_>>(),
             can_edit => u.user.role.can_edit_customers(),
