@@ -11,6 +11,7 @@ pub mod customer;
 pub mod lang;
 pub mod money;
 pub mod order;
+pub mod segment;
 pub mod user;
 pub mod validation;
 

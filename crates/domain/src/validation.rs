@@ -36,6 +36,13 @@ pub enum Issue {
     InvalidAmount,
     /// Not a date and time.
     InvalidDateTime,
+    /// A number or amount that must be greater than zero.
+    NotPositive,
+    /// A number or amount that must be less than another setting; `limit` is
+    /// that setting's value as shown to the user (e.g. `100,000.00`).
+    NotBelow {
+        limit: String,
+    },
     /// The JSON body or form could not be read at all.
     Malformed(String),
 }
@@ -59,6 +66,8 @@ impl Issue {
             Issue::InvalidAmount => "invalid_amount",
             Issue::InvalidWechat => "invalid_wechat",
             Issue::InvalidDateTime => "invalid_datetime",
+            Issue::NotPositive => "not_positive",
+            Issue::NotBelow { .. } => "not_below",
             Issue::Malformed(_) => "malformed",
         }
     }
@@ -102,6 +111,10 @@ impl Issue {
             (Issue::InvalidAmount, Lang::En) => "is not an amount such as 1234.50 (at most two decimals)".into(),
             (Issue::InvalidDateTime, Lang::Zh) => "时间格式应为 YYYY-MM-DD HH:MM".into(),
             (Issue::InvalidDateTime, Lang::En) => "must be a date and time such as 2026-11-23 14:30".into(),
+            (Issue::NotPositive, Lang::Zh) => "必须大于 0".into(),
+            (Issue::NotPositive, Lang::En) => "must be greater than 0".into(),
+            (Issue::NotBelow { limit }, Lang::Zh) => format!("必须小于 {limit}"),
+            (Issue::NotBelow { limit }, Lang::En) => format!("must be less than {limit}"),
             (Issue::Malformed(detail), Lang::Zh) => format!("请求内容无法解析：{detail}"),
             (Issue::Malformed(detail), Lang::En) => format!("could not be read: {detail}"),
         }
