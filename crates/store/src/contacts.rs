@@ -84,7 +84,34 @@ pub fn insert(c: &mut Conn, customer_id: i64, d: &ContactDraft, s: &SealedContac
         &v,
     )?;
     replace_search_index(c, customer_id, Some(id), &[&s.phone, &s.email])?;
+    crate::search::index_new(c, &[(customer_id, vec![d.name.clone()])])?;
     Ok(id)
+}
+
+/// Inserts many contacts with a few multi-row statements: (customer,
+/// contact, sealed values). Returns their ids, in order.
+pub fn insert_many(c: &mut Conn, items: &[(i64, &ContactDraft, &SealedContact)], now: Timestamp) -> Result<Vec<i64>> {
+    let ids = crate::sql::reserve_ids(c, "contacts", items.len())?;
+    let mut rows: Vec<Value> = Vec::with_capacity(items.len() * 15);
+    let mut digests = Vec::with_capacity(items.len());
+    let mut names = Vec::with_capacity(items.len());
+    for ((customer_id, d, s), id) in items.iter().zip(&ids) {
+        rows.extend(sealed_values(d, s));
+        rows.extend([(*id).into(), (*customer_id).into(), now.into(), now.into()]);
+        digests.push((*customer_id, Some(*id), crate::customers::digests_of(&[&s.phone, &s.email])));
+        names.push((*customer_id, vec![d.name.clone()]));
+    }
+    crate::sql::insert_rows(
+        c,
+        "INSERT INTO contacts (name, title, phone_enc, phone_masked, email_enc, email_masked, wechat_enc, wechat_masked,
+            birthday_enc, address_enc, decision_maker, id, customer_id, created_at, updated_at) VALUES",
+        15,
+        rows,
+        "",
+    )?;
+    crate::customers::add_search_digests(c, &digests)?;
+    crate::search::index_new(c, &names)?;
+    Ok(ids)
 }
 
 pub fn update(c: &mut Conn, id: i64, d: &ContactDraft, s: &SealedContact, now: Timestamp) -> Result<()> {
@@ -97,7 +124,11 @@ pub fn update(c: &mut Conn, id: i64, d: &ContactDraft, s: &SealedContact, now: T
             updated_at = $12 WHERE id = $13",
         &v,
     )?;
-    replace_search_index(c, existing.customer_id, Some(id), &[&s.phone, &s.email])
+    replace_search_index(c, existing.customer_id, Some(id), &[&s.phone, &s.email])?;
+    if existing.name != d.name.as_str() {
+        crate::search::refresh(c, existing.customer_id)?;
+    }
+    Ok(())
 }
 
 pub fn get(c: &mut Conn, id: i64) -> Result<Contact> {
@@ -109,6 +140,7 @@ pub fn delete(c: &mut Conn, id: i64) -> Result<Contact> {
     if c.execute("DELETE FROM contacts WHERE id = $1", args![id])? == 0 {
         return Err(StoreError::NotFound);
     }
+    crate::search::refresh(c, existing.customer_id)?;
     Ok(existing)
 }
 

@@ -24,6 +24,25 @@ pub struct Sealed {
 
 /// Replaces the search digests of a customer's own fields (`contact_id`
 /// None) or of one of its contacts.
+/// Adds search digests for new customers or contacts: (customer, contact, digests).
+pub fn add_search_digests(c: &mut Conn, items: &[(i64, Option<i64>, Vec<&str>)]) -> Result<()> {
+    let mut v: Vec<Value> = Vec::new();
+    for (customer_id, contact_id, digests) in items {
+        let mut ds = digests.clone();
+        ds.sort_unstable();
+        ds.dedup();
+        for d in ds {
+            v.extend([d.into(), (*customer_id).into(), (*contact_id).into()]);
+        }
+    }
+    crate::sql::insert_rows(c, "INSERT INTO contact_index (digest, customer_id, contact_id) VALUES", 3, v, "")
+}
+
+/// The search digests of some sealed values.
+pub fn digests_of<'a>(sealed: &[&'a Option<Sealed>]) -> Vec<&'a str> {
+    sealed.iter().filter_map(|s| s.as_ref()).flat_map(|s| s.search.iter().map(String::as_str)).collect()
+}
+
 pub fn replace_search_index(
     c: &mut Conn,
     customer_id: i64,
@@ -36,17 +55,7 @@ pub fn replace_search_index(
         }
         Some(id) => c.execute("DELETE FROM contact_index WHERE contact_id = $1", args![id])?,
     };
-    let mut digests: Vec<&str> =
-        sealed.iter().filter_map(|s| s.as_ref()).flat_map(|s| s.search.iter().map(String::as_str)).collect();
-    digests.sort_unstable();
-    digests.dedup();
-    for d in digests {
-        c.execute(
-            "INSERT INTO contact_index (digest, customer_id, contact_id) VALUES ($1, $2, $3)",
-            args![d, customer_id, contact_id],
-        )?;
-    }
-    Ok(())
+    add_search_digests(c, &[(customer_id, contact_id, digests_of(sealed))])
 }
 
 /// Which customers a user may see.
@@ -286,7 +295,94 @@ pub fn insert(
     let id: i64 = c.scalar(&sql, &values)?;
     set_tags(c, id, d)?;
     replace_search_index(c, id, None, &[phone, email])?;
+    crate::search::index_new(c, &[(id, vec![d.name.clone()])])?;
     Ok((id, code.as_str().to_string()))
+}
+
+/// A new customer for [`insert_many`].
+pub struct NewCustomer<'a> {
+    pub draft: &'a CustomerDraft,
+    pub phone: &'a Option<Sealed>,
+    pub email: &'a Option<Sealed>,
+}
+
+/// Inserts many customers with a few multi-row statements (imports, bulk
+/// loads): the same checks and side tables as [`insert`], done per batch.
+/// Returns (id, code) per customer, in order.
+pub fn insert_many(
+    c: &mut Conn,
+    items: &[NewCustomer<'_>],
+    created_by: Option<i64>,
+    now: Timestamp,
+) -> Result<Vec<(i64, String)>> {
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
+    // References, once per batch.
+    let mut e = ValidationErrors::new();
+    let mut owners: Vec<i64> = items.iter().filter_map(|x| x.draft.owner_id).collect();
+    owners.sort_unstable();
+    owners.dedup();
+    for chunk in owners.chunks(500) {
+        let mut v: Vec<Value> = vec![true.into()];
+        v.extend(chunk.iter().map(|id| Value::I64(*id)));
+        let n: i64 = c.scalar(
+            &format!("SELECT COUNT(*) FROM users WHERE active = $1 AND id IN ({})", marks(2, chunk.len())),
+            &v,
+        )?;
+        if usize::try_from(n).unwrap_or(0) != chunk.len() {
+            e.add("owner_id", Issue::Unknown);
+        }
+    }
+    let mut exts: Vec<&str> = items.iter().filter_map(|x| x.draft.external_id.as_deref()).collect();
+    exts.sort_unstable();
+    let before = exts.len();
+    exts.dedup();
+    if exts.len() != before {
+        e.add("external_id", Issue::Taken);
+    }
+    for chunk in exts.chunks(500) {
+        let v: Vec<Value> = chunk.iter().map(|x| Value::Text((*x).to_string())).collect();
+        let n: i64 =
+            c.scalar(&format!("SELECT COUNT(*) FROM customers WHERE external_id IN ({})", marks(1, chunk.len())), &v)?;
+        if n > 0 {
+            e.add("external_id", Issue::Taken);
+        }
+    }
+    if !e.is_empty() {
+        return Err(e.into());
+    }
+    let n = items.len();
+    let first = settings::next_n(c, "customer_code", i64::try_from(n).unwrap_or(i64::MAX))?;
+    let ids = crate::sql::reserve_ids(c, "customers", n)?;
+    let mut rows: Vec<Value> = Vec::with_capacity(n * 30);
+    let mut out = Vec::with_capacity(n);
+    let mut tags: Vec<Value> = Vec::new();
+    let mut digests = Vec::with_capacity(n);
+    let mut names = Vec::with_capacity(n);
+    for (k, (x, id)) in items.iter().zip(&ids).enumerate() {
+        let code = CustomerCode::from_sequence(first + i64::try_from(k).unwrap_or(0)).as_str().to_string();
+        rows.extend(draft_values(x.draft, x.phone, x.email));
+        rows.extend([(*id).into(), code.as_str().into(), created_by.into(), now.into(), now.into()]);
+        for t in &x.draft.tags {
+            tags.extend([(*id).into(), t.as_str().into()]);
+        }
+        digests.push((*id, None, digests_of(&[x.phone, x.email])));
+        names.push((*id, vec![x.draft.name.clone()]));
+        out.push((*id, code));
+    }
+    let cols = DRAFT_COLS.split(',').count() + 5;
+    crate::sql::insert_rows(
+        c,
+        &format!("INSERT INTO customers ({DRAFT_COLS}, id, code, created_by, created_at, updated_at) VALUES"),
+        cols,
+        rows,
+        "",
+    )?;
+    crate::sql::insert_rows(c, "INSERT INTO customer_tags (customer_id, tag) VALUES", 2, tags, "")?;
+    add_search_digests(c, &digests)?;
+    crate::search::index_new(c, &names)?;
+    Ok(out)
 }
 
 /// Replaces every editable field. `phone`/`email` of `None` clear them.
@@ -299,7 +395,7 @@ pub fn update(
     email: &Option<Sealed>,
     now: Timestamp,
 ) -> Result<()> {
-    get(c, scope, id)?;
+    let before = get(c, scope, id)?;
     check_references(c, d, Some(id))?;
     let mut values = draft_values(d, phone, email);
     let sets: Vec<String> =
@@ -312,6 +408,9 @@ pub fn update(
     )?;
     set_tags(c, id, d)?;
     replace_search_index(c, id, None, &[phone, email])?;
+    if before.name != d.name {
+        crate::search::refresh(c, id)?;
+    }
     Ok(())
 }
 
@@ -373,14 +472,70 @@ pub struct CustomerFilter {
 #[derive(Debug, Clone, Serialize)]
 pub struct CustomerPage {
     pub items: Vec<Customer>,
+    /// With a search, at most [`SEARCH_CAP`] (see `total_capped`).
     pub total: i64,
+    /// A search found more than [`SEARCH_CAP`] customers: only the newest
+    /// [`SEARCH_CAP`] are listed.
+    pub total_capped: bool,
     pub page: i64,
     pub per_page: i64,
 }
 
-fn like_pattern(q: &str) -> String {
-    let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    format!("%{escaped}%")
+/// A search lists at most this many customers (newest first within each
+/// way of matching: code, phone/email, name); a broader search says so.
+pub const SEARCH_CAP: usize = 1_000;
+
+/// The ids a search box query finds, filtered by `cond`: the exact code
+/// first, then phone/email matches, then name matches; at most
+/// `SEARCH_CAP + 1` (one more tells that there are more).
+fn search_ids(c: &mut Conn, q: Option<&str>, digest: Option<&str>, cond: &str, params: &[Value]) -> Result<Vec<i64>> {
+    let cap = SEARCH_CAP + 1;
+    let cap_i64 = i64::try_from(cap).unwrap_or(i64::MAX);
+    let mut ids: Vec<i64> = Vec::new();
+    let add = |ids: &mut Vec<i64>, found: Vec<i64>| {
+        for id in found {
+            if ids.len() < cap && !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+    };
+    let n = params.len();
+    let mut p = params.to_vec();
+    if let Some(q) = q {
+        p.push(q.to_ascii_uppercase().into());
+        let found = c
+            .query(&format!("SELECT c.id FROM customers c WHERE c.code = ${} AND {cond}", n + 1), &p)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect::<Result<Vec<i64>>>()?;
+        add(&mut ids, found);
+        p.truncate(n);
+    }
+    if let Some(d) = digest {
+        p.extend([d.into(), cap_i64.into()]);
+        let found = c
+            .query(
+                &format!(
+                    "SELECT c.id FROM customers c WHERE c.id IN (SELECT customer_id FROM contact_index WHERE digest = ${})
+                     AND {cond} ORDER BY c.id DESC LIMIT ${}",
+                    n + 1,
+                    n + 2
+                ),
+                &p,
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect::<Result<Vec<i64>>>()?;
+        add(&mut ids, found);
+        p.truncate(n);
+    }
+    if let Some(q) = q
+        && ids.len() < cap
+    {
+        let found = crate::search::name_matches(c, q, cond, &p, cap_i64)?;
+        add(&mut ids, found);
+    }
+    Ok(ids)
 }
 
 pub fn list(c: &mut Conn, scope: &Scope, f: &CustomerFilter) -> Result<CustomerPage> {
@@ -390,25 +545,6 @@ pub fn list(c: &mut Conn, scope: &Scope, f: &CustomerFilter) -> Result<CustomerP
         params.push(v);
         format!("${}", params.len())
     };
-    // The search box: code, name, contact name, or a phone/email digest.
-    // Each is its own candidate set (the indexed ones are lookups), and the
-    // customer must be in their union; an OR over the conditions would make
-    // the database test every customer against every one of them.
-    let mut search = Vec::new();
-    if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let code = push(&mut params, q.to_ascii_uppercase().into());
-        let like = push(&mut params, like_pattern(q).into());
-        search.push(format!("SELECT id FROM customers WHERE code = {code}"));
-        search.push(format!("SELECT id FROM customers WHERE name LIKE {like} ESCAPE '\\'"));
-        search.push(format!("SELECT customer_id FROM contacts WHERE name LIKE {like} ESCAPE '\\'"));
-    }
-    if let Some(ix) = &f.contact_index {
-        let p = push(&mut params, ix.as_str().into());
-        search.push(format!("SELECT customer_id FROM contact_index WHERE digest = {p}"));
-    }
-    if !search.is_empty() {
-        conds.push(format!("c.id IN ({})", search.join(" UNION ")));
-    }
     if let Some(o) = f.owner_id {
         let p = push(&mut params, o.into());
         conds.push(format!("c.owner_id = {p}"));
@@ -429,17 +565,30 @@ pub fn list(c: &mut Conn, scope: &Scope, f: &CustomerFilter) -> Result<CustomerP
         let p = push(&mut params, d.into());
         conds.push(format!("(c.verified_on IS NULL OR c.verified_on < {p})"));
     }
-    let where_ = conds.join(" AND ");
-    let total: i64 = c.scalar(&format!("SELECT COUNT(*) FROM customers c WHERE {where_}"), &params)?;
+    let mut where_ = conds.join(" AND ");
     let per_page = f.per_page.clamp(1, 200);
     let page = f.page.max(1);
+    let q = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    let (total, total_capped) = if q.is_some() || f.contact_index.is_some() {
+        // The search box: the customers found by code, by a phone/email
+        // digest and by name (each an index lookup with the filters
+        // applied), at most SEARCH_CAP of them; the page is cut from those.
+        let hits = search_ids(c, q, f.contact_index.as_deref(), &where_, &params)?;
+        let capped = hits.len() > SEARCH_CAP;
+        params.clear();
+        let ids: Vec<String> = hits.iter().take(SEARCH_CAP).map(|id| push(&mut params, Value::I64(*id))).collect();
+        where_ = if ids.is_empty() { "1 = 0".into() } else { format!("c.id IN ({})", ids.join(", ")) };
+        (i64::try_from(ids.len()).unwrap_or(i64::MAX), capped)
+    } else {
+        (c.scalar(&format!("SELECT COUNT(*) FROM customers c WHERE {where_}"), &params)?, false)
+    };
     let limit = push(&mut params, per_page.into());
     let offset = push(&mut params, ((page - 1) * per_page).into());
     let sql =
         format!("SELECT {CUSTOMER_COLS} WHERE {where_} ORDER BY {} LIMIT {limit} OFFSET {offset}", f.sort.order_by());
     let mut items: Vec<Customer> = c.query(&sql, &params)?.iter().map(customer).collect::<Result<_>>()?;
     attach_tags(c, &mut items)?;
-    Ok(CustomerPage { items, total, page, per_page })
+    Ok(CustomerPage { items, total, total_capped, page, per_page })
 }
 
 /// Loads the tags of a page of customers in one query.

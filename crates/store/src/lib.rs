@@ -19,6 +19,7 @@ pub mod communications;
 pub mod contacts;
 pub mod customers;
 pub mod orders;
+pub mod search;
 pub mod settings;
 pub mod testing;
 pub mod timeline;
@@ -27,7 +28,7 @@ pub mod users;
 use std::path::PathBuf;
 
 pub use error::StoreError;
-pub use sql::{Conn, Engine, FromValue, Row, Value};
+pub use sql::{Conn, Engine, FromValue, Row, Value, insert_rows};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

@@ -7,10 +7,12 @@ use crate::{Result, args};
 const SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../migrations/sqlite/0002_customer_360.sql")),
+    (3, include_str!("../migrations/sqlite/0003_name_grams.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
     (2, include_str!("../migrations/postgres/0002_customer_360.sql")),
+    (3, include_str!("../migrations/postgres/0003_name_grams.sql")),
 ];
 
 /// An arbitrary constant: the advisory lock that keeps two starting
@@ -40,6 +42,10 @@ pub(crate) fn apply(c: &mut Conn, engine: Engine) -> Result<usize> {
     for (version, sql) in list.iter().filter(|(v, _)| *v > current) {
         tracing::info!(version, "applying migration");
         c.batch(sql)?;
+        if *version == 3 {
+            // Data the SQL cannot compute: the name grams of existing customers.
+            crate::search::rebuild_all(c)?;
+        }
         c.execute(
             "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, CAST(CURRENT_TIMESTAMP AS TEXT))",
             args![*version],

@@ -29,6 +29,38 @@ pub fn insert(c: &mut Conn, customer_id: i64, d: &OrderDraft, now: Timestamp) ->
     row.map(|r| r.get(0)).transpose()
 }
 
+/// Inserts many orders with a few multi-row statements: (customer, order).
+/// Returns each order's id, or None for an order whose external id is
+/// already stored (unchanged, as with [`insert`]).
+pub fn insert_many(c: &mut Conn, items: &[(i64, &OrderDraft)], now: Timestamp) -> Result<Vec<Option<i64>>> {
+    let ids = crate::sql::reserve_ids(c, "orders", items.len())?;
+    let mut inserted = std::collections::HashSet::with_capacity(items.len());
+    for (chunk, chunk_ids) in items.chunks(2_000).zip(ids.chunks(2_000)) {
+        let mut v: Vec<crate::Value> = Vec::with_capacity(chunk.len() * 8);
+        for ((customer_id, d), id) in chunk.iter().zip(chunk_ids) {
+            v.extend([
+                (*id).into(),
+                (*customer_id).into(),
+                d.external_id.clone().into(),
+                d.ordered_on.into(),
+                d.amount.fen().into(),
+                d.product.clone().into(),
+                d.channel.clone().into(),
+                now.into(),
+            ]);
+        }
+        let sql = format!(
+            "INSERT INTO orders (id, customer_id, external_id, ordered_on, amount_fen, product, channel, created_at)
+             VALUES {} ON CONFLICT (external_id) DO NOTHING RETURNING id",
+            crate::sql::values_list(8, chunk.len())
+        );
+        for r in c.query(&sql, &v)? {
+            inserted.insert(r.get::<i64>(0)?);
+        }
+    }
+    Ok(ids.into_iter().map(|id| inserted.contains(&id).then_some(id)).collect())
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Order {
     pub id: i64,

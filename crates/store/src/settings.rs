@@ -27,3 +27,14 @@ pub fn next(c: &mut Conn, name: &str) -> Result<i64> {
         args![name],
     )
 }
+
+/// Takes the next `n` numbers of a counter; returns the first.
+pub fn next_n(c: &mut Conn, name: &str, n: i64) -> Result<i64> {
+    let last: i64 = c.scalar(
+        "INSERT INTO counters (name, value) VALUES ($1, $2)
+         ON CONFLICT (name) DO UPDATE SET value = counters.value + excluded.value
+         RETURNING value",
+        args![name, n],
+    )?;
+    Ok(last - n + 1)
+}

@@ -262,3 +262,67 @@ impl PgConn {
         Ok(s)
     }
 }
+
+/// `($1, $2), ($3, $4), …`: placeholders for `rows` rows of `cols` values.
+pub fn values_list(cols: usize, rows: usize) -> String {
+    let mut sql = String::with_capacity(rows * cols * 6);
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for k in 0..cols {
+            if k > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(r * cols + k + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// Inserts many rows with as few statements as possible: `head` is
+/// `INSERT INTO t (a, b) VALUES`, `values` holds `cols` values per row, and
+/// `tail` is appended to each statement (e.g. `ON CONFLICT DO NOTHING`).
+pub fn insert_rows(c: &mut Conn, head: &str, cols: usize, values: Vec<Value>, tail: &str) -> Result<()> {
+    if cols == 0 || values.is_empty() {
+        return Ok(());
+    }
+    // Both engines take well over 30,000 parameters per statement.
+    let per_statement = (30_000 / cols).clamp(1, 1_000);
+    let mut values = values.into_iter();
+    let total = values.len() / cols;
+    let mut done = 0;
+    while done < total {
+        let n = per_statement.min(total - done);
+        let sql = format!("{head} {} {tail}", values_list(cols, n));
+        let chunk: Vec<Value> = values.by_ref().take(n * cols).collect();
+        c.execute(&sql, &chunk)?;
+        done += n;
+    }
+    Ok(())
+}
+
+/// Takes `n` fresh ids of `table` (whose key column is `id`) inside the
+/// caller's write transaction, so that a bulk insert knows every row's id
+/// without one round trip per row. On SQLite the single writer makes
+/// `MAX(id)` safe; on PostgreSQL the identity sequence hands them out.
+pub fn reserve_ids(c: &mut Conn, table: &str, n: usize) -> Result<Vec<i64>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let count = i64::try_from(n).map_err(|e| StoreError::Other(e.to_string()))?;
+    match c.engine() {
+        Engine::Sqlite => {
+            let max: i64 = c.scalar(&format!("SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM {table}"), &[])?;
+            Ok((max + 1..=max + count).collect())
+        }
+        Engine::Postgres => c
+            .query(
+                "SELECT nextval(pg_get_serial_sequence($1, 'id')) FROM generate_series(1, $2)",
+                &[Value::Text(table.to_string()), Value::I64(count)],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect(),
+    }
+}

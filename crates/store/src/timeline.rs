@@ -37,6 +37,29 @@ pub fn append(c: &mut Conn, e: &NewEntry<'_>) -> Result<()> {
     Ok(())
 }
 
+/// Appends many entries with a few multi-row statements (imports, bulk loads).
+pub fn append_many(c: &mut Conn, entries: &[NewEntry<'_>]) -> Result<()> {
+    let mut v: Vec<crate::Value> = Vec::with_capacity(entries.len() * 7);
+    for e in entries {
+        v.extend([
+            e.customer_id.into(),
+            e.at.into(),
+            e.kind.into(),
+            e.ref_id.into(),
+            e.title.as_str().into(),
+            e.body.clone().into(),
+            e.actor_id.into(),
+        ]);
+    }
+    crate::sql::insert_rows(
+        c,
+        "INSERT INTO timeline (customer_id, at, kind, ref_id, title, body, actor_id) VALUES",
+        7,
+        v,
+        "",
+    )
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Entry {
     pub id: i64,

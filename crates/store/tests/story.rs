@@ -168,3 +168,202 @@ async fn reopening_applies_no_migration_twice() {
         );
     }
 }
+
+/// Name search through the gram index (SPEC C8): fragments of customer and
+/// contact names, one character, several words, renames, scope, and the cap.
+#[tokio::test]
+async fn name_search_finds_fragments_and_follows_changes() {
+    use guanxi_domain::contact::{ContactDraft, ContactInput};
+    use guanxi_store::contacts::{self, SealedContact};
+    for t in testing::engines().unwrap() {
+        let db = Db::open(&t.target, &DbOptions::default()).unwrap();
+        let ids = |p: customers::CustomerPage| p.items.iter().map(|c| c.id).collect::<Vec<_>>();
+        let search = |q: &str, scope: Scope| {
+            let db = db.clone();
+            let f = CustomerFilter { q: Some(q.into()), per_page: 50, ..Default::default() };
+            async move { db.read(move |c| customers::list(c, &scope, &f)).await.unwrap() }
+        };
+        let owner = UserDraft::parse(
+            &UserInput {
+                email: "li@corp.cn".into(),
+                name: "李静".into(),
+                role: "agent".into(),
+                password: Some("password123".into()),
+                ..Default::default()
+            },
+            true,
+        )
+        .unwrap();
+        let owner_id = db.write(move |c| users::create(c, &owner, "hash", now())).await.unwrap();
+        let mut made = Vec::new();
+        for (name, owned) in
+            [("北京明远科技有限公司", true), ("深圳星辰 Robotics 有限公司", false), ("明科贸易", false)]
+        {
+            let d = draft(name, owned.then_some(owner_id), &[]);
+            made.push(db.write(move |c| customers::insert(c, &d, &None, &None, None, now())).await.unwrap().0);
+        }
+        let (ming_yuan, xing_chen, ming_ke) = (made[0], made[1], made[2]);
+
+        assert_eq!(ids(search("明远科技", Scope::All).await), vec![ming_yuan], "{}", t.name);
+        assert_eq!(ids(search("远科", Scope::All).await), vec![ming_yuan]);
+        assert_eq!(ids(search("明科", Scope::All).await), vec![ming_ke], "grams in the wrong order do not match");
+        assert_eq!(ids(search("robot", Scope::All).await), vec![xing_chen], "case-insensitive");
+        assert_eq!(ids(search("星辰 有限", Scope::All).await), vec![xing_chen], "words in order");
+        assert_eq!(ids(search("司", Scope::All).await), vec![xing_chen, ming_yuan], "one character, at a word's end");
+        assert_eq!(ids(search("明", Scope::All).await), vec![ming_ke, ming_yuan], "one character, newest first");
+        assert!(search("明远科技集团", Scope::All).await.items.is_empty());
+        assert_eq!(ids(search("明远", Scope::OwnedBy(vec![owner_id])).await), vec![ming_yuan]);
+        assert!(search("明科", Scope::OwnedBy(vec![owner_id])).await.items.is_empty(), "scope applies to search");
+
+        // A contact's name finds its customer; renaming or deleting the
+        // contact moves the match.
+        let contact =
+            ContactDraft::parse(&ContactInput { name: "欧阳娜娜".into(), ..Default::default() }, now_date()).unwrap();
+        let cd = contact.clone();
+        let cid =
+            db.write(move |c| contacts::insert(c, xing_chen, &cd, &SealedContact::default(), now())).await.unwrap();
+        assert_eq!(ids(search("欧阳", Scope::All).await), vec![xing_chen]);
+        let renamed = ContactDraft { name: "司马光".into(), ..contact };
+        db.write(move |c| contacts::update(c, cid, &renamed, &SealedContact::default(), now())).await.unwrap();
+        assert!(search("欧阳", Scope::All).await.items.is_empty());
+        assert_eq!(ids(search("司马", Scope::All).await), vec![xing_chen]);
+        db.write(move |c| contacts::delete(c, cid)).await.unwrap();
+        assert!(search("司马", Scope::All).await.items.is_empty());
+
+        // Renaming the customer moves its grams.
+        let d = draft("广州青禾食品有限公司", None, &[]);
+        db.write(move |c| customers::update(c, &Scope::All, ming_yuan, &d, &None, &None, now())).await.unwrap();
+        assert!(search("明远", Scope::All).await.items.is_empty());
+        assert_eq!(ids(search("青禾食品", Scope::All).await), vec![ming_yuan]);
+    }
+}
+
+fn now_date() -> jiff::civil::Date {
+    jiff::civil::date(2026, 11, 23)
+}
+
+/// A search matching more than the cap lists the newest `SEARCH_CAP` and
+/// says it was capped; a narrower one is exact.
+#[tokio::test]
+async fn broad_searches_are_capped() {
+    let t = testing::sqlite().unwrap();
+    let db = Db::open(&t.target, &DbOptions::default()).unwrap();
+    let n = customers::SEARCH_CAP + 5;
+    db.write(move |c| {
+        for i in 0..n {
+            customers::insert(c, &draft(&format!("华信物流{i}号"), None, &[]), &None, &None, None, now())?;
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let f = CustomerFilter { q: Some("华信".into()), per_page: 20, ..Default::default() };
+    let page = db.read(move |c| customers::list(c, &Scope::All, &f)).await.unwrap();
+    assert!(page.total_capped);
+    assert_eq!(page.total as usize, customers::SEARCH_CAP);
+    let f = CustomerFilter { q: Some("物流100".into()), per_page: 20, ..Default::default() };
+    let page = db.read(move |c| customers::list(c, &Scope::All, &f)).await.unwrap();
+    assert!(!page.total_capped);
+    // 物流100号 and 物流1000号 … 物流1004号
+    assert_eq!(page.total, 6);
+}
+
+/// The bulk paths (imports, the benchmark data set) write what the
+/// one-by-one paths write: codes in order, tags, name grams, search
+/// digests; re-sent orders are left alone.
+#[tokio::test]
+async fn bulk_inserts_match_single_inserts() {
+    use guanxi_domain::contact::{ContactDraft, ContactInput};
+    use guanxi_domain::order::{OrderDraft, OrderInput};
+    use guanxi_store::contacts::{self, SealedContact};
+    use guanxi_store::customers::{NewCustomer, Sealed};
+    use guanxi_store::orders;
+    for t in testing::engines().unwrap() {
+        let db = Db::open(&t.target, &DbOptions::default()).unwrap();
+        let single = draft("成都博瑞医疗器械", None, &[]);
+        db.write(move |c| customers::insert(c, &single, &None, &None, None, now())).await.unwrap();
+        let (ids, contact_ids, first, again) = db
+            .write(move |c| {
+                let drafts = [draft("上海鼎盛物流", None, &["重点"]), draft("武汉金桥食品", None, &[])];
+                let phone = Some(Sealed {
+                    ciphertext: "x".into(),
+                    masked: "138****0000".into(),
+                    index: "i".into(),
+                    search: vec!["d-full".into(), "d-0000".into()],
+                });
+                let new: Vec<NewCustomer<'_>> = drafts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, d)| NewCustomer { draft: d, phone: if i == 0 { &phone } else { &None }, email: &None })
+                    .collect();
+                let made = customers::insert_many(c, &new, None, now())?;
+                let person =
+                    ContactDraft::parse(&ContactInput { name: "赵敏".into(), ..Default::default() }, now_date())
+                        .unwrap();
+                let sealed = SealedContact { phone: phone.clone(), ..Default::default() };
+                let contact_ids = contacts::insert_many(c, &[(made[1].0, &person, &sealed)], now())?;
+                let order = |ext: &str| {
+                    OrderDraft::parse(
+                        &OrderInput {
+                            ordered_on: "2026-10-01".into(),
+                            amount: "1200.50".into(),
+                            external_id: Some(ext.into()),
+                            ..Default::default()
+                        },
+                        now_date(),
+                    )
+                    .unwrap()
+                };
+                let (o1, o2) = (order("O-1"), order("O-2"));
+                let first = orders::insert_many(c, &[(made[0].0, &o1), (made[0].0, &o2)], now())?;
+                let again = orders::insert_many(c, &[(made[0].0, &o1)], now())?;
+                Ok((made, contact_ids, first, again))
+            })
+            .await
+            .unwrap();
+        assert_eq!(ids.iter().map(|x| x.1.as_str()).collect::<Vec<_>>(), vec!["KH000002", "KH000003"], "{}", t.name);
+        let got = db.read({
+            let id = ids[0].0;
+            move |c| customers::get(c, &Scope::All, id)
+        });
+        let got = got.await.unwrap();
+        assert_eq!((got.name.as_str(), got.tags.clone()), ("上海鼎盛物流", vec!["重点".to_string()]));
+        assert_eq!(got.phone_masked.as_deref(), Some("138****0000"));
+        assert_eq!(first.len(), 2);
+        assert!(first.iter().all(Option::is_some));
+        assert_eq!(again, vec![None], "a re-sent order changes nothing");
+        let n_orders: i64 = db.read(|c| c.scalar("SELECT COUNT(*) FROM orders", &[])).await.unwrap();
+        assert_eq!(n_orders, 2);
+        let list = |f: CustomerFilter| {
+            let db = db.clone();
+            async move { db.read(move |c| customers::list(c, &Scope::All, &f)).await.unwrap() }
+        };
+        let by_digest =
+            list(CustomerFilter { contact_index: Some("d-0000".into()), per_page: 10, ..Default::default() }).await;
+        assert_eq!(by_digest.items.iter().map(|c| c.id).collect::<Vec<_>>(), vec![ids[1].0, ids[0].0]);
+        let by_contact = list(CustomerFilter { q: Some("赵敏".into()), per_page: 10, ..Default::default() }).await;
+        assert_eq!(by_contact.items.iter().map(|c| c.id).collect::<Vec<_>>(), vec![ids[1].0]);
+        let contact = db.read(move |c| contacts::get(c, contact_ids[0])).await.unwrap();
+        assert_eq!(contact.customer_id, ids[1].0);
+        // A taken external id refuses the whole batch.
+        let err = db
+            .write(|c| {
+                let mut d = draft("重复", None, &[]);
+                d.external_id = Some("E-1".into());
+                let d2 = d.clone();
+                customers::insert_many(
+                    c,
+                    &[
+                        NewCustomer { draft: &d, phone: &None, email: &None },
+                        NewCustomer { draft: &d2, phone: &None, email: &None },
+                    ],
+                    None,
+                    now(),
+                )
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+        assert_eq!(db.read(customers::count).await.unwrap(), 3);
+    }
+}
