@@ -152,32 +152,40 @@ pub async fn generate(
         state
             .db
             .write(move |c| {
-                for (draft, phone, people, order_drafts) in &batch {
-                    let (id, _) = customers::insert(c, draft, phone, &None, None, now)?;
-                    for (cd, sealed) in people {
-                        contacts::insert(c, id, cd, sealed, now)?;
-                    }
-                    for od in order_drafts {
-                        if let Some(oid) = orders::insert(c, id, od, now)? {
-                            timeline::append(
-                                c,
-                                &NewEntry {
-                                    customer_id: id,
-                                    at: od
-                                        .ordered_on
-                                        .at(12, 0, 0, 0)
-                                        .to_zoned(jiff::tz::TimeZone::UTC)
-                                        .map_or(now, |z| z.timestamp()),
-                                    kind: kind::ORDER,
-                                    ref_id: Some(oid),
-                                    title: "order.created".into(),
-                                    body: Some(format!("¥{}", od.amount)),
-                                    actor_id: None,
-                                },
-                            )?;
-                        }
-                    }
+                // The bulk paths an import uses: a few multi-row statements per batch.
+                let new: Vec<customers::NewCustomer<'_>> = batch
+                    .iter()
+                    .map(|(draft, phone, _, _)| customers::NewCustomer { draft, phone, email: &None })
+                    .collect();
+                let made = customers::insert_many(c, &new, None, now)?;
+                let mut people = Vec::new();
+                let mut orders_of = Vec::new();
+                for ((id, _), (_, _, ps, os)) in made.iter().zip(&batch) {
+                    people.extend(ps.iter().map(|(cd, sealed)| (*id, cd, sealed)));
+                    orders_of.extend(os.iter().map(|od| (*id, od)));
                 }
+                contacts::insert_many(c, &people, now)?;
+                let order_ids = orders::insert_many(c, &orders_of, now)?;
+                let entries: Vec<NewEntry<'_>> = orders_of
+                    .iter()
+                    .zip(order_ids)
+                    .filter_map(|((id, od), oid)| {
+                        Some(NewEntry {
+                            customer_id: *id,
+                            at: od
+                                .ordered_on
+                                .at(12, 0, 0, 0)
+                                .to_zoned(jiff::tz::TimeZone::UTC)
+                                .map_or(now, |z| z.timestamp()),
+                            kind: kind::ORDER,
+                            ref_id: Some(oid?),
+                            title: "order.created".into(),
+                            body: Some(format!("¥{}", od.amount)),
+                            actor_id: None,
+                        })
+                    })
+                    .collect();
+                timeline::append_many(c, &entries)?;
                 Ok(())
             })
             .await?;

@@ -99,7 +99,11 @@ impl CustomerView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CustomerList {
     pub items: Vec<CustomerView>,
+    /// With a search (`q`), at most 1,000: see `total_capped`.
     pub total: i64,
+    /// The search found more than 1,000 customers; only the newest 1,000
+    /// are listed (refine the search).
+    pub total_capped: bool,
     pub page: i64,
     pub per_page: i64,
 }
@@ -212,6 +216,7 @@ pub async fn list(
     let page = svc::list(&state, &user, filter).await?;
     Ok(Json(CustomerList {
         total: page.total,
+        total_capped: page.total_capped,
         page: page.page,
         per_page: page.per_page,
         items: page.items.into_iter().map(|c| CustomerView::new(c, &state)).collect(),

@@ -410,43 +410,43 @@ fn write_batch(
     ip: Option<&str>,
 ) -> guanxi_store::Result<()> {
     let mut counts = Counts::default();
+    // New customers in a few multi-row statements; updates one by one.
+    let new: Vec<customers::NewCustomer<'_>> = items
+        .iter()
+        .filter(|i| matches!(i.4, Op::Insert))
+        .map(|(_, draft, phone, email, _)| customers::NewCustomer { draft, phone, email })
+        .collect();
+    let made = customers::insert_many(c, &new, Some(actor_id), now)?;
+    let mut entries: Vec<NewEntry<'_>> = made
+        .iter()
+        .zip(&new)
+        .map(|((id, code), x)| NewEntry {
+            customer_id: *id,
+            at: now,
+            kind: kind::CUSTOMER,
+            ref_id: None,
+            title: "customer.created".into(),
+            body: Some(format!("{code} {}", x.draft.name)),
+            actor_id: Some(actor_id),
+        })
+        .collect();
+    counts.inserted = made.len();
     for (_, draft, phone, email, op) in items {
-        match op {
-            Op::Insert => {
-                let (id, code) = customers::insert(c, draft, phone, email, Some(actor_id), now)?;
-                timeline::append(
-                    c,
-                    &NewEntry {
-                        customer_id: id,
-                        at: now,
-                        kind: kind::CUSTOMER,
-                        ref_id: None,
-                        title: "customer.created".into(),
-                        body: Some(format!("{code} {}", draft.name)),
-                        actor_id: Some(actor_id),
-                    },
-                )?;
-                counts.inserted += 1;
-            }
-            Op::Update { id, changes } => {
-                customers::update(c, &Scope::All, *id, draft, phone, email, now)?;
-                timeline::append(
-                    c,
-                    &NewEntry {
-                        customer_id: *id,
-                        at: now,
-                        kind: kind::CUSTOMER,
-                        ref_id: None,
-                        title: "customer.updated".into(),
-                        body: Some(changes.join(", ")),
-                        actor_id: Some(actor_id),
-                    },
-                )?;
-                counts.updated += 1;
-            }
-            Op::Unchanged { .. } => {}
+        if let Op::Update { id, changes } = op {
+            customers::update(c, &Scope::All, *id, draft, phone, email, now)?;
+            entries.push(NewEntry {
+                customer_id: *id,
+                at: now,
+                kind: kind::CUSTOMER,
+                ref_id: None,
+                title: "customer.updated".into(),
+                body: Some(changes.join(", ")),
+                actor_id: Some(actor_id),
+            });
+            counts.updated += 1;
         }
     }
+    timeline::append_many(c, &entries)?;
     let lines: Vec<usize> = items.iter().map(|i| i.0).collect();
     audit_batch(c, now, actor_id, "customer", &lines, counts, ip)
 }
