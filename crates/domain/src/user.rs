@@ -40,6 +40,12 @@ impl Role {
         matches!(self, Role::Supervisor | Role::Admin)
     }
 
+    /// Importing files writes customers of every owner at once (SPEC C9):
+    /// supervisors and admins.
+    pub fn can_import(self) -> bool {
+        matches!(self, Role::Supervisor | Role::Admin)
+    }
+
     /// May reveal masked personal data of customers in scope.
     pub fn can_reveal_personal_data(self) -> bool {
         matches!(self, Role::Supervisor | Role::Admin | Role::Advisor | Role::Agent)

@@ -147,12 +147,15 @@ pub fn app(state: AppState) -> Router {
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
         ),
     ];
-    // File imports are larger and slower than any other request: their own
-    // body limit and timeout.
+    // File imports (the API's and the import page's) are larger and slower
+    // than any other request: their own body limit and timeout. Errors are
+    // rendered outside the limit, so that a file too large for the page
+    // gets a page that says so.
     let uploads = api::upload_router()
-        .layer(axum::middleware::from_fn_with_state(state.clone(), web::render_errors))
+        .merge(web::upload_router())
         .layer(axum::extract::DefaultBodyLimit::max(import::MAX_UPLOAD_BYTES))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(import::MAX_UPLOAD_BYTES))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), web::render_errors))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(300),

@@ -179,3 +179,79 @@ async fn a_user_logs_in_lists_and_creates_customers() {
 
     browser.close().await;
 }
+
+#[tokio::test]
+async fn a_supervisor_uploads_a_file_with_bad_rows_and_reads_the_report() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn(testing::sqlite().unwrap()).await;
+    let b = &browser;
+    b.goto(&format!("{}/login?next=/customers", app.url)).await;
+    b.fill("#email", ADMIN_EMAIL).await;
+    b.fill("#password", ADMIN_PASSWORD).await;
+    b.click("button[type=submit]").await;
+
+    // From the customer list to the import page.
+    b.click("#import-link").await;
+    b.wait_for("#import-form").await;
+    assert_eq!(b.path().await, "/import");
+    assert!(b.text("#help-customers").await.contains("客户名称"), "the accepted headers are listed");
+    b.screenshot("import-form").await;
+
+    // A file with four bad rows out of six: every one is listed, nothing is written.
+    let dir = std::env::temp_dir().join(format!("guanxi-import-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("客户名单-2026年11月.csv");
+    std::fs::write(
+        &bad,
+        "客户名称,联系电话,联系邮箱,所属行业,合作开始,外部编号\n\
+         北京星辰科技有限公司,13812345678,li@xingchen.cn,金融,2024-05-01,CRM-001\n\
+         ,13912345678,,零售,2023-01-15,CRM-002\n\
+         上海云帆贸易有限公司,1391234,wang@yunfan,零售,2023-03-01,CRM-003\n\
+         广州恒达物流有限公司,020-87654321,,物流,2022-08-18,CRM-004\n\
+         深圳创新科技有限公司,13612345678,,软件与信息服务,2030-01-01,CRM-005\n\
+         成都天府餐饮管理有限公司,13512345678,,餐饮,2021-11-30,CRM-001\n",
+    )
+    .unwrap();
+    let before = customer_count(&app).await;
+    b.wait_for("#f-file").await.send_keys(bad.to_str().unwrap()).await.unwrap();
+    b.click("#start-import").await;
+    b.wait_for("#import-refused").await;
+    assert!(b.text("#import-refused").await.contains("没有写入任何数据"));
+    assert_eq!(b.text("#import-file").await, "客户名单-2026年11月.csv");
+    assert_eq!(b.text("#count-rows").await, "6");
+    assert_eq!(b.text("#count-bad").await, "4");
+    let table = b.text("#import-errors").await;
+    for expected in
+        ["行号", "列", "原因", "必填", "不是有效的电话号码", "不是有效的邮箱地址", "不能晚于今天", "与第 2 行重复"]
+    {
+        assert!(table.contains(expected), "{expected} in {table}");
+    }
+    assert_eq!(b.count("#import-errors tbody tr").await, 5, "one line per bad cell");
+    assert_eq!(customer_count(&app).await, before, "nothing written");
+    b.screenshot("import-report").await;
+    b.resize(390, 844).await;
+    // Let the sidebar finish sliding away.
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    b.screenshot("import-report-phone").await;
+    b.resize(1366, 900).await;
+
+    // Corrected and imported.
+    b.click("#import-again").await;
+    b.wait_for("#import-form").await;
+    let good = dir.join("客户名单-已修正.csv");
+    std::fs::write(
+        &good,
+        "客户名称,联系电话,所属行业,外部编号\n北京星辰科技有限公司,13812345678,金融,CRM-001\n上海云帆贸易有限公司,13912345678,零售,CRM-003\n",
+    )
+    .unwrap();
+    b.wait_for("#f-file").await.send_keys(good.to_str().unwrap()).await.unwrap();
+    b.click("#start-import").await;
+    b.wait_for("#import-done").await;
+    assert_eq!(b.text("#count-inserted").await, "2");
+    assert_eq!(customer_count(&app).await, before + 2);
+    b.screenshot("import-done").await;
+    let _ = std::fs::remove_dir_all(&dir);
+    browser.close().await;
+}

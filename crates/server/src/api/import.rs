@@ -89,12 +89,12 @@ pub async fn import_file(
     let kind = ImportKind::parse(&kind).ok_or(AppError::NotFound)?;
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
         .map_err(|e| AppError::BadRequest(format!("query string: {e}")))?;
-    let mut opts = ImportOptions { lang, ip, max_rows: import::MAX_API_ROWS, ..ImportOptions::default() };
+    let mut opts = ImportOptions { lang, ip, ..ImportOptions::default() };
     for (k, v) in pairs {
         match k.as_str() {
             "dry_run" => opts.dry_run = matches!(v.as_str(), "true" | "1" | "yes"),
-            "map" => match v.split_once('=') {
-                Some((col, field)) => opts.mapping.push((col.to_string(), field.to_string())),
+            "map" => match import::mapping_entry(&v) {
+                Some(entry) => opts.mapping.push(entry),
                 None => return Err(AppError::BadRequest(format!("map={v}: expected column=field"))),
             },
             _ => {}
@@ -111,15 +111,7 @@ pub async fn import_file(
         };
         return Ok(problem_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, &p));
     };
-    // The import runs as its own task: once started it finishes even if the
-    // client goes away or the request times out, instead of stopping
-    // between two batches.
-    let st = state.clone();
-    let o = opts.clone();
-    let report =
-        tokio::spawn(async move { import::import_file(&st, &user, kind, format, body.to_vec(), &o, &|_, _| {}).await })
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))??;
+    let report = import::import_upload(&state, user, kind, format, body.to_vec(), opts).await?;
     if report.is_ok() {
         return Ok(axum::Json(report).into_response());
     }

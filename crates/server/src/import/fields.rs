@@ -81,8 +81,8 @@ impl Reason {
             Reason::Field(i) => i.message(lang),
             Reason::UnknownColumn => lang
                 .pick(
-                    "无法识别的列；请改成字段名或用 --map 列名=字段 指定（--map 列名=- 忽略该列）",
-                    "is not a known column; rename it to a field name or map it with --map column=field (--map column=- ignores it)",
+                    "无法识别的列；请把表头改成字段名，或用列映射 列名=字段 指定（列名=- 忽略该列）",
+                    "is not a known column; rename it to a field name or map it with column=field (column=- ignores it)",
                 )
                 .into(),
             Reason::DuplicateColumn => lang.pick("与前面的列对应同一字段", "maps to the same field as an earlier column").into(),

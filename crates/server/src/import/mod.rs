@@ -58,6 +58,8 @@ pub enum ImportKind {
 }
 
 impl ImportKind {
+    pub const ALL: &'static [ImportKind] = &[Self::Customers, Self::Contacts, Self::Orders];
+
     pub fn parse(raw: &str) -> Option<Self> {
         match raw.trim() {
             "customers" => Some(Self::Customers),
@@ -75,14 +77,37 @@ impl ImportKind {
         }
     }
 
-    /// The fields a file may have, with their aliases (for help texts).
-    pub fn fields(self) -> Vec<(&'static str, &'static [&'static str])> {
-        let list: &[fields::Field] = match self {
+    pub fn label(self, lang: Lang) -> &'static str {
+        match self {
+            Self::Customers => lang.pick("客户", "Customers"),
+            Self::Contacts => lang.pick("联系人", "Contacts"),
+            Self::Orders => lang.pick("订单", "Orders"),
+        }
+    }
+
+    fn field_list(self) -> &'static [fields::Field] {
+        match self {
             Self::Customers => customers::FIELDS,
             Self::Contacts => contacts::FIELDS,
             Self::Orders => orders::FIELDS,
-        };
-        list.iter().filter(|f| f.kind != fields::CellKind::Ignored).map(|f| (f.name, f.aliases)).collect()
+        }
+    }
+
+    /// The fields a file may have, with their aliases (for help texts).
+    pub fn fields(self) -> Vec<(&'static str, &'static [&'static str])> {
+        self.field_list().iter().filter(|f| f.kind != fields::CellKind::Ignored).map(|f| (f.name, f.aliases)).collect()
+    }
+
+    /// The columns a file must have: one field of each group (contacts and
+    /// orders name their customer by code or by external id). A missing
+    /// group is reported under its first field.
+    pub fn required(self) -> &'static [&'static [&'static str]] {
+        const CUSTOMER: &[&str] = &["customer_code", "customer_external_id"];
+        match self {
+            Self::Customers => &[&["name"]],
+            Self::Contacts => &[CUSTOMER, &["name"]],
+            Self::Orders => &[CUSTOMER, &["ordered_on"], &["amount"], &["external_id"]],
+        }
     }
 }
 
@@ -181,32 +206,21 @@ pub async fn import_file(
     opts: &ImportOptions,
     progress: Progress<'_>,
 ) -> AppResult<ImportReport> {
-    if !actor.role.sees_all_customers() {
+    if !actor.role.can_import() {
         return Err(AppError::Forbidden);
     }
     let max_rows = opts.max_rows;
     let table = tokio::task::spawn_blocking(move || table::read(format, &bytes, max_rows))
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?
-        .map_err(AppError::BadRequest)?;
-    let field_list = match kind {
-        ImportKind::Customers => customers::FIELDS,
-        ImportKind::Contacts => contacts::FIELDS,
-        ImportKind::Orders => orders::FIELDS,
-    };
+        .map_err(|e| AppError::BadRequest(e.message(opts.lang)))?;
     let mut problems = Vec::new();
-    let mapping = Mapping::resolve(&table, field_list, &opts.mapping, &mut problems);
-    match kind {
-        ImportKind::Customers => mapping.require("name", &mut problems),
-        ImportKind::Contacts => {
-            require_customer_column(&mapping, &mut problems);
-            mapping.require("name", &mut problems);
-        }
-        ImportKind::Orders => {
-            require_customer_column(&mapping, &mut problems);
-            for f in ["ordered_on", "amount", "external_id"] {
-                mapping.require(f, &mut problems);
-            }
+    let mapping = Mapping::resolve(&table, kind.field_list(), &opts.mapping, &mut problems);
+    for group in kind.required() {
+        if let Some(first) = group.first()
+            && !group.iter().any(|f| mapping.has(f))
+        {
+            mapping.require(first, &mut problems);
         }
     }
     if table.rows.is_empty() && problems.is_empty() {
@@ -250,10 +264,32 @@ pub async fn import_file(
     }
 }
 
-fn require_customer_column(mapping: &Mapping, problems: &mut Vec<Problem>) {
-    if !mapping.has("customer_code") && !mapping.has("customer_external_id") {
-        mapping.require("customer_code", problems);
-    }
+/// [`import_file`] for a request (the API's and the import page's): the
+/// import runs as its own task, so that once started it finishes even if the
+/// client goes away or the request times out, instead of stopping between
+/// two batches. Files sent over HTTP are limited to [`MAX_API_ROWS`].
+pub async fn import_upload(
+    state: &AppState,
+    actor: User,
+    kind: ImportKind,
+    format: FileFormat,
+    bytes: Vec<u8>,
+    opts: ImportOptions,
+) -> AppResult<ImportReport> {
+    let st = state.clone();
+    let opts = ImportOptions { max_rows: opts.max_rows.min(MAX_API_ROWS), ..opts };
+    tokio::spawn(async move { import_file(&st, &actor, kind, format, bytes, &opts, &|_, _| {}).await })
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+}
+
+/// One `column=field` entry of a column mapping (the API's `map`
+/// parameter, a line of the import page's mapping box); None without an
+/// `=` or a column. A field of `-` or nothing ignores the column.
+pub fn mapping_entry(raw: &str) -> Option<(String, String)> {
+    let (column, field) = raw.split_once('=')?;
+    let column = column.trim();
+    (!column.is_empty()).then(|| (column.to_string(), field.trim().to_string()))
 }
 
 fn with_problems(mut report: ImportReport, mut problems: Vec<Problem>, lang: Lang) -> ImportReport {

@@ -38,6 +38,14 @@ impl FileFormat {
         }
     }
 
+    /// Of an uploaded file: by its name's extension when it has one (a
+    /// browser may send a .csv as `application/vnd.ms-excel`), else by its
+    /// `Content-Type` and content.
+    pub fn of_upload(file_name: &str, content_type: Option<&str>, bytes: &[u8]) -> Option<Self> {
+        let path = std::path::Path::new(file_name);
+        if path.extension().is_some() { Self::from_path(path) } else { Self::detect(content_type, bytes) }
+    }
+
     pub fn sniff(bytes: &[u8]) -> Self {
         if bytes.starts_with(b"PK\x03\x04") { Self::Xlsx } else { Self::Csv }
     }
@@ -88,7 +96,32 @@ impl Table {
     }
 }
 
-pub fn read(format: FileFormat, bytes: &[u8], max_rows: usize) -> Result<Table, String> {
+/// Why a file could not be read at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadError {
+    /// The CSV reader's complaint.
+    Csv(String),
+    /// The Excel reader's complaint.
+    Excel(String),
+    /// More data rows than the caller accepts.
+    TooManyRows(usize),
+}
+
+impl ReadError {
+    pub fn message(&self, lang: guanxi_domain::Lang) -> String {
+        use guanxi_domain::Lang;
+        match (self, lang) {
+            (Self::Csv(e), Lang::Zh) => format!("CSV 文件无法读取：{e}"),
+            (Self::Csv(e), Lang::En) => format!("CSV: {e}"),
+            (Self::Excel(e), Lang::Zh) => format!("Excel 文件无法读取：{e}"),
+            (Self::Excel(e), Lang::En) => format!("Excel: {e}"),
+            (Self::TooManyRows(n), Lang::Zh) => format!("超过 {n} 行，请拆分文件后再导入"),
+            (Self::TooManyRows(n), Lang::En) => format!("more than {n} rows; split the file"),
+        }
+    }
+}
+
+pub fn read(format: FileFormat, bytes: &[u8], max_rows: usize) -> Result<Table, ReadError> {
     let mut table = match format {
         FileFormat::Csv => read_csv(bytes, max_rows)?,
         FileFormat::Xlsx => read_xlsx(bytes, max_rows)?,
@@ -108,7 +141,7 @@ fn decode(bytes: &[u8]) -> Cow<'_, str> {
     }
 }
 
-fn read_csv(bytes: &[u8], max_rows: usize) -> Result<Table, String> {
+fn read_csv(bytes: &[u8], max_rows: usize) -> Result<Table, ReadError> {
     let text = decode(bytes);
     let first_line = text.lines().next().unwrap_or("");
     let count = |ch: char| first_line.matches(ch).count();
@@ -124,7 +157,7 @@ fn read_csv(bytes: &[u8], max_rows: usize) -> Result<Table, String> {
     // skips) are rows there, line breaks inside a quoted cell are not.
     let (mut row, mut last_line) = (0usize, 0u64);
     for (i, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| format!("CSV: {e}"))?;
+        let record = record.map_err(|e| ReadError::Csv(e.to_string()))?;
         let start = record.position().map_or(last_line + 1, csv::Position::line);
         row += 1 + usize::try_from(start.saturating_sub(last_line + 1)).unwrap_or(0);
         let breaks: usize = record.iter().map(|f| f.matches('\n').count()).sum();
@@ -134,7 +167,7 @@ fn read_csv(bytes: &[u8], max_rows: usize) -> Result<Table, String> {
             table.headers = cells;
         } else {
             if table.rows.len() >= max_rows {
-                return Err(format!("more than {max_rows} rows; split the file"));
+                return Err(ReadError::TooManyRows(max_rows));
             }
             table.rows.push(Row { line: row, cells });
         }
@@ -151,14 +184,14 @@ fn unescape_formula(cell: &str) -> String {
     }
 }
 
-fn read_xlsx(bytes: &[u8], max_rows: usize) -> Result<Table, String> {
+fn read_xlsx(bytes: &[u8], max_rows: usize) -> Result<Table, ReadError> {
     use calamine::Reader as _;
-    let mut book: calamine::Xlsx<_> =
-        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).map_err(|e| format!("Excel: {e}"))?;
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes))
+        .map_err(|e: calamine::XlsxError| ReadError::Excel(e.to_string()))?;
     let range = book
         .worksheet_range_at(0)
-        .ok_or_else(|| "Excel: the workbook has no worksheet".to_string())?
-        .map_err(|e| format!("Excel: {e}"))?;
+        .ok_or_else(|| ReadError::Excel("the workbook has no worksheet".into()))?
+        .map_err(|e| ReadError::Excel(e.to_string()))?;
     let (first_row, first_col) = range.start().unwrap_or((0, 0));
     let mut table = Table { first_column: first_col as usize, ..Table::default() };
     for (i, cells) in range.rows().enumerate() {
@@ -167,7 +200,7 @@ fn read_xlsx(bytes: &[u8], max_rows: usize) -> Result<Table, String> {
             table.headers = cells;
         } else {
             if table.rows.len() >= max_rows {
-                return Err(format!("more than {max_rows} rows; split the file"));
+                return Err(ReadError::TooManyRows(max_rows));
             }
             table.rows.push(Row { line: first_row as usize + i + 1, cells });
         }
@@ -215,7 +248,7 @@ mod tests {
         let t = read(FileFormat::Csv, &gbk, 10).unwrap();
         assert_eq!(t.headers, vec!["客户名称", "联系电话"]);
         assert_eq!(t.rows[0].cells, vec!["北京星辰", "13812345678"]);
-        assert!(read(FileFormat::Csv, b"a\n1\n2\n3\n", 2).is_err());
+        assert_eq!(read(FileFormat::Csv, b"a\n1\n2\n3\n", 2).unwrap_err(), ReadError::TooManyRows(2));
     }
 
     #[test]
@@ -237,5 +270,8 @@ mod tests {
         assert_eq!(FileFormat::detect(Some("text/csv; charset=utf-8"), b""), Some(FileFormat::Csv));
         assert_eq!(FileFormat::detect(None, b"PK\x03\x04"), Some(FileFormat::Xlsx));
         assert_eq!(FileFormat::detect(Some("image/png"), b""), None);
+        assert_eq!(FileFormat::of_upload("客户.CSV", Some("application/vnd.ms-excel"), b""), Some(FileFormat::Csv));
+        assert_eq!(FileFormat::of_upload("客户.xls", None, b""), None);
+        assert_eq!(FileFormat::of_upload("export", None, b"PK\x03\x04"), Some(FileFormat::Xlsx));
     }
 }

@@ -150,6 +150,7 @@ async fn list(
         tags => tags.into_iter().map(|(t, _)| t).collect::<Vec<_>>(),
         stages => options(LifecycleStage::ALL, LifecycleStage::code, LifecycleStage::label, lang),
         can_create => u.user.role.can_edit_customers(),
+        can_import => u.user.role.can_import(),
         flash => flash_text(raw.as_deref(), lang),
         export_csv => { let mut q = base.clone(); q.push(("format".into(), "csv".into())); format!("/customers/export?{}", serde_urlencoded::to_string(&q).unwrap_or_default()) },
         export_xlsx => { let mut q = base.clone(); q.push(("format".into(), "xlsx".into())); format!("/customers/export?{}", serde_urlencoded::to_string(&q).unwrap_or_default()) },

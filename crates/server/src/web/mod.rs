@@ -4,6 +4,7 @@
 mod admin;
 pub(crate) mod customers;
 mod home;
+mod import;
 mod login;
 mod relationship;
 pub mod templates;
@@ -35,7 +36,14 @@ pub fn router() -> Router<AppState> {
         .merge(customers::router())
         .merge(relationship::router())
         .merge(admin::router())
+        .merge(import::router())
         .route("/assets/{*file}", get(asset))
+}
+
+/// The pages that take file uploads: the application gives them the import
+/// routes' body limit and timeout (see `app` in lib.rs).
+pub fn upload_router() -> Router<AppState> {
+    import::upload_router()
 }
 
 /// The caller's address, for the audit log.
@@ -125,6 +133,11 @@ pub async fn render_errors(State(state): State<AppState>, req: Request, next: Ne
             };
             return problem_response(status, &problem);
         }
+        // Only the upload routes let this middleware see their body limit's
+        // refusal (see `app` in lib.rs).
+        None if !is_api && res.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return error_page(&state, lang, StatusCode::PAYLOAD_TOO_LARGE, import::too_large(lang));
+        }
         None => return res,
     };
     let status = err.status();
@@ -138,18 +151,22 @@ pub async fn render_errors(State(state): State<AppState>, req: Request, next: Ne
     if matches!(*err, AppError::Unauthorized) {
         return Redirect::to("/login").into_response();
     }
+    error_page(&state, lang, status, err.title(lang))
+}
+
+fn error_page(state: &AppState, lang: Lang, status: StatusCode, title: String) -> Response {
     let html = state.templates.render(
         "error.html",
         context! {
             lang => if lang == Lang::En { "en" } else { "zh" },
             html_lang => lang.code(),
             status => status.as_u16(),
-            title => err.title(lang),
+            title => title,
         },
     );
     match html {
         Ok(h) => (status, Html(h)).into_response(),
-        Err(_) => (status, err.title(lang)).into_response(),
+        Err(_) => (status, title).into_response(),
     }
 }
 

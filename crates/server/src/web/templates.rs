@@ -41,6 +41,8 @@ impl Templates {
             "admin/users.html",
             "admin/user_form.html",
             "admin/groups.html",
+            "import/form.html",
+            "import/report.html",
         );
         env.add_function("t", t);
         Ok(Self { env })
