@@ -51,6 +51,11 @@ enum Command {
         #[command(subcommand)]
         action: BenchAction,
     },
+    /// Segmentation and churn warning (SPEC G): recompute now.
+    Segments {
+        #[command(subcommand)]
+        action: SegmentsAction,
+    },
     /// Loads the demo data set into the database and exits.
     Demo {
         #[arg(long, default_value_t = DemoOptions::default().seed)]
@@ -89,6 +94,17 @@ enum Command {
         what: transfer::ExportArg,
         /// The file to write: FILE.csv or FILE.xlsx.
         file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SegmentsAction {
+    /// Recomputes every customer's tier, activity, RFM, churn signals and
+    /// P(alive) (the nightly job, on demand), and prints what it did.
+    Recompute {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -209,6 +225,30 @@ async fn main() -> anyhow::Result<()> {
                 n * plan.orders_per_customer,
                 started.elapsed().as_secs_f64()
             );
+            Ok(())
+        }
+        Command::Segments { action: SegmentsAction::Recompute { json } } => {
+            let state = guanxi_server::prepare(config, Arc::new(SystemClock)).await?;
+            let started = std::time::Instant::now();
+            let bar = indicatif::ProgressBar::new(100);
+            let report = guanxi_server::service::segments::recompute(&state, &|done, total| {
+                bar.set_position((done * 100 / total.max(1)) as u64)
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            bar.finish_and_clear();
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!(
+                    "Recomputed {} customers in {:.1} s: {} rows changed, {} at risk, {} churn warnings raised.",
+                    report.customers,
+                    started.elapsed().as_secs_f64(),
+                    report.changed,
+                    report.at_risk,
+                    report.warnings_raised
+                );
+            }
             Ok(())
         }
         Command::Bench { action: BenchAction::Run { url, scenario, duration, connections, email, password, json } } => {

@@ -68,7 +68,7 @@ pub enum Scope {
 
 impl Scope {
     /// A SQL condition on `c.owner_id`, with its parameters appended to `args`.
-    fn condition(&self, args: &mut Vec<Value>) -> String {
+    pub(crate) fn condition(&self, args: &mut Vec<Value>) -> String {
         match self {
             Scope::All => "1 = 1".into(),
             Scope::OwnedBy(ids) if ids.is_empty() => "1 = 0".into(),
@@ -119,12 +119,19 @@ pub struct Customer {
     pub updated_at: Timestamp,
 }
 
-const CUSTOMER_COLS: &str = "c.id, c.code, c.name, c.kind, c.industry, c.scale, c.region, c.decision_chain,
+/// The columns [`customer_row`] reads, from `customers c` joined with `users u`.
+pub(crate) const CUSTOMER_SELECT: &str =
+    "c.id, c.code, c.name, c.kind, c.industry, c.scale, c.region, c.decision_chain,
     c.phone_enc, c.phone_masked, c.email_enc, c.email_masked, c.owner_id, u.name,
     c.cooperation_start, c.first_purchase_on, c.last_cooperation_on, c.preferred_channel, c.contact_window,
     c.marketing_consent, c.notes, c.stage, c.contract_end, c.renewal_date, c.verified_on, c.external_id,
-    c.created_at, c.updated_at
-    FROM customers c LEFT JOIN users u ON u.id = c.owner_id";
+    c.created_at, c.updated_at";
+pub(crate) const CUSTOMER_SELECT_LEN: usize = 28;
+const CUSTOMER_FROM: &str = "FROM customers c LEFT JOIN users u ON u.id = c.owner_id";
+
+pub(crate) fn customer_row(r: &Row) -> Result<Customer> {
+    customer(r)
+}
 
 fn customer(r: &Row) -> Result<Customer> {
     Ok(Customer {
@@ -165,7 +172,7 @@ fn customer(r: &Row) -> Result<Customer> {
 pub fn get(c: &mut Conn, scope: &Scope, id: i64) -> Result<Customer> {
     let mut params = vec![Value::I64(id)];
     let cond = scope.condition(&mut params);
-    let row = c.query_one(&format!("SELECT {CUSTOMER_COLS} WHERE c.id = $1 AND {cond}"), &params)?;
+    let row = c.query_one(&format!("SELECT {CUSTOMER_SELECT} {CUSTOMER_FROM} WHERE c.id = $1 AND {cond}"), &params)?;
     let mut cust = customer(&row)?;
     cust.tags = tags_of(c, id)?;
     Ok(cust)
@@ -584,8 +591,10 @@ pub fn list(c: &mut Conn, scope: &Scope, f: &CustomerFilter) -> Result<CustomerP
     };
     let limit = push(&mut params, per_page.into());
     let offset = push(&mut params, ((page - 1) * per_page).into());
-    let sql =
-        format!("SELECT {CUSTOMER_COLS} WHERE {where_} ORDER BY {} LIMIT {limit} OFFSET {offset}", f.sort.order_by());
+    let sql = format!(
+        "SELECT {CUSTOMER_SELECT} {CUSTOMER_FROM} WHERE {where_} ORDER BY {} LIMIT {limit} OFFSET {offset}",
+        f.sort.order_by()
+    );
     let mut items: Vec<Customer> = c.query(&sql, &params)?.iter().map(customer).collect::<Result<_>>()?;
     attach_tags(c, &mut items)?;
     Ok(CustomerPage { items, total, total_capped, page, per_page })
@@ -635,7 +644,7 @@ pub fn renewals_due(c: &mut Conn, scope: &Scope, today: Date, within_days: i32, 
     let cond = scope.condition(&mut params);
     c.query(
         &format!(
-            "SELECT {CUSTOMER_COLS} WHERE c.contract_end >= $1 AND c.contract_end <= $2 AND {cond}
+            "SELECT {CUSTOMER_SELECT} {CUSTOMER_FROM} WHERE c.contract_end >= $1 AND c.contract_end <= $2 AND {cond}
              ORDER BY c.contract_end ASC, c.id ASC LIMIT $3"
         ),
         &params,
@@ -674,7 +683,7 @@ pub fn find_by_codes_or_external_ids(c: &mut Conn, codes: &[String], external_id
     for (col, keys) in [("c.code", codes), ("c.external_id", external_ids)] {
         for chunk in keys.chunks(500) {
             let values: Vec<Value> = chunk.iter().map(|k| Value::Text(k.clone())).collect();
-            let sql = format!("SELECT {CUSTOMER_COLS} WHERE {col} IN ({})", marks(1, chunk.len()));
+            let sql = format!("SELECT {CUSTOMER_SELECT} {CUSTOMER_FROM} WHERE {col} IN ({})", marks(1, chunk.len()));
             for r in c.query(&sql, &values)? {
                 let cust = customer(&r)?;
                 if !found.iter().any(|x| x.id == cust.id) {

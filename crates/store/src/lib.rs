@@ -20,6 +20,7 @@ pub mod contacts;
 pub mod customers;
 pub mod orders;
 pub mod search;
+pub mod segments;
 pub mod settings;
 pub mod testing;
 pub mod timeline;

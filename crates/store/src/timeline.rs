@@ -15,7 +15,9 @@ pub mod kind {
     pub const ORDER: &str = "order";
     pub const COMMUNICATION: &str = "communication";
     pub const ACTION_ITEM: &str = "action_item";
-    pub const ALL: &[&str] = &[CUSTOMER, CONTACT, ORDER, COMMUNICATION, ACTION_ITEM];
+    /// Changes of tier, activity or churn state (SPEC G7).
+    pub const SEGMENT: &str = "segment";
+    pub const ALL: &[&str] = &[CUSTOMER, CONTACT, ORDER, COMMUNICATION, ACTION_ITEM, SEGMENT];
 }
 
 #[derive(Debug, Clone)]

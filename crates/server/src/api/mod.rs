@@ -6,6 +6,7 @@ pub mod customers;
 pub mod import;
 pub mod json;
 pub mod relationship;
+pub mod segments;
 pub mod users;
 
 use std::sync::Arc;
@@ -32,6 +33,7 @@ use crate::state::AppState;
         (name = "auth", description = "Tokens"),
         (name = "customers", description = "客户档案 Customer records (SPEC C1)"),
         (name = "admin", description = "Users and groups (SPEC S1)"),
+        (name = "segments", description = "客户分层与流失预警 Segmentation and churn warning (SPEC G)"),
         (name = "import", description = "导入 Import of customers, contacts and orders from CSV or Excel (SPEC C9)"),
         (name = "system", description = "Health")
     )
@@ -96,6 +98,12 @@ fn main_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(relationship::my_action_items))
         .routes(routes!(relationship::set_action_status))
         .routes(routes!(relationship::timeline))
+        .routes(routes!(segments::customer_segment))
+        .routes(routes!(segments::overview))
+        .routes(routes!(segments::churn_risk))
+        .routes(routes!(segments::preview))
+        .routes(routes!(segments::list, segments::create))
+        .routes(routes!(segments::recompute))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::update))
         .routes(routes!(users::list_groups, users::create_group))

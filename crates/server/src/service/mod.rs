@@ -4,6 +4,7 @@
 
 pub mod customers;
 pub mod relationship;
+pub mod segments;
 pub mod users;
 
 use guanxi_domain::user::Role;

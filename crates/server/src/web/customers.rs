@@ -135,6 +135,7 @@ async fn list(
     let ctx = context! { ..page_ctx(&u, lang, "customers", title), ..context! {
         items => page.items.iter().map(|c| row(c, &state, lang)).collect::<Vec<_>>(),
         total => page.total,
+        total_capped => page.total_capped,
         page => page.page,
         pages => pages,
         prev => (page.page > 1).then(|| link(page.page - 1)),
@@ -409,6 +410,7 @@ fn event_label(code: &str, lang: Lang) -> String {
         "action_item.done" => ("行动项完成", "Action item done"),
         "action_item.waiting_customer" => ("行动项待客户确认", "Action item waiting for the customer"),
         "action_item.open" => ("行动项重新打开", "Action item reopened"),
+        crate::service::segments::TIMELINE_TITLE => ("分层与流失预警变化", "Segmentation changed"),
         other => match other.strip_prefix("communication.").and_then(|c| Channel::parse(c).ok()) {
             Some(ch) => return format!("{}{}", lang.pick("沟通 · ", "Communication · "), ch.label(lang)),
             None => return other.to_string(),
@@ -424,6 +426,7 @@ struct View360 {
     recent_orders: Vec<guanxi_store::orders::Order>,
     items: Vec<guanxi_store::communications::ActionItem>,
     timeline: Vec<guanxi_store::timeline::Entry>,
+    segment: Option<guanxi_store::segments::Stored>,
 }
 
 /// A contact whose personal fields were just revealed: (contact id, field → value).
@@ -459,6 +462,7 @@ pub(super) async fn render_view(
                 recent_orders: guanxi_store::orders::recent(cn, id, 5)?,
                 items: guanxi_store::communications::for_customer_items(cn, id)?,
                 timeline: guanxi_store::timeline::page(cn, id, &q.kinds, q.before, q.limit)?,
+                segment: guanxi_store::segments::get(cn, id)?,
             })
         })
         .await?;
@@ -537,7 +541,10 @@ pub(super) async fn render_view(
                 overdue => guanxi_domain::communication::is_overdue(a.status, a.due_at, now),
             }).collect::<Vec<_>>(),
             timeline => v360.timeline.iter().map(|e| context! {
-                kind => e.kind, label => event_label(&e.title, lang), body => e.body, who => e.actor_name,
+                kind => e.kind, label => event_label(&e.title, lang), who => e.actor_name,
+                body => if e.title == crate::service::segments::TIMELINE_TITLE {
+                    e.body.as_deref().and_then(|b| crate::service::segments::describe_changes(b, lang))
+                } else { e.body.clone() },
                 at => e.at.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M").to_string(),
             }).collect::<Vec<_>>(),
             timeline_more => (v360.timeline.len() as i64 == tq.limit).then(|| v360.timeline.last().map(|e| {
@@ -545,9 +552,23 @@ pub(super) async fn render_view(
                 if !tq.kinds.is_empty() { q.push(("kind".into(), tq.kinds.join(","))); }
                 format!("/customers/{id}?{}#timeline", serde_urlencoded::to_string(&q).unwrap_or_default())
             })).flatten(),
+            seg => v360.segment.as_ref().map(|s| {
+                let v = crate::api::segments::SegmentView::new(s, lang);
+                context! {
+                    tier => v.tier, tier_label => v.tier_label, activity => v.activity, activity_label => v.activity_label,
+                    spend => guanxi_domain::money::Money::from_fen(v.spend_fen).to_string(),
+                    rfm => v.rfm, rfm_label => v.rfm_segment_label, at_risk => v.at_risk,
+                    p_alive => v.p_alive.map(|p| format!("{:.0}%", p * 100.0)),
+                    expected => v.expected_purchases.map(|x| format!("{x:.1}")),
+                    signals => v.signals.iter().map(|x| context! { label => x.label, evidence => x.evidence }).collect::<Vec<_>>(),
+                    rule_tags => v.rule_tags,
+                    computed => s.computed_at.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M").to_string(),
+                }
+            }),
             kind_tabs => std::iter::once(("", lang.pick("全部", "All")))
                 .chain([("communication", lang.pick("沟通", "Communications")), ("action_item", lang.pick("行动项", "Action items")),
-                        ("order", lang.pick("订单", "Orders")), ("contact", lang.pick("联系人", "Contacts")), ("customer", lang.pick("档案", "Profile"))])
+                        ("order", lang.pick("订单", "Orders")), ("contact", lang.pick("联系人", "Contacts")), ("customer", lang.pick("档案", "Profile")),
+                        ("segment", lang.pick("分层", "Segment"))])
                 .map(|(k, label)| context! { kind => k, label => label, active => tq.kinds.join(",") == k })
                 .collect::<Vec<_>>(),
         }};

@@ -1,0 +1,210 @@
+//! Segmentation and churn warning end to end, on every engine: the
+//! recompute job over orders, communications and tags; tiers at their
+//! boundary; churn signals with their evidence; the churn-risk list; the
+//! churn-warning event for maintenance plans; only changes are rewritten,
+//! and each change of tier goes on the timeline.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use support::app::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, apps};
+
+/// A cookie-keeping client signed in as the administrator (for pages).
+async fn signed_in(app: &TestApp) -> reqwest::Client {
+    let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let r = http
+        .post(format!("{}/login", app.url))
+        .form(&[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD), ("next", "/")])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    http
+}
+
+async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
+    let r = app.call(Method::POST, path, Some(token), Some(body)).await;
+    let s = r.status().as_u16();
+    (s, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn get(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
+    let r = app.call(Method::GET, path, Some(token), None).await;
+    let s = r.status().as_u16();
+    (s, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn customer(app: &TestApp, token: &str, body: Value) -> i64 {
+    let (s, c) = post(app, "/api/v1/customers", token, body).await;
+    assert_eq!(s, 201, "{c}");
+    c["id"].as_i64().unwrap()
+}
+
+async fn order(app: &TestApp, token: &str, id: i64, ext: &str, on: &str, amount: &str) {
+    let (s, o) = post(
+        app,
+        &format!("/api/v1/customers/{id}/orders"),
+        token,
+        json!({"ordered_on": on, "amount": amount, "external_id": ext}),
+    )
+    .await;
+    assert_eq!(s, 201, "{o}");
+}
+
+#[tokio::test]
+async fn recompute_tiers_signals_and_changes() {
+    for app in apps().await {
+        let e = app.engine.clone();
+        let admin = app.admin_token().await;
+        // Today is 2026-11-23. A: ten orders in the 90 days before the last
+        // 90, three in the last 90 (a 70% drop), 120,000 yuan in 12 months.
+        let a = customer(&app, &admin, json!({"name": "北京明远科技"})).await;
+        for k in 0..10 {
+            order(&app, &admin, a, &format!("A-P{k}"), &format!("2026-07-{:02}", 1 + k), "9000").await;
+        }
+        for k in 0..3 {
+            order(&app, &admin, a, &format!("A-R{k}"), &format!("2026-11-{:02}", 1 + k), "10000").await;
+        }
+        // B: exactly 100,000 yuan (high value: the range is half-open), and
+        // the manual competitor flag.
+        let b = customer(&app, &admin, json!({"name": "上海星辰机械", "tags": ["竞品接触"]})).await;
+        order(&app, &admin, b, "B-1", "2026-10-10", "100000").await;
+        // C: one call 100 days ago, no orders: silent, and no interaction for 100 days.
+        let c = customer(&app, &admin, json!({"name": "杭州青禾食品"})).await;
+        let (s, _) = post(
+            &app,
+            &format!("/api/v1/customers/{c}/communications"),
+            &admin,
+            json!({"channel": "phone", "purpose": "回访", "summary": "客户暂无新需求", "occurred_at": "2026-08-15 10:00"}),
+        )
+        .await;
+        assert_eq!(s, 201, "[{e}]");
+
+        // Before the first run there is nothing to show.
+        assert_eq!(get(&app, &format!("/api/v1/customers/{a}/segment"), &admin).await.0, 404);
+        let (s, r) = post(&app, "/api/v1/segments/recompute", &admin, json!({})).await;
+        assert_eq!(s, 200, "[{e}] {r}");
+        assert_eq!(r["customers"], 3);
+        assert_eq!(r["changed"], 3);
+
+        let (_, sa) = get(&app, &format!("/api/v1/customers/{a}/segment"), &admin).await;
+        assert_eq!(sa["tier"], "high", "[{e}] {sa}");
+        assert_eq!(sa["spend_fen"], 12_000_000);
+        assert_eq!(sa["activity"], "active");
+        let drop = sa["signals"].as_array().unwrap().iter().find(|x| x["kind"] == "order_drop").expect("order drop");
+        assert_eq!(drop["evidence"], "近90天订单数较前90天下降70%（10单 → 3单）");
+        assert!(sa["rfm"].as_str().unwrap().len() == 3);
+        assert!(sa["rule_tags"].as_array().unwrap().contains(&json!("高价值")));
+        assert!(sa["rule_tags"].as_array().unwrap().contains(&json!("流失预警")));
+
+        let (_, sb) = get(&app, &format!("/api/v1/customers/{b}/segment"), &admin).await;
+        assert_eq!(sb["tier"], "high", "exactly 100,000 is high value");
+        assert!(sb["signals"].as_array().unwrap().iter().any(|x| x["kind"] == "competitor_contact"));
+
+        let (_, sc) = get(&app, &format!("/api/v1/customers/{c}/segment"), &admin).await;
+        assert_eq!((sc["tier"].as_str(), sc["activity"].as_str()), (Some("ordinary"), Some("silent")));
+        let quiet = sc["signals"].as_array().unwrap().iter().find(|x| x["kind"] == "no_interaction").expect("quiet");
+        assert!(quiet["evidence"].as_str().unwrap().contains("100天"), "{quiet}");
+        let r = app
+            .http
+            .get(format!("{}/api/v1/customers/{c}/segment", app.url))
+            .bearer_auth(&admin)
+            .header("Accept-Language", "en")
+            .send()
+            .await
+            .unwrap();
+        let en: Value = r.json().await.unwrap();
+        assert_eq!(en["activity_label"], "Silent");
+
+        // The churn-risk list holds all three; each newly at-risk customer
+        // raised one churn warning for maintenance plans.
+        let (_, risk) = get(&app, "/api/v1/segments/churn-risk", &admin).await;
+        assert_eq!(risk["total"], 3, "[{e}] {risk}");
+        let events = app
+            .state
+            .db
+            .read(|c| guanxi_store::segments::pending_events(c, guanxi_store::segments::event::CHURN_WARNING, 10))
+            .await
+            .unwrap();
+        let mut warned: Vec<i64> = events.iter().map(|x| x.customer_id).collect();
+        warned.sort_unstable();
+        assert_eq!(warned, vec![a, b, c]);
+
+        // Overview counts.
+        let (_, o) = get(&app, "/api/v1/segments/overview", &admin).await;
+        let high: i64 = o["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["tier"] == "high")
+            .map(|x| x["customers"].as_i64().unwrap())
+            .sum();
+        assert_eq!(high, 2);
+
+        // Nothing changed: nothing is rewritten, no new timeline entry.
+        let before = app.snapshot().await;
+        let (_, r) = post(&app, "/api/v1/segments/recompute", &admin, json!({})).await;
+        assert_eq!(r["changed"], 0, "[{e}] {r}");
+        assert_eq!(app.snapshot().await, before);
+
+        // C buys 60,000 yuan: ordinary → potential, active again, and the
+        // change is on its timeline in words.
+        order(&app, &admin, c, "C-1", "2026-11-20", "60000").await;
+        // (RFM scores are relative, so the others' rows may be rewritten too;
+        // only C's tier, activity and churn state changed.)
+        let (_, r) = post(&app, "/api/v1/segments/recompute", &admin, json!({})).await;
+        assert_eq!(r["at_risk"], 2, "[{e}] {r}");
+        let (_, tl) = get(&app, &format!("/api/v1/customers/{c}/timeline?kind=segment"), &admin).await;
+        let items = tl["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "[{e}] {tl}");
+        let (_, tl) = get(&app, &format!("/api/v1/customers/{a}/timeline?kind=segment"), &admin).await;
+        assert!(tl["items"].as_array().unwrap().is_empty(), "[{e}] {tl}");
+        let page =
+            signed_in(&app).await.get(format!("{}/customers/{c}", app.url)).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("价值分层：普通 → 潜力"), "[{e}] the 360 page tells the change");
+
+        // Agents cannot start a recomputation.
+        let (_, agent) = app.user(&admin, "agent@corp.cn", "agent", None).await;
+        let (s, _) = post(&app, "/api/v1/segments/recompute", &agent, json!({})).await;
+        assert_eq!(s, 403);
+        // An agent's churn-risk list holds only customers in their scope.
+        let (_, risk) = get(&app, "/api/v1/segments/churn-risk", &agent).await;
+        assert_eq!(risk["total"], 0);
+    }
+}
+
+#[tokio::test]
+async fn saved_segments_validate_and_list_members() {
+    for app in apps().await {
+        let admin = app.admin_token().await;
+        let a = customer(&app, &admin, json!({"name": "成都博瑞医疗", "industry": "医疗"})).await;
+        order(&app, &admin, a, "A-1", "2026-11-01", "150000").await;
+        customer(&app, &admin, json!({"name": "武汉金桥物流"})).await;
+        post(&app, "/api/v1/segments/recompute", &admin, json!({})).await;
+
+        let def = json!({"all": [{"tier": "high"}, {"industry": "医疗"}]});
+        let (s, seg) =
+            post(&app, "/api/v1/segments", &admin, json!({"name": "高价值医疗客户", "definition": def})).await;
+        assert_eq!(s, 201, "{seg}");
+        assert_eq!(seg["description"], "价值分层 = 高价值 且 行业 = 医疗");
+        let (s, members) = post(&app, "/api/v1/segments/preview", &admin, json!({"definition": def})).await;
+        assert_eq!(s, 200);
+        assert_eq!(members["total"], 1);
+        assert_eq!(members["items"][0]["customer_id"], a);
+
+        // Bad definitions and names are refused and change nothing.
+        let before = app.snapshot().await;
+        let (s, p) =
+            post(&app, "/api/v1/segments", &admin, json!({"name": "x", "definition": {"all": [{"tier": "gold"}]}}))
+                .await;
+        assert_eq!(s, 422, "{p}");
+        assert_eq!(p["errors"][0]["field"], "definition");
+        let (s, p) = post(&app, "/api/v1/segments", &admin, json!({"name": "高价值医疗客户", "definition": def})).await;
+        assert_eq!((s, p["errors"][0]["field"].as_str()), (422, Some("name")));
+        assert_eq!(app.snapshot().await, before);
+        let (_, list) = get(&app, "/api/v1/segments", &admin).await;
+        assert_eq!(list.as_array().unwrap().len(), 1);
+    }
+}
