@@ -27,6 +27,9 @@ pub struct Config {
     pub default_lang: Lang,
     /// Months after which an unverified profile is listed for review (C1).
     pub review_months: i32,
+    /// The local hour (0–23) of the nightly segmentation recompute (G7);
+    /// `None` (`off`) leaves it to on-demand runs.
+    pub segment_recompute_hour: Option<i8>,
 }
 
 impl std::fmt::Debug for Config {
@@ -63,6 +66,7 @@ struct FileConfig {
     cookie_secure: Option<bool>,
     default_lang: Option<String>,
     review_months: Option<i32>,
+    segment_recompute_hour: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +91,7 @@ impl Default for Config {
             cookie_secure: false,
             default_lang: Lang::Zh,
             review_months: 12,
+            segment_recompute_hour: Some(2),
         }
     }
 }
@@ -158,6 +163,12 @@ impl Config {
         if let Some(v) = get("GUANXI_REVIEW_MONTHS", f.review_months.map(|n| n.to_string())) {
             c.review_months = parse_num("GUANXI_REVIEW_MONTHS", &v)?;
         }
+        if let Some(v) = get("GUANXI_SEGMENT_RECOMPUTE_HOUR", f.segment_recompute_hour) {
+            c.segment_recompute_hour = match v.trim() {
+                "off" | "" => None,
+                n => Some(parse_num("GUANXI_SEGMENT_RECOMPUTE_HOUR", n)?),
+            };
+        }
         c.validate()?;
         Ok(c)
     }
@@ -176,6 +187,9 @@ impl Config {
         }
         if !(1..=120).contains(&self.review_months) {
             return Err(ConfigError("GUANXI_REVIEW_MONTHS must be between 1 and 120".into()));
+        }
+        if self.segment_recompute_hour.is_some_and(|h| !(0..=23).contains(&h)) {
+            return Err(ConfigError("GUANXI_SEGMENT_RECOMPUTE_HOUR must be an hour from 0 to 23, or off".into()));
         }
         if matches!(self.db_pool_size, Some(0)) {
             return Err(ConfigError("GUANXI_DB_POOL_SIZE must be at least 1".into()));

@@ -409,8 +409,10 @@ async fn contacts_and_orders_attach_to_customers_by_code() {
 async fn the_import_reports_progress_and_writes_in_batches() {
     let app = apps().await.into_iter().next().unwrap();
     let mut csv = String::from("name,external_id,phone\n");
-    for i in 0..1203 {
-        csv.push_str(&format!("客户{i},BULK-{i},1380000{i:04}\n"));
+    let batch = guanxi_server::import::BATCH;
+    let rows = 2 * batch + 203;
+    for i in 0..rows {
+        csv.push_str(&format!("客户{i},BULK-{i},138{i:08}\n"));
     }
     let actor = app
         .state
@@ -434,8 +436,8 @@ async fn the_import_reports_progress_and_writes_in_batches() {
     )
     .await
     .unwrap();
-    assert_eq!((report.inserted, report.bad_rows), (1203, 0));
-    assert_eq!(*seen.lock().unwrap(), vec![(500, 1203), (1000, 1203), (1203, 1203)]);
+    assert_eq!((report.inserted, report.bad_rows), (rows, 0));
+    assert_eq!(*seen.lock().unwrap(), vec![(batch, rows), (2 * batch, rows), (rows, rows)]);
     let audit: i64 =
         app.state.db.read(|c| c.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'import'", &[])).await.unwrap();
     assert_eq!(audit, 3, "one audit entry per batch");

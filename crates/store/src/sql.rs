@@ -293,7 +293,9 @@ pub fn insert_rows(c: &mut Conn, head: &str, cols: usize, values: Vec<Value>, ta
     let total = values.len() / cols;
     let mut done = 0;
     while done < total {
-        let n = per_statement.min(total - done);
+        // Few distinct statement shapes, so that prepared statements are reused.
+        let left = total - done;
+        let n = [per_statement, 256, 64, 16, 4, 1].into_iter().find(|k| *k <= left && *k <= per_statement).unwrap_or(1);
         let sql = format!("{head} {} {tail}", values_list(cols, n));
         let chunk: Vec<Value> = values.by_ref().take(n * cols).collect();
         c.execute(&sql, &chunk)?;

@@ -188,10 +188,22 @@ fn reader_loop(mut conn: Conn, rx: Receiver<ReadJob>) {
 /// Binds `$1, $2, …` by name, so their order in the SQL text does not matter.
 pub(crate) fn bind(stmt: &mut rusqlite::CachedStatement<'_>, args: &[Value]) -> Result<()> {
     stmt.clear_bindings();
+    // `$1 … $n` in order of first use (almost every statement) bind by
+    // position: looking each name up is linear in the number of
+    // parameters, quadratic for a multi-row INSERT.
+    let n = stmt.parameter_count();
+    let in_order = n == args.len()
+        && (1..=n)
+            .all(|i| stmt.parameter_name(i).and_then(|p| p.strip_prefix('$')).and_then(|d| d.parse().ok()) == Some(i));
     for (i, v) in args.iter().enumerate() {
-        let name = format!("${}", i + 1);
-        let Some(idx) = stmt.parameter_index(&name)? else {
-            continue;
+        let idx = if in_order {
+            i + 1
+        } else {
+            let name = format!("${}", i + 1);
+            let Some(idx) = stmt.parameter_index(&name)? else {
+                continue;
+            };
+            idx
         };
         match v {
             Value::Null => stmt.raw_bind_parameter(idx, rusqlite::types::Null)?,

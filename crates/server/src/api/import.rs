@@ -57,7 +57,7 @@ fn problem_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
 /// are field names or their Chinese names (客户名称, 联系电话, 金额 …).
 /// Importing the same file again changes nothing. The body may be up to
 /// 20 MiB and 50,000 rows (`guanxi import` takes files of any size and up to
-/// 100,000 rows).
+/// 1,000,000 rows).
 #[utoipa::path(post, path = "/api/v1/import/{kind}", tag = "import",
     params(("kind" = ImportKind, Path, description = "`customers`, `contacts` or `orders`"), ImportParams),
     request_body(description = "The file", content(

@@ -37,9 +37,9 @@ use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
 /// Rows per write transaction and per lookup query.
-pub const BATCH: usize = 500;
+pub const BATCH: usize = 2_000;
 /// The most data rows one file may have (`guanxi import`).
-pub const MAX_ROWS: usize = 100_000;
+pub const MAX_ROWS: usize = 1_000_000;
 /// The most data rows of a file sent to the API, so that an import ends
 /// well within the request timeout even on PostgreSQL.
 pub const MAX_API_ROWS: usize = 50_000;

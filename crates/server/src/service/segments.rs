@@ -163,9 +163,48 @@ fn days_between(from: Date, to: Date) -> i64 {
     (to - from).get_days().into()
 }
 
+/// One recomputation at a time per process (nightly and on demand).
+static RUNNING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Whether the nightly run is due: the last scheduled instant (today's
+/// `hour` o'clock local time if it has passed, else yesterday's) is later
+/// than the last run.
+pub fn nightly_due(last_run: Option<Timestamp>, now: Timestamp, hour: i8, tz: &jiff::tz::TimeZone) -> bool {
+    let local = now.to_zoned(tz.clone());
+    let today_at = local.date().at(hour, 0, 0, 0).to_zoned(tz.clone()).map(|z| z.timestamp());
+    let Ok(today_at) = today_at else { return false };
+    let slot = if now >= today_at { today_at } else { today_at - jiff::SignedDuration::from_hours(24) };
+    last_run.is_none_or(|last| last < slot)
+}
+
+/// The nightly job: checks once a minute (times from the state's clock).
+pub fn spawn_nightly(state: AppState) {
+    let Some(hour) = state.config.segment_recompute_hour else { return };
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let last = match state.db.read(|c| store_settings::get(c, "segmentation_computed_at")).await {
+                Ok(v) => v.and_then(|s| s.parse::<Timestamp>().ok()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "segmentation schedule: cannot read the last run");
+                    continue;
+                }
+            };
+            if nightly_due(last, state.clock.now(), hour, &state.config.time_zone) {
+                match recompute(&state, &|_, _| {}).await {
+                    Ok(r) => tracing::info!(customers = r.customers, changed = r.changed, "segmentation recomputed"),
+                    Err(e) => tracing::warn!(error = %e, "segmentation recompute failed"),
+                }
+            }
+        }
+    });
+}
+
 /// Recomputes every customer's segmentation. `progress(done, total)` is
 /// called per batch of customers read and written.
 pub async fn recompute(state: &AppState, progress: &(dyn Fn(usize, usize) + Sync)) -> AppResult<RecomputeReport> {
+    let _one_at_a_time = RUNNING.lock().await;
     let s = load_settings(state).await?;
     let today = state.today();
     let now = state.clock.now();
@@ -525,4 +564,21 @@ pub async fn save_segment(state: &AppState, user: &User, name: &str, seg: &Segme
     let json = serde_json::to_string(seg).map_err(|e| AppError::Internal(e.to_string()))?;
     let (by, now) = (user.id, state.clock.now());
     Ok(state.db.write(move |c| segments::save_segment(c, &name, &json, by, now)).await?)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_nightly_run_is_due_once_after_its_hour() {
+        let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+        let at = |s: &str| s.parse::<Timestamp>().unwrap();
+        // 02:00 in Shanghai is 18:00 UTC the day before.
+        assert!(nightly_due(None, at("2026-11-22T18:00:00Z"), 2, &tz), "never run");
+        assert!(!nightly_due(Some(at("2026-11-22T18:05:00Z")), at("2026-11-23T17:59:00Z"), 2, &tz), "ran tonight");
+        assert!(nightly_due(Some(at("2026-11-22T18:05:00Z")), at("2026-11-23T18:00:00Z"), 2, &tz), "next night");
+        assert!(nightly_due(Some(at("2026-11-22T17:59:00Z")), at("2026-11-22T18:01:00Z"), 2, &tz), "ran just before");
+    }
 }

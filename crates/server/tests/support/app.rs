@@ -54,6 +54,8 @@ impl TestApp {
                 guanxi_store::DbTarget::Postgres(u) => u.clone(),
             }),
             db_pool_size: Some(2),
+            // Tests run recomputations themselves.
+            segment_recompute_hour: None,
             ..Config::default()
         };
         let clock = Arc::new(TestClock::new("2026-11-23T02:00:00Z".parse().unwrap()));
