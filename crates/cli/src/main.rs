@@ -182,6 +182,8 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()),
         )
+        // Logs on stderr: stdout is for results (`--json`, reports).
+        .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     let mut config = load_config(&cli)?;
@@ -216,13 +218,13 @@ async fn main() -> anyhow::Result<()> {
             let plan = guanxi_server::bench_data::BenchScale::from_scale(scale);
             let started = std::time::Instant::now();
             let bar = indicatif::ProgressBar::new(plan.customers as u64);
-            let n =
+            let (n, orders) =
                 guanxi_server::bench_data::generate(&state, &plan, &|done, _| bar.set_position(done as u64)).await?;
             bar.finish_and_clear();
             println!(
                 "Generated {n} customers, {} contacts, {} orders in {:.1} s.",
                 n * plan.contacts_per_customer,
-                n * plan.orders_per_customer,
+                orders,
                 started.elapsed().as_secs_f64()
             );
             Ok(())

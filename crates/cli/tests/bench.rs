@@ -21,7 +21,28 @@ fn generate_then_run_every_scenario() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Generated 50 customers, 100 contacts, 1000 orders"));
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(said.contains("Generated 50 customers, 100 contacts, "), "{said}");
+
+    // The segmentation job over the data set (its benchmark at scale 1 is in BENCHMARKS.md).
+    let out = Command::new(bin)
+        .args(["segments", "recompute", "--json", "--data-dir"])
+        .arg(&dir)
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((report["customers"].as_u64(), report["changed"].as_u64()), (Some(50), Some(50)), "{report}");
+    let again = Command::new(bin)
+        .args(["segments", "recompute", "--json", "--data-dir"])
+        .arg(&dir)
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(again["changed"], 0, "a second run rewrites nothing: {again}");
 
     let mut server = Command::new(bin)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])

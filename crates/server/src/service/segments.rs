@@ -129,6 +129,8 @@ pub struct RecomputeReport {
     /// The BG/NBD parameters fitted, if the history allowed a fit.
     pub params: Option<Params>,
     pub fitted_on: usize,
+    /// Why the model could not be fitted (then P(alive) is left empty).
+    pub fit_error: Option<String>,
 }
 
 /// One customer's figures between the read and the write.
@@ -323,17 +325,24 @@ pub async fn recompute(state: &AppState, progress: &(dyn Fn(usize, usize) + Sync
     let step = with_history.div_ceil(FIT_SAMPLE).max(1);
     let sample: Vec<CustomerHistory> = figs.iter().filter_map(history_of).step_by(step).collect();
     let fitted_on = sample.len();
-    let params = if sample.is_empty() {
-        None
+    let fit = if sample.is_empty() {
+        Err(bgnbd::FitError::NoCustomers.to_string())
     } else {
-        tokio::task::spawn_blocking(move || bgnbd::fit(&sample).ok().map(|f| f.params))
+        tokio::task::spawn_blocking(move || bgnbd::fit(&sample).map(|f| f.params).map_err(|e| e.to_string()))
             .await
             .map_err(|e| AppError::Internal(e.to_string()))?
+    };
+    if let Err(e) = &fit {
+        tracing::warn!(error = %e, "BG/NBD: no fit, P(alive) left empty");
+    }
+    let (params, fit_error) = match fit {
+        Ok(p) => (Some(p), None),
+        Err(e) => (None, Some(e)),
     };
 
     // Pass 3: decide and write what changed.
     let rules = segment::default_rule_tags();
-    let mut report = RecomputeReport { customers: figs.len(), params, fitted_on, ..Default::default() };
+    let mut report = RecomputeReport { customers: figs.len(), params, fitted_on, fit_error, ..Default::default() };
     let mut done = 0usize;
     for chunk in figs.chunks(BATCH as usize) {
         let mut rows: Vec<Stored> = Vec::new();
