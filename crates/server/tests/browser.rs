@@ -1,6 +1,7 @@
 //! A real browser (Debian's Chromium) walks through the product as a user:
 //! log in, list customers, create one with a bad phone number (the error is
-//! shown and nothing is saved), then a good one. Screenshots land in
+//! shown and nothing is saved), then a good one; import a file; recompute
+//! the segmentation and read the churn-risk list. Screenshots land in
 //! target/screenshots.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -8,6 +9,8 @@ mod support;
 
 use guanxi_server::demo::DemoOptions;
 use guanxi_store::testing;
+use reqwest::Method;
+use serde_json::{Value, json};
 use support::app::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp};
 use support::webdriver::Browser;
 
@@ -253,5 +256,156 @@ async fn a_supervisor_uploads_a_file_with_bad_rows_and_reads_the_report() {
     assert_eq!(customer_count(&app).await, before + 2);
     b.screenshot("import-done").await;
     let _ = std::fs::remove_dir_all(&dir);
+    browser.close().await;
+}
+
+/// Creates through the API; returns the new record's id.
+async fn api_create(app: &TestApp, token: &str, path: &str, body: Value) -> i64 {
+    let r = app.call(Method::POST, path, Some(token), Some(body)).await;
+    assert_eq!(r.status(), 201, "{path}");
+    r.json::<Value>().await.unwrap()["id"].as_i64().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_supervisor_recomputes_the_segments_and_reads_the_churn_risk_list() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn(testing::sqlite().unwrap()).await;
+    guanxi_server::load_demo(&app.state, &DemoOptions { seed: 7, customers: 60 }).await.unwrap();
+    // Today is 2026-11-23. Besides the demo: a high-value customer whose
+    // orders fell from 10 to 3, one talking to a competitor, one that went
+    // quiet 100 days ago, and one whose complaints and consultations spiked.
+    let admin = app.admin_token().await;
+    let a = api_create(
+        &app,
+        &admin,
+        "/api/v1/customers",
+        json!({"name": "北京明远科技有限公司", "industry": "制造业", "region": "北京市海淀区"}),
+    )
+    .await;
+    for k in 0..10 {
+        let body = json!({"ordered_on": format!("2026-07-{:02}", 1 + k), "amount": "9000", "product": "云服务年费", "external_id": format!("MY-P{k}")});
+        api_create(&app, &admin, &format!("/api/v1/customers/{a}/orders"), body).await;
+    }
+    for k in 0..3 {
+        let body = json!({"ordered_on": format!("2026-11-{:02}", 1 + k), "amount": "10000", "product": "云服务年费", "external_id": format!("MY-R{k}")});
+        api_create(&app, &admin, &format!("/api/v1/customers/{a}/orders"), body).await;
+    }
+    let b = api_create(
+        &app,
+        &admin,
+        "/api/v1/customers",
+        json!({"name": "上海星辰机械制造有限公司", "tags": ["竞品接触"]}),
+    )
+    .await;
+    let body = json!({"ordered_on": "2026-10-10", "amount": "68000", "product": "精密轴承", "external_id": "XC-1"});
+    api_create(&app, &admin, &format!("/api/v1/customers/{b}/orders"), body).await;
+    let c = api_create(&app, &admin, "/api/v1/customers", json!({"name": "杭州青禾食品有限公司"})).await;
+    let call = json!({"channel": "phone", "purpose": "季度回访", "summary": "客户暂无新需求", "occurred_at": "2026-08-15 10:00"});
+    api_create(&app, &admin, &format!("/api/v1/customers/{c}/communications"), call).await;
+    let d = api_create(&app, &admin, "/api/v1/customers", json!({"name": "广州恒达物流有限公司"})).await;
+    for (k, day) in ["2026-10-20", "2026-11-02", "2026-11-12", "2026-11-18"].iter().enumerate() {
+        let call = json!({"channel": "online_chat", "direction": "inbound", "purpose": "物流延误投诉", "summary": format!("第{}次反映到货延误", k + 1), "occurred_at": format!("{day} 15:00"), "satisfaction": 2});
+        api_create(&app, &admin, &format!("/api/v1/customers/{d}/communications"), call).await;
+    }
+
+    let b_ = &browser;
+    b_.goto(&format!("{}/login?next=/segments", app.url)).await;
+    b_.fill("#email", ADMIN_EMAIL).await;
+    b_.fill("#password", ADMIN_PASSWORD).await;
+    b_.click("button[type=submit]").await;
+
+    // Never computed: one click runs it.
+    b_.wait_for("#seg-empty").await;
+    b_.click("#recompute").await;
+    b_.wait_for("#tier-activity").await;
+    assert!(b_.text(".flash").await.contains("已重新计算"));
+    b_.resize(1366, 1160).await;
+    let total: i64 = b_.text("#total-all").await.split_whitespace().next().unwrap().parse().unwrap();
+    assert_eq!(total, customer_count(&app).await, "every customer is placed");
+    assert!(b_.text("#stat-risk").await.parse::<i64>().unwrap() >= 4);
+    b_.screenshot("segments-overview").await;
+    b_.resize(1366, 900).await;
+
+    // A cell opens its members.
+    b_.click("#cell-high-active a").await;
+    b_.wait_url("/segments/members").await;
+    b_.wait_for("#member-table").await;
+    assert!(b_.text("#segment-description").await.contains("价值分层 = 高价值 且 活跃度 = 活跃"));
+    assert!(b_.text("#member-table").await.contains("北京明远科技有限公司"));
+    b_.screenshot("segment-members").await;
+
+    // The churn-risk list says why, in words.
+    b_.goto(&format!("{}/segments/churn-risk", app.url)).await;
+    b_.wait_for("#churn-table").await;
+    let list = b_.text("#churn-table").await;
+    for expected in [
+        "近90天订单数较前90天下降70%（10单 → 3单）",
+        "接触竞品",
+        "已连续100天无互动（最近互动：2026-08-15）",
+        "北京明远科技有限公司",
+    ] {
+        assert!(list.contains(expected), "{expected} in {list}");
+    }
+    b_.screenshot("churn-risk").await;
+
+    // The builder: high value and at risk, previewed, then saved.
+    b_.click("#tab-builder").await;
+    b_.wait_for("#builder-form").await;
+    b_.wait_for("#f-tier").await.select_by_value("high").await.unwrap();
+    b_.click("#f-at_risk").await;
+    b_.click("#preview-btn").await;
+    b_.wait_for("#preview-result").await;
+    assert!(b_.text("#preview-description").await.contains("价值分层 = 高价值 且 处于流失预警"));
+    assert!(b_.text("#preview-table").await.contains("北京明远科技有限公司"));
+    b_.fill("#f-name", "高价值流失预警客户").await;
+    b_.click("#save-segment").await;
+    b_.wait_url("flash=saved").await;
+    assert!(b_.text(".flash").await.contains("客群已保存"));
+    assert!(b_.text("#member-table").await.contains("北京明远科技有限公司"));
+    // A bad amount is refused beside its field; then a second segment.
+    b_.goto(&format!("{}/segments/builder", app.url)).await;
+    assert!(b_.text("#saved-segments").await.contains("高价值流失预警客户"));
+    b_.wait_for("#f-activity").await.select_by_value("active").await.unwrap();
+    b_.fill("#f-min_spend", "十万").await;
+    b_.click("#preview-btn").await;
+    assert!(b_.text("#e-min_spend").await.contains("金额格式不正确"));
+    b_.fill("#f-min_spend", "100000").await;
+    b_.click("#preview-btn").await;
+    b_.wait_for("#preview-result").await;
+    assert!(b_.text("#preview-description").await.contains("活跃度 = 活跃 且 近12个月消费 ≥ ¥100,000.00"));
+    b_.fill("#f-name", "活跃大客户").await;
+    b_.resize(1366, 1300).await;
+    b_.screenshot("segment-builder").await;
+    b_.resize(1366, 900).await;
+
+    // Settings (administrators).
+    b_.click("#tab-settings").await;
+    b_.wait_for("#signal-rules").await;
+    b_.fill("#f-order_drop_threshold", "150").await;
+    b_.click("#save").await;
+    assert_eq!(b_.text("#e-order_drop_threshold").await, "超出允许范围");
+    b_.resize(1366, 1300).await;
+    b_.screenshot("segment-settings").await;
+    b_.resize(1366, 900).await;
+
+    // The customer's 360 page shows the same evidence.
+    b_.goto(&format!("{}/customers/{a}", app.url)).await;
+    b_.wait_for("#segment").await;
+    let panel = b_.text("#churn-signals").await;
+    assert!(panel.contains("近90天订单数较前90天下降70%（10单 → 3单）"), "{panel}");
+    b_.screenshot("customer-360-segment").await;
+    // Without orders it ranks low on the list, but its panel says why too.
+    b_.goto(&format!("{}/customers/{d}", app.url)).await;
+    let panel = b_.text("#churn-signals").await;
+    assert!(panel.contains("近60天投诉与咨询共4次，前60天为0次"), "{panel}");
+
+    // English.
+    b_.goto(&format!("{}/lang/en?back=/segments/churn-risk", app.url)).await;
+    b_.wait_for("#churn-table").await;
+    let list = b_.text("#churn-table").await;
+    assert!(list.contains("Orders in the last 90 days fell 70% vs the 90 days before (10 → 3)"), "{list}");
+    b_.screenshot("churn-risk-en").await;
     browser.close().await;
 }

@@ -556,6 +556,22 @@ pub fn saved_segments(c: &mut Conn) -> Result<Vec<SavedSegment>> {
         .collect()
 }
 
+/// Saved segments by name, a page at a time, with the total.
+pub fn saved_segments_page(c: &mut Conn, page: i64, per_page: i64) -> Result<(Vec<SavedSegment>, i64)> {
+    let total: i64 = c.scalar("SELECT COUNT(*) FROM saved_segments", &[])?;
+    let per_page = per_page.clamp(1, 200);
+    let offset = (page.max(1) - 1) * per_page;
+    let items = c
+        .query(
+            "SELECT id, name, definition, created_at FROM saved_segments ORDER BY name, id LIMIT $1 OFFSET $2",
+            args![per_page, offset],
+        )?
+        .iter()
+        .map(|r| Ok(SavedSegment { id: r.get(0)?, name: r.get(1)?, definition: r.get(2)?, created_at: r.get(3)? }))
+        .collect::<Result<_>>()?;
+    Ok((items, total))
+}
+
 pub fn saved_segment(c: &mut Conn, id: i64) -> Result<SavedSegment> {
     let r = c.query_one("SELECT id, name, definition, created_at FROM saved_segments WHERE id = $1", args![id])?;
     Ok(SavedSegment { id: r.get(0)?, name: r.get(1)?, definition: r.get(2)?, created_at: r.get(3)? })

@@ -1,5 +1,6 @@
-//! Server-rendered pages: login, workbench, customers, administration; the
-//! compiled-in assets; and the error renderer shared with the API.
+//! Server-rendered pages: login, workbench, customers, segments,
+//! administration; the compiled-in assets; and the error renderer shared
+//! with the API.
 
 mod admin;
 pub(crate) mod customers;
@@ -7,6 +8,7 @@ mod home;
 mod import;
 mod login;
 mod relationship;
+mod segments;
 pub mod templates;
 
 use std::net::SocketAddr;
@@ -37,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .merge(relationship::router())
         .merge(admin::router())
         .merge(import::router())
+        .merge(segments::router())
         .route("/assets/{*file}", get(asset))
 }
 
@@ -61,9 +64,10 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
 /// The navigation of the shell. Areas whose capability has not landed yet
 /// are shown but not linked.
 fn nav(active: &str, lang: Lang) -> Vec<minijinja::Value> {
-    let items: [(&str, &str, &str, Option<&str>); 8] = [
+    let items: [(&str, &str, &str, Option<&str>); 9] = [
         ("home", "工作台", "Workbench", Some("/")),
         ("customers", "客户", "Customers", Some("/customers")),
+        ("segments", "客户分层", "Segments", Some("/segments")),
         ("tickets", "工单", "Tickets", None),
         ("complaints", "投诉", "Complaints", None),
         ("tasks", "维护任务", "Maintenance", None),

@@ -43,6 +43,13 @@ impl Templates {
             "admin/groups.html",
             "import/form.html",
             "import/report.html",
+            "segments/parts.html",
+            "segments/overview.html",
+            "segments/churn_risk.html",
+            "segments/members.html",
+            "segments/builder.html",
+            "segments/saved.html",
+            "segments/settings.html",
         );
         env.add_function("t", t);
         Ok(Self { env })

@@ -1,0 +1,436 @@
+//! The segmentation pages over HTTP, on every engine: the overview counts
+//! per tier × activity after a recomputation started from the page; the
+//! churn-risk list with each signal's evidence sentence; the builder's
+//! preview and saving a segment; bad input refused beside its field with
+//! nothing saved; the settings (administrators only); an agent sees only the
+//! customers in their scope and can neither recompute nor open the settings;
+//! English.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use reqwest::{Client, Method, StatusCode, header};
+use serde_json::{Value, json};
+use support::app::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, apps};
+
+fn browser() -> Client {
+    Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+async fn login(app: &TestApp, email: &str, password: &str) -> Client {
+    let http = browser();
+    let r = http
+        .post(format!("{}/login", app.url))
+        .form(&[("email", email), ("password", password), ("next", "/")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "[{}] login of {email}", app.engine);
+    http
+}
+
+async fn get(app: &TestApp, http: &Client, path: &str) -> (StatusCode, String) {
+    let r = http.get(format!("{}{path}", app.url)).send().await.unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+/// Posts a form; returns the status, the redirect target and the body.
+async fn post(app: &TestApp, http: &Client, path: &str, form: &[(&str, &str)]) -> (StatusCode, String, String) {
+    let r = http.post(format!("{}{path}", app.url)).form(form).send().await.unwrap();
+    let location = r.headers().get(header::LOCATION).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    (r.status(), location, r.text().await.unwrap())
+}
+
+/// The CSRF token of the page's forms.
+fn csrf(html: &str) -> String {
+    let at = html.find("name=\"_csrf\" value=\"").expect("no CSRF field") + 20;
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+/// Text with the tags taken out and the whitespace collapsed.
+fn text(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for ch in html.chars() {
+        match ch {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                out.push(' ');
+            }
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The text of the element with this id (up to its first closing tag).
+fn by_id(html: &str, id: &str) -> Option<String> {
+    let at = html.find(&format!("id=\"{id}\""))?;
+    let rest = &html[at..];
+    let start = rest.find('>')? + 1;
+    let end = rest[start..].find("</")? + start;
+    Some(text(&rest[start..end]))
+}
+
+fn number(html: &str, id: &str) -> i64 {
+    let t = by_id(html, id).unwrap_or_else(|| panic!("no #{id}"));
+    t.parse().unwrap_or_else(|_| panic!("#{id} is “{t}”"))
+}
+
+async fn api_post(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
+    let r = app.call(Method::POST, path, Some(token), Some(body)).await;
+    assert_eq!(r.status(), 201, "[{}] {path}", app.engine);
+    r.json().await.unwrap()
+}
+
+async fn customer(app: &TestApp, token: &str, body: Value) -> i64 {
+    api_post(app, token, "/api/v1/customers", body).await["id"].as_i64().unwrap()
+}
+
+async fn order(app: &TestApp, token: &str, id: i64, ext: &str, on: &str, amount: &str) {
+    let body = json!({"ordered_on": on, "amount": amount, "external_id": ext});
+    api_post(app, token, &format!("/api/v1/customers/{id}/orders"), body).await;
+}
+
+async fn saved_count(app: &TestApp) -> i64 {
+    app.state.db.read(|c| c.scalar("SELECT COUNT(*) FROM saved_segments", &[])).await.unwrap()
+}
+
+/// The customers of the story, on 2026-11-23.
+struct Data {
+    a: i64,
+    c: i64,
+    agent_email: &'static str,
+}
+
+/// A: high value and active, orders down 70% (10 → 3). B: potential, in
+/// contact with a competitor. C: ordinary, silent for 100 days (the agent's).
+/// D: no orders nor contact, dormant. E: high value and active, no signal
+/// (the agent's).
+async fn story(app: &TestApp) -> Data {
+    let admin = app.admin_token().await;
+    let agent_email = "agent@corp.cn";
+    let (agent, _) = app.user(&admin, agent_email, "agent", None).await;
+    let a = customer(app, &admin, json!({"name": "北京明远科技", "industry": "制造业"})).await;
+    for k in 0..10 {
+        order(app, &admin, a, &format!("A-P{k}"), &format!("2026-07-{:02}", 1 + k), "9000").await;
+    }
+    for k in 0..3 {
+        order(app, &admin, a, &format!("A-R{k}"), &format!("2026-11-{:02}", 1 + k), "10000").await;
+    }
+    let b = customer(app, &admin, json!({"name": "上海星辰机械", "tags": ["竞品接触"]})).await;
+    order(app, &admin, b, "B-1", "2026-10-10", "60000").await;
+    let c = customer(app, &admin, json!({"name": "杭州青禾食品", "owner_id": agent})).await;
+    let call =
+        json!({"channel": "phone", "purpose": "回访", "summary": "客户暂无新需求", "occurred_at": "2026-08-15 10:00"});
+    api_post(app, &admin, &format!("/api/v1/customers/{c}/communications"), call).await;
+    customer(app, &admin, json!({"name": "武汉金桥物流"})).await;
+    let e = customer(app, &admin, json!({"name": "成都博瑞医疗", "owner_id": agent})).await;
+    order(app, &admin, e, "E-1", "2026-11-01", "150000").await;
+    Data { a, c, agent_email }
+}
+
+#[tokio::test]
+async fn overview_churn_risk_and_builder() {
+    for app in apps().await {
+        let e = app.engine.clone();
+        let http = login(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+
+        // Never computed: the page says so and offers the first run.
+        let (s, html) = get(&app, &http, "/segments").await;
+        assert_eq!(s, StatusCode::OK, "[{e}]");
+        assert!(by_id(&html, "seg-empty").is_some_and(|t| t.contains("还没有进行过客户分层计算")), "[{e}] {html}");
+        assert!(html.contains("客户分层"), "the navigation names the area");
+
+        let d = story(&app).await;
+        let token = csrf(&html);
+        let (s, to, _) = post(&app, &http, "/segments/recompute", &[("_csrf", &token)]).await;
+        assert_eq!(s, StatusCode::SEE_OTHER, "[{e}]");
+        assert!(to.starts_with("/segments?flash=recomputed"), "{to}");
+        let (_, html) = get(&app, &http, &to).await;
+        assert!(
+            text(&html).contains("已重新计算 5 位客户的分层：5 位有变化，3 位处于流失预警"),
+            "[{e}] {}",
+            text(&html)
+        );
+        assert!(by_id(&html, "computed-at").is_some_and(|t| t.starts_with("2026-11-23")), "[{e}]");
+        for (id, n) in [
+            ("cell-high-active", 2),
+            ("cell-potential-active", 1),
+            ("cell-ordinary-silent", 1),
+            ("cell-ordinary-dormant", 1),
+            ("cell-high-silent", 0),
+            ("total-high", 2),
+            ("total-ordinary", 2),
+            ("total-active", 3),
+            ("total-all", 5),
+            ("stat-risk", 3),
+        ] {
+            assert_eq!(number(&html, id), n, "[{e}] #{id}");
+        }
+        assert!(html.contains("id=\"rfm-table\""));
+        assert!(html.contains("重要价值客户"), "RFM segments are named");
+        assert!(html.contains("id=\"recompute\""), "supervisors and admins may recompute");
+
+        // The members of a cell.
+        let (s, html) = get(&app, &http, "/segments/members?tier=high&activity=active").await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(number(&html, "member-total"), 2, "[{e}]");
+        let t = text(&html);
+        assert!(t.contains("北京明远科技") && t.contains("成都博瑞医疗"), "[{e}] {t}");
+        assert!(t.contains("价值分层 = 高价值 且 活跃度 = 活跃"), "{t}");
+
+        // The churn-risk list: the evidence in words, links to the 360 page.
+        let (s, html) = get(&app, &http, "/segments/churn-risk").await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(number(&html, "risk-total"), 3, "[{e}]");
+        let t = text(&html);
+        assert!(t.contains("订单量下降 ：近90天订单数较前90天下降70%（10单 → 3单）"), "[{e}] {t}");
+        assert!(t.contains("已连续100天无互动（最近互动：2026-08-15）"), "{t}");
+        assert!(t.contains("接触竞品"), "{t}");
+        assert!(
+            html.contains(&format!("href=\"/customers/{}\"", d.a)) || html.contains(&format!("customers&#x2f;{}", d.a))
+        );
+        assert!(!t.contains("武汉金桥物流"), "not at risk, not listed");
+        // P(alive) as a percentage, when the model could be fitted.
+        let a = d.a;
+        let stored = app.state.db.read(move |c| guanxi_store::segments::get(c, a)).await.unwrap().unwrap();
+        match stored.p_alive {
+            Some(p) => assert!(t.contains(&format!("{:.0}%", p * 100.0)), "[{e}] P(alive) {p} in {t}"),
+            None => assert!(html.contains("暂无估计"), "[{e}] no estimate is said"),
+        }
+        let (_, page2) = get(&app, &http, "/segments/churn-risk?page=2").await;
+        assert!(by_id(&page2, "churn-table").is_none(), "one page holds them all");
+
+        // Builder: preview, then save.
+        let (s, html) = get(&app, &http, "/segments/builder").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(!html.contains("id=\"preview-result\""), "nothing to preview yet");
+        let token = csrf(&html);
+        let (s, _, html) =
+            post(&app, &http, "/segments/builder", &[("_csrf", &token), ("action", "preview"), ("tier", "high")]).await;
+        assert_eq!(s, StatusCode::OK, "[{e}]");
+        assert_eq!(number(&html, "preview-total"), 2, "[{e}]");
+        assert_eq!(by_id(&html, "preview-description").unwrap(), "价值分层 = 高价值");
+        let (_, html) = get(&app, &http, "/segments/builder?tier=high&at_risk=1&min_spend=100000").await;
+        assert_eq!(number(&html, "preview-total"), 1, "[{e}]");
+        assert!(text(&html).contains("北京明远科技"));
+
+        let form = [
+            ("_csrf", token.as_str()),
+            ("action", "save"),
+            ("tier", "high"),
+            ("at_risk", "1"),
+            ("name", "高价值流失预警客户"),
+        ];
+        let (s, to, _) = post(&app, &http, "/segments/builder", &form).await;
+        assert_eq!(s, StatusCode::SEE_OTHER, "[{e}]");
+        assert!(to.starts_with("/segments/saved/") && to.ends_with("?flash=saved"), "{to}");
+        let (_, html) = get(&app, &http, &to).await;
+        let t = text(&html);
+        assert!(t.contains("客群已保存") && t.contains("高价值流失预警客户"), "[{e}] {t}");
+        assert!(t.contains("价值分层 = 高价值 且 处于流失预警"), "{t}");
+        assert_eq!(number(&html, "member-total"), 1);
+        let (_, html) = get(&app, &http, "/segments/builder").await;
+        assert!(by_id(&html, "saved-segments").is_some());
+        assert!(text(&html).contains("高价值流失预警客户 价值分层 = 高价值 且 处于流失预警"), "the saved list");
+        let (s, html) = get(&app, &http, "/segments/saved").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(text(&html).contains("高价值流失预警客户"));
+        assert_eq!(get(&app, &http, "/segments/saved/9999").await.0, StatusCode::NOT_FOUND);
+
+        // Bad input: said beside the field, nothing saved.
+        let before = (app.snapshot().await, saved_count(&app).await);
+        for (field, value, name, error_id, message) in [
+            ("min_spend", "abc", "新客群", "e-min_spend", "金额格式不正确"),
+            ("tier", "gold", "新客群", "e-tier", "不是允许的取值"),
+            ("tag", "a,b", "新客群", "e-tag", "包含不允许的字符"),
+            ("tier", "high", "", "e-name", "必填"),
+            ("tier", "high", "高价值流失预警客户", "e-name", "已被使用"),
+        ] {
+            let form = [("_csrf", token.as_str()), ("action", "save"), (field, value), ("name", name)];
+            let (s, _, html) = post(&app, &http, "/segments/builder", &form).await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "[{e}] {field}={value} name={name}");
+            let shown = by_id(&html, error_id).unwrap_or_else(|| panic!("[{e}] no #{error_id}"));
+            assert!(shown.contains(message), "[{e}] {shown}");
+            assert!(by_id(&html, "form-errors").is_some(), "the summary lists it");
+        }
+        let (s, _, html) = post(
+            &app,
+            &http,
+            "/segments/builder",
+            &[("_csrf", &token), ("action", "preview"), ("min_spend", "abc"), ("tier", "high")],
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(html.contains("value=\"abc\""), "the typed value is kept");
+        assert!(!html.contains("id=\"preview-result\""));
+        let (s, _, _) = post(&app, &http, "/segments/builder", &[("action", "save"), ("name", "x")]).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "the CSRF token is required");
+        // A bad link to a member list opens the builder with the error.
+        let r = http.get(format!("{}/segments/members?min_spend=abc", app.url)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let (s, html) = get(&app, &http, r.headers()[header::LOCATION].to_str().unwrap()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(by_id(&html, "e-min_spend").unwrap().contains("金额格式不正确"));
+        assert_eq!((app.snapshot().await, saved_count(&app).await), before, "[{e}] nothing was saved");
+
+        // An agent sees the customers in their scope only, and may neither
+        // recompute, open the settings nor save a segment.
+        let agent = login(&app, d.agent_email, "password-123").await;
+        let (s, html) = get(&app, &agent, "/segments").await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(number(&html, "total-all"), 2, "[{e}]");
+        assert_eq!(number(&html, "cell-high-active"), 1);
+        assert_eq!(number(&html, "cell-ordinary-silent"), 1);
+        assert!(!html.contains("id=\"recompute\"") && !html.contains("id=\"tab-settings\""));
+        let agent_token = csrf(&html);
+        let (s, _, _) = post(&app, &agent, "/segments/recompute", &[("_csrf", &agent_token)]).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "[{e}]");
+        assert_eq!(get(&app, &agent, "/segments/settings").await.0, StatusCode::FORBIDDEN);
+        let (s, _, _) = post(&app, &agent, "/segments/settings", &[("_csrf", &agent_token), ("tier_high", "1")]).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (_, html) = get(&app, &agent, "/segments/churn-risk").await;
+        assert_eq!(number(&html, "risk-total"), 1, "[{e}]");
+        let t = text(&html);
+        assert!(t.contains("杭州青禾食品") && !t.contains("北京明远科技"), "[{e}] {t}");
+        assert!(html.contains(&format!("/customers/{}", d.c)) || html.contains(&format!("customers&#x2f;{}", d.c)));
+        let (_, html) = get(&app, &agent, "/segments/builder?tier=high").await;
+        assert_eq!(number(&html, "preview-total"), 1, "[{e}] only the agent's own");
+        assert!(!html.contains("id=\"save-segment\""));
+        let form = [("_csrf", agent_token.as_str()), ("action", "save"), ("tier", "high"), ("name", "我的客群")];
+        assert_eq!(post(&app, &agent, "/segments/builder", &form).await.0, StatusCode::FORBIDDEN);
+        assert_eq!((app.snapshot().await, saved_count(&app).await), before, "[{e}] nothing was saved");
+
+        // English.
+        let r = http.get(format!("{}/lang/en?back=/segments", app.url)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let (_, html) = get(&app, &http, "/segments").await;
+        let t = text(&html);
+        assert!(t.contains("Value tier × activity") && t.contains("High value") && t.contains("Dormant"), "{t}");
+        assert!(t.contains("Recompute now") && t.contains("Segments"), "{t}");
+        let (_, html) = get(&app, &http, "/segments/churn-risk").await;
+        let t = text(&html);
+        assert!(t.contains("Orders in the last 90 days fell 70% vs the 90 days before (10 → 3)"), "[{e}] {t}");
+        let (s, _, html) = post(
+            &app,
+            &http,
+            "/segments/builder",
+            &[("_csrf", &token), ("action", "save"), ("min_spend", "abc"), ("name", "")],
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(by_id(&html, "e-min_spend").unwrap().contains("is not an amount such as 1234.50"));
+        assert_eq!(by_id(&html, "e-name").unwrap(), "is required");
+        assert!(text(&html).contains("Spend in 12 months at least (yuan)"), "the summary names the field");
+    }
+}
+
+#[tokio::test]
+async fn administrators_edit_the_settings() {
+    for app in apps().await {
+        let e = app.engine.clone();
+        let http = login(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        story(&app).await;
+        let (s, html) = get(&app, &http, "/segments/settings").await;
+        assert_eq!(s, StatusCode::OK, "[{e}]");
+        assert!(html.contains("name=\"tier_high\" type=\"text\" value=\"100000\""), "[{e}] the defaults are shown");
+        assert!(html.contains("id=\"rule-order_drop\""));
+        let token = csrf(&html);
+        // The whole form as the page sends it, with some fields changed.
+        let form = |over: &[(&str, &str)]| -> Vec<(String, String)> {
+            let mut f: Vec<(String, String)> = [
+                ("_csrf", token.as_str()),
+                ("tier_high", "200000"),
+                ("tier_potential", "50000"),
+                ("period", "rolling"),
+                ("active_months", "3"),
+                ("dormant_months", "6"),
+                ("horizon_weeks", "13"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            for (kind, threshold, window) in [
+                ("order_drop", "50", "90"),
+                ("spend_drop", "50", "90"),
+                ("no_login", "30", "30"),
+                ("consultation_drop", "50", "90"),
+                ("contact_spike", "200", "60"),
+                ("negative_feedback", "2", "90"),
+                ("no_interaction", "60", "60"),
+                ("competitor_contact", "0", "90"),
+            ] {
+                f.push((format!("{kind}_enabled"), "1".into()));
+                f.push((format!("{kind}_threshold"), threshold.into()));
+                f.push((format!("{kind}_window_days"), window.into()));
+            }
+            for (k, v) in over {
+                f.retain(|(x, _)| x != k);
+                f.push((k.to_string(), v.to_string()));
+            }
+            f
+        };
+        let send = |f: Vec<(String, String)>| {
+            let http = http.clone();
+            let url = format!("{}/segments/settings", app.url);
+            async move {
+                let r = http.post(url).form(&f).send().await.unwrap();
+                let to = r.headers().get(header::LOCATION).map(|v| v.to_str().unwrap().to_string());
+                (r.status(), to, r.text().await.unwrap())
+            }
+        };
+
+        // Refused, each reason beside its field; nothing saved.
+        let before = app.snapshot().await;
+        let (s, _, html) = send(form(&[
+            ("tier_high", "abc"),
+            ("order_drop_threshold", "150"),
+            ("dormant_months", "2"),
+            ("contact_spike_window_days", "3"),
+        ]))
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "[{e}]");
+        assert!(by_id(&html, "e-tier_high").unwrap().contains("金额格式不正确"));
+        assert_eq!(by_id(&html, "e-order_drop_threshold").unwrap(), "超出允许范围");
+        assert_eq!(by_id(&html, "e-active_months").unwrap(), "必须小于 2");
+        assert_eq!(by_id(&html, "e-contact_spike_window_days").unwrap(), "超出允许范围");
+        let summary = text(&by_id_block(&html, "form-errors"));
+        assert!(summary.contains("订单量下降 · 阈值") && summary.contains("高价值门槛（元）"), "{summary}");
+        assert!(html.contains("value=\"abc\""), "the typed value is kept");
+        let (s, _, html) = send(form(&[("tier_potential", "300000")])).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(by_id(&html, "e-tier_potential").unwrap(), "必须小于 200,000.00");
+        assert_eq!(app.snapshot().await, before, "[{e}] nothing saved");
+
+        // Saved (a box left unticked is sent as nothing): customers at
+        // 120,000 and 150,000 yuan become potential.
+        let mut f = form(&[]);
+        f.retain(|(k, _)| k != "spend_drop_enabled");
+        let (s, to, _) = send(f).await;
+        assert_eq!((s, to.as_deref()), (StatusCode::SEE_OTHER, Some("/segments/settings?flash=settings")), "[{e}]");
+        let (_, html) = get(&app, &http, "/segments/settings?flash=settings").await;
+        assert!(text(&html).contains("分层设置已保存"));
+        assert!(html.contains("value=\"200000\""));
+        assert!(!html.contains("name=\"spend_drop_enabled\" id=\"f-spend_drop_enabled\" value=\"1\" checked"));
+        let saved = guanxi_server::service::segments::load_settings(&app.state).await.unwrap();
+        assert_eq!(saved.tiers.high.fen(), 20_000_000);
+        assert!(!saved.signals.iter().find(|r| r.kind.code() == "spend_drop").unwrap().enabled);
+        let (_, html) = get(&app, &http, "/segments").await;
+        let (s, _, _) = post(&app, &http, "/segments/recompute", &[("_csrf", &csrf(&html))]).await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        let (_, html) = get(&app, &http, "/segments").await;
+        assert_eq!(number(&html, "cell-high-active"), 0, "[{e}]");
+        assert_eq!(number(&html, "cell-potential-active"), 3, "[{e}]");
+    }
+}
+
+/// The whole element with this id, nested tags included (up to its closing
+/// `</div>`).
+fn by_id_block(html: &str, id: &str) -> String {
+    let at = html.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no #{id}"));
+    let rest = &html[at..];
+    rest[..rest.find("</div>").unwrap_or(rest.len())].to_string()
+}
