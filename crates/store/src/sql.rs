@@ -189,7 +189,7 @@ impl Conn {
     pub fn execute(&mut self, sql: &str, args: &[Value]) -> Result<u64> {
         match self {
             Conn::Sqlite(c) => {
-                let mut stmt = c.prepare_cached(sql)?;
+                let mut stmt = c.prepare_cached(&crate::sqlite::positional(sql))?;
                 crate::sqlite::bind(&mut stmt, args)?;
                 Ok(stmt.raw_execute()? as u64)
             }
@@ -204,7 +204,7 @@ impl Conn {
     pub fn query(&mut self, sql: &str, args: &[Value]) -> Result<Vec<Row>> {
         match self {
             Conn::Sqlite(c) => {
-                let mut stmt = c.prepare_cached(sql)?;
+                let mut stmt = c.prepare_cached(&crate::sqlite::positional(sql))?;
                 crate::sqlite::bind(&mut stmt, args)?;
                 let n = stmt.column_count();
                 let mut rows = stmt.raw_query();

@@ -185,26 +185,25 @@ fn reader_loop(mut conn: Conn, rx: Receiver<ReadJob>) {
     }
 }
 
-/// Binds `$1, $2, …` by name, so their order in the SQL text does not matter.
+/// `$1` → `?1`: SQLite binds `?NNN` by number, while a `$name` parameter
+/// is looked up by name, linear in the number of parameters (quadratic
+/// over a multi-row INSERT). Our SQL has `$` only in placeholders.
+pub(crate) fn positional(sql: &str) -> std::borrow::Cow<'_, str> {
+    if sql.contains('$') { std::borrow::Cow::Owned(sql.replace('$', "?")) } else { std::borrow::Cow::Borrowed(sql) }
+}
+
+/// Binds argument i to `?i+1` (the order of placeholders in the text, and
+/// repeats, do not matter).
 pub(crate) fn bind(stmt: &mut rusqlite::CachedStatement<'_>, args: &[Value]) -> Result<()> {
     stmt.clear_bindings();
-    // `$1 … $n` in order of first use (almost every statement) bind by
-    // position: looking each name up is linear in the number of
-    // parameters, quadratic for a multi-row INSERT.
+    // The SQL reached SQLite with `$n` rewritten to `?n` (see
+    // [`positional`]): argument i binds to parameter i + 1, no name lookup.
     let n = stmt.parameter_count();
-    let in_order = n == args.len()
-        && (1..=n)
-            .all(|i| stmt.parameter_name(i).and_then(|p| p.strip_prefix('$')).and_then(|d| d.parse().ok()) == Some(i));
     for (i, v) in args.iter().enumerate() {
-        let idx = if in_order {
-            i + 1
-        } else {
-            let name = format!("${}", i + 1);
-            let Some(idx) = stmt.parameter_index(&name)? else {
-                continue;
-            };
-            idx
-        };
+        let idx = i + 1;
+        if idx > n {
+            break;
+        }
         match v {
             Value::Null => stmt.raw_bind_parameter(idx, rusqlite::types::Null)?,
             Value::I64(x) => stmt.raw_bind_parameter(idx, x)?,
