@@ -44,8 +44,11 @@ fn open_conn(path: &Path, read_only: bool, full_sync: bool) -> Result<rusqlite::
     let conn = rusqlite::Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.set_prepared_statement_cache_capacity(256);
+    // The writer keeps more pages: bulk writes into large indexes (search
+    // digests, name grams) touch pages all over them.
     conn.execute_batch(&format!(
-        "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16000; PRAGMA synchronous = {};",
+        "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = {}; PRAGMA synchronous = {};",
+        if read_only { -16_000 } else { -256_000 },
         if full_sync { "FULL" } else { "NORMAL" }
     ))?;
     if !read_only {

@@ -144,7 +144,6 @@ struct Figures {
     contacts: Option<ContactFigures>,
     last_login: Option<Timestamp>,
     last_event: Option<Timestamp>,
-    stored: Option<Stored>,
 }
 
 /// The instant window for a date window `(after, through]`: a timestamp is
@@ -248,15 +247,13 @@ pub async fn recompute(state: &AppState, progress: &(dyn Fn(usize, usize) + Sync
                 let orders = segments::order_figures(c, after, through, today, &ow)?;
                 let contacts = segments::contact_figures(c, after, through, &cw)?;
                 let events = segments::event_figures(c, after, through)?;
-                let stored = segments::stored_range(c, after, through)?;
-                Ok((fields, orders, contacts, events, stored))
+                Ok((fields, orders, contacts, events))
             })
             .await?;
-        let (fields, orders, contacts, events, stored) = batch;
+        let (fields, orders, contacts, events) = batch;
         let mut orders = orders.into_iter().peekable();
         let mut contacts = contacts.into_iter().peekable();
         let mut events = events.into_iter().peekable();
-        let mut stored = stored.into_iter().peekable();
         for f in fields {
             let mut take_orders = None;
             while let Some(o) = orders.next_if(|o| o.customer_id <= f.id) {
@@ -276,12 +273,6 @@ pub async fn recompute(state: &AppState, progress: &(dyn Fn(usize, usize) + Sync
                     (last_login, last_event) = (e.1, e.2);
                 }
             }
-            let mut take_stored = None;
-            while let Some(x) = stored.next_if(|x| x.customer_id <= f.id) {
-                if x.customer_id == f.id {
-                    take_stored = Some(x);
-                }
-            }
             figs.push(Figures {
                 id: f.id,
                 industry: f.industry,
@@ -292,7 +283,6 @@ pub async fn recompute(state: &AppState, progress: &(dyn Fn(usize, usize) + Sync
                 contacts: take_contacts,
                 last_login,
                 last_event,
-                stored: take_stored,
             });
         }
         after = through;
@@ -345,6 +335,11 @@ pub async fn recompute(state: &AppState, progress: &(dyn Fn(usize, usize) + Sync
     let mut report = RecomputeReport { customers: figs.len(), params, fitted_on, fit_error, ..Default::default() };
     let mut done = 0usize;
     for chunk in figs.chunks(BATCH as usize) {
+        // The stored results of this chunk, read now rather than kept from
+        // pass 1: memory stays at one small record per customer.
+        let (first, last) = (chunk.first().map_or(0, |f| f.id), chunk.last().map_or(0, |f| f.id));
+        let previous = state.db.read(move |c| segments::stored_range(c, first - 1, last)).await?;
+        let mut previous = previous.into_iter().peekable();
         let mut rows: Vec<Stored> = Vec::new();
         let mut entries: Vec<(i64, String)> = Vec::new();
         let mut events: Vec<(i64, &'static str, String)> = Vec::new();
@@ -411,7 +406,13 @@ pub async fn recompute(state: &AppState, progress: &(dyn Fn(usize, usize) + Sync
             if row.at_risk() {
                 report.at_risk += 1;
             }
-            let before = f.stored.as_ref();
+            let mut before = None;
+            while let Some(x) = previous.next_if(|x| x.customer_id <= f.id) {
+                if x.customer_id == f.id {
+                    before = Some(x);
+                }
+            }
+            let before = before.as_ref();
             if before.is_some_and(|b| b.same_as(&row)) {
                 continue;
             }
