@@ -61,6 +61,24 @@ async fn a_user_logs_in_lists_and_creates_customers() {
         })
         .await
         .unwrap();
+    // Search results: a fragment of that customer's name
+    // (through the gram index) lists it, among others.
+    let name: String = app
+        .state
+        .db
+        .read(move |c| c.scalar("SELECT name FROM customers WHERE id = $1", guanxi_store::args![busiest]))
+        .await
+        .unwrap();
+    let fragment: String = name.chars().skip(2).take(4).collect();
+    b.goto(&format!("{}/customers", app.url)).await;
+    b.fill("#q", &fragment).await;
+    b.click("form[role=search] button[type=submit]").await;
+    b.wait_url("q=").await;
+    b.wait_for("#customer-table").await;
+    let results = b.text("#customer-table").await;
+    assert!(results.contains(&name), "searching {fragment:?} finds {name}");
+    b.screenshot("customers-search").await;
+
     b.goto(&format!("{}/customers/{busiest}", app.url)).await;
     b.wait_for("#timeline-list").await;
     assert!(b.count("#timeline-list li").await >= 5);
