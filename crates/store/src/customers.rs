@@ -479,10 +479,11 @@ pub struct CustomerFilter {
 #[derive(Debug, Clone, Serialize)]
 pub struct CustomerPage {
     pub items: Vec<Customer>,
-    /// With a search, at most [`SEARCH_CAP`] (see `total_capped`).
+    /// At most [`COUNT_CAP`], or with a search [`SEARCH_CAP`] (see `total_capped`).
     pub total: i64,
-    /// A search found more than [`SEARCH_CAP`] customers: only the newest
-    /// [`SEARCH_CAP`] are listed.
+    /// There are more: a list counted past [`COUNT_CAP`], or a search found
+    /// more than [`SEARCH_CAP`] customers (only the newest are listed) or
+    /// stopped early on a very common fragment.
     pub total_capped: bool,
     pub page: i64,
     pub per_page: i64,
@@ -492,10 +493,21 @@ pub struct CustomerPage {
 /// way of matching: code, phone/email, name); a broader search says so.
 pub const SEARCH_CAP: usize = 1_000;
 
+/// A list without a search counts at most this many customers
+/// (`total_capped` above it).
+pub const COUNT_CAP: i64 = 10_000;
+
 /// The ids a search box query finds, filtered by `cond`: the exact code
 /// first, then phone/email matches, then name matches; at most
-/// `SEARCH_CAP + 1` (one more tells that there are more).
-fn search_ids(c: &mut Conn, q: Option<&str>, digest: Option<&str>, cond: &str, params: &[Value]) -> Result<Vec<i64>> {
+/// `SEARCH_CAP + 1` (one more tells that there are more), and whether a
+/// name lookup stopped early (more customers may match).
+fn search_ids(
+    c: &mut Conn,
+    q: Option<&str>,
+    digest: Option<&str>,
+    cond: &str,
+    params: &[Value],
+) -> Result<(Vec<i64>, bool)> {
     let cap = SEARCH_CAP + 1;
     let cap_i64 = i64::try_from(cap).unwrap_or(i64::MAX);
     let mut ids: Vec<i64> = Vec::new();
@@ -536,13 +548,19 @@ fn search_ids(c: &mut Conn, q: Option<&str>, digest: Option<&str>, cond: &str, p
         add(&mut ids, found);
         p.truncate(n);
     }
+    // Four or more digits and nothing else is a phone number (or its last
+    // digits): names are not searched for it.
+    let phone_like = q.is_some_and(|q| q.len() >= 4 && q.bytes().all(|b| b.is_ascii_digit()));
+    let mut incomplete = false;
     if let Some(q) = q
         && ids.len() < cap
+        && !phone_like
     {
-        let found = crate::search::name_matches(c, q, cond, &p, cap_i64)?;
+        let (found, bounded) = crate::search::name_matches(c, q, cond, &p, cap_i64)?;
+        incomplete = bounded;
         add(&mut ids, found);
     }
-    Ok(ids)
+    Ok((ids, incomplete))
 }
 
 pub fn list(c: &mut Conn, scope: &Scope, f: &CustomerFilter) -> Result<CustomerPage> {
@@ -580,14 +598,20 @@ pub fn list(c: &mut Conn, scope: &Scope, f: &CustomerFilter) -> Result<CustomerP
         // The search box: the customers found by code, by a phone/email
         // digest and by name (each an index lookup with the filters
         // applied), at most SEARCH_CAP of them; the page is cut from those.
-        let hits = search_ids(c, q, f.contact_index.as_deref(), &where_, &params)?;
-        let capped = hits.len() > SEARCH_CAP;
+        let (hits, incomplete) = search_ids(c, q, f.contact_index.as_deref(), &where_, &params)?;
+        let capped = hits.len() > SEARCH_CAP || incomplete;
         params.clear();
         let ids: Vec<String> = hits.iter().take(SEARCH_CAP).map(|id| push(&mut params, Value::I64(*id))).collect();
         where_ = if ids.is_empty() { "1 = 0".into() } else { format!("c.id IN ({})", ids.join(", ")) };
         (i64::try_from(ids.len()).unwrap_or(i64::MAX), capped)
     } else {
-        (c.scalar(&format!("SELECT COUNT(*) FROM customers c WHERE {where_}"), &params)?, false)
+        // Counted up to COUNT_CAP: nobody pages through a million rows, and
+        // counting them all costs more than the page.
+        let n: i64 = c.scalar(
+            &format!("SELECT COUNT(*) FROM (SELECT 1 FROM customers c WHERE {where_} LIMIT {}) x", COUNT_CAP + 1),
+            &params,
+        )?;
+        (n.min(COUNT_CAP), n > COUNT_CAP)
     };
     let limit = push(&mut params, per_page.into());
     let offset = push(&mut params, ((page - 1) * per_page).into());

@@ -20,8 +20,10 @@ const END: char = '\u{1}';
 /// At most this many grams of a fragment are checked.
 const MAX_GRAMS: usize = 6;
 /// Posting lists longer than this count as "long" when choosing the gram
-/// to walk; counting stops there.
-const PROBE_LIMIT: i64 = 20_000;
+/// to walk; counting stops there, and a walk reads at most this many
+/// postings (so a fragment made only of common grams, such as digits, costs
+/// a bounded amount and its result says it may be incomplete).
+const PROBE_LIMIT: i64 = 5_000;
 
 fn words(text: &str) -> impl Iterator<Item = Vec<char>> + '_ {
     text.split_whitespace().map(|w| w.chars().flat_map(char::to_lowercase).collect::<Vec<char>>())
@@ -145,8 +147,10 @@ pub(crate) fn rebuild_all(c: &mut Conn) -> Result<()> {
 /// Customers whose name or a contact's name contains `q`, newest first, at
 /// most `cap`. `cond` is an extra SQL condition on the customer `c` (scope
 /// and filters) whose parameters are `params`; placeholders of this query
-/// are numbered after them.
-pub fn name_matches(c: &mut Conn, q: &str, cond: &str, params: &[Value], cap: i64) -> Result<Vec<i64>> {
+/// are numbered after them. The flag is true when the walk stopped at
+/// [`PROBE_LIMIT`] postings, so that more customers may match.
+pub fn name_matches(c: &mut Conn, q: &str, cond: &str, params: &[Value], cap: i64) -> Result<(Vec<i64>, bool)> {
+    let mut bounded = false;
     let mut p: Vec<Value> = params.to_vec();
     let push = |p: &mut Vec<Value>, v: Value| {
         p.push(v);
@@ -158,7 +162,7 @@ pub fn name_matches(c: &mut Conn, q: &str, cond: &str, params: &[Value], cap: i6
           OR EXISTS (SELECT 1 FROM contacts k WHERE k.customer_id = c.id AND LOWER(k.name) LIKE {like} ESCAPE '\\'))"
     );
     let sql = match lookup_for(q) {
-        Lookup::Nothing => return Ok(Vec::new()),
+        Lookup::Nothing => return Ok((Vec::new(), false)),
         Lookup::Prefix(ch) => {
             let lo = push(&mut p, ch.to_string().into());
             let hi = push(&mut p, format!("{ch}\u{10FFFF}").into());
@@ -178,15 +182,17 @@ pub fn name_matches(c: &mut Conn, q: &str, cond: &str, params: &[Value], cap: i6
                     args![g.as_str(), PROBE_LIMIT],
                 )?;
                 if n == 0 {
-                    return Ok(Vec::new());
+                    return Ok((Vec::new(), false));
                 }
                 sized.push((n, g));
             }
             sized.sort();
             sized.truncate(MAX_GRAMS);
+            bounded = sized.first().is_some_and(|(n, _)| *n >= PROBE_LIMIT);
             let mut it = sized.into_iter().map(|(_, g)| g);
-            let Some(first) = it.next() else { return Ok(Vec::new()) };
+            let Some(first) = it.next() else { return Ok((Vec::new(), false)) };
             let walk = push(&mut p, first.into());
+            let walk_limit = push(&mut p, PROBE_LIMIT.into());
             let mut also = String::new();
             for g in it {
                 let m = push(&mut p, g.into());
@@ -196,13 +202,16 @@ pub fn name_matches(c: &mut Conn, q: &str, cond: &str, params: &[Value], cap: i6
             }
             let limit = push(&mut p, cap.into());
             format!(
-                "SELECT g.customer_id FROM name_grams g JOIN customers c ON c.id = g.customer_id
-                 WHERE g.gram = {walk}{also} AND {verify} AND {cond}
+                "SELECT g.customer_id FROM
+                   (SELECT customer_id FROM name_grams WHERE gram = {walk} ORDER BY customer_id DESC LIMIT {walk_limit}) g
+                 JOIN customers c ON c.id = g.customer_id
+                 WHERE 1 = 1{also} AND {verify} AND {cond}
                  ORDER BY g.customer_id DESC LIMIT {limit}"
             )
         }
     };
-    c.query(&sql, &p)?.iter().map(|r| r.get(0)).collect()
+    let ids = c.query(&sql, &p)?.iter().map(|r| r.get(0)).collect::<Result<Vec<i64>>>()?;
+    Ok((ids, bounded))
 }
 
 #[cfg(test)]

@@ -261,6 +261,17 @@ async fn broad_searches_are_capped() {
     let page = db.read(move |c| customers::list(c, &Scope::All, &f)).await.unwrap();
     assert!(page.total_capped);
     assert_eq!(page.total as usize, customers::SEARCH_CAP);
+    // A list without a search counts up to COUNT_CAP; this one is below it.
+    let f = CustomerFilter { per_page: 20, ..Default::default() };
+    let all = db.read(move |c| customers::list(c, &Scope::All, &f)).await.unwrap();
+    assert_eq!((all.total as usize, all.total_capped), (n, false));
+    // Digits only (4+) are a phone number: names are not searched for them.
+    let f = CustomerFilter { q: Some("1004".into()), per_page: 20, ..Default::default() };
+    let page = db.read(move |c| customers::list(c, &Scope::All, &f)).await.unwrap();
+    assert_eq!(page.total, 0);
+    let f = CustomerFilter { q: Some("100".into()), per_page: 20, ..Default::default() };
+    let page = db.read(move |c| customers::list(c, &Scope::All, &f)).await.unwrap();
+    assert_eq!(page.total, 6, "three digits still search names: 华信物流100号 and 1000–1004");
     let f = CustomerFilter { q: Some("物流100".into()), per_page: 20, ..Default::default() };
     let page = db.read(move |c| customers::list(c, &Scope::All, &f)).await.unwrap();
     assert!(!page.total_capped);

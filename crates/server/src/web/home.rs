@@ -26,7 +26,7 @@ pub async fn workbench(State(state): State<AppState>, ReqLang(lang): ReqLang, u:
                 |c: &mut guanxi_store::Conn, f: CustomerFilter| -> guanxi_store::Result<customers::CustomerPage> {
                     customers::list(c, &scope, &f)
                 };
-            let mine = count(c, CustomerFilter { per_page: 1, ..Default::default() })?.total;
+            let mine = count(c, CustomerFilter { per_page: 1, ..Default::default() })?;
             let review = count(c, CustomerFilter { verified_before: cutoff, per_page: 5, ..Default::default() })?;
             let renewals = customers::renewals_due(c, &scope, today, 60, 5)?;
             let renewal_count = customers::count_renewals_due(c, &scope, today, 60)?;
@@ -38,8 +38,8 @@ pub async fn workbench(State(state): State<AppState>, ReqLang(lang): ReqLang, u:
     let title = lang.pick("工作台", "Workbench");
     let mut ctx = page_ctx(&u, lang, "home", title);
     ctx = context! { ..ctx, ..context! {
-        customer_count => mine,
-        review_count => review.total,
+        customer_count => format!("{}{}", mine.total, if mine.total_capped { "+" } else { "" }),
+        review_count => format!("{}{}", review.total, if review.total_capped { "+" } else { "" }),
         review_items => review.items.iter().map(|c| context!{ id => c.id, code => c.code, name => c.name, verified_on => c.verified_on.map(|d| d.to_string()) }).collect::<Vec<_>>(),
         renewal_count => renewals.0,
         renewals => renewals.1.iter().map(|c| context!{ id => c.id, code => c.code, name => c.name, contract_end => c.contract_end.map(|d| d.to_string()) }).collect::<Vec<_>>(),
