@@ -491,7 +491,7 @@ pub struct CustomerPage {
 
 /// A search lists at most this many customers (newest first within each
 /// way of matching: code, phone/email, name); a broader search says so.
-pub const SEARCH_CAP: usize = 1_000;
+pub const SEARCH_CAP: usize = 200;
 
 /// A list without a search counts at most this many customers
 /// (`total_capped` above it).

@@ -23,7 +23,7 @@ const MAX_GRAMS: usize = 6;
 /// to walk; counting stops there, and a walk reads at most this many
 /// postings (so a fragment made only of common grams, such as digits, costs
 /// a bounded amount and its result says it may be incomplete).
-const PROBE_LIMIT: i64 = 5_000;
+const PROBE_LIMIT: i64 = 2_000;
 
 fn words(text: &str) -> impl Iterator<Item = Vec<char>> + '_ {
     text.split_whitespace().map(|w| w.chars().flat_map(char::to_lowercase).collect::<Vec<char>>())

@@ -248,35 +248,37 @@ fn now_date() -> jiff::civil::Date {
 async fn broad_searches_are_capped() {
     let t = testing::sqlite().unwrap();
     let db = Db::open(&t.target, &DbOptions::default()).unwrap();
+    // 华信物流0号 … 华信物流204号 (with SEARCH_CAP = 200), and 华信物流1234号.
     let n = customers::SEARCH_CAP + 5;
     db.write(move |c| {
-        for i in 0..n {
+        for i in (0..n).chain([1234]) {
             customers::insert(c, &draft(&format!("华信物流{i}号"), None, &[]), &None, &None, None, now())?;
         }
         Ok(())
     })
     .await
     .unwrap();
-    let f = CustomerFilter { q: Some("华信".into()), per_page: 20, ..Default::default() };
-    let page = db.read(move |c| customers::list(c, &Scope::All, &f)).await.unwrap();
+    let search = |q: &str| {
+        let db = db.clone();
+        let f = CustomerFilter { q: Some(q.into()), per_page: 20, ..Default::default() };
+        async move { db.read(move |c| customers::list(c, &Scope::All, &f)).await.unwrap() }
+    };
+    let page = search("华信").await;
     assert!(page.total_capped);
     assert_eq!(page.total as usize, customers::SEARCH_CAP);
+    assert_eq!(page.items[0].name, "华信物流1234号", "the newest first");
     // A list without a search counts up to COUNT_CAP; this one is below it.
     let f = CustomerFilter { per_page: 20, ..Default::default() };
     let all = db.read(move |c| customers::list(c, &Scope::All, &f)).await.unwrap();
-    assert_eq!((all.total as usize, all.total_capped), (n, false));
+    assert_eq!((all.total as usize, all.total_capped), (n + 1, false));
     // Digits only (4+) are a phone number: names are not searched for them.
-    let f = CustomerFilter { q: Some("1004".into()), per_page: 20, ..Default::default() };
-    let page = db.read(move |c| customers::list(c, &Scope::All, &f)).await.unwrap();
-    assert_eq!(page.total, 0);
-    let f = CustomerFilter { q: Some("100".into()), per_page: 20, ..Default::default() };
-    let page = db.read(move |c| customers::list(c, &Scope::All, &f)).await.unwrap();
-    assert_eq!(page.total, 6, "three digits still search names: 华信物流100号 and 1000–1004");
-    let f = CustomerFilter { q: Some("物流100".into()), per_page: 20, ..Default::default() };
-    let page = db.read(move |c| customers::list(c, &Scope::All, &f)).await.unwrap();
-    assert!(!page.total_capped);
-    // 物流100号 and 物流1000号 … 物流1004号
-    assert_eq!(page.total, 6);
+    assert_eq!(search("1234").await.total, 0);
+    assert_eq!(search("物流1234").await.total, 1);
+    // Fewer digits still search names: 20, 120, 200–204.
+    let page = search("20").await;
+    assert_eq!((page.total, page.total_capped), (7, false));
+    let page = search("物流20").await;
+    assert_eq!((page.total, page.total_capped), (6, false), "物流20号 and 物流200号 … 物流204号");
 }
 
 /// The bulk paths (imports, the benchmark data set) write what the

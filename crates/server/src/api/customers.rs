@@ -99,10 +99,10 @@ impl CustomerView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CustomerList {
     pub items: Vec<CustomerView>,
-    /// With a search (`q`), at most 1,000: see `total_capped`.
+    /// At most 10,000, or with a search (`q`) 200: see `total_capped`.
     pub total: i64,
-    /// The search found more than 1,000 customers; only the newest 1,000
-    /// are listed (refine the search).
+    /// There are more: a list counted past 10,000, or a search matched more
+    /// than 200 customers (only the newest 200 are listed: refine the search).
     pub total_capped: bool,
     pub page: i64,
     pub per_page: i64,
