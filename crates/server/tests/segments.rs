@@ -165,6 +165,40 @@ async fn recompute_tiers_signals_and_changes() {
             signed_in(&app).await.get(format!("{}/customers/{c}", app.url)).send().await.unwrap().text().await.unwrap();
         assert!(page.contains("价值分层：普通 → 潜力"), "[{e}] the 360 page tells the change");
 
+        // The follow-up records a coded churn reason: on the timeline, in
+        // the statistics; a bad code or an over-long note changes nothing.
+        let before = app.snapshot().await;
+        let (s, p) =
+            post(&app, &format!("/api/v1/customers/{a}/churn-reason"), &admin, json!({"reason": "weather"})).await;
+        assert_eq!((s, p["errors"][0]["field"].as_str()), (422, Some("reason")), "[{e}] {p}");
+        let long = "长".repeat(501);
+        let (s, p) = post(
+            &app,
+            &format!("/api/v1/customers/{a}/churn-reason"),
+            &admin,
+            json!({"reason": "price", "note": long}),
+        )
+        .await;
+        assert_eq!((s, p["errors"][0]["field"].as_str()), (422, Some("note")), "[{e}] {p}");
+        assert_eq!(app.snapshot().await, before);
+        let (s, _) = post(
+            &app,
+            &format!("/api/v1/customers/{a}/churn-reason"),
+            &admin,
+            json!({"reason": "price", "note": "续费报价高于竞品15%"}),
+        )
+        .await;
+        assert_eq!(s, 201);
+        post(&app, &format!("/api/v1/customers/{b}/churn-reason"), &admin, json!({"reason": "price"})).await;
+        post(&app, &format!("/api/v1/customers/{c}/churn-reason"), &admin, json!({"reason": "competitor"})).await;
+        let (_, stats) = get(&app, "/api/v1/segments/churn-reasons?days=30", &admin).await;
+        assert_eq!(stats[0]["reason"], "price", "[{e}] {stats}");
+        assert_eq!((stats[0]["customers"].as_i64(), stats[0]["label"].as_str()), (Some(2), Some("价格")));
+        assert_eq!(stats[1]["reason"], "competitor");
+        let page =
+            signed_in(&app).await.get(format!("{}/customers/{a}", app.url)).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("流失原因：价格") && page.contains("续费报价高于竞品15%"), "[{e}] on the timeline");
+
         // Agents cannot start a recomputation.
         let (_, agent) = app.user(&admin, "agent@corp.cn", "agent", None).await;
         let (s, _) = post(&app, "/api/v1/segments/recompute", &agent, json!({})).await;

@@ -9,12 +9,14 @@ const SQLITE: &[(i64, &str)] = &[
     (2, include_str!("../migrations/sqlite/0002_customer_360.sql")),
     (3, include_str!("../migrations/sqlite/0003_name_grams.sql")),
     (4, include_str!("../migrations/sqlite/0004_segments.sql")),
+    (5, include_str!("../migrations/sqlite/0005_churn_reasons.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
     (2, include_str!("../migrations/postgres/0002_customer_360.sql")),
     (3, include_str!("../migrations/postgres/0003_name_grams.sql")),
     (4, include_str!("../migrations/postgres/0004_segments.sql")),
+    (5, include_str!("../migrations/postgres/0005_churn_reasons.sql")),
 ];
 
 /// An arbitrary constant: the advisory lock that keeps two starting

@@ -583,3 +583,37 @@ pub fn delete_segment(c: &mut Conn, id: i64) -> Result<()> {
     }
     Ok(())
 }
+
+// ---- Churn reasons (G4) ----
+
+/// Records the coded reason of a followed-up churn warning; returns its id.
+pub fn add_churn_reason(
+    c: &mut Conn,
+    customer_id: i64,
+    reason: &str,
+    note: Option<&str>,
+    by: i64,
+    at: Timestamp,
+) -> Result<i64> {
+    c.scalar(
+        "INSERT INTO churn_reasons (customer_id, reason, note, recorded_by, recorded_at)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        args![customer_id, reason, note, by, at],
+    )
+}
+
+/// Churn reasons recorded since `since`, counted per reason, within a scope.
+pub fn churn_reason_counts(c: &mut Conn, scope: &Scope, since: Timestamp) -> Result<Vec<(String, i64)>> {
+    let mut params: Vec<Value> = vec![since.into()];
+    let cond = scope.condition(&mut params);
+    c.query(
+        &format!(
+            "SELECT r.reason, COUNT(*) FROM churn_reasons r JOIN customers c ON c.id = r.customer_id
+             WHERE r.recorded_at >= $1 AND {cond} GROUP BY r.reason ORDER BY COUNT(*) DESC, r.reason"
+        ),
+        &params,
+    )?
+    .iter()
+    .map(|r| Ok((r.get(0)?, r.get(1)?)))
+    .collect()
+}

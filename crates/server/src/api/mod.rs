@@ -104,6 +104,8 @@ fn main_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(segments::preview))
         .routes(routes!(segments::list, segments::create))
         .routes(routes!(segments::recompute))
+        .routes(routes!(segments::record_churn_reason))
+        .routes(routes!(segments::churn_reasons))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::update))
         .routes(routes!(users::list_groups, users::create_group))

@@ -328,3 +328,69 @@ pub async fn recompute(State(state): State<AppState>, ApiUser(user): ApiUser) ->
 pub fn signal_kinds(lang: Lang) -> Vec<(&'static str, &'static str)> {
     SignalKind::ALL.iter().map(|k| (k.code(), k.label(lang))).collect()
 }
+
+/// The coded reason of a followed-up churn warning (SPEC G4).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChurnReasonInput {
+    /// `service`, `needs`, `competitor`, `price`, `business` or `other`.
+    pub reason: String,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Created {
+    pub id: i64,
+}
+
+/// Records why a customer is leaving (it chooses the recovery plan and feeds
+/// the churn-reason statistics); it also goes on the customer's timeline.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/churn-reason", tag = "segments", params(("id" = i64, Path)),
+    request_body = ChurnReasonInput, security(("bearer" = [])),
+    responses((status = 201, body = Created), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn record_churn_reason(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+    crate::api::json::Json(q): crate::api::json::Json<ChurnReasonInput>,
+) -> AppResult<(StatusCode, Json<Created>)> {
+    let id = svc::record_churn_reason(&state, &user, id, &q.reason, q.note.as_deref()).await?;
+    Ok((StatusCode::CREATED, Json(Created { id })))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DaysQuery {
+    /// The last this many days (default 90).
+    pub days: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReasonCount {
+    pub reason: String,
+    pub label: String,
+    pub customers: i64,
+}
+
+/// Churn reasons recorded in the last `days` days, per reason, within the caller's scope.
+#[utoipa::path(get, path = "/api/v1/segments/churn-reasons", tag = "segments", params(DaysQuery),
+    security(("bearer" = [])), responses((status = 200, body = Vec<ReasonCount>), (status = 401, body = Problem)))]
+pub async fn churn_reasons(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ReqLang(lang): ReqLang,
+    Query(q): Query<DaysQuery>,
+) -> AppResult<Json<Vec<ReasonCount>>> {
+    let rows = svc::churn_reason_counts(&state, &user, q.days.unwrap_or(90)).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|(reason, customers)| ReasonCount {
+                label: guanxi_domain::segment::ChurnReason::parse(&reason)
+                    .map_or_else(|_| reason.clone(), |r| r.label(lang).into()),
+                reason,
+                customers,
+            })
+            .collect(),
+    ))
+}

@@ -14,8 +14,8 @@ use guanxi_domain::churn::bgnbd::{self, CustomerHistory, Params};
 use guanxi_domain::customer::LifecycleStage;
 use guanxi_domain::money::Money;
 use guanxi_domain::segment::{
-    self, Activity, ActivityRules, Change, Counts, CustomerFacts, RfmInput, Segment, Signal, SignalFacts, SignalKind,
-    SignalRule, Standing, TierPeriod, TierThresholds, ValueTier,
+    self, Activity, ActivityRules, Change, ChurnReason, Counts, CustomerFacts, RfmInput, Segment, Signal, SignalFacts,
+    SignalKind, SignalRule, Standing, TierPeriod, TierThresholds, ValueTier,
 };
 use guanxi_store::segments::{self, ContactFigures, OrderFigures, Stored};
 use guanxi_store::timeline::{self, NewEntry};
@@ -574,6 +574,59 @@ pub async fn save_segment(state: &AppState, user: &User, name: &str, seg: &Segme
     let json = serde_json::to_string(seg).map_err(|e| AppError::Internal(e.to_string()))?;
     let (by, now) = (user.id, state.clock.now());
     Ok(state.db.write(move |c| segments::save_segment(c, &name, &json, by, now)).await?)
+}
+
+/// Records why a customer at risk is leaving (the follow-up of a churn
+/// warning, G4): a coded reason and an optional note, on the timeline too.
+pub async fn record_churn_reason(
+    state: &AppState,
+    user: &User,
+    customer_id: i64,
+    reason: &str,
+    note: Option<&str>,
+) -> AppResult<i64> {
+    if !user.role.can_edit_customers() {
+        return Err(AppError::Forbidden);
+    }
+    let mut e = guanxi_domain::ValidationErrors::new();
+    let reason = e.check("reason", ChurnReason::parse(reason));
+    let note = e.check("note", guanxi_domain::validation::optional_text(note, 500, true)).flatten();
+    let Some(reason) = reason.filter(|_| e.is_empty()) else { return Err(e.into()) };
+    let (u, now) = (user.clone(), state.clock.now());
+    Ok(state
+        .db
+        .write(move |c| {
+            let scope = super::customer_scope(c, &u)?;
+            guanxi_store::customers::get(c, &scope, customer_id)?;
+            let id = segments::add_churn_reason(c, customer_id, reason.code(), note.as_deref(), u.id, now)?;
+            timeline::append(
+                c,
+                &NewEntry {
+                    customer_id,
+                    at: now,
+                    kind: timeline::kind::SEGMENT,
+                    ref_id: Some(id),
+                    title: format!("churn_reason.{}", reason.code()),
+                    body: note,
+                    actor_id: Some(u.id),
+                },
+            )?;
+            Ok(id)
+        })
+        .await?)
+}
+
+/// Churn reasons recorded in the last `days` days, per reason (R3's statistics).
+pub async fn churn_reason_counts(state: &AppState, user: &User, days: i64) -> AppResult<Vec<(String, i64)>> {
+    let since = state.clock.now() - jiff::SignedDuration::from_hours(24 * days.clamp(1, 3660));
+    let u = user.clone();
+    Ok(state
+        .db
+        .read(move |c| {
+            let scope = super::customer_scope(c, &u)?;
+            segments::churn_reason_counts(c, &scope, since)
+        })
+        .await?)
 }
 
 #[cfg(test)]

@@ -411,10 +411,17 @@ fn event_label(code: &str, lang: Lang) -> String {
         "action_item.waiting_customer" => ("行动项待客户确认", "Action item waiting for the customer"),
         "action_item.open" => ("行动项重新打开", "Action item reopened"),
         crate::service::segments::TIMELINE_TITLE => ("分层与流失预警变化", "Segmentation changed"),
-        other => match other.strip_prefix("communication.").and_then(|c| Channel::parse(c).ok()) {
-            Some(ch) => return format!("{}{}", lang.pick("沟通 · ", "Communication · "), ch.label(lang)),
-            None => return other.to_string(),
-        },
+        other => {
+            if let Some(r) =
+                other.strip_prefix("churn_reason.").and_then(|r| guanxi_domain::segment::ChurnReason::parse(r).ok())
+            {
+                return format!("{}{}", lang.pick("流失原因：", "Churn reason: "), r.label(lang));
+            }
+            match other.strip_prefix("communication.").and_then(|c| Channel::parse(c).ok()) {
+                Some(ch) => return format!("{}{}", lang.pick("沟通 · ", "Communication · "), ch.label(lang)),
+                None => return other.to_string(),
+            }
+        }
     };
     lang.pick(zh, en).to_string()
 }
