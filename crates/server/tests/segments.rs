@@ -195,9 +195,29 @@ async fn recompute_tiers_signals_and_changes() {
         assert_eq!(stats[0]["reason"], "price", "[{e}] {stats}");
         assert_eq!((stats[0]["customers"].as_i64(), stats[0]["label"].as_str()), (Some(2), Some("价格")));
         assert_eq!(stats[1]["reason"], "competitor");
-        let page =
-            signed_in(&app).await.get(format!("{}/customers/{a}", app.url)).send().await.unwrap().text().await.unwrap();
+        let http = signed_in(&app).await;
+        let page = http.get(format!("{}/customers/{a}", app.url)).send().await.unwrap().text().await.unwrap();
         assert!(page.contains("流失原因：价格") && page.contains("续费报价高于竞品15%"), "[{e}] on the timeline");
+        // The same from the 360 page's form (CSRF token from the page).
+        assert!(page.contains("id=\"churn-reason-form\""), "[{e}] the form is on the segment panel");
+        let at = page.find("name=\"_csrf\" value=\"").unwrap() + 20;
+        let csrf = page[at..].split('"').next().unwrap().to_string();
+        let r = http
+            .post(format!("{}/customers/{a}/churn-reason", app.url))
+            .form(&[("_csrf", csrf.as_str()), ("reason", "service"), ("note", "")])
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "[{e}] {}", r.status());
+        let (_, stats) = get(&app, "/api/v1/segments/churn-reasons?days=30", &admin).await;
+        assert_eq!(stats.as_array().unwrap().len(), 3, "[{e}] {stats}");
+        let r = http
+            .post(format!("{}/customers/{a}/churn-reason", app.url))
+            .form(&[("_csrf", "forged"), ("reason", "service")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "[{e}] a forged token is refused");
 
         // Agents cannot start a recomputation.
         let (_, agent) = app.user(&admin, "agent@corp.cn", "agent", None).await;

@@ -569,6 +569,8 @@ pub(super) async fn render_view(
                     expected => v.expected_purchases.map(|x| format!("{x:.1}")),
                     signals => v.signals.iter().map(|x| context! { label => x.label, evidence => x.evidence }).collect::<Vec<_>>(),
                     rule_tags => v.rule_tags,
+                    reasons => guanxi_domain::segment::ChurnReason::ALL.iter()
+                        .map(|r| context! { code => r.code(), label => r.label(lang) }).collect::<Vec<_>>(),
                     computed => s.computed_at.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M").to_string(),
                 }
             }),

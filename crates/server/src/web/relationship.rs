@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/customers/{id}/communications/new", get(communication_form).post(create_communication))
         .route("/customers/{id}/orders/new", get(order_form).post(create_order))
         .route("/action-items/{id}/status", post(set_status))
+        .route("/customers/{id}/churn-reason", post(record_churn_reason))
 }
 
 /// How many follow-up rows the communication form offers.
@@ -351,6 +352,21 @@ async fn set_status(
         _ => format!("/customers/{}", item.customer_id),
     };
     Ok(Redirect::to(&back).into_response())
+}
+
+/// From the 360 page's segment panel: the coded reason of a churn warning (G4).
+async fn record_churn_reason(
+    State(state): State<AppState>,
+    u: PageUser,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> AppResult<Response> {
+    let pairs = form_pairs(&body)?;
+    u.check_csrf(form_get(&pairs, "_csrf"))?;
+    let note = form_get(&pairs, "note").filter(|n| !n.trim().is_empty());
+    crate::service::segments::record_churn_reason(&state, &u.user, id, form_get(&pairs, "reason").unwrap_or(""), note)
+        .await?;
+    Ok(Redirect::to(&format!("/customers/{id}#segment")).into_response())
 }
 
 /// Shows every personal field of one contact on the 360 page; the access is
