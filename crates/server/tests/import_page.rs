@@ -9,33 +9,14 @@ mod support;
 
 use reqwest::multipart::{Form, Part};
 use reqwest::{Client, StatusCode};
-use support::app::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, apps};
-
-fn browser() -> Client {
-    Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
+use support::app::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, apps, csrf};
 
 async fn login(app: &TestApp, email: &str, password: &str) -> Client {
-    let http = browser();
-    let r = http
-        .post(format!("{}/login", app.url))
-        .form(&[("email", email), ("password", password), ("next", "/")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "[{}] login of {email}", app.engine);
-    http
+    app.signed_in(email, password).await
 }
 
 async fn get(app: &TestApp, http: &Client, path: &str) -> (StatusCode, String) {
-    let r = http.get(format!("{}{path}", app.url)).send().await.unwrap();
-    (r.status(), r.text().await.unwrap())
-}
-
-/// The CSRF token of the page's forms.
-fn csrf(html: &str) -> String {
-    let at = html.find("name=\"_csrf\" value=\"").expect("no CSRF field") + 20;
-    html[at..].split('"').next().unwrap().to_string()
+    app.page(http, path).await
 }
 
 /// What the form sends: the token, the kind, the file, and the options.

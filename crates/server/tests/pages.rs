@@ -5,10 +5,10 @@
 mod support;
 
 use reqwest::{Client, StatusCode};
-use support::app::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, apps};
+use support::app::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, apps, browser, csrf};
 
-fn browser() -> Client {
-    Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+async fn get(app: &TestApp, http: &Client, path: &str) -> (StatusCode, String) {
+    app.page(http, path).await
 }
 
 async fn login(app: &TestApp, http: &Client, email: &str, password: &str) -> reqwest::Response {
@@ -17,17 +17,6 @@ async fn login(app: &TestApp, http: &Client, email: &str, password: &str) -> req
         .send()
         .await
         .unwrap()
-}
-
-/// The CSRF token of the page's forms.
-fn csrf(html: &str) -> String {
-    let at = html.find("name=\"_csrf\" value=\"").expect("no CSRF field") + 20;
-    html[at..].split('"').next().unwrap().to_string()
-}
-
-async fn get(app: &TestApp, http: &Client, path: &str) -> (StatusCode, String) {
-    let r = http.get(format!("{}{path}", app.url)).send().await.unwrap();
-    (r.status(), r.text().await.unwrap())
 }
 
 #[tokio::test]

@@ -11,27 +11,14 @@ mod support;
 
 use reqwest::{Client, Method, StatusCode, header};
 use serde_json::{Value, json};
-use support::app::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, apps};
-
-fn browser() -> Client {
-    Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
+use support::app::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, apps, csrf};
 
 async fn login(app: &TestApp, email: &str, password: &str) -> Client {
-    let http = browser();
-    let r = http
-        .post(format!("{}/login", app.url))
-        .form(&[("email", email), ("password", password), ("next", "/")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "[{}] login of {email}", app.engine);
-    http
+    app.signed_in(email, password).await
 }
 
 async fn get(app: &TestApp, http: &Client, path: &str) -> (StatusCode, String) {
-    let r = http.get(format!("{}{path}", app.url)).send().await.unwrap();
-    (r.status(), r.text().await.unwrap())
+    app.page(http, path).await
 }
 
 /// Posts a form; returns the status, the redirect target and the body.
@@ -39,12 +26,6 @@ async fn post(app: &TestApp, http: &Client, path: &str, form: &[(&str, &str)]) -
     let r = http.post(format!("{}{path}", app.url)).form(form).send().await.unwrap();
     let location = r.headers().get(header::LOCATION).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
     (r.status(), location, r.text().await.unwrap())
-}
-
-/// The CSRF token of the page's forms.
-fn csrf(html: &str) -> String {
-    let at = html.find("name=\"_csrf\" value=\"").expect("no CSRF field") + 20;
-    html[at..].split('"').next().unwrap().to_string()
 }
 
 /// Text with the tags taken out and the whitespace collapsed.

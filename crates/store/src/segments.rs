@@ -374,8 +374,11 @@ pub fn pending_events(c: &mut Conn, kind: &str, limit: i64) -> Result<Vec<Event>
 }
 
 pub fn consume_events(c: &mut Conn, ids: &[i64], at: Timestamp) -> Result<()> {
-    for id in ids {
-        c.execute("UPDATE segment_events SET consumed_at = $1 WHERE id = $2", args![at, *id])?;
+    for chunk in ids.chunks(500) {
+        let mut v: Vec<Value> = vec![at.into()];
+        v.extend(chunk.iter().map(|id| Value::I64(*id)));
+        let marks: Vec<String> = (2..=chunk.len() + 1).map(|i| format!("${i}")).collect();
+        c.execute(&format!("UPDATE segment_events SET consumed_at = $1 WHERE id IN ({})", marks.join(", ")), &v)?;
     }
     Ok(())
 }
@@ -549,11 +552,8 @@ pub fn save_segment(c: &mut Conn, name: &str, definition: &str, by: i64, now: Ti
     )
 }
 
-pub fn saved_segments(c: &mut Conn) -> Result<Vec<SavedSegment>> {
-    c.query("SELECT id, name, definition, created_at FROM saved_segments ORDER BY name LIMIT 500", &[])?
-        .iter()
-        .map(|r| Ok(SavedSegment { id: r.get(0)?, name: r.get(1)?, definition: r.get(2)?, created_at: r.get(3)? }))
-        .collect()
+fn saved(r: &crate::Row) -> Result<SavedSegment> {
+    Ok(SavedSegment { id: r.get(0)?, name: r.get(1)?, definition: r.get(2)?, created_at: r.get(3)? })
 }
 
 /// Saved segments by name, a page at a time, with the total.
@@ -567,14 +567,13 @@ pub fn saved_segments_page(c: &mut Conn, page: i64, per_page: i64) -> Result<(Ve
             args![per_page, offset],
         )?
         .iter()
-        .map(|r| Ok(SavedSegment { id: r.get(0)?, name: r.get(1)?, definition: r.get(2)?, created_at: r.get(3)? }))
+        .map(saved)
         .collect::<Result<_>>()?;
     Ok((items, total))
 }
 
 pub fn saved_segment(c: &mut Conn, id: i64) -> Result<SavedSegment> {
-    let r = c.query_one("SELECT id, name, definition, created_at FROM saved_segments WHERE id = $1", args![id])?;
-    Ok(SavedSegment { id: r.get(0)?, name: r.get(1)?, definition: r.get(2)?, created_at: r.get(3)? })
+    saved(&c.query_one("SELECT id, name, definition, created_at FROM saved_segments WHERE id = $1", args![id])?)
 }
 
 pub fn delete_segment(c: &mut Conn, id: i64) -> Result<()> {

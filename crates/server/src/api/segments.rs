@@ -291,28 +291,38 @@ pub async fn create(
     ))
 }
 
-/// Saved segments.
-#[utoipa::path(get, path = "/api/v1/segments", tag = "segments", security(("bearer" = [])),
-    responses((status = 200, body = Vec<SavedSegmentView>), (status = 401, body = Problem)))]
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SavedSegmentList {
+    pub items: Vec<SavedSegmentView>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+/// Saved segments, by name, a page at a time.
+#[utoipa::path(get, path = "/api/v1/segments", tag = "segments", params(PageQuery), security(("bearer" = [])),
+    responses((status = 200, body = SavedSegmentList), (status = 401, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
     ApiUser(_user): ApiUser,
     ReqLang(lang): ReqLang,
-) -> AppResult<Json<Vec<SavedSegmentView>>> {
-    let rows = state.db.read(guanxi_store::segments::saved_segments).await?;
-    Ok(Json(
-        rows.into_iter()
-            .map(|r| {
-                let seg = svc::parse_segment(&r.definition).unwrap_or_default();
-                SavedSegmentView {
-                    id: r.id,
-                    name: r.name,
-                    definition: serde_json::from_str(&r.definition).unwrap_or_default(),
-                    description: seg.describe(lang),
-                }
-            })
-            .collect(),
-    ))
+    Query(q): Query<PageQuery>,
+) -> AppResult<Json<SavedSegmentList>> {
+    let (page, per_page) = (q.page.unwrap_or(1).max(1), q.per_page.unwrap_or(50).clamp(1, 200));
+    let (rows, total) = state.db.read(move |c| guanxi_store::segments::saved_segments_page(c, page, per_page)).await?;
+    let items = rows
+        .into_iter()
+        .map(|r| {
+            let seg = svc::parse_segment(&r.definition).unwrap_or_default();
+            SavedSegmentView {
+                id: r.id,
+                name: r.name,
+                definition: serde_json::from_str(&r.definition).unwrap_or_default(),
+                description: seg.describe(lang),
+            }
+        })
+        .collect();
+    Ok(Json(SavedSegmentList { items, total, page, per_page }))
 }
 
 /// Recomputes every customer's segmentation now (supervisors and

@@ -144,3 +144,37 @@ impl TestApp {
         out
     }
 }
+
+// ---- Pages: a cookie-keeping client, as a browser without JavaScript ----
+
+/// A client that keeps cookies and does not follow redirects.
+pub fn browser() -> Client {
+    Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// The CSRF token of a page's forms.
+pub fn csrf(html: &str) -> String {
+    let at = html.find("name=\"_csrf\" value=\"").expect("no CSRF field") + 20;
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+impl TestApp {
+    /// A [`browser`] signed in through the login form.
+    pub async fn signed_in(&self, email: &str, password: &str) -> Client {
+        let http = browser();
+        let r = http
+            .post(format!("{}/login", self.url))
+            .form(&[("email", email), ("password", password), ("next", "/")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER, "[{}] login of {email}", self.engine);
+        http
+    }
+
+    /// GETs a page: its status and HTML.
+    pub async fn page(&self, http: &Client, path: &str) -> (reqwest::StatusCode, String) {
+        let r = http.get(format!("{}{path}", self.url)).send().await.unwrap();
+        (r.status(), r.text().await.unwrap())
+    }
+}
