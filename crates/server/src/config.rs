@@ -257,6 +257,14 @@ mod tests {
         assert!(e.0.contains("GUANXI_SESSION_HOURS"));
         let e = Config::load(None, env(&[("GUANXI_TIME_ZONE", "Mars/Base")])).unwrap_err();
         assert!(e.0.contains("GUANXI_TIME_ZONE"));
+        for bad in ["24", "-1", "two"] {
+            let e = Config::load(None, env(&[("GUANXI_SEGMENT_RECOMPUTE_HOUR", bad)])).unwrap_err();
+            assert!(e.0.contains("GUANXI_SEGMENT_RECOMPUTE_HOUR"), "{bad}: {}", e.0);
+        }
+        let c = Config::load(None, env(&[("GUANXI_SEGMENT_RECOMPUTE_HOUR", "off")])).unwrap();
+        assert_eq!(c.segment_recompute_hour, None);
+        let c = Config::load(None, env(&[("GUANXI_SEGMENT_RECOMPUTE_HOUR", "23")])).unwrap();
+        assert_eq!(c.segment_recompute_hour, Some(23));
     }
 
     #[test]

@@ -201,6 +201,9 @@ async fn recompute_tiers_signals_and_changes() {
         assert_eq!(stats[0]["reason"], "price", "[{e}] {stats}");
         assert_eq!((stats[0]["customers"].as_i64(), stats[0]["label"].as_str()), (Some(2), Some("价格")));
         assert_eq!(stats[1]["reason"], "competitor");
+        let (s, p) = get(&app, "/api/v1/segments/churn-reasons?days=soon", &admin).await;
+        assert_eq!(s, 400, "[{e}] a bad query parameter is refused: {p}");
+        assert!(p["detail"].as_str().unwrap_or_default().contains("days"), "[{e}] it names the parameter: {p}");
         let http = app.signed_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
         let page = http.get(format!("{}/customers/{a}", app.url)).send().await.unwrap().text().await.unwrap();
         assert!(page.contains("流失原因：价格") && page.contains("续费报价高于竞品15%"), "[{e}] on the timeline");
