@@ -8,8 +8,17 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use serde::Serialize;
 
-pub const SCENARIOS: &[&str] =
-    &["health", "search-phone", "search-name", "search-code", "customer-list", "customer-360"];
+pub const SCENARIOS: &[&str] = &[
+    "health",
+    "search-phone",
+    "search-phone-long",
+    "search-name",
+    "search-code",
+    "customer-list",
+    "customer-360",
+    "ticket-create",
+    "ticket-queue",
+];
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -36,7 +45,7 @@ pub struct ScenarioResult {
 
 /// A tiny deterministic generator (splitmix64) so that every connection
 /// issues a reproducible sequence of requests without shared state.
-struct Mix(u64);
+pub struct Mix(u64);
 
 impl Mix {
     fn next(&mut self) -> u64 {
@@ -47,7 +56,7 @@ impl Mix {
         z ^ (z >> 31)
     }
 
-    fn below(&mut self, n: u64) -> u64 {
+    pub fn below(&mut self, n: u64) -> u64 {
         if n == 0 { 0 } else { self.next() % n }
     }
 }
@@ -59,6 +68,8 @@ fn path_for(scenario: &str, rng: &mut Mix, customers: u64) -> String {
     match scenario {
         "health" => "/healthz".into(),
         "search-phone" => format!("/api/v1/customers?q={:04}", rng.below(10_000)),
+        // Seven digits: found by the last four, each candidate decrypted and checked.
+        "search-phone-long" => format!("/api/v1/customers?q={:07}", rng.below(10_000_000)),
         "search-name" => {
             let q = NAME_QUERIES[usize::try_from(rng.below(NAME_QUERIES.len() as u64)).unwrap_or(0)];
             format!(
@@ -112,14 +123,21 @@ pub async fn run(opts: &RunOptions) -> anyhow::Result<Vec<ScenarioResult>> {
         .send()
         .await?;
 
+    let agents = if opts.scenarios.iter().any(|s| crate::bench_tickets::SCENARIOS.contains(&s.as_str())) {
+        crate::bench_tickets::agent_tokens(&api, &base, &opts.password).await?
+    } else {
+        Vec::new()
+    };
+    let agents = Arc::new(agents);
+
     let mut results = Vec::new();
     for scenario in &opts.scenarios {
         let deadline = Instant::now() + opts.duration;
         let started = Instant::now();
         let mut tasks = Vec::new();
         for conn in 0..opts.connections {
-            let (api, pages, base, token, scenario) =
-                (api.clone(), pages.clone(), base.clone(), token.clone(), Arc::new(scenario.clone()));
+            let (api, pages, base, token, scenario, agents) =
+                (api.clone(), pages.clone(), base.clone(), token.clone(), Arc::new(scenario.clone()), agents.clone());
             let mut rng = Mix(opts.seed ^ ((conn as u64) << 32));
             tasks.push(tokio::spawn(async move {
                 let mut lat = Vec::new();
@@ -127,7 +145,11 @@ pub async fn run(opts: &RunOptions) -> anyhow::Result<Vec<ScenarioResult>> {
                 while Instant::now() < deadline {
                     let path = path_for(&scenario, &mut rng, customers);
                     let t = Instant::now();
-                    let req = if scenario.as_str() == "customer-360" {
+                    let ticket =
+                        crate::bench_tickets::request(&api, &base, &scenario, &mut rng, customers, &token, &agents);
+                    let req = if let Some(r) = ticket {
+                        r
+                    } else if scenario.as_str() == "customer-360" {
                         pages.get(format!("{base}{path}"))
                     } else {
                         api.get(format!("{base}{path}")).bearer_auth(&token)

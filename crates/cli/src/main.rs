@@ -3,6 +3,7 @@
 
 mod analyze;
 mod bench;
+mod bench_tickets;
 mod transfer;
 
 use std::net::SocketAddr;
@@ -55,6 +56,11 @@ enum Command {
     Segments {
         #[command(subcommand)]
         action: SegmentsAction,
+    },
+    /// Relationship maintenance plans (SPEC M): generate the tasks now.
+    Maintenance {
+        #[command(subcommand)]
+        action: MaintenanceAction,
     },
     /// Loads the demo data set into the database and exits.
     Demo {
@@ -109,12 +115,41 @@ enum SegmentsAction {
 }
 
 #[derive(Debug, Subcommand)]
+enum MaintenanceAction {
+    /// Generates every maintenance task that should exist now and does not
+    /// yet (the nightly job, on demand), and prints what it created.
+    /// Running it twice creates nothing twice.
+    Generate {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum BenchAction {
     /// Writes the deterministic benchmark data set into an empty database
     /// (scale 1: 1,000,000 customers, 2,000,000 contacts, 20,000,000 orders).
     Generate {
         #[arg(long, default_value_t = 0.01)]
         scale: f64,
+    },
+    /// Adds benchmark tickets (scale 1: 2,000,000) to a database that holds
+    /// the benchmark customers: mostly archived history, about 2 % open in
+    /// the bench agents' queues.
+    Tickets {
+        #[arg(long)]
+        count: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Writes the deterministic customers file of the import benchmark:
+    /// varied company names, mobiles, industry, region and external ids.
+    ImportFile {
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Drives a running server over HTTP and reports throughput and latency.
     Run {
@@ -136,6 +171,17 @@ enum BenchAction {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+}
+
+async fn generate_tickets(state: &guanxi_server::state::AppState, count: usize, seed: u64) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let bar = indicatif::ProgressBar::new(count as u64);
+    let n =
+        guanxi_server::bench_tickets::generate_tickets(state, count, seed, &|done, _| bar.set_position(done as u64))
+            .await?;
+    bar.finish_and_clear();
+    println!("Generated {n} tickets in {:.1} s.", started.elapsed().as_secs_f64());
+    Ok(())
 }
 
 fn load_config(cli: &Cli) -> anyhow::Result<Config> {
@@ -227,6 +273,20 @@ async fn main() -> anyhow::Result<()> {
                 orders,
                 started.elapsed().as_secs_f64()
             );
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let tickets = (guanxi_server::bench_tickets::TICKETS_PER_SCALE * scale).round() as usize;
+            generate_tickets(&state, tickets.max(1), plan.seed).await
+        }
+        Command::Bench { action: BenchAction::Tickets { count, seed } } => {
+            let state = guanxi_server::prepare(config, Arc::new(SystemClock)).await?;
+            generate_tickets(&state, count, seed).await
+        }
+        Command::Bench { action: BenchAction::ImportFile { rows, out } } => {
+            let file = std::fs::File::create(&out).with_context(|| format!("cannot create {}", out.display()))?;
+            let mut w = std::io::BufWriter::new(file);
+            guanxi_server::bench_data::write_import_file(&mut w, rows, 7)?;
+            std::io::Write::flush(&mut w)?;
+            println!("Wrote {rows} customers to {}.", out.display());
             Ok(())
         }
         Command::Segments { action: SegmentsAction::Recompute { json } } => {
@@ -249,6 +309,31 @@ async fn main() -> anyhow::Result<()> {
                     report.changed,
                     report.at_risk,
                     report.warnings_raised
+                );
+            }
+            Ok(())
+        }
+        Command::Maintenance { action: MaintenanceAction::Generate { json } } => {
+            let state = guanxi_server::prepare(config, Arc::new(SystemClock)).await?;
+            let bar = indicatif::ProgressBar::new(100);
+            let report = guanxi_server::service::maintenance::generate(&state, &|done, total| {
+                bar.set_position((done * 100 / total.max(1)) as u64)
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            bar.finish_and_clear();
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                let per: Vec<String> = report.by_scenario.iter().map(|(k, n)| format!("{k} {n}")).collect();
+                println!(
+                    "Checked {} customers in {:.1} s: {} tasks created ({}), {} churn warnings consumed, {} birthdays indexed.",
+                    report.customers,
+                    report.seconds,
+                    report.created,
+                    if per.is_empty() { "none".to_string() } else { per.join(", ") },
+                    report.churn_warnings,
+                    report.birthdays_keyed
                 );
             }
             Ok(())

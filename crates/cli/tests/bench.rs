@@ -73,7 +73,20 @@ fn generate_then_run_every_scenario() {
     assert!(run.status.success(), "{}\n{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
     let results: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
     let names: Vec<&str> = results.as_array().unwrap().iter().map(|r| r["scenario"].as_str().unwrap()).collect();
-    assert_eq!(names, vec!["health", "search-phone", "search-name", "search-code", "customer-list", "customer-360"]);
+    assert_eq!(
+        names,
+        vec![
+            "health",
+            "search-phone",
+            "search-phone-long",
+            "search-name",
+            "search-code",
+            "customer-list",
+            "customer-360",
+            "ticket-create",
+            "ticket-queue"
+        ]
+    );
     for r in results.as_array().unwrap() {
         assert!(r["requests"].as_u64().unwrap() > 0, "{r}");
         assert_eq!(r["errors"], 0, "{r}");

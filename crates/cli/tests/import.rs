@@ -114,3 +114,24 @@ fn import_refuses_a_bad_file_imports_a_good_one_once_and_exports_it_masked() {
         assert!(text(&out).contains("新增 1"), "{}", text(&out));
     }
 }
+
+/// The import benchmark's file (`guanxi bench import-file`) is the same for
+/// the same arguments and imports cleanly: every row a new customer, found
+/// again by a whole phone number and by a fragment of its name.
+#[test]
+fn the_benchmark_import_file_is_deterministic_and_imports_cleanly() {
+    let (dir, _guard) = testing::temp_dir().unwrap();
+    let (a, b) = (dir.join("a.csv"), dir.join("b.csv"));
+    for f in [&a, &b] {
+        let out = guanxi(&dir, None, &["bench", "import-file", "--rows", "300", "--out", f.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let content = std::fs::read_to_string(&a).unwrap();
+    assert_eq!(content, std::fs::read_to_string(&b).unwrap(), "deterministic");
+    assert_eq!(content.lines().count(), 301, "a header and 300 rows");
+    let out = guanxi(&dir, None, &["import", "customers", a.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("新增 300"), "{}", text(&out));
+    let again = guanxi(&dir, None, &["import", "customers", a.to_str().unwrap()]);
+    assert!(text(&again).contains("未变 300"), "{}", text(&again));
+}

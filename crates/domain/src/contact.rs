@@ -41,11 +41,15 @@ impl PhoneNumber {
         mask_digits(&self.0)
     }
 
-    /// Suffixes of four digits and more, for finding a customer by the end of
-    /// a number (the blind index stores a keyed hash of each).
-    pub fn search_suffixes(&self) -> impl Iterator<Item = &str> {
-        let n = self.0.len();
-        (0..=n.saturating_sub(4)).filter_map(move |i| self.0.get(i..))
+    /// The endings the blind index stores a keyed hash of: the last four
+    /// digits and the last seven. A search by any ending of four to six
+    /// digits finds the few hundred numbers sharing its last four, one of
+    /// seven digits or more (the whole number, say) the one or two sharing
+    /// its last seven; longer endings are then checked on the decrypted
+    /// numbers.
+    pub fn search_endings(&self) -> [&str; 2] {
+        let tail = |n: usize| self.0.get(self.0.len().saturating_sub(n)..).unwrap_or(&self.0);
+        [tail(4), tail(7)]
     }
 }
 
@@ -165,12 +169,9 @@ mod tests {
     }
 
     #[test]
-    fn suffixes_cover_last_four_and_more() {
-        let p = PhoneNumber::parse("13812345678").unwrap();
-        let s: Vec<&str> = p.search_suffixes().collect();
-        assert_eq!(s.first(), Some(&"13812345678"));
-        assert_eq!(s.last(), Some(&"5678"));
-        assert_eq!(s.len(), 8);
+    fn search_endings() {
+        assert_eq!(PhoneNumber::parse("13812345678").unwrap().search_endings(), ["5678", "2345678"]);
+        assert_eq!(PhoneNumber::parse("010-6212 3456").unwrap().search_endings(), ["3456", "2123456"]);
     }
 
     proptest! {

@@ -3,6 +3,7 @@
 //! (see [`clock`]). Value types are parsed once at the edge and are valid
 //! everywhere after that.
 
+pub mod calendar;
 pub mod churn;
 pub mod clock;
 pub mod communication;
@@ -11,7 +12,9 @@ pub mod customer;
 pub mod lang;
 pub mod money;
 pub mod order;
+pub mod plan;
 pub mod segment;
+pub mod ticket;
 pub mod user;
 pub mod validation;
 

@@ -43,8 +43,23 @@ pub enum Issue {
     NotBelow {
         limit: String,
     },
+    /// Not a list of time ranges such as `09:00-12:00`.
+    InvalidTimeRange,
+    /// A time range that does not end after it starts.
+    EndNotAfterStart,
+    /// Time ranges that overlap.
+    Overlapping,
+    /// The end of a date range lies before its start.
+    BeforeStart,
+    /// A date range longer than allowed.
+    RangeTooLong {
+        max_days: u32,
+    },
     /// The JSON body or form could not be read at all.
     Malformed(String),
+    /// A rule that would depend on itself (a rule tag testing its own tag,
+    /// directly or through other rule tags).
+    Circular,
 }
 
 impl Issue {
@@ -68,7 +83,13 @@ impl Issue {
             Issue::InvalidDateTime => "invalid_datetime",
             Issue::NotPositive => "not_positive",
             Issue::NotBelow { .. } => "not_below",
+            Issue::InvalidTimeRange => "invalid_time_range",
+            Issue::EndNotAfterStart => "end_not_after_start",
+            Issue::Overlapping => "overlapping",
+            Issue::BeforeStart => "before_start",
+            Issue::RangeTooLong { .. } => "range_too_long",
             Issue::Malformed(_) => "malformed",
+            Issue::Circular => "circular",
         }
     }
 
@@ -115,8 +136,20 @@ impl Issue {
             (Issue::NotPositive, Lang::En) => "must be greater than 0".into(),
             (Issue::NotBelow { limit }, Lang::Zh) => format!("必须小于 {limit}"),
             (Issue::NotBelow { limit }, Lang::En) => format!("must be less than {limit}"),
+            (Issue::InvalidTimeRange, Lang::Zh) => "时段格式应为 HH:MM-HH:MM，如 09:00-12:00".into(),
+            (Issue::InvalidTimeRange, Lang::En) => "must be time ranges such as 09:00-12:00 (HH:MM-HH:MM)".into(),
+            (Issue::EndNotAfterStart, Lang::Zh) => "结束时间必须晚于开始时间".into(),
+            (Issue::EndNotAfterStart, Lang::En) => "must end after it starts".into(),
+            (Issue::Overlapping, Lang::Zh) => "时段之间不能重叠".into(),
+            (Issue::Overlapping, Lang::En) => "time ranges must not overlap".into(),
+            (Issue::BeforeStart, Lang::Zh) => "不能早于开始日期".into(),
+            (Issue::BeforeStart, Lang::En) => "cannot be before the start date".into(),
+            (Issue::RangeTooLong { max_days }, Lang::Zh) => format!("日期范围最多 {max_days} 天"),
+            (Issue::RangeTooLong { max_days }, Lang::En) => format!("the range may cover at most {max_days} days"),
             (Issue::Malformed(detail), Lang::Zh) => format!("请求内容无法解析：{detail}"),
             (Issue::Malformed(detail), Lang::En) => format!("could not be read: {detail}"),
+            (Issue::Circular, Lang::Zh) => "规则不能依赖自身（不能直接或经由其他规则标签引用本标签）".into(),
+            (Issue::Circular, Lang::En) => "may not depend on itself (directly or through other rule tags)".into(),
         }
     }
 }

@@ -25,11 +25,14 @@ pub struct BenchScale {
 
 impl BenchScale {
     /// Scale 1: 1,000,000 customers, 2,000,000 contacts, about 20,000,000
-    /// orders (`orders_per_customer` is the mean; see `purchase_days`).
+    /// orders (`orders_per_customer` is the mean parameter of
+    /// `purchase_days`).
     pub fn from_scale(scale: f64) -> Self {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let customers = ((1_000_000.0 * scale).round() as usize).max(10);
-        Self { customers, contacts_per_customer: 2, orders_per_customer: 20, seed: 42 }
+        // A mean parameter of 22 gives about 20.1 orders a customer (dropout
+        // and the cap take some): 20,000,000 orders at scale 1.
+        Self { customers, contacts_per_customer: 2, orders_per_customer: 22, seed: 42 }
     }
 }
 
@@ -83,6 +86,33 @@ fn purchase_days(rng: &mut StdRng, mean: usize) -> Vec<i64> {
     days.into_iter().map(|d| d.floor() as i64).collect()
 }
 
+/// The customers file of the import benchmark (`guanxi bench import-file`):
+/// `rows` customers with company names varied enough that their name grams
+/// spread over the whole index as real names do (city, two characters from
+/// 150, trade, legal form), a mobile, industry, region and external id.
+pub fn write_import_file(out: &mut impl std::io::Write, rows: usize, seed: u64) -> std::io::Result<()> {
+    const CHARS: &str = "安百邦宝北博昌诚创达大德鼎东方飞丰福富光广国海航豪和恒宏鸿华辉汇佳嘉建金锦京晶精聚君凯康科蓝乐力立利联良林龙隆美铭明南宁鹏品平普齐启强乾清庆瑞润森山尚盛石实世泰腾天通同万旺威伟文鑫新信星兴旭雅阳耀亿益银英永优宇元远悦云展长正之志智中众卓资祥翔欣合发";
+    const FORMS: &[&str] = &["有限公司", "股份有限公司", "集团有限公司", "有限责任公司"];
+    let chars: Vec<char> = CHARS.chars().collect();
+    let mut rng = StdRng::seed_from_u64(seed);
+    writeln!(out, "客户名称,联系电话,所属行业,所在地区,外部编号")?;
+    for i in 0..rows {
+        let a = chars[rng.random_range(0..chars.len())];
+        let b = chars[rng.random_range(0..chars.len())];
+        writeln!(
+            out,
+            "{}{a}{b}{}{},{},{},{},IMP{i:08}",
+            pick(&mut rng, CITIES),
+            pick(&mut rng, TRADES),
+            pick(&mut rng, FORMS),
+            mobile(&mut rng),
+            pick(&mut rng, &["制造业", "零售", "互联网", "金融", "医疗", "教育"]),
+            pick(&mut rng, &["华北", "华东", "华南", "西南", "华中"]),
+        )?;
+    }
+    Ok(())
+}
+
 fn mobile(rng: &mut StdRng) -> String {
     format!("1{}{:09}", rng.random_range(3..=9), rng.random_range(0..1_000_000_000u32))
 }
@@ -129,6 +159,7 @@ pub async fn generate(
     let mut rng = StdRng::seed_from_u64(scale.seed);
     let mut orders_written = 0usize;
     let mut done = 0;
+    let mut in_flight: Option<tokio::task::JoinHandle<guanxi_store::Result<()>>> = None;
     while done < scale.customers {
         let n = BATCH.min(scale.customers - done);
         // Build and seal everything outside the write: the writer thread only writes.
@@ -185,9 +216,14 @@ pub async fn generate(
             orders_written += order_drafts.len();
             batch.push((draft, phone, people, order_drafts));
         }
-        state
-            .db
-            .write(move |c| {
+        // This batch is written while the next one is built and sealed.
+        if let Some(write) = in_flight.take() {
+            write.await??;
+            progress(done, scale.customers);
+        }
+        let db = state.db.clone();
+        in_flight = Some(tokio::spawn(async move {
+            db.write_bulk(move |c| {
                 // The bulk paths an import uses: a few multi-row statements per batch.
                 let new: Vec<customers::NewCustomer<'_>> = batch
                     .iter()
@@ -224,10 +260,14 @@ pub async fn generate(
                 timeline::append_many(c, &entries)?;
                 Ok(())
             })
-            .await?;
+            .await
+        }));
         done += n;
-        progress(done, scale.customers);
     }
+    if let Some(write) = in_flight.take() {
+        write.await??;
+    }
+    progress(done, scale.customers);
     let marker = format!("customers={}", scale.customers);
     state.db.write(move |c| settings::set(c, "bench_generated", &marker, now)).await?;
     Ok((done, orders_written))

@@ -30,6 +30,14 @@ pub struct Config {
     /// The local hour (0–23) of the nightly segmentation recompute (G7);
     /// `None` (`off`) leaves it to on-demand runs.
     pub segment_recompute_hour: Option<i8>,
+    /// The local hour (0–23) of the nightly maintenance-task generation
+    /// (M1); `None` (`off`) leaves it to `guanxi maintenance generate` and
+    /// the API. Churn warnings are turned into tasks within a minute while
+    /// it is on.
+    pub maintenance_hour: Option<i8>,
+    /// How often the scheduler looks for due jobs (SLA timers, escalations),
+    /// milliseconds; `None` (`off`) runs no scheduler in this instance.
+    pub scheduler_poll_ms: Option<u64>,
 }
 
 impl std::fmt::Debug for Config {
@@ -67,6 +75,8 @@ struct FileConfig {
     default_lang: Option<String>,
     review_months: Option<i32>,
     segment_recompute_hour: Option<String>,
+    maintenance_hour: Option<String>,
+    scheduler_poll_ms: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +102,8 @@ impl Default for Config {
             default_lang: Lang::Zh,
             review_months: 12,
             segment_recompute_hour: Some(2),
+            maintenance_hour: Some(3),
+            scheduler_poll_ms: Some(1_000),
         }
     }
 }
@@ -169,6 +181,18 @@ impl Config {
                 n => Some(parse_num("GUANXI_SEGMENT_RECOMPUTE_HOUR", n)?),
             };
         }
+        if let Some(v) = get("GUANXI_MAINTENANCE_HOUR", f.maintenance_hour) {
+            c.maintenance_hour = match v.trim() {
+                "off" | "" => None,
+                n => Some(parse_num("GUANXI_MAINTENANCE_HOUR", n)?),
+            };
+        }
+        if let Some(v) = get("GUANXI_SCHEDULER_POLL_MS", f.scheduler_poll_ms) {
+            c.scheduler_poll_ms = match v.trim() {
+                "off" => None,
+                n => Some(parse_num("GUANXI_SCHEDULER_POLL_MS", n)?),
+            };
+        }
         c.validate()?;
         Ok(c)
     }
@@ -190,6 +214,12 @@ impl Config {
         }
         if self.segment_recompute_hour.is_some_and(|h| !(0..=23).contains(&h)) {
             return Err(ConfigError("GUANXI_SEGMENT_RECOMPUTE_HOUR must be an hour from 0 to 23, or off".into()));
+        }
+        if self.maintenance_hour.is_some_and(|h| !(0..=23).contains(&h)) {
+            return Err(ConfigError("GUANXI_MAINTENANCE_HOUR must be an hour from 0 to 23, or off".into()));
+        }
+        if self.scheduler_poll_ms.is_some_and(|ms| !(10..=3_600_000).contains(&ms)) {
+            return Err(ConfigError("GUANXI_SCHEDULER_POLL_MS must be from 10 to 3600000 milliseconds, or off".into()));
         }
         if matches!(self.db_pool_size, Some(0)) {
             return Err(ConfigError("GUANXI_DB_POOL_SIZE must be at least 1".into()));
@@ -265,6 +295,11 @@ mod tests {
         assert_eq!(c.segment_recompute_hour, None);
         let c = Config::load(None, env(&[("GUANXI_SEGMENT_RECOMPUTE_HOUR", "23")])).unwrap();
         assert_eq!(c.segment_recompute_hour, Some(23));
+        assert_eq!(Config::default().maintenance_hour, Some(3));
+        let c = Config::load(None, env(&[("GUANXI_MAINTENANCE_HOUR", "off")])).unwrap();
+        assert_eq!(c.maintenance_hour, None);
+        let e = Config::load(None, env(&[("GUANXI_MAINTENANCE_HOUR", "25")])).unwrap_err();
+        assert!(e.0.contains("GUANXI_MAINTENANCE_HOUR"), "{}", e.0);
     }
 
     #[test]
@@ -274,5 +309,19 @@ mod tests {
                 .unwrap();
         let s = format!("{c:?}");
         assert!(!s.contains("hunter22") && !s.contains(":pw@"), "{s}");
+    }
+
+    #[test]
+    fn the_scheduler_polls_every_second_unless_told() {
+        assert_eq!(Config::load(None, env(&[])).unwrap().scheduler_poll_ms, Some(1_000));
+        assert_eq!(Config::load(None, env(&[("GUANXI_SCHEDULER_POLL_MS", "off")])).unwrap().scheduler_poll_ms, None);
+        assert_eq!(
+            Config::load(None, env(&[("GUANXI_SCHEDULER_POLL_MS", "250")])).unwrap().scheduler_poll_ms,
+            Some(250)
+        );
+        for bad in ["5", "never"] {
+            let e = Config::load(None, env(&[("GUANXI_SCHEDULER_POLL_MS", bad)])).unwrap_err();
+            assert!(e.0.contains("GUANXI_SCHEDULER_POLL_MS"), "{bad}: {}", e.0);
+        }
     }
 }

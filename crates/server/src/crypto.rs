@@ -11,7 +11,9 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use guanxi_domain::contact::{Email, PhoneNumber};
-use guanxi_store::customers::Sealed;
+use std::sync::Arc;
+
+use guanxi_store::customers::{ContactLookup, PhoneCheck, Sealed};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
@@ -107,7 +109,7 @@ impl PiiCipher {
             ciphertext: self.encrypt(p.as_str()),
             masked: p.masked(),
             index: self.index("contact", p.as_str()),
-            search: p.search_suffixes().map(|s| self.index("phone", s)).collect(),
+            search: p.search_endings().iter().map(|e| self.index("phone", e)).collect(),
         }
     }
 
@@ -126,19 +128,31 @@ impl PiiCipher {
         Sealed { ciphertext: self.encrypt(value), masked, index: String::new(), search: Vec::new() }
     }
 
-    /// The search digest for a query that is a phone number, the last four
-    /// or more digits of one, or an email address.
-    pub fn contact_index_for_query(&self, q: &str) -> Option<String> {
+    /// How a search query finds customers by a contact detail: a query of
+    /// four or more digits (a whole phone number or its ending) by the
+    /// digest of its last four digits, or of its last seven when it has
+    /// seven or more, longer endings checked on the decrypted numbers; an
+    /// email address by its digest.
+    pub fn contact_lookup_for_query(&self, q: &str) -> Option<ContactLookup> {
         let q = q.trim();
-        if let Ok(p) = PhoneNumber::parse(q) {
-            return Some(self.index("phone", p.as_str()));
-        }
-        let digits: String = q.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+        let digits: String = match PhoneNumber::parse(q) {
+            Ok(p) => p.as_str().to_string(),
+            Err(_) => q.chars().filter(|c| !matches!(c, ' ' | '-')).collect(),
+        };
         if digits.len() >= 4 && digits.chars().all(|c| c.is_ascii_digit()) {
-            return Some(self.index("phone", &digits));
+            let indexed = if digits.len() >= 7 { 7 } else { 4 };
+            let ending = digits.get(digits.len() - indexed..).unwrap_or(&digits);
+            let digest = self.index("phone", ending);
+            if digits.len() == indexed {
+                return Some(ContactLookup { digest, check: None });
+            }
+            let cipher = self.clone();
+            let check: PhoneCheck =
+                Arc::new(move |stored: &str| cipher.decrypt(stored).is_ok_and(|phone| phone.ends_with(&digits)));
+            return Some(ContactLookup { digest, check: Some(check) });
         }
         if let Ok(e) = Email::parse(q) {
-            return Some(self.index("email", &e.as_str().to_lowercase()));
+            return Some(ContactLookup { digest: self.index("email", &e.as_str().to_lowercase()), check: None });
         }
         None
     }
@@ -170,11 +184,23 @@ mod tests {
         let c = PiiCipher::from_bytes(&[7; 32]);
         let p = PhoneNumber::parse("138 1234 5678").unwrap();
         let sealed = c.seal_phone(&p);
-        assert!(sealed.search.contains(&c.contact_index_for_query("13812345678").unwrap()));
-        assert!(sealed.search.contains(&c.contact_index_for_query("5678").unwrap()), "last four digits");
-        assert!(sealed.search.contains(&c.contact_index_for_query("345678").unwrap()));
-        assert!(!sealed.search.contains(&c.contact_index_for_query("1234").unwrap()), "not a suffix");
-        assert_eq!(c.contact_index_for_query("567"), None, "too short to search by");
+        assert_eq!(sealed.search.len(), 2, "two digests per number: its last four and last seven digits");
+        let found = |q: &str| {
+            let l = c.contact_lookup_for_query(q).unwrap();
+            sealed.search.contains(&l.digest) && l.check.as_ref().is_none_or(|check| check(&sealed.ciphertext))
+        };
+        assert!(found("13812345678"), "the whole number");
+        assert!(found("+86 138-1234-5678"), "the whole number, written otherwise");
+        assert!(found("5678"), "last four digits");
+        assert!(found("345678"), "a longer ending");
+        assert!(found("2345678"), "the last seven digits");
+        assert!(!found("2345679"), "seven digits that are not an ending");
+        assert!(!found("1234"), "not an ending");
+        assert!(!found("13912345678"), "another number with the same last four digits");
+        assert!(!found("445678"), "a longer ending that differs before the last four");
+        assert!(c.contact_lookup_for_query("567").is_none(), "too short to search by");
+        let e = c.seal_email(&Email::parse("Li@Example.cn").unwrap());
+        assert!(e.search.contains(&c.contact_lookup_for_query("li@example.cn").unwrap().digest));
         assert_ne!(c.index("contact", "x"), PiiCipher::from_bytes(&[8; 32]).index("contact", "x"));
     }
 

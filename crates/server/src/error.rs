@@ -27,6 +27,10 @@ pub enum AppError {
     /// 404: missing, or outside the caller's data scope.
     #[error("not found")]
     NotFound,
+    /// 409: an action the record's state does not allow now (a ticket's
+    /// status flow); the reason is told in both languages, nothing changed.
+    #[error("refused: {code}")]
+    Refused { code: &'static str, zh: String, en: String },
     /// 500: logged with its detail; the client sees a generic message.
     #[error("internal error: {0}")]
     Internal(String),
@@ -40,6 +44,7 @@ impl AppError {
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Refused { .. } => StatusCode::CONFLICT,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -55,6 +60,7 @@ impl AppError {
             AppError::Unauthorized => lang.pick("请先登录", "Authentication required").into(),
             AppError::Forbidden => lang.pick("没有权限执行此操作", "You are not allowed to do this").into(),
             AppError::NotFound => lang.pick("找不到该记录", "Not found").into(),
+            AppError::Refused { .. } => lang.pick("当前无法执行该操作", "This cannot be done now").into(),
             AppError::Internal(_) => {
                 lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later").into()
             }
@@ -72,6 +78,11 @@ impl AppError {
                     })
                     .collect()
             }
+            AppError::Refused { code, zh, en } => vec![FieldProblem {
+                field: "action".into(),
+                code: (*code).into(),
+                message: lang.pick(zh, en).to_string(),
+            }],
             _ => Vec::new(),
         };
         let detail = match self {
@@ -79,6 +90,7 @@ impl AppError {
                 e.0.iter().map(|f| format!("{}: {}", f.field, f.issue.message(lang))).collect::<Vec<_>>().join("; "),
             ),
             AppError::BadRequest(d) => Some(d.clone()),
+            AppError::Refused { zh, en, .. } => Some(lang.pick(zh, en).to_string()),
             _ => None,
         };
         Problem { kind: "about:blank".into(), title: self.title(lang), status: self.status().as_u16(), detail, errors }
@@ -131,6 +143,12 @@ impl From<StoreError> for AppError {
             StoreError::Invalid(v) => AppError::Invalid(v),
             other => AppError::Internal(other.to_string()),
         }
+    }
+}
+
+impl From<guanxi_domain::ticket::lifecycle::TransitionError> for AppError {
+    fn from(e: guanxi_domain::ticket::lifecycle::TransitionError) -> Self {
+        AppError::Refused { code: e.code(), zh: e.message(Lang::Zh), en: e.message(Lang::En) }
     }
 }
 

@@ -174,7 +174,7 @@ pub async fn export_customers(
     ip: Option<String>,
 ) -> AppResult<Vec<u8>> {
     if let Some(q) = filter.q.as_deref() {
-        filter.contact_index = state.cipher.contact_index_for_query(q);
+        filter.contact = state.cipher.contact_lookup_for_query(q);
     }
     // Code order: new customers only append, so paging stays stable.
     filter.sort = CustomerSort::CodeAsc;

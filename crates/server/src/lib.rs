@@ -5,6 +5,7 @@
 pub mod api;
 pub mod auth;
 pub mod bench_data;
+pub mod bench_tickets;
 pub mod config;
 pub mod crypto;
 pub mod demo;
@@ -12,6 +13,7 @@ mod demo_360;
 pub mod error;
 pub mod export;
 pub mod import;
+pub mod jobs;
 pub mod lang;
 pub mod service;
 pub mod state;
@@ -42,7 +44,14 @@ pub async fn prepare(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ap
     let db = Db::open(&target, &config.db_options()).with_context(|| format!("cannot open database {target:?}"))?;
     let cipher = load_data_key(&config, &db, clock.now()).await?;
     bootstrap_admin(&config, &db, clock.as_ref()).await?;
-    Ok(AppState { db, clock, cipher, templates: Arc::new(web::templates::Templates::new()?), config: Arc::new(config) })
+    Ok(AppState {
+        db,
+        clock,
+        cipher,
+        templates: Arc::new(web::templates::Templates::new()?),
+        config: Arc::new(config),
+        ticket_setup: Arc::default(),
+    })
 }
 
 /// The key for personal data: `GUANXI_DATA_KEY`, else the key file. A new
@@ -186,6 +195,8 @@ pub async fn serve_with_listener(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     service::segments::spawn_nightly(state.clone());
+    service::maintenance::spawn_jobs(state.clone());
+    jobs::spawn(state.clone());
     let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, service).with_graceful_shutdown(shutdown).await?;
     Ok(())

@@ -16,6 +16,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub cipher: PiiCipher,
     pub templates: Arc<Templates>,
+    /// Ticket handling's settings and calendars, read once every few seconds.
+    pub ticket_setup: Arc<crate::service::tickets::setup::SetupCache>,
 }
 
 impl AppState {

@@ -277,6 +277,19 @@ async fn a_supervisor_uploads_a_file_with_bad_rows_and_reads_the_report() {
     browser.close().await;
 }
 
+/// Waits until the text of an element satisfies `ok` (e.g. a count the
+/// page's script fills in); returns it.
+async fn wait_text(b: &Browser, css: &str, ok: impl Fn(&str) -> bool) -> String {
+    for _ in 0..100 {
+        let t = b.text(css).await;
+        if ok(&t) {
+            return t;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{css} never showed what was expected: {}", b.text(css).await);
+}
+
 /// Creates through the API; returns the new record's id.
 async fn api_create(app: &TestApp, token: &str, path: &str, body: Value) -> i64 {
     let r = app.call(Method::POST, path, Some(token), Some(body)).await;
@@ -398,6 +411,50 @@ async fn a_supervisor_recomputes_the_segments_and_reads_the_churn_risk_list() {
     b_.screenshot("segment-builder").await;
     b_.resize(1366, 900).await;
 
+    // An "any of" group inside the conditions: active, and (potential or
+    // in contact with a competitor); the count follows the fields live.
+    b_.goto(&format!("{}/segments/builder", app.url)).await;
+    b_.wait_for("#f-activity").await.select_by_value("active").await.unwrap();
+    b_.click("#group-new summary").await;
+    b_.click("#group-new input[name=g1_tier][value=potential]").await;
+    b_.fill("#f-g1_tag", "竞品接触").await;
+    let live = wait_text(b_, "#live-count", |t| t.parse::<i64>().is_ok()).await;
+    b_.click("#preview-btn").await;
+    b_.wait_for("#group-1").await;
+    let shown = b_.text("#preview-description").await;
+    assert!(shown.contains("活跃度 = 活跃 且 （价值分层 = 潜力 或 标签 = 竞品接触）"), "{shown}");
+    assert_eq!(b_.text("#preview-total").await, live, "the live count agrees with the preview");
+    assert!(b_.text("#preview-table").await.contains("上海星辰机械制造有限公司"));
+    b_.resize(1366, 1500).await;
+    b_.screenshot("segment-builder-or").await;
+    b_.fill("#f-name", "活跃的潜力或竞品接触客户").await;
+    b_.click("#save-segment").await;
+    b_.wait_url("flash=saved").await;
+    // Deleted again, after the confirmation.
+    b_.click("#delete-segment").await;
+    b_.click("#confirm-delete").await;
+    b_.wait_url("flash=deleted").await;
+    assert!(!b_.text(".content").await.contains("活跃的潜力或竞品接触客户"));
+    b_.resize(1366, 900).await;
+
+    // Rule tags: the administrators' list and form, a combined tag.
+    b_.click("#tab-rule-tags").await;
+    b_.wait_for("#rule-tag-table").await;
+    b_.click("#new-rule-tag").await;
+    b_.fill("#f-name", "重点新品客户").await;
+    b_.fill("#f-tag", "高价值+活跃").await;
+    b_.click("#group-new summary").await;
+    b_.fill("#f-g1_tag", "偏好新品、对功能有需求").await;
+    b_.click("#preview-btn").await;
+    b_.wait_for("#preview-result").await;
+    b_.resize(1366, 1500).await;
+    b_.screenshot("rule-tag-form").await;
+    b_.click("#save-rule-tag").await;
+    b_.wait_url("flash=rule_saved").await;
+    assert!(b_.text("#rule-tag-table").await.contains("重点新品客户"));
+    b_.resize(1366, 900).await;
+    b_.screenshot("rule-tags").await;
+
     // Settings (administrators).
     b_.click("#tab-settings").await;
     b_.wait_for("#signal-rules").await;
@@ -425,5 +482,58 @@ async fn a_supervisor_recomputes_the_segments_and_reads_the_churn_risk_list() {
     let list = b_.text("#churn-table").await;
     assert!(list.contains("Orders in the last 90 days fell 70% vs the 90 days before (10 → 3)"), "{list}");
     b_.screenshot("churn-risk-en").await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn an_administrator_reads_and_edits_the_business_calendar() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn(testing::sqlite().unwrap()).await;
+    let b = &browser;
+    b.goto(&format!("{}/login?next=%2Fadmin%2Fcalendar%3Fmonth%3D2026-02", app.url)).await;
+    b.fill("#email", ADMIN_EMAIL).await;
+    b.fill("#password", ADMIN_PASSWORD).await;
+    b.click("button[type=submit]").await;
+
+    // February 2026: the Spring Festival week off, both Saturdays around it worked.
+    b.wait_for("#month-grid").await;
+    assert_eq!(b.text("#month-title").await, "2026年2月");
+    assert!(b.text("#d-2026-02-17").await.contains("春节"));
+    assert!(b.text("#d-2026-02-16").await.contains("春节、除夕"));
+    assert!(b.text("#d-2026-02-14").await.contains("春节调休上班"));
+    assert!(b.text("#d-2026-01-26").await.contains("腊八节"), "the neighbouring days are shown too");
+    b.resize(1366, 1250).await;
+    b.screenshot("business-calendar").await;
+
+    // A day picked on the grid fills the form; the company's party closes it.
+    b.click("#d-2026-02-27 a").await;
+    b.wait_url("date=2026-02-27").await;
+    assert_eq!(b.wait_for("#f-date").await.prop("value").await.unwrap().as_deref(), Some("2026-02-27"));
+    b.wait_for("#f-working").await.select_by_value("0").await.unwrap();
+    b.fill("#f-name", "公司年会").await;
+    b.click("#save-override").await;
+    b.wait_url("flash=override_saved").await;
+    assert!(b.text("#d-2026-02-27").await.contains("公司年会"));
+    assert!(b.text("#month-overrides").await.contains("公司年会"));
+
+    // Overlapping hours are refused beside the weekday.
+    b.fill("#f-mon", "09:00-12:00, 11:00-13:00").await;
+    b.click("#save-schedule").await;
+    assert_eq!(b.text("#e-mon").await, "时段之间不能重叠");
+    b.goto(&format!("{}/admin/calendar?month=2026-02#schedule", app.url)).await;
+    b.wait_for("#schedule-form").await;
+
+    // English, on Golden Week.
+    b.goto(&format!("{}/lang/en?back=%2Fadmin%2Fcalendar%3Fmonth%3D2026-10", app.url)).await;
+    b.wait_for("#month-grid").await;
+    assert_eq!(b.text("#month-title").await, "October 2026");
+    assert!(b.text("#d-2026-10-10").await.contains("国庆节调休上班"));
+    b.screenshot("business-calendar-en").await;
+    b.resize(390, 1300).await;
+    b.goto(&format!("{}/admin/calendar?month=2026-10", app.url)).await;
+    b.wait_for("#month-grid").await;
+    b.screenshot("business-calendar-phone").await;
     browser.close().await;
 }

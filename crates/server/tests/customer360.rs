@@ -55,12 +55,16 @@ async fn contacts_are_encrypted_and_searchable_by_the_last_digits() {
         }
 
         // Search: last 4 digits of the contact's phone, of the customer's own,
-        // a longer suffix, the full number, the contact's name and email.
+        // longer endings, the full number, the contact's name and email; an
+        // ending or a number that only shares the last four digits finds nothing.
         for (q, expect) in [
             ("4321", vec![id]),
             ("5678", vec![id]),
             ("0000-4321", vec![id]),
+            ("12345678", vec![id]),
             ("13700004321", vec![id]),
+            ("99994321", vec![]),
+            ("13600004321", vec![]),
             ("9999", vec![other]),
             ("李强", vec![id]),
             ("li.qiang@zhiyuan.cn", vec![id]),

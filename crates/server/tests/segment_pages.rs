@@ -4,7 +4,9 @@
 //! preview and saving a segment; bad input refused beside its field with
 //! nothing saved; the settings (administrators only); an agent sees only the
 //! customers in their scope and can neither recompute nor open the settings;
-//! English.
+//! English. Then "any of" groups built, saved and edited through the form,
+//! a saved segment deleted by its creator or an administrator and refused
+//! to another agent, and rule tags administered from their pages.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -227,7 +229,7 @@ async fn overview_churn_risk_and_builder() {
         for (field, value, name, error_id, message) in [
             ("min_spend", "abc", "新客群", "e-min_spend", "金额格式不正确"),
             ("tier", "gold", "新客群", "e-tier", "不是允许的取值"),
-            ("tag", "a,b", "新客群", "e-tag", "包含不允许的字符"),
+            ("tag", "<b>", "新客群", "e-tag", "包含不允许的字符"),
             ("tier", "high", "", "e-name", "必填"),
             ("tier", "high", "高价值流失预警客户", "e-name", "已被使用"),
         ] {
@@ -259,7 +261,8 @@ async fn overview_churn_risk_and_builder() {
         assert_eq!((app.snapshot().await, saved_count(&app).await), before, "[{e}] nothing was saved");
 
         // An agent sees the customers in their scope only, and may neither
-        // recompute, open the settings nor save a segment.
+        // recompute nor open the settings; they may save a segment (its
+        // members are read within each viewer's scope).
         let agent = login(&app, d.agent_email, "password-123").await;
         let (s, html) = get(&app, &agent, "/segments").await;
         assert_eq!(s, StatusCode::OK);
@@ -280,10 +283,11 @@ async fn overview_churn_risk_and_builder() {
         assert!(html.contains(&format!("/customers/{}", d.c)) || html.contains(&format!("customers&#x2f;{}", d.c)));
         let (_, html) = get(&app, &agent, "/segments/builder?tier=high").await;
         assert_eq!(number(&html, "preview-total"), 1, "[{e}] only the agent's own");
-        assert!(!html.contains("id=\"save-segment\""));
-        let form = [("_csrf", agent_token.as_str()), ("action", "save"), ("tier", "high"), ("name", "我的客群")];
-        assert_eq!(post(&app, &agent, "/segments/builder", &form).await.0, StatusCode::FORBIDDEN);
         assert_eq!((app.snapshot().await, saved_count(&app).await), before, "[{e}] nothing was saved");
+        assert!(html.contains("id=\"save-segment\""));
+        let form = [("_csrf", agent_token.as_str()), ("action", "save"), ("tier", "high"), ("name", "我的客群")];
+        assert_eq!(post(&app, &agent, "/segments/builder", &form).await.0, StatusCode::SEE_OTHER);
+        assert_eq!(saved_count(&app).await, before.1 + 1, "[{e}]");
 
         // English.
         let r = http.get(format!("{}/lang/en?back=/segments", app.url)).send().await.unwrap();
@@ -414,4 +418,272 @@ fn by_id_block(html: &str, id: &str) -> String {
     let at = html.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no #{id}"));
     let rest = &html[at..];
     rest[..rest.find("</div>").unwrap_or(rest.len())].to_string()
+}
+
+async fn saved_definition(app: &TestApp, id: i64) -> (String, Value) {
+    let s = app.state.db.read(move |c| guanxi_store::segments::saved_segment(c, id)).await.unwrap();
+    (s.name, serde_json::from_str(&s.definition).unwrap())
+}
+
+/// The id at the end of a `/segments/saved/{id}?…` redirect.
+fn saved_id(location: &str) -> i64 {
+    location.trim_start_matches("/segments/saved/").split('?').next().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn any_groups_are_built_saved_edited_and_deleted_through_the_pages() {
+    for app in apps().await {
+        let e = app.engine.clone();
+        let d = story(&app).await;
+        let admin = app.admin_token().await;
+        app.user(&admin, "other@corp.cn", "agent", None).await;
+        let r = app.call(Method::POST, "/api/v1/segments/recompute", Some(&admin), Some(json!({}))).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let agent = login(&app, d.agent_email, "password-123").await;
+        let (_, html) = get(&app, &agent, "/segments/builder").await;
+        assert!(html.contains("id=\"group-new\""), "[{e}] a blank group to add");
+        let token = csrf(&html);
+
+        // Active, and (potential or in manufacturing): A and B — previewed
+        // as the administrator sees everyone.
+        let http = login(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let (_, html) = get(&app, &http, "/segments/builder").await;
+        let admin_token = csrf(&html);
+        let conditions =
+            [("activity", "active"), ("g1_tier", "potential"), ("g1_industry", "制造业"), ("g1_tier", "high")];
+        let mut form = vec![("_csrf", admin_token.as_str()), ("action", "preview")];
+        form.extend(conditions.iter().take(3));
+        let (s, _, html) = post(&app, &http, "/segments/builder", &form).await;
+        assert_eq!(s, StatusCode::OK, "[{e}]");
+        assert_eq!(number(&html, "preview-total"), 2, "[{e}]");
+        assert_eq!(
+            by_id(&html, "preview-description").unwrap(),
+            "活跃度 = 活跃 且 （价值分层 = 潜力 或 行业 = 制造业）"
+        );
+        assert!(
+            html.contains("id=\"group-1\"") && html.contains("id=\"group-new\""),
+            "[{e}] the group, and room for another"
+        );
+        assert!(html.contains("name=\"g1_tier\" value=\"potential\" checked"), "[{e}] the ticked box stays ticked");
+        assert!(html.contains("name=\"g1_industry\" type=\"text\" value=\"制造业\""), "[{e}]");
+        assert_eq!(number(&html, "live-count"), 2, "[{e}] the live count starts at the preview's");
+        // The live count the page's script asks for.
+        let q = serde_urlencoded::to_string(conditions).unwrap();
+        let r = http.get(format!("{}/segments/builder/count?{q}", app.url)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["total"], 3, "[{e}] A, B and E: {v}");
+        let r = http.get(format!("{}/segments/builder/count?g2_min_spend=abc", app.url)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["errors"][0]["field"], "g1_min_spend", "[{e}] groups are numbered as shown: {v}");
+        // A bad value in a group is said beside it, named in the summary.
+        let (s, _, html) = post(
+            &app,
+            &http,
+            "/segments/builder",
+            &[("_csrf", &admin_token), ("action", "preview"), ("g1_tier", "gold"), ("g1_tag", "<b>")],
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(by_id(&html, "e-g1_tier").unwrap(), "不是允许的取值");
+        assert_eq!(by_id(&html, "e-g1_tag").unwrap(), "包含不允许的字符");
+        assert!(text(&by_id_block(&html, "form-errors")).contains("条件组1 · 价值分层"), "[{e}]");
+
+        // The agent saves it: the group is stored as an "any".
+        let mut form = vec![("_csrf", token.as_str()), ("action", "save"), ("name", "活跃潜力或制造业")];
+        form.extend(conditions.iter().take(3));
+        let (s, to, _) = post(&app, &agent, "/segments/builder", &form).await;
+        assert_eq!(s, StatusCode::SEE_OTHER, "[{e}]");
+        let id = saved_id(&to);
+        let expected =
+            json!({"all": [{"activity": "active"}, {"any": [{"tier": "potential"}, {"industry": "制造业"}]}]});
+        assert_eq!(saved_definition(&app, id).await, ("活跃潜力或制造业".to_string(), expected.clone()), "[{e}]");
+        let (_, html) = get(&app, &agent, &to).await;
+        assert!(
+            html.contains("id=\"edit-segment\"") && html.contains("id=\"delete-segment\""),
+            "[{e}] its creator manages it"
+        );
+
+        // Another agent sees it but may not change or delete it.
+        let other = login(&app, "other@corp.cn", "password-123").await;
+        let (_, html) = get(&app, &other, &format!("/segments/saved/{id}")).await;
+        assert!(!html.contains("id=\"edit-segment\"") && !html.contains("id=\"delete-segment\""), "[{e}]");
+        let other_token = csrf(&html);
+        assert_eq!(get(&app, &other, &format!("/segments/saved/{id}/edit")).await.0, StatusCode::FORBIDDEN);
+        assert_eq!(get(&app, &other, &format!("/segments/saved/{id}/delete")).await.0, StatusCode::FORBIDDEN);
+        let (s, _, _) = post(&app, &other, &format!("/segments/saved/{id}/delete"), &[("_csrf", &other_token)]).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "[{e}]");
+        let form = [
+            ("_csrf", other_token.as_str()),
+            ("action", "save"),
+            ("segment_id", &id.to_string()),
+            ("name", "我的"),
+            ("tier", "high"),
+        ];
+        assert_eq!(post(&app, &other, "/segments/builder", &form).await.0, StatusCode::FORBIDDEN, "[{e}]");
+        assert_eq!(saved_definition(&app, id).await.1, expected, "[{e}] unchanged");
+
+        // The creator edits it: the builder opens with the group ticked and
+        // the name; a rename with a second group saves over it.
+        let (s, html) = get(&app, &agent, &format!("/segments/saved/{id}/edit")).await;
+        assert_eq!(s, StatusCode::OK, "[{e}]");
+        assert!(html.contains(&format!("name=\"segment_id\" value=\"{id}\"")), "[{e}]");
+        assert!(html.contains("name=\"g1_tier\" value=\"potential\" checked"));
+        assert!(html.contains("value=\"活跃潜力或制造业\""));
+        let sid = id.to_string();
+        let mut form = vec![("_csrf", token.as_str()), ("action", "save"), ("segment_id", sid.as_str()), ("name", "")];
+        form.extend(conditions.iter().take(3));
+        let (s, _, html) = post(&app, &agent, "/segments/builder", &form).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "[{e}]");
+        assert_eq!(by_id(&html, "e-name").unwrap(), "必填");
+        let count = saved_count(&app).await;
+        let mut form = vec![("_csrf", token.as_str()), ("action", "save"), ("segment_id", sid.as_str())];
+        form.extend([("name", "活跃重点客户"), ("g2_at_risk", "1"), ("g2_tag", "偏好新品、对功能有需求")]);
+        form.extend(conditions.iter().take(3));
+        let (s, to, _) = post(&app, &agent, "/segments/builder", &form).await;
+        assert_eq!(
+            (s, to.as_str()),
+            (StatusCode::SEE_OTHER, format!("/segments/saved/{id}?flash=updated").as_str()),
+            "[{e}]"
+        );
+        let (name, def) = saved_definition(&app, id).await;
+        assert_eq!(name, "活跃重点客户");
+        assert_eq!(
+            def["all"][2],
+            json!({"any": ["at_risk", {"has_tag": "偏好新品"}, {"has_tag": "对功能有需求"}]}),
+            "[{e}] {def}"
+        );
+        assert_eq!(saved_count(&app).await, count, "[{e}] saved over, not added");
+        let (_, html) = get(&app, &agent, &to).await;
+        assert!(text(&html).contains("客群已更新"), "[{e}]");
+        // "另存为新客群" keeps the original.
+        form.retain(|(k, _)| *k != "action" && *k != "name");
+        form.extend([("action", "save_new"), ("name", "活跃重点客户（副本）")]);
+        let (s, to, _) = post(&app, &agent, "/segments/builder", &form).await;
+        assert_eq!(s, StatusCode::SEE_OTHER, "[{e}]");
+        let copy = saved_id(&to);
+        assert_ne!(copy, id);
+        assert_eq!(saved_count(&app).await, count + 1);
+
+        // Deleted by its creator after the confirmation page; the copy by
+        // an administrator.
+        let (s, html) = get(&app, &agent, &format!("/segments/saved/{id}/delete")).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(text(&html).contains("确认删除该客群？") && text(&html).contains("活跃重点客户"), "[{e}]");
+        let (s, _, _) = post(&app, &agent, &format!("/segments/saved/{id}/delete"), &[("_csrf", "forged")]).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "[{e}] the CSRF token is required");
+        let (s, to, _) = post(&app, &agent, &format!("/segments/saved/{id}/delete"), &[("_csrf", &token)]).await;
+        assert_eq!((s, to.as_str()), (StatusCode::SEE_OTHER, "/segments/saved?flash=deleted"), "[{e}]");
+        let (_, html) = get(&app, &agent, &to).await;
+        assert!(text(&html).contains("客群已删除") && !text(&html).contains("活跃重点客户 "), "[{e}]");
+        assert_eq!(get(&app, &agent, &format!("/segments/saved/{id}")).await.0, StatusCode::NOT_FOUND);
+        let (s, _, _) = post(&app, &http, &format!("/segments/saved/{copy}/delete"), &[("_csrf", &admin_token)]).await;
+        assert_eq!(s, StatusCode::SEE_OTHER, "[{e}]");
+        assert_eq!(saved_count(&app).await, count - 1, "[{e}]");
+    }
+}
+
+async fn rule_tag_count(app: &TestApp) -> i64 {
+    app.state.db.read(|c| c.scalar("SELECT COUNT(*) FROM rule_tags", &[])).await.unwrap()
+}
+
+#[tokio::test]
+async fn administrators_manage_rule_tags_from_their_pages() {
+    for app in apps().await {
+        let e = app.engine.clone();
+        let d = story(&app).await;
+        let http = login(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let (_, html) = get(&app, &http, "/segments").await;
+        post(&app, &http, "/segments/recompute", &[("_csrf", &csrf(&html))]).await;
+
+        let (s, html) = get(&app, &http, "/segments/rule-tags").await;
+        assert_eq!(s, StatusCode::OK, "[{e}]");
+        let t = text(&html);
+        for name in ["高价值", "活跃", "流失预警", "投诉风险"] {
+            assert!(t.contains(name), "[{e}] {name} in {t}");
+        }
+        assert!(t.contains("系统预置") && t.contains("价值分层 = 高价值"), "{t}");
+        assert!(html.contains("id=\"new-rule-tag\""));
+
+        // Agents read the list, and nothing more.
+        let agent = login(&app, d.agent_email, "password-123").await;
+        let (s, html) = get(&app, &agent, "/segments/rule-tags").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(!html.contains("id=\"new-rule-tag\"") && !html.contains("/toggle"), "[{e}]");
+        let agent_token = csrf(&html);
+        assert_eq!(get(&app, &agent, "/segments/rule-tags/new").await.0, StatusCode::FORBIDDEN);
+        let form = [("_csrf", agent_token.as_str()), ("action", "save"), ("name", "我的"), ("tier", "high")];
+        assert_eq!(post(&app, &agent, "/segments/rule-tags/new", &form).await.0, StatusCode::FORBIDDEN);
+
+        // The form: enabled by default; a preview counts who matches now.
+        let (s, html) = get(&app, &http, "/segments/rule-tags/new").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(html.contains("name=\"enabled\" value=\"1\" checked"), "[{e}]");
+        let token = csrf(&html);
+        // Active, and (manufacturing or in contact with a competitor): A, B.
+        let conditions = [("activity", "active"), ("g1_industry", "制造业"), ("g1_tag", "竞品接触")];
+        let mut form = vec![("_csrf", token.as_str()), ("action", "preview"), ("name", "重点关注"), ("enabled", "1")];
+        form.extend(conditions);
+        let (s, _, html) = post(&app, &http, "/segments/rule-tags/new", &form).await;
+        assert_eq!(s, StatusCode::OK, "[{e}]");
+        assert_eq!(number(&html, "preview-total"), 2, "[{e}]");
+
+        // Refused beside each field; nothing saved.
+        let before = (rule_tag_count(&app).await, app.snapshot().await);
+        for (over, error_id, message) in [
+            (vec![("name", "")], "e-name", "必填"),
+            (vec![("name", "高价值")], "e-name", "已被使用"),
+            (vec![("name", "坏组"), ("g1_min_spend", "abc")], "e-g1_min_spend", "金额格式不正确"),
+            (vec![("name", "自指"), ("tag", "自指")], "e-definition", "不能依赖自身"),
+        ] {
+            let mut form = vec![("_csrf", token.as_str()), ("action", "save"), ("enabled", "1")];
+            form.extend(conditions);
+            for (k, v) in &over {
+                form.retain(|(x, _)| x != k);
+                form.push((k, v));
+            }
+            let (s, _, html) = post(&app, &http, "/segments/rule-tags/new", &form).await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "[{e}] {over:?}");
+            let shown = by_id(&html, error_id).unwrap_or_else(|| panic!("[{e}] no #{error_id}"));
+            assert!(shown.contains(message), "[{e}] {shown}");
+        }
+        let (s, _, html) =
+            post(&app, &http, "/segments/rule-tags/new", &[("_csrf", &token), ("action", "save"), ("name", "全体")])
+                .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(by_id(&html, "e-definition").unwrap(), "必填", "[{e}] a rule needs a condition");
+        assert_eq!((rule_tag_count(&app).await, app.snapshot().await), before, "[{e}] nothing saved");
+
+        // Saved; applied by the next recomputation.
+        let mut form = vec![("_csrf", token.as_str()), ("action", "save"), ("name", "重点关注"), ("enabled", "1")];
+        form.extend(conditions);
+        let (s, to, _) = post(&app, &http, "/segments/rule-tags/new", &form).await;
+        assert_eq!((s, to.as_str()), (StatusCode::SEE_OTHER, "/segments/rule-tags?flash=rule_saved"), "[{e}]");
+        let (_, html) = get(&app, &http, &to).await;
+        assert!(text(&html).contains("规则标签已保存") && text(&html).contains("重点关注"), "[{e}]");
+        post(&app, &http, "/segments/recompute", &[("_csrf", &token)]).await;
+        let a = d.a;
+        let stored = app.state.db.read(move |c| guanxi_store::segments::get(c, a)).await.unwrap().unwrap();
+        assert!(stored.rule_tags.contains(&"重点关注".to_string()), "[{e}] {:?}", stored.rule_tags);
+        let (_, html) = get(&app, &http, "/segments/members?tag=%E9%87%8D%E7%82%B9%E5%85%B3%E6%B3%A8").await;
+        assert_eq!(number(&html, "member-total"), 2, "[{e}] usable as a segment condition");
+
+        // Edited: the form shows it; disabled with the switch.
+        let id: i64 =
+            app.state.db.read(|c| c.scalar("SELECT id FROM rule_tags WHERE name = '重点关注'", &[])).await.unwrap();
+        let (s, html) = get(&app, &http, &format!("/segments/rule-tags/{id}")).await;
+        assert_eq!(s, StatusCode::OK, "[{e}]");
+        assert!(html.contains("value=\"重点关注\"") && html.contains("value=\"竞品接触\""), "[{e}]");
+        let mut form = vec![("_csrf", token.as_str()), ("action", "save"), ("name", "重点关注客户"), ("enabled", "1")];
+        form.extend(conditions);
+        let (s, _, _) = post(&app, &http, &format!("/segments/rule-tags/{id}"), &form).await;
+        assert_eq!(s, StatusCode::SEE_OTHER, "[{e}]");
+        let (s, to, _) = post(&app, &http, &format!("/segments/rule-tags/{id}/toggle"), &[("_csrf", &token)]).await;
+        assert_eq!((s, to.as_str()), (StatusCode::SEE_OTHER, "/segments/rule-tags?flash=rule_disabled"), "[{e}]");
+        let (_, html) = get(&app, &http, &to).await;
+        let row = text(&by_id_block(&html, &format!("rule-tag-{id}")));
+        assert!(row.contains("重点关注客户") && row.contains("已停用"), "[{e}] {row}");
+        assert_eq!(rule_tag_count(&app).await, before.0 + 1);
+    }
 }

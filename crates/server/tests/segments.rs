@@ -271,3 +271,97 @@ async fn saved_segments_validate_and_list_members() {
         assert_eq!(list["items"].as_array().unwrap().len(), 1);
     }
 }
+
+#[tokio::test]
+async fn saved_segments_with_any_groups_are_changed_and_deleted_by_those_allowed() {
+    for app in apps().await {
+        let e = app.engine.clone();
+        let admin = app.admin_token().await;
+        let (_, supervisor) = app.user(&admin, "lead@corp.cn", "supervisor", None).await;
+        let (agent_id, agent) = app.user(&admin, "agent@corp.cn", "agent", None).await;
+        let (_, other) = app.user(&admin, "other@corp.cn", "agent", None).await;
+        let a = customer(&app, &admin, json!({"name": "成都博瑞医疗", "industry": "医疗", "owner_id": agent_id})).await;
+        order(&app, &admin, a, "A-1", "2026-11-01", "150000").await;
+        let b =
+            customer(&app, &admin, json!({"name": "武汉金桥物流", "tags": ["偏好新品"], "owner_id": agent_id})).await;
+        order(&app, &admin, b, "B-1", "2026-11-02", "60000").await;
+        customer(&app, &admin, json!({"name": "杭州青禾食品"})).await;
+        post(&app, "/api/v1/segments/recompute", &admin, json!({})).await;
+
+        // (high value or prefers new products) and active: an "any of"
+        // group inside the all-list, saved by an agent, read back the same.
+        let def = json!({"all": [{"any": [{"tier": "high"}, {"has_tag": "偏好新品"}]}, {"activity": "active"}]});
+        let (s, m) = post(&app, "/api/v1/segments/preview", &agent, json!({"definition": def})).await;
+        assert_eq!((s, m["total"].as_i64()), (200, Some(2)), "[{e}] {m}");
+        let (s, seg) = post(&app, "/api/v1/segments", &agent, json!({"name": "重点跟进", "definition": def})).await;
+        assert_eq!(s, 201, "[{e}] {seg}");
+        assert_eq!(seg["definition"], def);
+        assert_eq!(seg["created_by"], agent_id);
+        assert_eq!(seg["description"], "（价值分层 = 高价值 或 标签 = 偏好新品） 且 活跃度 = 活跃");
+        let id = seg["id"].as_i64().unwrap();
+        let (s, one) = get(&app, &format!("/api/v1/segments/{id}"), &other).await;
+        assert_eq!((s, &one["definition"]), (200, &def), "[{e}]");
+
+        // Renamed and changed by its creator; bad input changes nothing.
+        let path = format!("/api/v1/segments/{id}");
+        let before = app.state.db.read(move |c| guanxi_store::segments::saved_segment(c, id)).await.unwrap();
+        for (body, field) in [
+            (json!({"name": ""}), "name"),
+            (json!({"definition": {"all": [{"tier": "gold"}]}}), "definition"),
+            (json!({"definition": {"all": [{"any": []}]}}), "all[0]"),
+            (json!({"title": "x"}), "title"),
+        ] {
+            let r = app.call(Method::PATCH, &path, Some(&agent), Some(body.clone())).await;
+            assert_eq!(r.status(), 422, "[{e}] {body}");
+            let p: Value = r.json().await.unwrap();
+            assert_eq!(p["errors"][0]["field"], field, "[{e}] {p}");
+        }
+        let (s, _) = post(&app, "/api/v1/segments", &agent, json!({"name": "另一个", "definition": def})).await;
+        assert_eq!(s, 201);
+        let r = app.call(Method::PATCH, &path, Some(&agent), Some(json!({"name": "另一个"}))).await;
+        assert_eq!(r.status(), 422, "[{e}] a name in use");
+        let after = app.state.db.read(move |c| guanxi_store::segments::saved_segment(c, id)).await.unwrap();
+        assert_eq!(
+            (after.name.as_str(), after.definition.as_str()),
+            (before.name.as_str(), before.definition.as_str())
+        );
+        let narrower = json!({"all": [{"any": [{"tier": "high"}, {"has_tag": "偏好新品"}]}, {"industry": "医疗"}]});
+        let r = app
+            .call(Method::PATCH, &path, Some(&agent), Some(json!({"name": "重点跟进（医疗）", "definition": narrower})))
+            .await;
+        assert_eq!(r.status(), 200, "[{e}]");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!((v["name"].as_str(), &v["definition"]), (Some("重点跟进（医疗）"), &narrower));
+        let r = app.call(Method::PATCH, &path, Some(&supervisor), Some(json!({"name": "重点跟进"}))).await;
+        assert_eq!(r.status(), 200, "[{e}] supervisors may too");
+
+        // Another agent may neither change nor delete it; the creator, a
+        // supervisor or an administrator may delete.
+        let r = app.call(Method::PATCH, &path, Some(&other), Some(json!({"name": "我的"}))).await;
+        assert_eq!(r.status(), 403, "[{e}]");
+        let r = app.call(Method::DELETE, &path, Some(&other), None).await;
+        assert_eq!(r.status(), 403, "[{e}]");
+        assert_eq!(get(&app, &path, &admin).await.0, 200, "[{e}] still there");
+        let r = app.call(Method::DELETE, &path, Some(&agent), None).await;
+        assert_eq!(r.status(), 204, "[{e}] its creator deletes it");
+        assert_eq!(get(&app, &path, &admin).await.0, 404);
+        assert_eq!(app.call(Method::DELETE, &path, Some(&agent), None).await.status(), 404);
+        let (_, list) = get(&app, "/api/v1/segments", &admin).await;
+        let second = list["items"][0]["id"].as_i64().unwrap();
+        let r = app.call(Method::DELETE, &format!("/api/v1/segments/{second}"), Some(&admin), None).await;
+        assert_eq!(r.status(), 204, "[{e}] an administrator deletes anyone's");
+        let (_, list) = get(&app, "/api/v1/segments", &admin).await;
+        assert_eq!(list["total"], 0, "[{e}]");
+        let n: i64 = app
+            .state
+            .db
+            .read(|c| c.scalar("SELECT COUNT(*) FROM audit_log WHERE entity = 'saved_segment'", &[]))
+            .await
+            .unwrap();
+        assert_eq!(n, 2, "[{e}] deletions are audited");
+        // Collaborating departments may not save segments.
+        let (_, collab) = app.user(&admin, "qa@corp.cn", "collaborator", None).await;
+        let (s, _) = post(&app, "/api/v1/segments", &collab, json!({"name": "x", "definition": def})).await;
+        assert_eq!(s, 403, "[{e}]");
+    }
+}

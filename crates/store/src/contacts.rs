@@ -91,6 +91,7 @@ pub fn insert(c: &mut Conn, customer_id: i64, d: &ContactDraft, s: &SealedContac
 /// Inserts many contacts with a few multi-row statements: (customer,
 /// contact, sealed values). Returns their ids, in order.
 pub fn insert_many(c: &mut Conn, items: &[(i64, &ContactDraft, &SealedContact)], now: Timestamp) -> Result<Vec<i64>> {
+    crate::customers::check_customers_exist(c, items.iter().map(|x| x.0))?;
     let ids = crate::sql::reserve_ids(c, "contacts", items.len())?;
     let mut rows: Vec<Value> = Vec::with_capacity(items.len() * 15);
     let mut digests = Vec::with_capacity(items.len());

@@ -26,14 +26,16 @@ pub struct Sealed {
 /// None) or of one of its contacts.
 /// Adds search digests for new customers or contacts: (customer, contact, digests).
 pub fn add_search_digests(c: &mut Conn, items: &[(i64, Option<i64>, Vec<&str>)]) -> Result<()> {
-    let mut v: Vec<Value> = Vec::new();
+    let mut rows: Vec<(&str, i64, Option<i64>)> = Vec::new();
     for (customer_id, contact_id, digests) in items {
-        let mut ds = digests.clone();
-        ds.sort_unstable();
-        ds.dedup();
-        for d in ds {
-            v.extend([d.into(), (*customer_id).into(), (*contact_id).into()]);
-        }
+        rows.extend(digests.iter().map(|d| (*d, *customer_id, *contact_id)));
+    }
+    // In index order, without repeats.
+    rows.sort_unstable();
+    rows.dedup();
+    let mut v: Vec<Value> = Vec::with_capacity(rows.len() * 3);
+    for (d, customer_id, contact_id) in rows {
+        v.extend([d.into(), customer_id.into(), contact_id.into()]);
     }
     crate::sql::insert_rows(c, "INSERT INTO contact_index (digest, customer_id, contact_id) VALUES", 3, v, "")
 }
@@ -56,6 +58,37 @@ pub fn replace_search_index(
         Some(id) => c.execute("DELETE FROM contact_index WHERE contact_id = $1", args![id])?,
     };
     add_search_digests(c, &[(customer_id, contact_id, digests_of(sealed))])
+}
+
+/// Which of these customers exist.
+pub fn existing_ids(c: &mut Conn, ids: &[i64]) -> Result<std::collections::HashSet<i64>> {
+    let mut out = std::collections::HashSet::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let v: Vec<Value> = chunk.iter().map(|id| Value::I64(*id)).collect();
+        for r in c.query(&format!("SELECT id FROM customers WHERE id IN ({})", marks(1, chunk.len())), &v)? {
+            out.insert(r.get(0)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Refuses a bulk write whose rows name a customer that does not exist
+/// (bulk writes do not rely on foreign keys: see `Db::write_bulk`).
+pub(crate) fn check_customers_exist(c: &mut Conn, ids: impl IntoIterator<Item = i64>) -> Result<()> {
+    let mut ids: Vec<i64> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    for chunk in ids.chunks(500) {
+        let v: Vec<Value> = chunk.iter().map(|id| Value::I64(*id)).collect();
+        let n: i64 =
+            c.scalar(&format!("SELECT COUNT(*) FROM customers WHERE id IN ({})", marks(1, chunk.len())), &v)?;
+        if usize::try_from(n).unwrap_or(0) != chunk.len() {
+            let mut e = ValidationErrors::new();
+            e.add("customer_id", Issue::Unknown);
+            return Err(e.into());
+        }
+    }
+    Ok(())
 }
 
 /// Which customers a user may see.
@@ -423,6 +456,7 @@ pub fn update(
 
 pub fn delete(c: &mut Conn, scope: &Scope, id: i64) -> Result<Customer> {
     let cust = get(c, scope, id)?;
+    crate::search::forget(c, id)?;
     c.execute("DELETE FROM customers WHERE id = $1", args![id])?;
     Ok(cust)
 }
@@ -458,13 +492,35 @@ impl CustomerSort {
     }
 }
 
+/// Whether a stored (encrypted) phone number is the one searched for.
+pub type PhoneCheck = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// A search by a contact detail: the blind-index digest to look up and, for
+/// a phone ending longer than four digits, the check each stored number
+/// found by its last four digits must pass.
+#[derive(Clone)]
+pub struct ContactLookup {
+    pub digest: String,
+    pub check: Option<PhoneCheck>,
+}
+
+impl std::fmt::Debug for ContactLookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContactLookup").field("digest", &self.digest).field("check", &self.check.is_some()).finish()
+    }
+}
+
+/// A phone search reads at most this many numbers ending in the same four
+/// digits to check their longer endings.
+const PHONE_CANDIDATES: i64 = 20_000;
+
 #[derive(Debug, Clone, Default)]
 pub struct CustomerFilter {
     /// Code, or part of the name.
     pub q: Option<String>,
-    /// Search digest of a phone number (whole or its last 4+ digits) or an
-    /// email, of the customer or one of its contacts.
-    pub contact_index: Option<String>,
+    /// A phone number (whole or its last 4+ digits) or an email, of the
+    /// customer or one of its contacts.
+    pub contact: Option<ContactLookup>,
     pub owner_id: Option<i64>,
     pub industry: Option<String>,
     pub tag: Option<String>,
@@ -504,7 +560,7 @@ pub const COUNT_CAP: i64 = 10_000;
 fn search_ids(
     c: &mut Conn,
     q: Option<&str>,
-    digest: Option<&str>,
+    contact: Option<&ContactLookup>,
     cond: &str,
     params: &[Value],
 ) -> Result<(Vec<i64>, bool)> {
@@ -530,34 +586,63 @@ fn search_ids(
         add(&mut ids, found);
         p.truncate(n);
     }
-    if let Some(d) = digest {
-        p.extend([d.into(), cap_i64.into()]);
-        let found = c
-            .query(
+    let mut incomplete = false;
+    match contact {
+        Some(ContactLookup { digest, check: None }) => {
+            p.extend([digest.as_str().into(), cap_i64.into()]);
+            let found = c
+                .query(
+                    &format!(
+                        "SELECT c.id FROM customers c WHERE c.id IN (SELECT customer_id FROM contact_index WHERE digest = ${})
+                         AND {cond} ORDER BY c.id DESC LIMIT ${}",
+                        n + 1,
+                        n + 2
+                    ),
+                    &p,
+                )?
+                .iter()
+                .map(|r| r.get(0))
+                .collect::<Result<Vec<i64>>>()?;
+            add(&mut ids, found);
+            p.truncate(n);
+        }
+        Some(ContactLookup { digest, check: Some(check) }) => {
+            // The numbers ending in the same four digits, newest customer
+            // first, each checked for the longer ending.
+            p.extend([digest.as_str().into(), PHONE_CANDIDATES.into()]);
+            let rows = c.query(
                 &format!(
-                    "SELECT c.id FROM customers c WHERE c.id IN (SELECT customer_id FROM contact_index WHERE digest = ${})
-                     AND {cond} ORDER BY c.id DESC LIMIT ${}",
+                    "SELECT c.id, CASE WHEN x.contact_id IS NULL THEN c.phone_enc
+                                  ELSE (SELECT k.phone_enc FROM contacts k WHERE k.id = x.contact_id) END
+                     FROM contact_index x JOIN customers c ON c.id = x.customer_id
+                     WHERE x.digest = ${} AND {cond} ORDER BY c.id DESC LIMIT ${}",
                     n + 1,
                     n + 2
                 ),
                 &p,
-            )?
-            .iter()
-            .map(|r| r.get(0))
-            .collect::<Result<Vec<i64>>>()?;
-        add(&mut ids, found);
-        p.truncate(n);
+            )?;
+            incomplete = rows.len() >= usize::try_from(PHONE_CANDIDATES).unwrap_or(usize::MAX);
+            let mut found = Vec::new();
+            for r in &rows {
+                let stored: Option<String> = r.get(1)?;
+                if stored.is_some_and(|s| check(&s)) {
+                    found.push(r.get(0)?);
+                }
+            }
+            add(&mut ids, found);
+            p.truncate(n);
+        }
+        None => {}
     }
     // Four or more digits and nothing else is a phone number (or its last
     // digits): names are not searched for it.
     let phone_like = q.is_some_and(|q| q.len() >= 4 && q.bytes().all(|b| b.is_ascii_digit()));
-    let mut incomplete = false;
     if let Some(q) = q
         && ids.len() < cap
         && !phone_like
     {
         let (found, bounded) = crate::search::name_matches(c, q, cond, &p, cap_i64)?;
-        incomplete = bounded;
+        incomplete |= bounded;
         add(&mut ids, found);
     }
     Ok((ids, incomplete))
@@ -594,11 +679,11 @@ pub fn list(c: &mut Conn, scope: &Scope, f: &CustomerFilter) -> Result<CustomerP
     let per_page = f.per_page.clamp(1, 200);
     let page = f.page.max(1);
     let q = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
-    let (total, total_capped) = if q.is_some() || f.contact_index.is_some() {
+    let (total, total_capped) = if q.is_some() || f.contact.is_some() {
         // The search box: the customers found by code, by a phone/email
         // digest and by name (each an index lookup with the filters
         // applied), at most SEARCH_CAP of them; the page is cut from those.
-        let (hits, incomplete) = search_ids(c, q, f.contact_index.as_deref(), &where_, &params)?;
+        let (hits, incomplete) = search_ids(c, q, f.contact.as_ref(), &where_, &params)?;
         let capped = hits.len() > SEARCH_CAP || incomplete;
         params.clear();
         let ids: Vec<String> = hits.iter().take(SEARCH_CAP).map(|id| push(&mut params, Value::I64(*id))).collect();

@@ -10,6 +10,11 @@ const SQLITE: &[(i64, &str)] = &[
     (3, include_str!("../migrations/sqlite/0003_name_grams.sql")),
     (4, include_str!("../migrations/sqlite/0004_segments.sql")),
     (5, include_str!("../migrations/sqlite/0005_churn_reasons.sql")),
+    (6, include_str!("../migrations/sqlite/0006_rule_tags.sql")),
+    (7, include_str!("../migrations/sqlite/0007_calendar.sql")),
+    (8, include_str!("../migrations/sqlite/0008_maintenance.sql")),
+    (9, include_str!("../migrations/sqlite/0009_tickets.sql")),
+    (10, include_str!("../migrations/sqlite/0010_gram_counts.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -17,6 +22,11 @@ const POSTGRES: &[(i64, &str)] = &[
     (3, include_str!("../migrations/postgres/0003_name_grams.sql")),
     (4, include_str!("../migrations/postgres/0004_segments.sql")),
     (5, include_str!("../migrations/postgres/0005_churn_reasons.sql")),
+    (6, include_str!("../migrations/postgres/0006_rule_tags.sql")),
+    (7, include_str!("../migrations/postgres/0007_calendar.sql")),
+    (8, include_str!("../migrations/postgres/0008_maintenance.sql")),
+    (9, include_str!("../migrations/postgres/0009_tickets.sql")),
+    (10, include_str!("../migrations/postgres/0010_gram_counts.sql")),
 ];
 
 /// An arbitrary constant: the advisory lock that keeps two starting
@@ -41,9 +51,12 @@ pub(crate) fn apply(c: &mut Conn, engine: Engine) -> Result<usize> {
         }
     };
     c.batch("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)")?;
-    let current: i64 = c.scalar("SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM schema_migrations", &[])?;
+    // Each migration not yet recorded, not only those above the highest:
+    // two migrations written side by side may land in either order.
+    let done: Vec<i64> =
+        c.query("SELECT version FROM schema_migrations", &[])?.iter().map(|r| r.get(0)).collect::<Result<_>>()?;
     let mut applied = 0;
-    for (version, sql) in list.iter().filter(|(v, _)| *v > current) {
+    for (version, sql) in list.iter().filter(|(v, _)| !done.contains(v)) {
         tracing::info!(version, "applying migration");
         c.batch(sql)?;
         if *version == 3 {

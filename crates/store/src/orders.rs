@@ -33,6 +33,7 @@ pub fn insert(c: &mut Conn, customer_id: i64, d: &OrderDraft, now: Timestamp) ->
 /// Returns each order's id, or None for an order whose external id is
 /// already stored (unchanged, as with [`insert`]).
 pub fn insert_many(c: &mut Conn, items: &[(i64, &OrderDraft)], now: Timestamp) -> Result<Vec<Option<i64>>> {
+    crate::customers::check_customers_exist(c, items.iter().map(|x| x.0))?;
     let ids = crate::sql::reserve_ids(c, "orders", items.len())?;
     let mut inserted = std::collections::HashSet::with_capacity(items.len());
     for (chunk, chunk_ids) in items.chunks(2_000).zip(ids.chunks(2_000)) {

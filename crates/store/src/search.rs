@@ -10,7 +10,7 @@
 //! right. A one-character fragment is a range of grams. Every lookup is
 //! capped: the caller asks for at most `cap` customers.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::sql::{Conn, Value};
 use crate::{Result, args};
@@ -19,10 +19,9 @@ use crate::{Result, args};
 const END: char = '\u{1}';
 /// At most this many grams of a fragment are checked.
 const MAX_GRAMS: usize = 6;
-/// Posting lists longer than this count as "long" when choosing the gram
-/// to walk; counting stops there, and a walk reads at most this many
-/// postings (so a fragment made only of common grams, such as digits, costs
-/// a bounded amount and its result says it may be incomplete).
+/// A walk reads at most this many postings (so a fragment made only of
+/// common grams, such as digits, costs a bounded amount and its result says
+/// it may be incomplete).
 const PROBE_LIMIT: i64 = 2_000;
 
 fn words(text: &str) -> impl Iterator<Item = Vec<char>> + '_ {
@@ -99,25 +98,74 @@ pub fn refresh(c: &mut Conn, customer_id: i64) -> Result<()> {
     if let Some(r) = c.query_opt("SELECT name FROM customers WHERE id = $1", args![customer_id])? {
         names.push(r.get(0)?);
     }
-    c.execute("DELETE FROM name_grams WHERE customer_id = $1", args![customer_id])?;
+    forget(c, customer_id)?;
     index_new(c, &[(customer_id, names)])
 }
 
+/// Removes a customer's grams (before the customer is deleted, or to
+/// rewrite them), keeping `gram_counts` right.
+pub fn forget(c: &mut Conn, customer_id: i64) -> Result<()> {
+    let gone = c.query("DELETE FROM name_grams WHERE customer_id = $1 RETURNING gram", args![customer_id])?;
+    let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+    for r in gone {
+        *counts.entry(r.get(0)?).or_default() -= 1;
+    }
+    add_counts(c, counts)
+}
+
+/// Adds to (or, with negative numbers, subtracts from) the number of
+/// customers under each gram.
+fn add_counts(c: &mut Conn, counts: BTreeMap<String, i64>) -> Result<()> {
+    let mut v: Vec<Value> = Vec::with_capacity(counts.len() * 2);
+    for (g, n) in counts {
+        v.push(g.into());
+        v.push(n.into());
+    }
+    crate::sql::insert_rows(
+        c,
+        "INSERT INTO gram_counts (gram, n) VALUES",
+        2,
+        v,
+        "ON CONFLICT (gram) DO UPDATE SET n = gram_counts.n + excluded.n",
+    )
+}
+
 /// Adds the grams of these names to their customers (new customers and
-/// contacts), several customers per statement.
+/// contacts), several customers per statement, and counts the customers
+/// each gram gained in `gram_counts`.
 pub fn index_new(c: &mut Conn, customers: &[(i64, Vec<String>)]) -> Result<()> {
-    let mut rows: Vec<Value> = Vec::new();
+    let added = write_grams(c, customers, true)?;
+    let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+    for r in added {
+        *counts.entry(r.get(0)?).or_default() += 1;
+    }
+    add_counts(c, counts)
+}
+
+/// Inserts the grams of these names; with `returning`, the grams each
+/// customer did not have yet (one row each).
+fn write_grams(c: &mut Conn, customers: &[(i64, Vec<String>)], returning: bool) -> Result<Vec<crate::sql::Row>> {
+    let mut pairs: Vec<(String, i64)> = Vec::new();
     for (id, names) in customers {
         let mut all = BTreeSet::new();
         for n in names {
             all.extend(grams_of(n));
         }
-        for g in all {
-            rows.push(g.into());
-            rows.push((*id).into());
-        }
+        pairs.extend(all.into_iter().map(|g| (g, *id)));
     }
-    crate::sql::insert_rows(c, "INSERT INTO name_grams (gram, customer_id) VALUES", 2, rows, "ON CONFLICT DO NOTHING")
+    // In index order: consecutive inserts land on the same pages.
+    pairs.sort_unstable();
+    let mut rows: Vec<Value> = Vec::with_capacity(pairs.len() * 2);
+    for (g, id) in pairs {
+        rows.push(g.into());
+        rows.push(id.into());
+    }
+    let head = "INSERT INTO name_grams (gram, customer_id) VALUES";
+    if returning {
+        crate::sql::insert_rows_returning(c, head, 2, rows, "ON CONFLICT DO NOTHING RETURNING gram")
+    } else {
+        crate::sql::insert_rows(c, head, 2, rows, "ON CONFLICT DO NOTHING").map(|()| Vec::new())
+    }
 }
 
 /// Fills `name_grams` for every customer (after the migration that created it).
@@ -139,7 +187,8 @@ pub(crate) fn rebuild_all(c: &mut Conn) -> Result<()> {
             names.entry(r.get(0)?).or_default().push(r.get(1)?);
         }
         let batch: Vec<(i64, Vec<String>)> = names.into_iter().collect();
-        index_new(c, &batch)?;
+        // Counted by the migration that creates `gram_counts`.
+        write_grams(c, &batch, false)?;
         after = last;
     }
 }
@@ -174,21 +223,26 @@ pub fn name_matches(c: &mut Conn, q: &str, cond: &str, params: &[Value], cap: i6
             )
         }
         Lookup::Grams(mut grams) => {
-            // Walk the shortest posting list; the others are membership tests.
+            // Walk the shortest posting list (by the counts kept in
+            // `gram_counts`); the others are membership tests.
+            let marks: Vec<String> = (1..=grams.len()).map(|i| format!("${i}")).collect();
+            let args: Vec<Value> = grams.iter().map(|g| Value::Text(g.clone())).collect();
+            let known: std::collections::HashMap<String, i64> = c
+                .query(&format!("SELECT gram, n FROM gram_counts WHERE gram IN ({})", marks.join(", ")), &args)?
+                .iter()
+                .map(|r| Ok((r.get(0)?, r.get(1)?)))
+                .collect::<Result<_>>()?;
             let mut sized = Vec::with_capacity(grams.len());
             for g in grams.drain(..) {
-                let n: i64 = c.scalar(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM name_grams WHERE gram = $1 LIMIT $2) x",
-                    args![g.as_str(), PROBE_LIMIT],
-                )?;
-                if n == 0 {
+                let n = known.get(&g).copied().unwrap_or(0);
+                if n <= 0 {
                     return Ok((Vec::new(), false));
                 }
                 sized.push((n, g));
             }
             sized.sort();
             sized.truncate(MAX_GRAMS);
-            bounded = sized.first().is_some_and(|(n, _)| *n >= PROBE_LIMIT);
+            bounded = sized.first().is_some_and(|(n, _)| *n > PROBE_LIMIT);
             let mut it = sized.into_iter().map(|(_, g)| g);
             let Some(first) = it.next() else { return Ok((Vec::new(), false)) };
             let walk = push(&mut p, first.into());

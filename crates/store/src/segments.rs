@@ -445,10 +445,14 @@ fn condition_sql(cond: &Condition, params: &mut Vec<Value>) -> String {
         Condition::HasSignal(k) => format!("s.signals LIKE {}", bind(format!("%,{},%", k.code()).into())),
         Condition::AtRisk => format!("s.at_risk = {}", bind(true.into())),
         Condition::HasTag(t) => {
-            let m = bind(t.as_str().into());
-            let r = bind(format!("%,{},%", t.replace(['%', '_', ','], "")).into());
+            let t = t.trim();
+            let m = bind(t.into());
+            // Rule-tag names may hold % and _ (not commas): matched literally.
+            let escaped = t.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let r = bind(format!("%,{escaped},%").into());
             format!(
-                "(EXISTS (SELECT 1 FROM customer_tags t WHERE t.customer_id = c.id AND t.tag = {m}) OR s.rule_tags LIKE {r})"
+                "(EXISTS (SELECT 1 FROM customer_tags t WHERE t.customer_id = c.id AND t.tag = {m})
+                  OR s.rule_tags LIKE {r} ESCAPE '\\')"
             )
         }
         Condition::Industry(i) => format!("c.industry = {}", bind(i.trim().into())),
@@ -536,6 +540,8 @@ pub struct SavedSegment {
     /// The segment as JSON (see `guanxi_domain::segment::Segment`).
     pub definition: String,
     pub created_at: Timestamp,
+    /// Who saved it (they may rename, change and delete it).
+    pub created_by: Option<i64>,
 }
 
 pub fn save_segment(c: &mut Conn, name: &str, definition: &str, by: i64, now: Timestamp) -> Result<i64> {
@@ -553,7 +559,13 @@ pub fn save_segment(c: &mut Conn, name: &str, definition: &str, by: i64, now: Ti
 }
 
 fn saved(r: &crate::Row) -> Result<SavedSegment> {
-    Ok(SavedSegment { id: r.get(0)?, name: r.get(1)?, definition: r.get(2)?, created_at: r.get(3)? })
+    Ok(SavedSegment {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        definition: r.get(2)?,
+        created_at: r.get(3)?,
+        created_by: r.get(4)?,
+    })
 }
 
 /// Saved segments by name, a page at a time, with the total.
@@ -563,7 +575,8 @@ pub fn saved_segments_page(c: &mut Conn, page: i64, per_page: i64) -> Result<(Ve
     let offset = (page.max(1) - 1) * per_page;
     let items = c
         .query(
-            "SELECT id, name, definition, created_at FROM saved_segments ORDER BY name, id LIMIT $1 OFFSET $2",
+            "SELECT id, name, definition, created_at, created_by FROM saved_segments
+             ORDER BY name, id LIMIT $1 OFFSET $2",
             args![per_page, offset],
         )?
         .iter()
@@ -573,7 +586,27 @@ pub fn saved_segments_page(c: &mut Conn, page: i64, per_page: i64) -> Result<(Ve
 }
 
 pub fn saved_segment(c: &mut Conn, id: i64) -> Result<SavedSegment> {
-    saved(&c.query_one("SELECT id, name, definition, created_at FROM saved_segments WHERE id = $1", args![id])?)
+    saved(&c.query_one(
+        "SELECT id, name, definition, created_at, created_by FROM saved_segments WHERE id = $1",
+        args![id],
+    )?)
+}
+
+/// Renames a saved segment and replaces its definition; a name another
+/// segment has is refused under `name`.
+pub fn update_segment(c: &mut Conn, id: i64, name: &str, definition: &str, now: Timestamp) -> Result<()> {
+    let taken: i64 = c.scalar("SELECT COUNT(*) FROM saved_segments WHERE name = $1 AND id <> $2", args![name, id])?;
+    if taken > 0 {
+        return Err(guanxi_domain::ValidationErrors::single("name", guanxi_domain::Issue::Taken).into());
+    }
+    let n = c.execute(
+        "UPDATE saved_segments SET name = $1, definition = $2, updated_at = $3 WHERE id = $4",
+        args![name, definition, now, id],
+    )?;
+    if n == 0 {
+        return Err(crate::StoreError::NotFound);
+    }
+    Ok(())
 }
 
 pub fn delete_segment(c: &mut Conn, id: i64) -> Result<()> {

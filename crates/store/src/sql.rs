@@ -284,11 +284,51 @@ pub fn values_list(cols: usize, rows: usize) -> String {
 /// `INSERT INTO t (a, b) VALUES`, `values` holds `cols` values per row, and
 /// `tail` is appended to each statement (e.g. `ON CONFLICT DO NOTHING`).
 pub fn insert_rows(c: &mut Conn, head: &str, cols: usize, values: Vec<Value>, tail: &str) -> Result<()> {
+    insert_chunks(c, head, cols, values, tail, |c, sql, chunk| c.execute(sql, chunk).map(|_| ()))
+}
+
+/// [`insert_rows`] with a `RETURNING …` tail: the rows the statements return.
+pub fn insert_rows_returning(
+    c: &mut Conn,
+    head: &str,
+    cols: usize,
+    values: Vec<Value>,
+    tail: &str,
+) -> Result<Vec<Row>> {
+    let mut out = Vec::new();
+    insert_chunks(c, head, cols, values, tail, |c, sql, chunk| {
+        out.extend(c.query(sql, chunk)?);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+fn insert_chunks(
+    c: &mut Conn,
+    head: &str,
+    cols: usize,
+    values: Vec<Value>,
+    tail: &str,
+    mut run: impl FnMut(&mut Conn, &str, &[Value]) -> Result<()>,
+) -> Result<()> {
     if cols == 0 || values.is_empty() {
         return Ok(());
     }
     // Both engines take well over 30,000 parameters per statement.
     let per_statement = (30_000 / cols).clamp(1, 1_000);
+    // On SQLite, OR FAIL: a violation still fails the statement (and the
+    // caller's write rolls back), but SQLite need not keep a statement
+    // journal to undo the statement's earlier rows, which costs a bulk
+    // write a copy of every page it touches (unless foreign keys are
+    // enforced: see `Db::write_bulk`).
+    let or_fail;
+    let head = match (c.engine(), head.strip_prefix("INSERT INTO ")) {
+        (Engine::Sqlite, Some(rest)) => {
+            or_fail = format!("INSERT OR FAIL INTO {rest}");
+            or_fail.as_str()
+        }
+        _ => head,
+    };
     let mut values = values.into_iter();
     let total = values.len() / cols;
     let mut done = 0;
@@ -298,7 +338,7 @@ pub fn insert_rows(c: &mut Conn, head: &str, cols: usize, values: Vec<Value>, ta
         let n = [per_statement, 256, 64, 16, 4, 1].into_iter().find(|k| *k <= left && *k <= per_statement).unwrap_or(1);
         let sql = format!("{head} {} {tail}", values_list(cols, n));
         let chunk: Vec<Value> = values.by_ref().take(n * cols).collect();
-        c.execute(&sql, &chunk)?;
+        run(c, &sql, &chunk)?;
         done += n;
     }
     Ok(())

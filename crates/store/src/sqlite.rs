@@ -15,7 +15,13 @@ use crate::{DbOptions, Result, StoreError, migrate};
 
 /// Runs inside the write transaction and returns whether it succeeded, plus
 /// what to do once the batch's COMMIT has returned.
-type WriteJob = Box<dyn FnOnce(&mut Conn) -> (bool, Completion) + Send>;
+type WriteFn = Box<dyn FnOnce(&mut Conn) -> (bool, Completion) + Send>;
+/// A queued write; a bulk one runs alone in its transaction with
+/// foreign-key enforcement off (see [`crate::Db::write_bulk`]).
+struct WriteJob {
+    run: WriteFn,
+    bulk: bool,
+}
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
 type ReadJob = Box<dyn FnOnce(&mut Conn) + Send>;
 
@@ -29,8 +35,11 @@ pub(crate) struct SqliteDb {
     _threads: Arc<ThreadsGuard>,
 }
 
-/// Closing the channels (dropping the senders) ends the threads.
-struct ThreadsGuard;
+/// Closing the channels (dropping the senders) ends the threads; dropping
+/// the guard's sender ends the checkpointer.
+struct ThreadsGuard {
+    _stop_checkpoints: Sender<()>,
+}
 
 fn open_conn(path: &Path, read_only: bool, full_sync: bool) -> Result<rusqlite::Connection> {
     let flags = if read_only {
@@ -52,6 +61,10 @@ fn open_conn(path: &Path, read_only: bool, full_sync: bool) -> Result<rusqlite::
         if full_sync { "FULL" } else { "NORMAL" }
     ))?;
     if !read_only {
+        // Checkpoint every 10,000 pages of WAL rather than 1,000: a bulk
+        // write's commit alone writes thousands of pages, and checkpointing
+        // after each one copies the same hot pages again and again.
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 10000;")?;
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::Config(format!("SQLite refused WAL mode (got {mode})")));
@@ -84,16 +97,26 @@ impl SqliteDb {
                 .spawn(move || reader_loop(conn, rx))
                 .map_err(|e| StoreError::Other(format!("cannot start reader thread: {e}")))?;
         }
-        Ok(Self { writer: wtx, readers: rtx, _threads: Arc::new(ThreadsGuard) })
+        // Checkpoints run beside the writer: a PASSIVE checkpoint takes no
+        // lock a writer or a reader waits for, so the copy of WAL frames
+        // into the database and its fsync no longer stall every queued
+        // write (the writer's own autocheckpoint stays as a safety net).
+        let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
+        let ckpt = open_conn(path, false, options.sqlite_full_sync)?;
+        std::thread::Builder::new()
+            .name("sqlite-checkpointer".into())
+            .spawn(move || checkpoint_loop(&ckpt, &stop_rx))
+            .map_err(|e| StoreError::Other(format!("cannot start checkpointer thread: {e}")))?;
+        Ok(Self { writer: wtx, readers: rtx, _threads: Arc::new(ThreadsGuard { _stop_checkpoints: stop_tx }) })
     }
 
-    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T>
+    pub(crate) async fn write<T, F>(&self, bulk: bool, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Conn) -> Result<T> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel::<Result<T>>();
-        let job: WriteJob = Box::new(move |conn| {
+        let run: WriteFn = Box::new(move |conn| {
             let r = f(conn);
             let ok = r.is_ok();
             let done: Completion = Box::new(move |commit| {
@@ -104,7 +127,7 @@ impl SqliteDb {
             });
             (ok, done)
         });
-        self.writer.send(job).map_err(|_| StoreError::WorkerGone)?;
+        self.writer.send(WriteJob { run, bulk }).map_err(|_| StoreError::WorkerGone)?;
         rx.await.map_err(|_| StoreError::WorkerGone)?
     }
 
@@ -129,17 +152,41 @@ impl SqliteDb {
 }
 
 fn writer_loop(mut conn: Conn, rx: Receiver<WriteJob>) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
+    // A bulk write taken off the queue while collecting a group waits for
+    // the group's COMMIT and then runs alone.
+    let mut next: Option<WriteJob> = None;
+    loop {
+        let first = match next.take() {
+            Some(job) => job,
+            None => match rx.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+        };
+        if first.bulk {
+            run_bulk(&mut conn, first.run);
+            continue;
+        }
+        let mut batch = vec![first.run];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(job) => batch.push(job),
+                Ok(job) if job.bulk => {
+                    next = Some(job);
+                    break;
+                }
+                Ok(job) => batch.push(job.run),
                 Err(_) => break,
             }
         }
         if let Err(e) = conn.batch("BEGIN IMMEDIATE") {
             tracing::error!(error = %e, "sqlite writer could not begin");
             // Each job's sender is dropped with it: its caller sees WorkerGone.
+            continue;
+        }
+        if batch.len() == 1
+            && let Some(job) = batch.pop()
+        {
+            run_alone(&mut conn, job);
             continue;
         }
         let mut completions = Vec::with_capacity(batch.len());
@@ -170,6 +217,58 @@ fn writer_loop(mut conn: Conn, rx: Receiver<WriteJob>) {
         }
         for done in completions {
             done(commit.clone());
+        }
+    }
+}
+
+/// Runs one write as the whole of the open transaction and ends it. Alone,
+/// it needs no savepoint: a failure rolls the transaction back. (Inside a
+/// savepoint SQLite first copies every page a write touches to a journal in
+/// memory, which costs a bulk write into large indexes much of its time.)
+fn run_alone(conn: &mut Conn, job: WriteFn) {
+    match catch_unwind(AssertUnwindSafe(|| job(conn))) {
+        Ok((true, done)) => {
+            let commit = conn.batch("COMMIT").map_err(|e| e.to_string());
+            if commit.is_err() {
+                let _ = conn.batch("ROLLBACK");
+            }
+            done(commit);
+        }
+        Ok((false, done)) => {
+            let _ = conn.batch("ROLLBACK");
+            done(Ok(()));
+        }
+        Err(_) => {
+            tracing::error!("a write job panicked; its changes were rolled back");
+            let _ = conn.batch("ROLLBACK");
+        }
+    }
+}
+
+/// A bulk write: alone in its transaction, with foreign keys not enforced
+/// (the pragma only changes between transactions), so that SQLite needs no
+/// statement journal for its multi-row INSERTs.
+fn run_bulk(conn: &mut Conn, job: WriteFn) {
+    if let Err(e) = conn.batch("PRAGMA foreign_keys = OFF; BEGIN IMMEDIATE") {
+        tracing::error!(error = %e, "sqlite writer could not begin a bulk write");
+        let _ = conn.batch("PRAGMA foreign_keys = ON");
+        return;
+    }
+    run_alone(conn, job);
+    if let Err(e) = conn.batch("PRAGMA foreign_keys = ON") {
+        tracing::error!(error = %e, "sqlite writer could not enforce foreign keys again");
+    }
+}
+
+/// Every 200 ms, copies what the WAL holds into the database file.
+fn checkpoint_loop(conn: &rusqlite::Connection, stop: &Receiver<()>) {
+    loop {
+        match stop.recv_timeout(std::time::Duration::from_millis(200)) {
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            _ => return,
+        }
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "sqlite checkpoint failed");
         }
     }
 }

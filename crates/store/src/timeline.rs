@@ -17,7 +17,11 @@ pub mod kind {
     pub const ACTION_ITEM: &str = "action_item";
     /// Changes of tier, activity or churn state (SPEC G7).
     pub const SEGMENT: &str = "segment";
-    pub const ALL: &[&str] = &[CUSTOMER, CONTACT, ORDER, COMMUNICATION, ACTION_ITEM, SEGMENT];
+    /// Maintenance tasks made and done (SPEC M).
+    pub const MAINTENANCE: &str = "maintenance";
+    /// Tickets: created, status changes, SLA warnings and breaches, escalations (SPEC T).
+    pub const TICKET: &str = "ticket";
+    pub const ALL: &[&str] = &[CUSTOMER, CONTACT, ORDER, COMMUNICATION, ACTION_ITEM, SEGMENT, MAINTENANCE, TICKET];
 }
 
 #[derive(Debug, Clone)]
@@ -41,6 +45,7 @@ pub fn append(c: &mut Conn, e: &NewEntry<'_>) -> Result<()> {
 
 /// Appends many entries with a few multi-row statements (imports, bulk loads).
 pub fn append_many(c: &mut Conn, entries: &[NewEntry<'_>]) -> Result<()> {
+    crate::customers::check_customers_exist(c, entries.iter().map(|e| e.customer_id))?;
     let mut v: Vec<crate::Value> = Vec::with_capacity(entries.len() * 7);
     for e in entries {
         v.extend([

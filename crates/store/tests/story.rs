@@ -153,6 +153,76 @@ async fn a_failed_write_in_a_group_commit_undoes_only_itself() {
     }
 }
 
+/// A bulk write refuses rows naming a missing customer by itself (foreign
+/// keys are off while it runs on SQLite), writes nothing then, and leaves
+/// foreign keys enforced for the writes after it.
+#[tokio::test]
+async fn bulk_writes_check_their_references_and_leave_foreign_keys_on() {
+    use guanxi_domain::contact::{ContactDraft, ContactInput};
+    use guanxi_store::contacts::{self, SealedContact};
+    use guanxi_store::timeline::{self, NewEntry, kind};
+    for t in testing::engines().unwrap() {
+        let db = Db::open(&t.target, &DbOptions::default()).unwrap();
+        let person =
+            ContactDraft::parse(&ContactInput { name: "赵敏".into(), ..Default::default() }, now_date()).unwrap();
+        // A batch with one good customer and one missing: nothing written.
+        let made = db
+            .write_bulk(|c| {
+                let d = draft("上海鼎盛物流", None, &[]);
+                customers::insert_many(
+                    c,
+                    &[customers::NewCustomer { draft: &d, phone: &None, email: &None }],
+                    None,
+                    now(),
+                )
+            })
+            .await
+            .unwrap();
+        let id = made[0].0;
+        let p1 = person.clone();
+        let err = db
+            .write_bulk(move |c| {
+                let sealed = SealedContact::default();
+                contacts::insert_many(c, &[(id, &p1, &sealed), (id + 1000, &p1, &sealed)], now())
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Invalid(_)), "{}: {err:?}", t.name);
+        let err = db
+            .write_bulk(move |c| {
+                timeline::append_many(
+                    c,
+                    &[NewEntry {
+                        customer_id: id + 1000,
+                        at: now(),
+                        kind: kind::CUSTOMER,
+                        ref_id: None,
+                        title: "x".into(),
+                        body: None,
+                        actor_id: None,
+                    }],
+                )
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Invalid(_)), "{}: {err:?}", t.name);
+        let n: i64 = db.read(|c| c.scalar("SELECT COUNT(*) FROM contacts", &[])).await.unwrap();
+        assert_eq!(n, 0, "{}: the refused batch wrote nothing", t.name);
+        // Foreign keys are enforced again for ordinary writes.
+        let orphan = db
+            .write(move |c| {
+                c.execute("INSERT INTO customer_tags (customer_id, tag) VALUES ($1, $2)", args![id + 1000, "孤儿"])
+            })
+            .await;
+        assert!(orphan.is_err(), "{}: a row naming a missing customer is refused", t.name);
+        let good = db.write_bulk(move |c| {
+            let sealed = SealedContact::default();
+            contacts::insert_many(c, &[(id, &person, &sealed)], now())
+        });
+        assert_eq!(good.await.unwrap().len(), 1);
+    }
+}
+
 #[tokio::test]
 async fn reopening_applies_no_migration_twice() {
     for t in testing::engines().unwrap() {
@@ -235,6 +305,29 @@ async fn name_search_finds_fragments_and_follows_changes() {
         db.write(move |c| customers::update(c, &Scope::All, ming_yuan, &d, &None, &None, now())).await.unwrap();
         assert!(search("明远", Scope::All).await.items.is_empty());
         assert_eq!(ids(search("青禾食品", Scope::All).await), vec![ming_yuan]);
+
+        // A contact sharing grams with its customer, then the customer
+        // deleted: the counts the search walks by stay those of name_grams.
+        let same =
+            ContactDraft::parse(&ContactInput { name: "星辰".into(), ..Default::default() }, now_date()).unwrap();
+        db.write(move |c| contacts::insert(c, xing_chen, &same, &SealedContact::default(), now())).await.unwrap();
+        db.write(move |c| customers::delete(c, &Scope::All, ming_ke)).await.unwrap();
+        let counts = |sql: &'static str| {
+            let db = db.clone();
+            async move {
+                db.read(move |c| {
+                    c.query(sql, &[])?.iter().map(|r| Ok((r.get::<String>(0)?, r.get::<i64>(1)?))).collect()
+                })
+                .await
+                .unwrap()
+            }
+        };
+        let kept: Vec<(String, i64)> = counts("SELECT gram, n FROM gram_counts WHERE n <> 0 ORDER BY gram").await;
+        let actual: Vec<(String, i64)> =
+            counts("SELECT gram, COUNT(*) FROM name_grams GROUP BY gram ORDER BY gram").await;
+        assert_eq!(kept, actual, "{}", t.name);
+        assert!(kept.iter().any(|(g, n)| g == "星辰" && *n == 1), "{kept:?}");
+        assert!(!kept.iter().any(|(g, _)| g == "明科"), "{kept:?}");
     }
 }
 
@@ -289,7 +382,7 @@ async fn bulk_inserts_match_single_inserts() {
     use guanxi_domain::contact::{ContactDraft, ContactInput};
     use guanxi_domain::order::{OrderDraft, OrderInput};
     use guanxi_store::contacts::{self, SealedContact};
-    use guanxi_store::customers::{NewCustomer, Sealed};
+    use guanxi_store::customers::{ContactLookup, NewCustomer, PhoneCheck, Sealed};
     use guanxi_store::orders;
     for t in testing::engines().unwrap() {
         let db = Db::open(&t.target, &DbOptions::default()).unwrap();
@@ -313,7 +406,10 @@ async fn bulk_inserts_match_single_inserts() {
                 let person =
                     ContactDraft::parse(&ContactInput { name: "赵敏".into(), ..Default::default() }, now_date())
                         .unwrap();
-                let sealed = SealedContact { phone: phone.clone(), ..Default::default() };
+                let sealed = SealedContact {
+                    phone: phone.clone().map(|p| Sealed { ciphertext: "y".into(), ..p }),
+                    ..Default::default()
+                };
                 let contact_ids = contacts::insert_many(c, &[(made[1].0, &person, &sealed)], now())?;
                 let order = |ext: &str| {
                     OrderDraft::parse(
@@ -351,9 +447,23 @@ async fn bulk_inserts_match_single_inserts() {
             let db = db.clone();
             async move { db.read(move |c| customers::list(c, &Scope::All, &f)).await.unwrap() }
         };
-        let by_digest =
-            list(CustomerFilter { contact_index: Some("d-0000".into()), per_page: 10, ..Default::default() }).await;
+        let lookup = |check: Option<&'static str>| {
+            let check = check.map(|want| -> PhoneCheck { std::sync::Arc::new(move |stored: &str| stored == want) });
+            CustomerFilter {
+                contact: Some(ContactLookup { digest: "d-0000".into(), check }),
+                per_page: 10,
+                ..Default::default()
+            }
+        };
+        let by_digest = list(lookup(None)).await;
         assert_eq!(by_digest.items.iter().map(|c| c.id).collect::<Vec<_>>(), vec![ids[1].0, ids[0].0]);
+        // A longer ending: the numbers found by the digest are checked
+        // (the customer's own number, or its contact's).
+        let own = list(lookup(Some("x"))).await;
+        assert_eq!(own.items.iter().map(|c| c.id).collect::<Vec<_>>(), vec![ids[0].0]);
+        let contact_s = list(lookup(Some("y"))).await;
+        assert_eq!(contact_s.items.iter().map(|c| c.id).collect::<Vec<_>>(), vec![ids[1].0]);
+        assert!(list(lookup(Some("z"))).await.items.is_empty());
         let by_contact = list(CustomerFilter { q: Some("赵敏".into()), per_page: 10, ..Default::default() }).await;
         assert_eq!(by_contact.items.iter().map(|c| c.id).collect::<Vec<_>>(), vec![ids[1].0]);
         let contact = db.read(move |c| contacts::get(c, contact_ids[0])).await.unwrap();

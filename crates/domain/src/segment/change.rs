@@ -1,5 +1,5 @@
 //! The changes of a recomputation worth a timeline entry (SPEC G7): tier,
-//! activity and churn state.
+//! activity, churn state and rule tags (G6).
 
 use serde::{Deserialize, Serialize};
 
@@ -15,20 +15,25 @@ pub struct Standing {
     pub activity: Activity,
     /// The kinds of the signals that fired.
     pub signals: Vec<SignalKind>,
+    /// The rule tags given.
+    pub rule_tags: Vec<String>,
 }
 
 /// One change between two standings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Change {
     Tier { from: ValueTier, to: ValueTier },
     Activity { from: Activity, to: Activity },
     SignalRaised { kind: SignalKind },
     SignalCleared { kind: SignalKind },
+    TagAdded { tag: String },
+    TagRemoved { tag: String },
 }
 
 /// What changed from `before` to `after`: tier, then activity, then signals
-/// raised and cleared in [`SignalKind::ALL`] order. Empty when nothing did.
+/// raised and cleared in [`SignalKind::ALL`] order, then rule tags given
+/// (in `after`'s order) and taken away (in `before`'s). Empty when nothing did.
 pub fn changes(before: &Standing, after: &Standing) -> Vec<Change> {
     let mut out = Vec::new();
     if before.tier != after.tier {
@@ -43,6 +48,12 @@ pub fn changes(before: &Standing, after: &Standing) -> Vec<Change> {
             (true, false) => out.push(Change::SignalCleared { kind }),
             _ => {}
         }
+    }
+    for tag in after.rule_tags.iter().filter(|t| !before.rule_tags.contains(t)) {
+        out.push(Change::TagAdded { tag: tag.clone() });
+    }
+    for tag in before.rule_tags.iter().filter(|t| !after.rule_tags.contains(t)) {
+        out.push(Change::TagRemoved { tag: tag.clone() });
     }
     out
 }
@@ -67,6 +78,14 @@ impl Change {
                 Lang::Zh => format!("流失预警解除：{}", kind.label(lang)),
                 Lang::En => format!("Churn warning cleared: {}", kind.label(lang)),
             },
+            Change::TagAdded { tag } => match lang {
+                Lang::Zh => format!("获得规则标签：{tag}"),
+                Lang::En => format!("Rule tag given: {tag}"),
+            },
+            Change::TagRemoved { tag } => match lang {
+                Lang::Zh => format!("规则标签移除：{tag}"),
+                Lang::En => format!("Rule tag removed: {tag}"),
+            },
         }
     }
 }
@@ -82,12 +101,14 @@ mod tests {
             tier: ValueTier::Potential,
             activity: Activity::Active,
             signals: vec![SignalKind::NoLogin, SignalKind::OrderDrop],
+            rule_tags: vec!["高价值".into(), "活跃".into()],
         };
         assert!(changes(&before, &before).is_empty());
         let after = Standing {
             tier: ValueTier::High,
             activity: Activity::Active,
             signals: vec![SignalKind::ContactSpike, SignalKind::OrderDrop],
+            rule_tags: vec!["重点客户".into(), "活跃".into()],
         };
         let c = changes(&before, &after);
         assert_eq!(
@@ -96,8 +117,12 @@ mod tests {
                 Change::Tier { from: ValueTier::Potential, to: ValueTier::High },
                 Change::SignalCleared { kind: SignalKind::NoLogin },
                 Change::SignalRaised { kind: SignalKind::ContactSpike },
+                Change::TagAdded { tag: "重点客户".into() },
+                Change::TagRemoved { tag: "高价值".into() },
             ]
         );
+        assert_eq!(c[3].text(Lang::Zh), "获得规则标签：重点客户");
+        assert_eq!(c[4].text(Lang::En), "Rule tag removed: 高价值");
         assert_eq!(c[0].text(Lang::Zh), "价值分层：潜力 → 高价值");
         assert_eq!(c[0].text(Lang::En), "Value tier: Potential → High value");
         assert_eq!(c[1].text(Lang::Zh), "流失预警解除：长期未登录");

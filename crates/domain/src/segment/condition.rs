@@ -194,9 +194,10 @@ pub fn matches(seg: &Segment, c: &CustomerFacts) -> bool {
     seg.all.iter().all(|x| x.holds(c))
 }
 
-/// The rule tags computed by default (SPEC G6). Tags that need data the
-/// system does not derive (偏好新品, 对功能有需求, 近期可能升级服务) are
-/// manual tags.
+/// The rule tags every installation starts with (SPEC G6), seeded as
+/// editable rows by migration 0006 (`rule_tags`); administrators change,
+/// disable or add to them. Tags that need data the system does not derive
+/// (偏好新品, 对功能有需求, 近期可能升级服务) are manual tags.
 ///
 /// - 高价值: tier high value;
 /// - 活跃: activity active;
@@ -215,13 +216,6 @@ pub fn default_rule_tags() -> Vec<(&'static str, Segment)> {
             ])]),
         ),
     ]
-}
-
-/// The names of the rule tags whose segment a customer matches, in rule
-/// order. Rules see `c.tags` as given, so a rule tag should not depend on
-/// another rule tag.
-pub fn rule_tags<'a, S: AsRef<str>>(rules: &'a [(S, Segment)], c: &CustomerFacts) -> Vec<&'a str> {
-    rules.iter().filter(|(_, seg)| matches(seg, c)).map(|(name, _)| name.as_ref()).collect()
 }
 
 #[cfg(test)]
@@ -297,15 +291,16 @@ mod tests {
             assert!(Tag::parse(n).is_ok());
             assert!(seg.validate().is_ok());
         }
+        let set = super::super::RuleTagSet::new(rules.into_iter().map(|(n, s)| (n.to_string(), s)).collect());
         let mut c = customer();
-        assert_eq!(rule_tags(&rules, &c), vec!["高价值", "活跃"]);
+        assert_eq!(set.apply(c.clone()), vec!["高价值", "活跃"]);
         c.signals = vec![SignalKind::NoLogin];
-        assert_eq!(rule_tags(&rules, &c), vec!["高价值", "活跃", "流失预警"]);
+        assert_eq!(set.apply(c.clone()), vec!["高价值", "活跃", "流失预警"]);
         c.signals = vec![SignalKind::NegativeFeedback];
         c.tier = ValueTier::Potential;
-        assert_eq!(rule_tags(&rules, &c), vec!["活跃", "流失预警", "投诉风险"]);
+        assert_eq!(set.apply(c.clone()), vec!["活跃", "流失预警", "投诉风险"]);
         c.signals = vec![SignalKind::ContactSpike];
-        assert!(rule_tags(&rules, &c).contains(&"投诉风险"));
+        assert!(set.apply(c).contains(&"投诉风险".to_string()));
     }
 
     #[test]

@@ -15,12 +15,14 @@
 mod change;
 mod condition;
 mod rfm;
+mod rule_tag;
 mod signals;
 mod tier;
 
 pub use change::{Change, Standing, changes};
-pub use condition::{Condition, CustomerFacts, Segment, default_rule_tags, matches, rule_tags};
+pub use condition::{Condition, CustomerFacts, Segment, default_rule_tags, matches};
 pub use rfm::{RfmCutoffs, RfmInput, RfmScore, RfmSegment, rfm_cutoffs, rfm_scores, rfm_segment};
+pub use rule_tag::{RULE_TAG_NAME_MAX, RuleTagSet, tags_tested, validate_rule_tag};
 pub use signals::{ChurnReason, Counts, Evidence, Signal, SignalFacts, SignalKind, SignalRule, evaluate};
 pub use tier::{Activity, ActivityRules, TierPeriod, TierThresholds, ValueTier, activity, classify, spend_window};
 

@@ -191,7 +191,7 @@ pub fn parse_filter(raw: Option<&str>, state: &AppState) -> AppResult<(ListQuery
     let review_cutoff = state.today().checked_sub(jiff::Span::new().months(state.config.review_months)).ok();
     let filter = CustomerFilter {
         q: non_empty(&q.q).map(str::to_string),
-        contact_index: None,
+        contact: None,
         owner_id,
         industry: non_empty(&q.industry).map(str::to_string),
         tag: non_empty(&q.tag).map(str::to_string),

@@ -2,11 +2,16 @@
 //! `/api/openapi.json`, generated from the handlers' annotations.
 
 mod auth;
+pub mod calendar;
 pub mod customers;
 pub mod import;
 pub mod json;
+pub mod maintenance;
 pub mod relationship;
+pub mod rule_tags;
 pub mod segments;
+pub mod ticket_settings;
+pub mod tickets;
 pub mod users;
 
 use std::sync::Arc;
@@ -34,6 +39,9 @@ use crate::state::AppState;
         (name = "customers", description = "客户档案 Customer records (SPEC C1)"),
         (name = "admin", description = "Users and groups (SPEC S1)"),
         (name = "segments", description = "客户分层与流失预警 Segmentation and churn warning (SPEC G)"),
+        (name = "maintenance", description = "客户关系维护 Relationship maintenance plans: tasks, preparation, records, execution rate (SPEC M1, M2, M4–M6)"),
+        (name = "calendar", description = "工作日历 Business calendar: working days, statutory holidays and 调休, festivals, working hours (SPEC M3)"),
+        (name = "tickets", description = "工单与服务流程 Tickets: lifecycle, SLA on business time, routing, escalation paths (SPEC T)"),
         (name = "import", description = "导入 Import of customers, contacts and orders from CSV or Excel (SPEC C9)"),
         (name = "system", description = "Health")
     )
@@ -103,9 +111,39 @@ fn main_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(segments::churn_risk))
         .routes(routes!(segments::preview))
         .routes(routes!(segments::list, segments::create))
+        .routes(routes!(segments::get_one, segments::update, segments::delete))
+        .routes(routes!(rule_tags::list, rule_tags::create))
+        .routes(routes!(rule_tags::get_one, rule_tags::update))
         .routes(routes!(segments::recompute))
         .routes(routes!(segments::record_churn_reason))
         .routes(routes!(segments::churn_reasons))
+        .routes(routes!(maintenance::tasks))
+        .routes(routes!(maintenance::task))
+        .routes(routes!(maintenance::record))
+        .routes(routes!(maintenance::vocabularies))
+        .routes(routes!(maintenance::execution))
+        .routes(routes!(maintenance::generate))
+        .routes(routes!(maintenance::rules, maintenance::save_rules))
+        .routes(routes!(calendar::days))
+        .routes(routes!(calendar::set_override, calendar::clear_override))
+        .routes(routes!(calendar::schedules))
+        .routes(routes!(calendar::save_schedule))
+        .routes(routes!(tickets::queue, tickets::create))
+        .routes(routes!(tickets::get_one))
+        .routes(routes!(tickets::act))
+        .routes(routes!(tickets::add_message))
+        .routes(routes!(tickets::revisit))
+        .routes(routes!(tickets::assign))
+        .routes(routes!(tickets::escalate))
+        .routes(routes!(tickets::my_availability, tickets::set_availability))
+        .routes(routes!(ticket_settings::sla, ticket_settings::save_sla))
+        .routes(routes!(ticket_settings::rules, ticket_settings::create_rule))
+        .routes(routes!(ticket_settings::update_rule, ticket_settings::delete_rule))
+        .routes(routes!(ticket_settings::paths, ticket_settings::create_path))
+        .routes(routes!(ticket_settings::update_path, ticket_settings::delete_path))
+        .routes(routes!(ticket_settings::groups))
+        .routes(routes!(ticket_settings::save_group))
+        .routes(routes!(ticket_settings::set_default_group))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::update))
         .routes(routes!(users::list_groups, users::create_group))

@@ -267,9 +267,26 @@ pub struct SavedSegmentView {
     pub definition: serde_json::Value,
     /// The definition in words.
     pub description: String,
+    /// Who saved it: they, supervisors and administrators may rename,
+    /// change and delete it.
+    pub created_by: Option<i64>,
 }
 
-/// Saves a segment for plans and outreach (supervisors and administrators).
+impl SavedSegmentView {
+    fn new(r: &guanxi_store::segments::SavedSegment, lang: Lang) -> Self {
+        let seg = svc::parse_segment(&r.definition).unwrap_or_default();
+        SavedSegmentView {
+            id: r.id,
+            name: r.name.clone(),
+            definition: serde_json::from_str(&r.definition).unwrap_or_default(),
+            description: seg.describe(lang),
+            created_by: r.created_by,
+        }
+    }
+}
+
+/// Saves a segment for plans and outreach (everyone but collaborating
+/// departments; its members are always read within the viewer's scope).
 #[utoipa::path(post, path = "/api/v1/segments", tag = "segments", request_body = NewSegment, security(("bearer" = [])),
     responses((status = 201, body = SavedSegmentView), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
@@ -280,15 +297,61 @@ pub async fn create(
 ) -> AppResult<(StatusCode, Json<SavedSegmentView>)> {
     let seg = parse_definition(q.definition.clone())?;
     let id = svc::save_segment(&state, &user, &q.name, &seg).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(SavedSegmentView {
-            id,
-            name: q.name.trim().to_string(),
-            definition: q.definition,
-            description: seg.describe(lang),
-        }),
-    ))
+    let saved = state.db.read(move |c| guanxi_store::segments::saved_segment(c, id)).await?;
+    Ok((StatusCode::CREATED, Json(SavedSegmentView::new(&saved, lang))))
+}
+
+/// One saved segment.
+#[utoipa::path(get, path = "/api/v1/segments/{id}", tag = "segments", params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, body = SavedSegmentView), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn get_one(
+    State(state): State<AppState>,
+    ApiUser(_user): ApiUser,
+    ReqLang(lang): ReqLang,
+    Path(id): Path<i64>,
+) -> AppResult<Json<SavedSegmentView>> {
+    let saved = state.db.read(move |c| guanxi_store::segments::saved_segment(c, id)).await?;
+    Ok(Json(SavedSegmentView::new(&saved, lang)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentPatch {
+    pub name: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub definition: Option<serde_json::Value>,
+}
+
+/// Renames a saved segment and/or replaces its conditions (its creator,
+/// supervisors and administrators); fields left out keep their value.
+#[utoipa::path(patch, path = "/api/v1/segments/{id}", tag = "segments", params(("id" = i64, Path)),
+    request_body = SegmentPatch, security(("bearer" = [])),
+    responses((status = 200, body = SavedSegmentView), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn update(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ReqLang(lang): ReqLang,
+    Path(id): Path<i64>,
+    crate::api::json::Json(q): crate::api::json::Json<SegmentPatch>,
+) -> AppResult<Json<SavedSegmentView>> {
+    let seg = q.definition.map(parse_definition).transpose()?;
+    let saved = svc::update_segment(&state, &user, id, q.name.as_deref(), seg.as_ref()).await?;
+    Ok(Json(SavedSegmentView::new(&saved, lang)))
+}
+
+/// Deletes a saved segment (its creator, supervisors and administrators).
+#[utoipa::path(delete, path = "/api/v1/segments/{id}", tag = "segments", params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+) -> AppResult<StatusCode> {
+    svc::delete_segment(&state, &user, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -310,18 +373,7 @@ pub async fn list(
 ) -> AppResult<Json<SavedSegmentList>> {
     let (page, per_page) = (q.page.unwrap_or(1).max(1), q.per_page.unwrap_or(50).clamp(1, 200));
     let (rows, total) = state.db.read(move |c| guanxi_store::segments::saved_segments_page(c, page, per_page)).await?;
-    let items = rows
-        .into_iter()
-        .map(|r| {
-            let seg = svc::parse_segment(&r.definition).unwrap_or_default();
-            SavedSegmentView {
-                id: r.id,
-                name: r.name,
-                definition: serde_json::from_str(&r.definition).unwrap_or_default(),
-                description: seg.describe(lang),
-            }
-        })
-        .collect();
+    let items = rows.iter().map(|r| SavedSegmentView::new(r, lang)).collect();
     Ok(Json(SavedSegmentList { items, total, page, per_page }))
 }
 

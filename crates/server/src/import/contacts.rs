@@ -10,7 +10,7 @@ use guanxi_store::timeline::{self, NewEntry, kind};
 
 use super::fields::{self as f, Field, Mapping, Problem, Reason};
 use super::table::Table;
-use super::{BATCH, Counts, CustomerRef, Cx, audit_batch, problem, push_field_errors, resolve_customers};
+use super::{Counts, CustomerRef, Cx, audit_batch, problem, push_field_errors, resolve_customers};
 use crate::crypto::PiiCipher;
 use crate::error::{AppError, AppResult};
 
@@ -154,10 +154,8 @@ pub(super) async fn run(cx: &Cx<'_>, table: Table, mapping: Mapping) -> AppResul
     };
     let mut planned: Vec<Planned> = Vec::with_capacity(parsed.len());
     let mut seen: HashMap<(i64, String), usize> = HashMap::new();
-    let mut rest = parsed;
     let mut done = 0;
-    while !rest.is_empty() {
-        let chunk: Vec<Parsed> = rest.drain(..rest.len().min(BATCH)).collect();
+    for chunk in super::batches(parsed) {
         done += chunk.len();
         let ids = resolve_customers(cx.state, chunk.iter().map(|p| p.customer.clone()).collect()).await?;
         let mut customer_ids: Vec<i64> = ids.values().copied().collect();
@@ -223,9 +221,7 @@ pub(super) async fn run(cx: &Cx<'_>, table: Table, mapping: Mapping) -> AppResul
     let now = cx.state.clock.now();
     let actor_id = cx.actor.id;
     let mut done = 0;
-    let mut rest = planned;
-    while !rest.is_empty() {
-        let batch: Vec<Planned> = rest.drain(..rest.len().min(BATCH)).collect();
+    for batch in super::batches(planned) {
         done += batch.len();
         let items: Vec<(usize, ContactDraft, SealedContact, Op)> = batch
             .into_iter()

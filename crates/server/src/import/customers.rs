@@ -12,7 +12,7 @@ use guanxi_store::timeline::{self, NewEntry, kind};
 
 use super::fields::{self as f, Field, Mapping, Problem, Reason, vocabulary_code};
 use super::table::Table;
-use super::{BATCH, Counts, Cx, audit_batch, problem, push_field_errors};
+use super::{Counts, Cx, audit_batch, problem, push_field_errors};
 use crate::crypto::PiiCipher;
 use crate::error::{AppError, AppResult};
 
@@ -329,10 +329,8 @@ pub(super) async fn run(cx: &Cx<'_>, table: Table, mapping: Mapping) -> AppResul
     };
     // The stored records the rows update, one lookup per chunk.
     let mut planned: Vec<Planned> = Vec::with_capacity(parsed.len());
-    let mut rest = parsed;
     let mut done = 0;
-    while !rest.is_empty() {
-        let chunk: Vec<Parsed> = rest.drain(..rest.len().min(BATCH)).collect();
+    for chunk in super::batches(parsed) {
         let codes: Vec<String> = chunk.iter().filter_map(|p| p.code.clone()).collect();
         let exts: Vec<String> = chunk.iter().filter_map(|p| p.draft.external_id.clone()).collect();
         let found = if codes.is_empty() && exts.is_empty() {
@@ -380,10 +378,10 @@ async fn write(cx: &Cx<'_>, planned: Vec<Planned>, total: usize) -> AppResult<()
     let now = cx.state.clock.now();
     let actor_id = cx.actor.id;
     let mut done = 0;
-    let mut rest = planned;
-    while !rest.is_empty() {
-        let batch: Vec<Planned> = rest.drain(..rest.len().min(BATCH)).collect();
-        done += batch.len();
+    // One batch is written while the next one is sealed.
+    let mut in_flight: Option<(usize, tokio::task::JoinHandle<guanxi_store::Result<()>>)> = None;
+    for batch in super::batches(planned) {
+        let size = batch.len();
         let items: Vec<Item> = batch
             .into_iter()
             .filter(|p| !matches!(p.op, Op::Unchanged { .. }))
@@ -393,11 +391,26 @@ async fn write(cx: &Cx<'_>, planned: Vec<Planned>, total: usize) -> AppResult<()
                 (p.line, p.draft, phone, email, p.op)
             })
             .collect();
-        if !items.is_empty() {
-            let ip = cx.ip.clone();
-            cx.state.db.write(move |c| write_batch(c, &items, actor_id, now, ip.as_deref())).await?;
+        if let Some((n, write)) = in_flight.take() {
+            write.await.map_err(|e| AppError::Internal(e.to_string()))??;
+            done += n;
+            (cx.progress)(done, total);
         }
-        (cx.progress)(done, total);
+        let ip = cx.ip.clone();
+        let db = cx.state.db.clone();
+        in_flight = Some((
+            size,
+            tokio::spawn(async move {
+                if items.is_empty() {
+                    return Ok(());
+                }
+                db.write_bulk(move |c| write_batch(c, &items, actor_id, now, ip.as_deref())).await
+            }),
+        ));
+    }
+    if let Some((n, write)) = in_flight {
+        write.await.map_err(|e| AppError::Internal(e.to_string()))??;
+        (cx.progress)(done + n, total);
     }
     Ok(())
 }

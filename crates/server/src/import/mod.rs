@@ -37,7 +37,17 @@ use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
 /// Rows per write transaction and per lookup query.
-pub const BATCH: usize = 2_000;
+pub const BATCH: usize = 10_000;
+/// `items` in order, [`BATCH`] at a time, each moved out once (draining
+/// batches from the front of a long vector would move the rest each time).
+fn batches<T>(items: Vec<T>) -> impl Iterator<Item = Vec<T>> {
+    let mut it = items.into_iter();
+    std::iter::from_fn(move || {
+        let batch: Vec<T> = it.by_ref().take(BATCH).collect();
+        (!batch.is_empty()).then_some(batch)
+    })
+}
+
 /// The most data rows one file may have (`guanxi import`).
 pub const MAX_ROWS: usize = 1_000_000;
 /// The most data rows of a file sent to the API, so that an import ends

@@ -11,7 +11,7 @@ use guanxi_store::timeline::{self, NewEntry, kind};
 
 use super::fields::{self as f, Field, Mapping, Problem, Reason};
 use super::table::Table;
-use super::{BATCH, Counts, CustomerRef, Cx, audit_batch, problem, push_field_errors, resolve_customers};
+use super::{Counts, CustomerRef, Cx, audit_batch, problem, push_field_errors, resolve_customers};
 use crate::error::{AppError, AppResult};
 
 pub const FIELDS: &[Field] = &[
@@ -81,10 +81,8 @@ pub(super) async fn run(cx: &Cx<'_>, table: Table, mapping: Mapping) -> AppResul
     };
     // (line, customer id, draft, already recorded)
     let mut planned: Vec<(usize, i64, OrderDraft, bool)> = Vec::with_capacity(parsed.len());
-    let mut rest = parsed;
     let mut done = 0;
-    while !rest.is_empty() {
-        let chunk: Vec<Parsed> = rest.drain(..rest.len().min(BATCH)).collect();
+    for chunk in super::batches(parsed) {
         done += chunk.len();
         let ids = resolve_customers(cx.state, chunk.iter().map(|p| p.customer.clone()).collect()).await?;
         let exts: Vec<String> = chunk.iter().map(|p| p.external_id.clone()).collect();
@@ -116,9 +114,7 @@ pub(super) async fn run(cx: &Cx<'_>, table: Table, mapping: Mapping) -> AppResul
     let actor_id = cx.actor.id;
     let mut written = Counts::default();
     let mut done = 0;
-    let mut rest = planned;
-    while !rest.is_empty() {
-        let batch: Vec<(usize, i64, OrderDraft, bool)> = rest.drain(..rest.len().min(BATCH)).collect();
+    for batch in super::batches(planned) {
         done += batch.len();
         let items: Vec<(usize, i64, OrderDraft)> =
             batch.into_iter().filter(|p| !p.3).map(|(line, id, d, _)| (line, id, d)).collect();

@@ -222,7 +222,7 @@ pub async fn list(state: &AppState, actor: &User, mut filter: CustomerFilter) ->
     // A query that is (part of) a phone number or an email also matches by
     // its blind index.
     if let Some(q) = filter.q.as_deref() {
-        filter.contact_index = state.cipher.contact_index_for_query(q);
+        filter.contact = state.cipher.contact_lookup_for_query(q);
     }
     let actor = actor.clone();
     Ok(state

@@ -2,9 +2,13 @@
 //! Each parses input into domain types, checks permission and scope, and
 //! runs its store calls (with the audit entry) in one transaction.
 
+pub mod calendar;
 pub mod customers;
+pub mod maintenance;
 pub mod relationship;
+pub mod rule_tags;
 pub mod segments;
+pub mod tickets;
 pub mod users;
 
 use guanxi_domain::user::Role;

@@ -183,6 +183,8 @@ pub async fn create_order(
                         actor_id: None,
                     },
                 )?;
+                // The customer's first order: the new-customer first follow-up (M1).
+                super::maintenance::first_order_in(c, &tz, customer_id, now)?;
             }
             Ok(id)
         })

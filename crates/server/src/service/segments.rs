@@ -5,9 +5,10 @@
 //! and product events summed by the database from indexes), keeps one small
 //! record per customer in memory, then computes RFM cut-offs over everyone,
 //! fits BG/NBD on a deterministic sample, and writes back only the rows that
-//! changed — with a timeline entry for each change of tier, activity or
-//! churn state, and a `churn_warning` event (the hook maintenance plans
-//! consume) for each customer newly at risk.
+//! changed — with a timeline entry for each change of tier, activity,
+//! churn state or rule tags (evaluated by `service::rule_tags`), and a
+//! `churn_warning` event (the hook maintenance plans consume) for each
+//! customer newly at risk.
 
 use guanxi_domain::Lang;
 use guanxi_domain::churn::bgnbd::{self, CustomerHistory, Params};
@@ -331,9 +332,10 @@ pub async fn recompute(state: &AppState, progress: &(dyn Fn(usize, usize) + Sync
     };
 
     // Pass 3: decide and write what changed.
-    let rules = segment::default_rule_tags();
+    let rules = super::rule_tags::load_set(state).await?;
     let mut report = RecomputeReport { customers: figs.len(), params, fitted_on, fit_error, ..Default::default() };
     let mut done = 0usize;
+    let mut in_flight: Option<tokio::task::JoinHandle<guanxi_store::Result<()>>> = None;
     for chunk in figs.chunks(BATCH as usize) {
         // The stored results of this chunk, read now rather than kept from
         // pass 1: memory stays at one small record per customer.
@@ -398,7 +400,7 @@ pub async fn recompute(state: &AppState, progress: &(dyn Fn(usize, usize) + Sync
                 rfm_segment: rfm_segment.map(|r| r.code().to_string()),
                 signals: signals.iter().map(|x| x.kind.code().to_string()).collect(),
                 evidence: serde_json::to_string(&signals).unwrap_or_else(|_| "[]".into()),
-                rule_tags: segment::rule_tags(&rules, &facts_for_tags).into_iter().map(str::to_string).collect(),
+                rule_tags: super::rule_tags::evaluate(&rules, facts_for_tags),
                 p_alive,
                 expected_purchases: expected,
                 computed_at: now,
@@ -421,7 +423,12 @@ pub async fn recompute(state: &AppState, progress: &(dyn Fn(usize, usize) + Sync
                 events.push((f.id, segments::event::CHURN_WARNING, detail.join("；")));
             }
             if let Some(b) = before.and_then(standing) {
-                let after = Standing { tier, activity, signals: signals.iter().map(|x| x.kind).collect() };
+                let after = Standing {
+                    tier,
+                    activity,
+                    signals: signals.iter().map(|x| x.kind).collect(),
+                    rule_tags: row.rule_tags.clone(),
+                };
                 let changes = segment::changes(&b, &after);
                 if !changes.is_empty() {
                     entries.push((f.id, serde_json::to_string(&changes).unwrap_or_default()));
@@ -431,10 +438,21 @@ pub async fn recompute(state: &AppState, progress: &(dyn Fn(usize, usize) + Sync
         }
         report.changed += rows.len();
         report.warnings_raised += events.len();
+        // This chunk is written while the next one is computed.
+        if let Some(write) = in_flight.take() {
+            write.await.map_err(|e| AppError::Internal(e.to_string()))??;
+        }
         if !rows.is_empty() {
-            state
-                .db
-                .write(move |c| {
+            let db = state.db.clone();
+            in_flight = Some(tokio::spawn(async move {
+                db.write_bulk(move |c| {
+                    // A bulk write checks its references itself: customers
+                    // deleted since they were read are left out.
+                    let ids: Vec<i64> = rows.iter().map(|r| r.customer_id).collect();
+                    let live = guanxi_store::customers::existing_ids(c, &ids)?;
+                    rows.retain(|r| live.contains(&r.customer_id));
+                    entries.retain(|e| live.contains(&e.0));
+                    events.retain(|e| live.contains(&e.0));
                     segments::upsert(c, &rows)?;
                     let list: Vec<NewEntry<'_>> = entries
                         .iter()
@@ -451,10 +469,14 @@ pub async fn recompute(state: &AppState, progress: &(dyn Fn(usize, usize) + Sync
                     timeline::append_many(c, &list)?;
                     segments::add_events(c, &events, now)
                 })
-                .await?;
+                .await
+            }));
         }
         done += chunk.len();
         progress(total / 2 + done * total.max(1) / figs.len().max(1) / 2, total);
+    }
+    if let Some(write) = in_flight.take() {
+        write.await.map_err(|e| AppError::Internal(e.to_string()))??;
     }
     state.db.write(move |c| store_settings::set(c, "segmentation_computed_at", &now.to_string(), now)).await?;
     Ok(report)
@@ -466,6 +488,7 @@ fn standing(s: &Stored) -> Option<Standing> {
         tier: ValueTier::parse(&s.tier).ok()?,
         activity: Activity::parse(&s.activity).ok()?,
         signals: s.signals.iter().filter_map(|k| SignalKind::parse(k).ok()).collect(),
+        rule_tags: s.rule_tags.clone(),
     })
 }
 
@@ -563,9 +586,11 @@ pub async fn recompute_now(state: &AppState, user: &User) -> AppResult<Recompute
     recompute(state, &|_, _| {}).await
 }
 
-/// Saves a segment definition under a name (supervisors and administrators).
+/// Saves a segment definition under a name: everyone who works with
+/// customers (not collaborating departments). Its members are always read
+/// within the viewer's scope.
 pub async fn save_segment(state: &AppState, user: &User, name: &str, seg: &Segment) -> AppResult<i64> {
-    if !user.role.sees_all_customers() {
+    if !user.role.can_edit_customers() {
         return Err(AppError::Forbidden);
     }
     let name = guanxi_domain::validation::required_text(name, 60)
@@ -574,6 +599,86 @@ pub async fn save_segment(state: &AppState, user: &User, name: &str, seg: &Segme
     let json = serde_json::to_string(seg).map_err(|e| AppError::Internal(e.to_string()))?;
     let (by, now) = (user.id, state.clock.now());
     Ok(state.db.write(move |c| segments::save_segment(c, &name, &json, by, now)).await?)
+}
+
+/// Who may rename, change or delete a saved segment: its creator,
+/// supervisors and administrators.
+pub fn may_manage_segment(user: &User, s: &segments::SavedSegment) -> bool {
+    user.role.sees_all_customers() || (s.created_by == Some(user.id) && user.role.can_edit_customers())
+}
+
+/// Renames a saved segment and/or replaces its conditions (`None` keeps
+/// them). Refused input changes nothing.
+pub async fn update_segment(
+    state: &AppState,
+    user: &User,
+    id: i64,
+    name: Option<&str>,
+    seg: Option<&Segment>,
+) -> AppResult<segments::SavedSegment> {
+    let mut e = guanxi_domain::ValidationErrors::new();
+    let name = name.and_then(|n| e.check("name", guanxi_domain::validation::required_text(n, 60)));
+    if let Some(Err(more)) = seg.map(Segment::validate) {
+        e.0.extend(more.0);
+    }
+    let json = seg.map(serde_json::to_string).transpose().map_err(|err| AppError::Internal(err.to_string()))?;
+    let (u, now) = (user.clone(), state.clock.now());
+    state
+        .db
+        .write(move |c| {
+            let current = segments::saved_segment(c, id)?;
+            if !may_manage_segment(&u, &current) {
+                return Err(guanxi_store::StoreError::Other(FORBIDDEN.into()));
+            }
+            if !e.is_empty() {
+                return Err(e.into());
+            }
+            let name = name.unwrap_or(current.name);
+            let json = json.unwrap_or(current.definition);
+            segments::update_segment(c, id, &name, &json, now)?;
+            segments::saved_segment(c, id)
+        })
+        .await
+        .map_err(forbidden)
+}
+
+/// Deletes a saved segment (its creator, supervisors and administrators).
+pub async fn delete_segment(state: &AppState, user: &User, id: i64) -> AppResult<()> {
+    let u = user.clone();
+    let now = state.clock.now();
+    state
+        .db
+        .write(move |c| {
+            let current = segments::saved_segment(c, id)?;
+            if !may_manage_segment(&u, &current) {
+                return Err(guanxi_store::StoreError::Other(FORBIDDEN.into()));
+            }
+            segments::delete_segment(c, id)?;
+            audit::record(
+                c,
+                now,
+                &audit::AuditEntry {
+                    actor_id: Some(u.id),
+                    action: "delete",
+                    entity: "saved_segment",
+                    entity_id: Some(id),
+                    detail: serde_json::json!({"name": current.name, "definition": current.definition}).to_string(),
+                    ip: None,
+                },
+            )
+        })
+        .await
+        .map_err(forbidden)
+}
+
+/// A refusal decided inside a transaction, carried out as a store error.
+const FORBIDDEN: &str = "forbidden: not the creator of the segment";
+
+fn forbidden(e: guanxi_store::StoreError) -> AppError {
+    match e {
+        guanxi_store::StoreError::Other(m) if m == FORBIDDEN => AppError::Forbidden,
+        e => e.into(),
+    }
 }
 
 /// Records why a customer at risk is leaving (the follow-up of a churn

@@ -400,7 +400,25 @@ async fn update(
 }
 
 /// The label of a timeline event code, e.g. `communication.phone`.
-fn event_label(code: &str, lang: Lang) -> String {
+/// The body of a timeline entry in the page's language: job-written
+/// entries keep JSON that is told here, others their text.
+pub(crate) fn timeline_body(title: &str, body: Option<&str>, lang: Lang) -> Option<String> {
+    if title == crate::service::segments::TIMELINE_TITLE {
+        body.and_then(|b| crate::service::segments::describe_changes(b, lang))
+    } else if title.starts_with("maintenance.") {
+        body.and_then(|b| crate::service::maintenance::describe(b, lang))
+    } else {
+        body.map(str::to_string)
+    }
+}
+
+pub(crate) fn event_label(code: &str, lang: Lang) -> String {
+    if let Some(label) = crate::service::maintenance::event_label(code, lang) {
+        return label;
+    }
+    if let Some(ticket) = code.strip_prefix("ticket.") {
+        return super::tickets::timeline_label(ticket, lang);
+    }
     let (zh, en) = match code {
         "customer.created" => ("建立客户档案", "Customer record created"),
         "customer.updated" => ("更新客户资料", "Profile updated"),
@@ -410,7 +428,7 @@ fn event_label(code: &str, lang: Lang) -> String {
         "action_item.done" => ("行动项完成", "Action item done"),
         "action_item.waiting_customer" => ("行动项待客户确认", "Action item waiting for the customer"),
         "action_item.open" => ("行动项重新打开", "Action item reopened"),
-        crate::service::segments::TIMELINE_TITLE => ("分层与流失预警变化", "Segmentation changed"),
+        crate::service::segments::TIMELINE_TITLE => ("分层、标签与流失预警变化", "Segmentation changed"),
         other => {
             if let Some(r) =
                 other.strip_prefix("churn_reason.").and_then(|r| guanxi_domain::segment::ChurnReason::parse(r).ok())
@@ -549,9 +567,7 @@ pub(super) async fn render_view(
             }).collect::<Vec<_>>(),
             timeline => v360.timeline.iter().map(|e| context! {
                 kind => e.kind, label => event_label(&e.title, lang), who => e.actor_name,
-                body => if e.title == crate::service::segments::TIMELINE_TITLE {
-                    e.body.as_deref().and_then(|b| crate::service::segments::describe_changes(b, lang))
-                } else { e.body.clone() },
+                body => timeline_body(&e.title, e.body.as_deref(), lang),
                 at => e.at.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M").to_string(),
             }).collect::<Vec<_>>(),
             timeline_more => (v360.timeline.len() as i64 == tq.limit).then(|| v360.timeline.last().map(|e| {
@@ -577,7 +593,8 @@ pub(super) async fn render_view(
             kind_tabs => std::iter::once(("", lang.pick("全部", "All")))
                 .chain([("communication", lang.pick("沟通", "Communications")), ("action_item", lang.pick("行动项", "Action items")),
                         ("order", lang.pick("订单", "Orders")), ("contact", lang.pick("联系人", "Contacts")), ("customer", lang.pick("档案", "Profile")),
-                        ("segment", lang.pick("分层", "Segment"))])
+                        ("segment", lang.pick("分层", "Segment")), ("maintenance", lang.pick("维护", "Maintenance")),
+                        ("ticket", lang.pick("工单", "Tickets"))])
                 .map(|(k, label)| context! { kind => k, label => label, active => tq.kinds.join(",") == k })
                 .collect::<Vec<_>>(),
         }};

@@ -35,6 +35,7 @@ pub async fn workbench(State(state): State<AppState>, ReqLang(lang): ReqLang, u:
             Ok((mine, review, (renewal_count, renewals), (items, overdue)))
         })
         .await?;
+    let maintenance = super::maintenance::workbench_card(&state, &u, lang).await?;
     let title = lang.pick("工作台", "Workbench");
     let mut ctx = page_ctx(&u, lang, "home", title);
     ctx = context! { ..ctx, ..context! {
@@ -44,6 +45,7 @@ pub async fn workbench(State(state): State<AppState>, ReqLang(lang): ReqLang, u:
         renewal_count => renewals.0,
         renewals => renewals.1.iter().map(|c| context!{ id => c.id, code => c.code, name => c.name, contract_end => c.contract_end.map(|d| d.to_string()) }).collect::<Vec<_>>(),
         today => today.to_string(),
+        maintenance => maintenance,
         overdue_count => overdue,
         action_items => items.iter().map(|a| context!{
             id => a.id, content => a.content, customer_id => a.customer_id, customer => a.customer_name,

@@ -3,13 +3,17 @@
 //! with the API.
 
 mod admin;
+mod calendar;
 pub(crate) mod customers;
 mod home;
 mod import;
 mod login;
+mod maintenance;
 mod relationship;
 mod segments;
 pub mod templates;
+mod ticket_settings;
+pub(crate) mod tickets;
 
 use std::net::SocketAddr;
 
@@ -38,8 +42,12 @@ pub fn router() -> Router<AppState> {
         .merge(customers::router())
         .merge(relationship::router())
         .merge(admin::router())
+        .merge(calendar::router())
         .merge(import::router())
         .merge(segments::router())
+        .merge(tickets::router())
+        .merge(ticket_settings::router())
+        .merge(maintenance::router())
         .route("/assets/{*file}", get(asset))
 }
 
@@ -68,9 +76,9 @@ fn nav(active: &str, lang: Lang) -> Vec<minijinja::Value> {
         ("home", "工作台", "Workbench", Some("/")),
         ("customers", "客户", "Customers", Some("/customers")),
         ("segments", "客户分层", "Segments", Some("/segments")),
-        ("tickets", "工单", "Tickets", None),
+        ("tickets", "工单", "Tickets", Some("/tickets")),
         ("complaints", "投诉", "Complaints", None),
-        ("tasks", "维护任务", "Maintenance", None),
+        ("tasks", "维护任务", "Maintenance", Some("/maintenance")),
         ("kb", "知识库", "Knowledge base", None),
         ("reports", "报表", "Reports", None),
         ("settings", "设置", "Settings", Some("/admin/users")),

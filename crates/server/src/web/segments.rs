@@ -1,13 +1,16 @@
 //! Segmentation pages (SPEC G): the overview — customers per value tier ×
 //! activity and per RFM segment, with recomputation on demand — the
 //! churn-risk list with each signal's evidence, and the members of a cell,
-//! a builder query or a saved segment. The segment builder and the
-//! settings live in the submodules.
+//! a builder query or a saved segment. The segment builder (with the
+//! condition fields it shares with the rule-tag form), the rule tags and
+//! the settings live in the submodules.
 //!
 //! Everything a page lists goes through `service::segments`, so an agent
 //! sees only the customers in their scope.
 
 mod builder;
+mod conditions;
+mod rule_tags;
 mod settings;
 
 use axum::Router;
@@ -29,7 +32,7 @@ use crate::error::AppResult;
 use crate::lang::ReqLang;
 use crate::service::segments as svc;
 use crate::state::AppState;
-use builder::BuilderForm;
+use conditions::ConditionForm;
 
 /// Rows per page of every member list.
 const PER_PAGE: i64 = 25;
@@ -42,7 +45,14 @@ pub fn router() -> Router<AppState> {
         .route("/segments/members", get(members))
         .route("/segments/saved", get(builder::saved_list))
         .route("/segments/saved/{id}", get(saved))
+        .route("/segments/saved/{id}/edit", get(builder::edit))
+        .route("/segments/saved/{id}/delete", get(builder::confirm_delete).post(builder::delete))
         .route("/segments/builder", get(builder::form).post(builder::submit))
+        .route("/segments/builder/count", get(builder::count))
+        .route("/segments/rule-tags", get(rule_tags::list))
+        .route("/segments/rule-tags/new", get(rule_tags::new_form).post(rule_tags::create))
+        .route("/segments/rule-tags/{id}", get(rule_tags::edit_form).post(rule_tags::update))
+        .route("/segments/rule-tags/{id}/toggle", post(rule_tags::toggle))
         .route("/segments/settings", get(settings::form).post(settings::save))
 }
 
@@ -120,6 +130,21 @@ fn flash_text(pairs: &[(String, String)], lang: Lang) -> Option<String> {
             ),
         }),
         "saved" => Some(lang.pick("客群已保存", "Segment saved").into()),
+        "updated" => Some(lang.pick("客群已更新", "Segment updated").into()),
+        "deleted" => Some(lang.pick("客群已删除", "Segment deleted").into()),
+        "not_editable" => Some(
+            lang.pick(
+                "该客群的条件无法在构建器中显示（通过接口创建），只能通过接口修改或删除后重建",
+                "The builder cannot show this segment's conditions (made over the API); change it over the API, or delete it and build it again",
+            )
+            .into(),
+        ),
+        "rule_saved" => Some(
+            lang.pick("规则标签已保存，下次重新计算时生效", "Rule tag saved; it applies from the next recomputation")
+                .into(),
+        ),
+        "rule_enabled" => Some(lang.pick("规则标签已启用，下次重新计算时生效", "Rule tag enabled; it applies from the next recomputation").into()),
+        "rule_disabled" => Some(lang.pick("规则标签已停用，下次重新计算时从客户身上移除", "Rule tag disabled; the next recomputation removes it from customers").into()),
         "settings" => Some(
             lang.pick("分层设置已保存，下次重新计算时生效", "Settings saved; they apply from the next recomputation")
                 .into(),
@@ -233,6 +258,8 @@ struct MembersHead<'a> {
     description: String,
     /// The builder, opened with these conditions.
     builder: Option<String>,
+    /// A saved segment the user may edit and delete: its id.
+    manage: Option<i64>,
     /// Links of the pager: the page's own path and query without `page`.
     base: &'a str,
     flash: Option<String>,
@@ -251,6 +278,7 @@ async fn render_members(
     let ctx = context! { ..page_ctx(u, lang, "segments", &head.title), ..context! {
         description => head.description,
         builder => head.builder,
+        manage => head.manage,
         items => p.items.iter().map(|m| member_row(m, lang)).collect::<Vec<_>>(),
         pager => pager(p.total, p.page, p.per_page, p.items.len(), |n| format!("{}{sep}page={n}", head.base)),
         in_scope_only => !u.user.role.sees_all_customers(),
@@ -269,7 +297,7 @@ async fn members(
     RawQuery(raw): RawQuery,
 ) -> AppResult<Response> {
     let pairs = query_pairs(raw.as_deref());
-    let form = BuilderForm::from_pairs(&pairs);
+    let form = ConditionForm::from_pairs(&pairs);
     let query = form.query();
     let Ok(seg) = form.segment() else {
         return Ok(Redirect::to(&format!("/segments/builder?{query}")).into_response());
@@ -279,6 +307,7 @@ async fn members(
         title: lang.pick("客群成员", "Segment members").into(),
         description: seg.describe(lang),
         builder: Some(format!("/segments/builder?{query}")),
+        manage: None,
         base: &base,
         flash: None,
     };
@@ -298,9 +327,10 @@ async fn saved(
     let seg = svc::parse_segment(&s.definition)?;
     let base = format!("/segments/saved/{id}");
     let head = MembersHead {
-        title: s.name,
+        title: s.name.clone(),
         description: seg.describe(lang),
-        builder: BuilderForm::from_segment(&seg).map(|f| format!("/segments/builder?{}", f.query())),
+        builder: ConditionForm::from_segment(&seg).map(|f| format!("/segments/builder?{}", f.query())),
+        manage: svc::may_manage_segment(&u.user, &s).then_some(id),
         base: &base,
         flash: flash_text(&pairs, lang),
     };

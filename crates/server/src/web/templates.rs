@@ -41,6 +41,7 @@ impl Templates {
             "admin/users.html",
             "admin/user_form.html",
             "admin/groups.html",
+            "admin/calendar.html",
             "import/form.html",
             "import/report.html",
             "segments/parts.html",
@@ -50,6 +51,20 @@ impl Templates {
             "segments/builder.html",
             "segments/saved.html",
             "segments/settings.html",
+            "segments/conditions.html",
+            "segments/rule_tags.html",
+            "segments/rule_tag_form.html",
+            "segments/delete.html",
+            "tickets/queue.html",
+            "tickets/view.html",
+            "tickets/form.html",
+            "tickets/settings.html",
+            "maintenance/parts.html",
+            "maintenance/queue.html",
+            "maintenance/task.html",
+            "maintenance/record_form.html",
+            "maintenance/execution.html",
+            "maintenance/settings.html",
         );
         env.add_function("t", t);
         Ok(Self { env })

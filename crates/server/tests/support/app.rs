@@ -56,6 +56,9 @@ impl TestApp {
             db_pool_size: Some(2),
             // Tests run recomputations themselves.
             segment_recompute_hour: None,
+            // Tests run due jobs themselves (guanxi_server::jobs::run_due).
+            scheduler_poll_ms: None,
+            maintenance_hour: None,
             ..Config::default()
         };
         let clock = Arc::new(TestClock::new("2026-11-23T02:00:00Z".parse().unwrap()));

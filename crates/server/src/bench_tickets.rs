@@ -1,0 +1,241 @@
+//! The tickets of the benchmark data set (scale 1: 2,000,000): two years
+//! of history over the generated customers — most archived with their
+//! stopped clocks, a reply and their history, about 2 % still open in the
+//! agents' queues with running clocks and armed SLA jobs — written through
+//! the store's bulk paths. The bench agents become one team, the default
+//! group of routing, so that `bench run`'s ticket creation routes to the
+//! least-loaded of them. Used by `guanxi bench generate` and
+//! `guanxi bench tickets`.
+
+use guanxi_domain::calendar::{BusinessCalendar, WeeklySchedule};
+use guanxi_domain::customer::Channel;
+use guanxi_domain::ticket::routing::{AssigneeBy, GroupBy, RoutingReason};
+use guanxi_domain::ticket::sla::{ClockKind, SlaClocks, SlaFacts, SlaPolicy};
+use guanxi_domain::ticket::{Category, Priority, Status, TicketType};
+use guanxi_domain::user::GroupKind;
+use guanxi_store::tickets::{self as store, NewTicket};
+use guanxi_store::timeline::{self, NewEntry, kind};
+use guanxi_store::{jobs, routing, settings, users};
+use jiff::SignedDuration;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::service::tickets::SLA_JOB;
+use crate::service::tickets::setup::DEFAULT_GROUP_KEY;
+use crate::state::AppState;
+
+/// Tickets per customer-scale unit: scale 1 has 2,000,000.
+pub const TICKETS_PER_SCALE: f64 = 2_000_000.0;
+/// The team the bench agents join.
+pub const BENCH_TEAM: &str = "基准客服组";
+const BATCH: usize = 2_000;
+/// One ticket in this many is still open.
+const OPEN_ONE_IN: u64 = 50;
+
+const SUBJECTS: &[&str] = &[
+    "发票抬头开错需要重开",
+    "快递显示已签收但未收到货",
+    "如何批量导出本月订单",
+    "上门安装师傅迟到",
+    "希望报表支持按区域汇总",
+    "账号无法登录提示密码错误",
+    "退款申请三天未到账",
+    "产品使用中出现异响",
+    "建议增加短信通知",
+    "续费优惠咨询",
+];
+
+fn pick<T: Copy>(rng: &mut StdRng, xs: &[T]) -> T {
+    xs[rng.random_range(0..xs.len())]
+}
+
+/// Adds `count` tickets to a database that holds the benchmark customers
+/// and agents. Returns how many were written.
+pub async fn generate_tickets(
+    state: &AppState,
+    count: usize,
+    seed: u64,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> anyhow::Result<usize> {
+    let now = state.clock.now();
+    let (customers, agents, last) = state
+        .db
+        .read(|c| {
+            let n = guanxi_store::segments::max_customer_id(c)?;
+            let last = store::max_id(c)?;
+            let agents: Vec<i64> = users::list(c)?
+                .into_iter()
+                .filter(|u| u.email.starts_with("agent") && u.email.ends_with("@bench.guanxi.cn"))
+                .map(|u| u.id)
+                .collect();
+            Ok((n, agents, last))
+        })
+        .await?;
+    if customers == 0 || agents.is_empty() {
+        anyhow::bail!("generate the benchmark customers first (guanxi bench generate)");
+    }
+    let agents2 = agents.clone();
+    let team = state
+        .db
+        .write(move |c| {
+            let team = match routing::group_by_name(c, BENCH_TEAM)? {
+                Some(id) => id,
+                None => users::create_group(c, BENCH_TEAM, GroupKind::Team, now)?,
+            };
+            routing::set_group(c, &agents2, team)?;
+            settings::set(c, DEFAULT_GROUP_KEY, &team.to_string(), now)?;
+            Ok(team)
+        })
+        .await?;
+    state.ticket_setup.invalidate();
+
+    let policy = SlaPolicy::default();
+    let cal = BusinessCalendar::new(WeeklySchedule::standard(), [], state.config.time_zone.clone());
+    let tz = state.config.time_zone.clone();
+    // Received up to yesterday: today's numbers belong to live tickets.
+    let yesterday_end =
+        guanxi_domain::clock::local_date(now, &tz).at(0, 0, 0, 0).to_zoned(tz.clone()).map_or(now, |z| z.timestamp())
+            - SignedDuration::from_mins(1);
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x7469_636b_6574);
+    let mut done = 0;
+    while done < count {
+        let n = BATCH.min(count - done);
+        let mut rows = Vec::with_capacity(n);
+        for i in done..done + n {
+            let open = rng.random_range(0..OPEN_ONE_IN) == 0;
+            let back_mins =
+                if open { rng.random_range(10..14 * 24 * 60) } else { rng.random_range(2 * 24 * 60..730 * 24 * 60) };
+            let received = yesterday_end - SignedDuration::from_mins(back_mins);
+            let ticket_type = pick(&mut rng, TicketType::ALL);
+            let channel = pick(&mut rng, &[Channel::Phone, Channel::OnlineChat, Channel::Email, Channel::Wechat]);
+            let category = pick(&mut rng, Category::ALL);
+            let priority =
+                pick(&mut rng, &[Priority::Urgent, Priority::High, Priority::Normal, Priority::Normal, Priority::Low]);
+            let f = SlaFacts { channel, ticket_type, priority, tier: None };
+            let mut clocks = SlaClocks::default();
+            for k in [ClockKind::FirstResponse, ClockKind::Resolution] {
+                clocks.start(k, policy.target(k, &f), policy.warn_percent, received, &cal);
+            }
+            let status = if open {
+                pick(
+                    &mut rng,
+                    &[Status::New, Status::Accepted, Status::InProgress, Status::InProgress, Status::WaitingCustomer],
+                )
+            } else {
+                Status::Closed
+            };
+            let replied = received + SignedDuration::from_mins(rng.random_range(5..600));
+            if status != Status::New {
+                clocks.stop(ClockKind::FirstResponse, replied, &cal);
+            }
+            if status == Status::WaitingCustomer {
+                clocks.pause_all(replied, &cal);
+            }
+            let resolved = replied + SignedDuration::from_mins(rng.random_range(30..5_000));
+            if status == Status::Closed {
+                clocks.stop_all(resolved, &cal);
+            }
+            let date = guanxi_domain::clock::local_date(received, &tz);
+            let agent = agents[i % agents.len()];
+            rows.push((
+                // Past days, numbered after every ticket already there
+                // (live tickets take today's numbers from the day's counter).
+                format!("GD{}{:09}", date.strftime("%Y%m%d"), last + 1 + i64::try_from(i).unwrap_or(0)),
+                ticket_type,
+                channel,
+                category,
+                priority,
+                status,
+                1 + rng.random_range(0..customers),
+                pick(&mut rng, SUBJECTS),
+                agent,
+                clocks,
+                received,
+                replied,
+                resolved,
+            ));
+        }
+        let reason = RoutingReason {
+            group_by: GroupBy::Default,
+            group: Some(BENCH_TEAM.into()),
+            skill: None,
+            assignee_by: AssigneeBy::LeastLoaded { load: 0, candidates: agents.len() },
+            raised: None,
+            tier_schedule: None,
+            tier: None,
+        };
+        state
+            .db
+            .write(move |c| {
+                let new: Vec<NewTicket<'_>> = rows
+                    .iter()
+                    .map(|r| NewTicket {
+                        number: &r.0,
+                        ticket_type: r.1,
+                        channel: r.2,
+                        category: r.3,
+                        priority: r.4,
+                        status: r.5,
+                        customer_id: r.6,
+                        subject: r.7,
+                        description: "客户来电反映的问题，详见沟通记录。",
+                        group_id: Some(team),
+                        assignee_id: Some(r.8),
+                        schedule_code: "default",
+                        routing: &reason,
+                        repeat_of: None,
+                        sla: &r.9,
+                        external_id: None,
+                        created_by: None,
+                        received_at: r.10,
+                        now: r.10,
+                    })
+                    .collect();
+                let ids = store::insert_many(c, &new)?;
+                let mut events = Vec::with_capacity(rows.len() * 2);
+                let mut messages = Vec::with_capacity(rows.len());
+                let mut entries = Vec::with_capacity(rows.len());
+                let mut armed = Vec::new();
+                for (r, id) in rows.iter().zip(&ids) {
+                    events.push((*id, r.10, None, "created", format!("{{\"priority\":\"{}\"}}", r.4.code())));
+                    if r.5 != Status::New {
+                        messages.push((*id, r.11, Some(r.8), "reply", "您好，已收到您的问题，正在为您处理。"));
+                        events.push((*id, r.11, Some(r.8), "reply", "{}".to_string()));
+                    }
+                    if r.5 == Status::Closed {
+                        events.push((
+                            *id,
+                            r.12,
+                            Some(r.8),
+                            "status",
+                            "{\"from\":\"resolved\",\"to\":\"closed\",\"action\":\"close\"}".into(),
+                        ));
+                    }
+                    entries.push(NewEntry {
+                        customer_id: r.6,
+                        at: r.10,
+                        kind: kind::TICKET,
+                        ref_id: Some(*id),
+                        title: "ticket.created".into(),
+                        body: Some(format!("{} {}", r.0, r.7)),
+                        actor_id: None,
+                    });
+                    if let Some(at) = r.9.next_event() {
+                        armed.push((id.to_string(), at));
+                    }
+                }
+                store::add_events(c, &events)?;
+                store::add_messages(c, &messages)?;
+                timeline::append_many(c, &entries)?;
+                jobs::schedule_many(c, SLA_JOB, &armed, now)?;
+                Ok(())
+            })
+            .await?;
+        done += n;
+        progress(done, count);
+    }
+    state.db.write(move |c| routing::recount_loads(c, now)).await?;
+    let marker = format!("tickets={count}");
+    state.db.write(move |c| settings::set(c, "bench_tickets", &marker, now)).await?;
+    Ok(done)
+}
