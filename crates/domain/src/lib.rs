@@ -9,6 +9,7 @@ pub mod clock;
 pub mod communication;
 pub mod contact;
 pub mod customer;
+pub mod knowledge;
 pub mod lang;
 pub mod money;
 pub mod order;

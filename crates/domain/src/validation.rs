@@ -55,6 +55,14 @@ pub enum Issue {
     RangeTooLong {
         max_days: u32,
     },
+    /// A script names a variable the script library does not know.
+    UnknownScriptVariable {
+        name: String,
+    },
+    /// A script that is not a valid template.
+    ScriptSyntax {
+        detail: String,
+    },
     /// The JSON body or form could not be read at all.
     Malformed(String),
     /// A rule that would depend on itself (a rule tag testing its own tag,
@@ -96,6 +104,8 @@ impl Issue {
     pub fn message(&self, lang: Lang) -> String {
         match (self, lang) {
             (Issue::Required, Lang::Zh) => "必填".into(),
+            Issue::UnknownScriptVariable { .. } => "unknown_variable",
+            Issue::ScriptSyntax { .. } => "template_syntax",
             (Issue::Required, Lang::En) => "is required".into(),
             (Issue::TooLong { max }, Lang::Zh) => format!("不能超过 {max} 个字符"),
             (Issue::TooLong { max }, Lang::En) => format!("must be at most {max} characters"),
@@ -157,6 +167,12 @@ impl Issue {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
     pub field: String,
+            (Issue::UnknownScriptVariable { name }, Lang::Zh) => format!("未知变量 {name}（可用变量见话术编辑页）"),
+            (Issue::UnknownScriptVariable { name }, Lang::En) => {
+                format!("names the unknown variable {name} (the script editor lists the variables)")
+            }
+            (Issue::ScriptSyntax { detail }, Lang::Zh) => format!("模板语法错误：{detail}"),
+            (Issue::ScriptSyntax { detail }, Lang::En) => format!("is not a valid template: {detail}"),
     pub issue: Issue,
 }
 
