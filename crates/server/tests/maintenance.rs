@@ -307,9 +307,9 @@ async fn a_simulated_year_fires_every_scenario_once_to_the_right_person() {
             ("2025-01-19", "T", "milestone", "holiday:春节:2025", "2025-01-26 18:00", "B", "-"),
             ("2025-01-19", "H", "milestone", "holiday:春节:2025", "2025-01-26 18:00", "A", "-"),
             // Mid-Autumn 6 October 2025 falls in the Golden Week: the last
-            // working day before it.
-            ("2025-09-26", "T", "milestone", "holiday:中秋节:2025", "2025-09-30 18:00", "B", "-"),
-            ("2025-09-26", "H", "milestone", "holiday:中秋节:2025", "2025-09-30 18:00", "A", "-"),
+            // working day before it, planned a week ahead of that day.
+            ("2025-09-23", "T", "milestone", "holiday:中秋节:2025", "2025-09-30 18:00", "B", "-"),
+            ("2025-09-23", "H", "milestone", "holiday:中秋节:2025", "2025-09-30 18:00", "A", "-"),
             // H, high value: a revisit every month from its cooperation
             // start's phase, every third one a deep interview, each
             // scheduled by the record of the one before.
@@ -326,8 +326,9 @@ async fn a_simulated_year_fires_every_scenario_once_to_the_right_person() {
             ("2025-10-22", "H", "revisit", "revisit:2025-11-22", "2025-11-24 18:00", "A", "-"),
             ("2025-11-24", "H", "revisit", "revisit:2025-12-24", "2025-12-24 18:00", "A", "-"),
             ("2025-12-24", "H", "deep_interview", "revisit:2026-01-24", "2026-01-26 18:00", "A", "-"),
-            // H's second cooperation anniversary (15 July; three days before is a Saturday).
-            ("2025-07-05", "H", "milestone", "anniversary:2025", "2025-07-11 18:00", "A", "-"),
+            // H's second cooperation anniversary (15 July; three days before is
+            // a Saturday, so it is due on Friday 11th, planned a week ahead).
+            ("2025-07-04", "H", "milestone", "anniversary:2025", "2025-07-11 18:00", "A", "-"),
             // The contact's birthday (8 August), three days before.
             ("2025-07-29", "H", "milestone", "birthday:张伟:2025", "2025-08-05 18:00", "A", "-"),
             // The contract ends 31 December: renewal 30 days before.
