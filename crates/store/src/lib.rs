@@ -21,6 +21,7 @@ pub mod contacts;
 pub mod customers;
 pub mod escalation;
 pub mod jobs;
+pub mod kpi;
 pub mod maintenance;
 pub mod orders;
 pub mod routing;

@@ -15,6 +15,7 @@ const SQLITE: &[(i64, &str)] = &[
     (8, include_str!("../migrations/sqlite/0008_maintenance.sql")),
     (9, include_str!("../migrations/sqlite/0009_tickets.sql")),
     (10, include_str!("../migrations/sqlite/0010_gram_counts.sql")),
+    (15, include_str!("../migrations/sqlite/0015_kpi.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -27,6 +28,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (8, include_str!("../migrations/postgres/0008_maintenance.sql")),
     (9, include_str!("../migrations/postgres/0009_tickets.sql")),
     (10, include_str!("../migrations/postgres/0010_gram_counts.sql")),
+    (15, include_str!("../migrations/postgres/0015_kpi.sql")),
 ];
 
 /// An arbitrary constant: the advisory lock that keeps two starting

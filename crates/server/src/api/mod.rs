@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod customers;
 pub mod import;
 pub mod json;
+pub mod kpis;
 pub mod maintenance;
 pub mod relationship;
 pub mod rule_tags;
@@ -43,6 +44,7 @@ use crate::state::AppState;
         (name = "calendar", description = "工作日历 Business calendar: working days, statutory holidays and 调休, festivals, working hours (SPEC M3)"),
         (name = "tickets", description = "工单与服务流程 Tickets: lifecycle, SLA on business time, routing, escalation paths (SPEC T)"),
         (name = "import", description = "导入 Import of customers, contacts and orders from CSV or Excel (SPEC C9)"),
+        (name = "reports", description = "效果监控与报表 KPIs with their definitions and targets (SPEC R1)"),
         (name = "system", description = "Health")
     )
 )]
@@ -91,6 +93,8 @@ fn router_parts() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenA
 fn main_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(healthz))
+        .routes(routes!(kpis::list))
+        .routes(routes!(kpis::get_one))
         .routes(routes!(auth::create_token))
         .routes(routes!(auth::me))
         .routes(routes!(customers::list, customers::create))

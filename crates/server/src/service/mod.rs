@@ -4,6 +4,7 @@
 
 pub mod calendar;
 pub mod customers;
+pub mod kpis;
 pub mod maintenance;
 pub mod relationship;
 pub mod rule_tags;
