@@ -1,0 +1,586 @@
+//! Measurement (SPEC R1): the registry of KPIs — each one's name, its
+//! definition in words (shown next to it on every page), its unit, its
+//! target and whether its source has landed — the periods and slices it is
+//! computed by, and the arithmetic that turns counted figures into a value.
+//! A KPI whose source has not landed is listed as not yet available and is
+//! never given a number. "No data" is `None`, shown as "—", never a zero
+//! from a division by zero.
+
+use jiff::civil::{Date, Weekday};
+
+use crate::Lang;
+use crate::validation::Issue;
+
+/// What a KPI's value is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// A share, 0.0–1.0, shown as a percentage.
+    Percent,
+    /// Whole minutes.
+    Minutes,
+    /// An average score.
+    Score,
+}
+
+/// A target line: the value must be at least (or at most) this.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Target {
+    pub at_least: bool,
+    pub value: f64,
+}
+
+impl Target {
+    /// Whether a value meets the target; `None` when there is no value.
+    pub fn met(self, value: Option<f64>) -> Option<bool> {
+        value.map(|v| if self.at_least { v >= self.value - 1e-9 } else { v <= self.value + 1e-9 })
+    }
+}
+
+/// Where a KPI's figures come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Tickets,
+    Maintenance,
+    /// Not computed yet: its source (complaints, surveys, scripts, …) has
+    /// not landed, or this KPI is not wired to it yet.
+    Pending,
+}
+
+/// One KPI of the registry.
+#[derive(Debug, Clone, Copy)]
+pub struct KpiDef {
+    pub name: &'static str,
+    pub zh: &'static str,
+    pub en: &'static str,
+    pub def_zh: &'static str,
+    pub def_en: &'static str,
+    pub unit: Unit,
+    pub target: Option<Target>,
+    pub source: Source,
+    /// For a pending KPI: what it waits for.
+    pub pending_zh: &'static str,
+    pub pending_en: &'static str,
+}
+
+impl KpiDef {
+    pub fn label(&self, lang: Lang) -> &'static str {
+        lang.pick(self.zh, self.en)
+    }
+
+    pub fn definition(&self, lang: Lang) -> &'static str {
+        lang.pick(self.def_zh, self.def_en)
+    }
+
+    pub fn available(&self) -> bool {
+        self.source != Source::Pending
+    }
+
+    /// Whether this KPI can be sliced by `group`.
+    pub fn supports(&self, group: GroupBy) -> bool {
+        match self.source {
+            Source::Tickets => true,
+            Source::Maintenance => matches!(group, GroupBy::None | GroupBy::Agent | GroupBy::Tier),
+            Source::Pending => false,
+        }
+    }
+
+    /// The target in words, e.g. `≥ 95%`.
+    pub fn target_text(&self) -> Option<String> {
+        self.target.map(|t| format!("{} {}", if t.at_least { "≥" } else { "≤" }, display(Some(t.value), self.unit)))
+    }
+}
+
+const fn ready(
+    name: &'static str,
+    zh: &'static str,
+    en: &'static str,
+    def_zh: &'static str,
+    def_en: &'static str,
+    unit: Unit,
+    target: Option<Target>,
+    source: Source,
+) -> KpiDef {
+    KpiDef { name, zh, en, def_zh, def_en, unit, target, source, pending_zh: "", pending_en: "" }
+}
+
+const fn pending(
+    name: &'static str,
+    zh: &'static str,
+    en: &'static str,
+    def_zh: &'static str,
+    def_en: &'static str,
+    unit: Unit,
+    target: Option<Target>,
+    pending_zh: &'static str,
+    pending_en: &'static str,
+) -> KpiDef {
+    KpiDef { name, zh, en, def_zh, def_en, unit, target, source: Source::Pending, pending_zh, pending_en }
+}
+
+const fn at_least(value: f64) -> Option<Target> {
+    Some(Target { at_least: true, value })
+}
+
+/// Every KPI of SPEC R1, in the order pages show them.
+pub const REGISTRY: &[KpiDef] = &[
+    ready(
+        "first_response_median",
+        "首次响应时长（中位数）",
+        "First response time (median)",
+        "期内受理且已首次响应的工单，从受理到首次回复的分钟数（取整分钟）的中位数（最近秩法）。",
+        "Of the tickets received in the period that have a first response: the median (nearest rank) of the whole minutes from receipt to the first reply.",
+        Unit::Minutes,
+        None,
+        Source::Tickets,
+    ),
+    ready(
+        "first_response_p90",
+        "首次响应时长（P90）",
+        "First response time (p90)",
+        "同上，第 90 百分位（最近秩法）：九成工单的首次响应不超过此分钟数。",
+        "As above, the 90th percentile (nearest rank): nine tickets in ten had their first reply within this many minutes.",
+        Unit::Minutes,
+        None,
+        Source::Tickets,
+    ),
+    ready(
+        "resolution_time_median",
+        "解决时长（中位数）",
+        "Resolution time (median)",
+        "期内受理且已解决的工单，从受理到解决的分钟数（取整分钟）的中位数（最近秩法）。",
+        "Of the tickets received in the period that are resolved: the median (nearest rank) of the whole minutes from receipt to resolution.",
+        Unit::Minutes,
+        None,
+        Source::Tickets,
+    ),
+    ready(
+        "resolution_rate",
+        "问题解决率",
+        "Resolution rate",
+        "期内受理的工单中，已解决（有解决时间）的比例。目标 ≥ 95%。",
+        "Of the tickets received in the period, the share that is resolved. Target ≥ 95%.",
+        Unit::Percent,
+        at_least(0.95),
+        Source::Tickets,
+    ),
+    ready(
+        "sla_attainment",
+        "SLA 达成率",
+        "SLA attainment",
+        "期内受理的工单中，没有任何 SLA 时钟超时的比例。",
+        "Of the tickets received in the period, the share none of whose SLA clocks was breached.",
+        Unit::Percent,
+        None,
+        Source::Tickets,
+    ),
+    ready(
+        "repeat_inquiry_rate",
+        "重复咨询率",
+        "Repeat-inquiry rate",
+        "期内受理的工单中，被标记为同一客户同一类别 7 天内重复咨询的比例（越低越好）。",
+        "Of the tickets received in the period, the share flagged as a repeat of the same customer's same category within 7 days (lower is better).",
+        Unit::Percent,
+        None,
+        Source::Tickets,
+    ),
+    ready(
+        "maintenance_execution_rate",
+        "维护计划执行率",
+        "Maintenance execution rate",
+        "到期日落在期内（且已到期）的电话维护任务中，按时完成的比例。目标 ≥ 95%。",
+        "Of the call maintenance tasks due in the period (and already due), the share done by their due time. Target ≥ 95%.",
+        Unit::Percent,
+        at_least(0.95),
+        Source::Maintenance,
+    ),
+    pending(
+        "complaint_timeout_rate",
+        "投诉处理超时率",
+        "Complaint timeout rate",
+        "期内受理的投诉中，超过处理时限才办结的比例。",
+        "Of the complaints received in the period, the share closed after their deadline.",
+        Unit::Percent,
+        None,
+        "待投诉模块上线",
+        "Waits for the complaints module",
+    ),
+    pending(
+        "csat_average",
+        "满意度（CSAT）均分",
+        "CSAT average",
+        "期内回收的满意度问卷（1–5 分）的平均分。",
+        "The average score (1–5) of the satisfaction surveys answered in the period.",
+        Unit::Score,
+        None,
+        "待满意度调查上线",
+        "Waits for surveys",
+    ),
+    pending(
+        "csat_satisfied_share",
+        "满意率",
+        "Satisfied share",
+        "期内回收的满意度问卷中，4 分及以上的比例。目标 ≥ 85%。",
+        "Of the satisfaction surveys answered in the period, the share scoring 4 or 5. Target ≥ 85%.",
+        Unit::Percent,
+        at_least(0.85),
+        "待满意度调查上线",
+        "Waits for surveys",
+    ),
+    pending(
+        "nps",
+        "净推荐值（NPS）",
+        "NPS",
+        "推荐者（9–10 分）占比减去贬损者（0–6 分）占比。",
+        "Share of promoters (9–10) minus share of detractors (0–6).",
+        Unit::Percent,
+        None,
+        "待满意度调查上线",
+        "Waits for surveys",
+    ),
+    pending(
+        "churn_rate",
+        "客户流失率",
+        "Churn rate",
+        "期初活跃客户中，期内转为流失状态的比例。",
+        "Of the customers active at the start of the period, the share that churned during it.",
+        Unit::Percent,
+        None,
+        "数据源已有（客户分层），本期尚未接入",
+        "Source exists (segmentation); not wired yet",
+    ),
+    pending(
+        "repurchase_rate",
+        "复购率",
+        "Repurchase rate",
+        "期内下单客户中，此前已有订单的比例。",
+        "Of the customers who ordered in the period, the share who had ordered before.",
+        Unit::Percent,
+        None,
+        "数据源已有（订单），本期尚未接入",
+        "Source exists (orders); not wired yet",
+    ),
+    pending(
+        "tier_coverage",
+        "分层覆盖率",
+        "Tier coverage",
+        "已完成价值分层的客户占全部客户的比例。",
+        "The share of customers that have a value tier.",
+        Unit::Percent,
+        None,
+        "数据源已有（客户分层），本期尚未接入",
+        "Source exists (segmentation); not wired yet",
+    ),
+    pending(
+        "script_effect",
+        "话术效果",
+        "Script effect",
+        "使用话术的会话中，达成目标的比例。",
+        "Of the conversations that used a script, the share that reached its goal.",
+        Unit::Percent,
+        None,
+        "待话术库上线",
+        "Waits for scripts",
+    ),
+];
+
+pub fn find(name: &str) -> Option<&'static KpiDef> {
+    REGISTRY.iter().find(|k| k.name == name)
+}
+
+/// The length of a period a KPI is computed by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Period {
+    Day,
+    Week,
+    Month,
+}
+
+impl Period {
+    pub fn parse(raw: &str) -> Result<Self, Issue> {
+        match raw.trim() {
+            "day" => Ok(Period::Day),
+            "week" => Ok(Period::Week),
+            "month" => Ok(Period::Month),
+            _ => Err(Issue::NotAllowed),
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Period::Day => "day",
+            Period::Week => "week",
+            Period::Month => "month",
+        }
+    }
+
+    pub fn label(self, lang: Lang) -> &'static str {
+        match self {
+            Period::Day => lang.pick("日", "Daily"),
+            Period::Week => lang.pick("周", "Weekly"),
+            Period::Month => lang.pick("月", "Monthly"),
+        }
+    }
+
+    /// The first day of the period holding `d` (weeks start on Monday).
+    pub fn start(self, d: Date) -> Date {
+        match self {
+            Period::Day => d,
+            Period::Week => {
+                let back = i64::from(d.weekday().to_monday_zero_offset());
+                d.checked_sub(jiff::Span::new().days(back)).unwrap_or(d)
+            }
+            Period::Month => d.first_of_month(),
+        }
+    }
+
+    /// The first day of the next period.
+    pub fn next(self, start: Date) -> Date {
+        let span = match self {
+            Period::Day => jiff::Span::new().days(1),
+            Period::Week => jiff::Span::new().weeks(1),
+            Period::Month => jiff::Span::new().months(1),
+        };
+        start.checked_add(span).unwrap_or(Date::MAX)
+    }
+
+    /// The starts of the periods that meet `[from, to]` (both inclusive),
+    /// at most `limit` of them.
+    pub fn buckets(self, from: Date, to: Date, limit: usize) -> Vec<Date> {
+        let mut out = Vec::new();
+        let mut d = self.start(from);
+        while d <= to && out.len() < limit {
+            out.push(d);
+            d = self.next(d);
+        }
+        out
+    }
+
+    /// How a period is named in tables: `2026-03-02`, `2026-03-02 周` or `2026-03`.
+    pub fn name(self, start: Date) -> String {
+        match self {
+            Period::Day => start.to_string(),
+            Period::Week => {
+                debug_assert_eq!(start.weekday(), Weekday::Monday);
+                format!("{start}~")
+            }
+            Period::Month => start.strftime("%Y-%m").to_string(),
+        }
+    }
+}
+
+/// The slice a KPI is broken down by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    None,
+    Team,
+    Agent,
+    Channel,
+    Category,
+    Tier,
+}
+
+impl GroupBy {
+    pub const ALL: &'static [GroupBy] =
+        &[GroupBy::None, GroupBy::Team, GroupBy::Agent, GroupBy::Channel, GroupBy::Category, GroupBy::Tier];
+
+    pub fn parse(raw: &str) -> Result<Self, Issue> {
+        match raw.trim() {
+            "" | "none" => Ok(GroupBy::None),
+            "team" => Ok(GroupBy::Team),
+            "agent" => Ok(GroupBy::Agent),
+            "channel" => Ok(GroupBy::Channel),
+            "category" => Ok(GroupBy::Category),
+            "tier" => Ok(GroupBy::Tier),
+            _ => Err(Issue::NotAllowed),
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            GroupBy::None => "none",
+            GroupBy::Team => "team",
+            GroupBy::Agent => "agent",
+            GroupBy::Channel => "channel",
+            GroupBy::Category => "category",
+            GroupBy::Tier => "tier",
+        }
+    }
+
+    pub fn label(self, lang: Lang) -> &'static str {
+        match self {
+            GroupBy::None => lang.pick("合计", "Total"),
+            GroupBy::Team => lang.pick("团队", "Team"),
+            GroupBy::Agent => lang.pick("客服", "Agent"),
+            GroupBy::Channel => lang.pick("渠道", "Channel"),
+            GroupBy::Category => lang.pick("类别", "Category"),
+            GroupBy::Tier => lang.pick("客户层级", "Tier"),
+        }
+    }
+}
+
+/// The counted figures of tickets received in one period and slice, from
+/// which every ticket KPI is computed. Durations are histograms of whole
+/// minutes (value, count), so that periods add up exactly (a day's
+/// figures merge into its week and month) and percentiles stay exact.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TicketFigures {
+    pub received: i64,
+    pub resolved: i64,
+    pub breached: i64,
+    pub repeats: i64,
+    pub first_response: Vec<(i64, i64)>,
+    pub resolution: Vec<(i64, i64)>,
+}
+
+fn merge_hist(into: &mut Vec<(i64, i64)>, from: &[(i64, i64)]) {
+    into.extend_from_slice(from);
+    into.sort_unstable();
+    let mut out: Vec<(i64, i64)> = Vec::with_capacity(into.len());
+    for &(v, n) in into.iter() {
+        match out.last_mut() {
+            Some(last) if last.0 == v => last.1 += n,
+            _ => out.push((v, n)),
+        }
+    }
+    *into = out;
+}
+
+impl TicketFigures {
+    pub fn merge(&mut self, other: &TicketFigures) {
+        self.received += other.received;
+        self.resolved += other.resolved;
+        self.breached += other.breached;
+        self.repeats += other.repeats;
+        merge_hist(&mut self.first_response, &other.first_response);
+        merge_hist(&mut self.resolution, &other.resolution);
+    }
+
+    /// The value of a ticket KPI; `None` when there is nothing to measure
+    /// (or the KPI is not a ticket KPI).
+    #[allow(clippy::cast_precision_loss)]
+    pub fn value(&self, name: &str) -> Option<f64> {
+        match name {
+            "first_response_median" => percentile(&self.first_response, 50).map(|m| m as f64),
+            "first_response_p90" => percentile(&self.first_response, 90).map(|m| m as f64),
+            "resolution_time_median" => percentile(&self.resolution, 50).map(|m| m as f64),
+            "resolution_rate" => ratio(self.resolved, self.received),
+            "sla_attainment" => ratio(self.received - self.breached, self.received),
+            "repeat_inquiry_rate" => ratio(self.repeats, self.received),
+            _ => None,
+        }
+    }
+}
+
+/// `num ÷ den`, `None` when `den` is zero.
+#[allow(clippy::cast_precision_loss)]
+pub fn ratio(num: i64, den: i64) -> Option<f64> {
+    (den > 0).then(|| num as f64 / den as f64)
+}
+
+/// The nearest-rank `p`th percentile of a histogram sorted by value: the
+/// smallest value whose cumulative count reaches `ceil(p/100 · n)`.
+/// `None` for an empty histogram.
+pub fn percentile(hist: &[(i64, i64)], p: u32) -> Option<i64> {
+    let n: i64 = hist.iter().map(|h| h.1).sum();
+    if n <= 0 {
+        return None;
+    }
+    let rank = ((i64::from(p) * n) + 99) / 100;
+    let rank = rank.max(1);
+    let mut seen = 0;
+    for &(v, c) in hist {
+        seen += c;
+        if seen >= rank {
+            return Some(v);
+        }
+    }
+    hist.last().map(|h| h.0)
+}
+
+/// A value as shown: `95.0%`, `42 分钟`-less plain minutes, or `—`.
+pub fn display(value: Option<f64>, unit: Unit) -> String {
+    match (value, unit) {
+        (None, _) => "—".to_string(),
+        (Some(v), Unit::Percent) => format!("{:.1}%", v * 100.0),
+        (Some(v), Unit::Score) => format!("{v:.2}"),
+        (Some(v), Unit::Minutes) => {
+            if (v - v.round()).abs() < 1e-9 {
+                format!("{v:.0}")
+            } else {
+                format!("{v:.1}")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn registry_names_are_unique_and_found() {
+        for k in REGISTRY {
+            assert_eq!(find(k.name).map(|f| f.name), Some(k.name));
+            assert_eq!(REGISTRY.iter().filter(|o| o.name == k.name).count(), 1);
+            assert!(!k.def_zh.is_empty() && !k.def_en.is_empty());
+            assert_eq!(k.available(), k.pending_en.is_empty());
+        }
+    }
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        let h = [(1, 1), (2, 1), (3, 1), (4, 1), (10, 1)];
+        assert_eq!(percentile(&h, 50), Some(3));
+        assert_eq!(percentile(&h, 90), Some(10));
+        assert_eq!(percentile(&[(7, 4)], 90), Some(7));
+        assert_eq!(percentile(&[], 50), None);
+        // 10 values 1..=10: p90 is the 9th.
+        let ten: Vec<(i64, i64)> = (1..=10).map(|v| (v, 1)).collect();
+        assert_eq!(percentile(&ten, 90), Some(9));
+        assert_eq!(percentile(&ten, 50), Some(5));
+    }
+
+    #[test]
+    fn empty_figures_have_no_value() {
+        let f = TicketFigures::default();
+        for k in REGISTRY.iter().filter(|k| k.source == Source::Tickets) {
+            assert_eq!(f.value(k.name), None, "{}", k.name);
+        }
+        assert_eq!(display(None, Unit::Percent), "—");
+        assert_eq!(display(Some(0.95), Unit::Percent), "95.0%");
+    }
+
+    #[test]
+    fn periods_start_and_step() {
+        let d: Date = "2026-03-04".parse().unwrap(); // a Wednesday
+        assert_eq!(Period::Week.start(d).to_string(), "2026-03-02");
+        assert_eq!(Period::Month.start(d).to_string(), "2026-03-01");
+        let b = Period::Week.buckets("2026-03-01".parse().unwrap(), "2026-03-16".parse().unwrap(), 100);
+        assert_eq!(
+            b.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["2026-02-23", "2026-03-02", "2026-03-09", "2026-03-16"]
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn merged_percentile_matches_sorted_list(values in proptest::collection::vec(0i64..500, 1..60), split in 0usize..60) {
+            let split = split.min(values.len());
+            let hist = |vs: &[i64]| { let mut h = Vec::new(); merge_hist(&mut h, &vs.iter().map(|v| (*v, 1)).collect::<Vec<_>>()); h };
+            let mut a = TicketFigures { first_response: hist(&values[..split]), ..Default::default() };
+            a.merge(&TicketFigures { first_response: hist(&values[split..]), ..Default::default() });
+            let mut sorted = values.clone();
+            sorted.sort_unstable();
+            for p in [50u32, 90] {
+                let rank = ((p as usize * sorted.len()) + 99) / 100;
+                prop_assert_eq!(percentile(&a.first_response, p), Some(sorted[rank.max(1) - 1]));
+            }
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! Measurement (SPEC R1–R3): a KPI of the registry
+//! ([`guanxi_domain::kpi::REGISTRY`]) computed over a date range, by day,
+//! week or month and by slice (team, agent, channel, category, tier), for
+//! the API, the dashboard and the reports. Ticket figures are counted per
+//! local day by SQL aggregates (store::kpi) and added up into periods here;
+//! the maintenance execution rate reuses the maintenance module's figures.
+//! Supervisors and administrators only.
+
+use std::collections::{BTreeMap, HashMap};
+
+use guanxi_domain::customer::Channel;
+use guanxi_domain::kpi::{self, GroupBy, KpiDef, Period, Source, TicketFigures};
+use guanxi_domain::plan::ExecutionFigures;
+use guanxi_domain::segment::ValueTier;
+use guanxi_domain::ticket::Category;
+use guanxi_domain::user::Role;
+use guanxi_domain::{Issue, Lang, ValidationErrors};
+use guanxi_store::kpi::{self as store, Duration};
+use guanxi_store::maintenance::{self as maint, QueueScope, RateBy};
+use guanxi_store::users::User;
+use jiff::civil::Date;
+
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// The most periods one series holds.
+pub const MAX_BUCKETS: usize = 400;
+
+/// What to compute: the periods of `[from, to]` (both included) and the slice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KpiQuery {
+    pub period: Period,
+    pub group: GroupBy,
+    pub from: Date,
+    pub to: Date,
+}
+
+/// Reads `from`, `to`, `by` and `group`; defaults: the last 30 days, by
+/// day, not sliced. Errors name the field.
+pub fn parse_query(
+    from: Option<&str>,
+    to: Option<&str>,
+    by: Option<&str>,
+    group: Option<&str>,
+    today: Date,
+) -> Result<KpiQuery, ValidationErrors> {
+    let mut e = ValidationErrors::new();
+    let period = e.check("by", Period::parse(by.map(str::trim).filter(|s| !s.is_empty()).unwrap_or("day")));
+    let group = e.check("group", GroupBy::parse(group.unwrap_or("")));
+    let default_from = today.checked_sub(jiff::Span::new().days(29)).unwrap_or(today).to_string();
+    let default_to = today.to_string();
+    let blank = |s: Option<&str>| s.map(str::trim).filter(|s| !s.is_empty()).is_none();
+    let from = if blank(from) { Some(default_from.as_str()) } else { from };
+    let to = if blank(to) { Some(default_to.as_str()) } else { to };
+    let range = guanxi_domain::calendar::parse_range(from, to);
+    match (period, group, range) {
+        (Some(period), Some(group), Ok((from, to))) if e.is_empty() => Ok(KpiQuery { period, group, from, to }),
+        (_, _, Err(more)) => {
+            e.0.extend(more.0);
+            Err(e)
+        }
+        _ => Err(e),
+    }
+}
+
+/// Reports are for supervisors and administrators.
+pub fn require_reader(user: &User) -> AppResult<()> {
+    if matches!(user.role, Role::Supervisor | Role::Admin) { Ok(()) } else { Err(AppError::Forbidden) }
+}
+
+/// One slice's values, one per period, and over the whole range.
+#[derive(Debug, Clone)]
+pub struct SliceValues {
+    pub key: String,
+    pub label: String,
+    pub values: Vec<Option<f64>>,
+    pub total: Option<f64>,
+    /// The tickets (or tasks due) the total is computed over.
+    pub base: i64,
+}
+
+/// A KPI over the periods of a query.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub def: &'static KpiDef,
+    pub query: KpiQuery,
+    pub buckets: Vec<Date>,
+    pub slices: Vec<SliceValues>,
+}
+
+/// Figures per slice, per period and in total.
+struct Grid<F> {
+    buckets: Vec<Date>,
+    /// (key, label, per period, total)
+    slices: Vec<(String, String, Vec<F>, F)>,
+}
+
+fn tz_offset_ms(state: &AppState) -> i64 {
+    i64::from(state.config.time_zone.to_offset(state.clock.now()).seconds()) * 1000
+}
+
+fn bucket_index(buckets: &[Date], period: Period, d: Date) -> Option<usize> {
+    buckets.binary_search(&period.start(d)).ok()
+}
+
+/// The label of a slice key.
+pub fn slice_label(group: GroupBy, key: &str, names: &HashMap<String, String>, lang: Lang) -> String {
+    match group {
+        GroupBy::None => lang.pick("合计", "Total").to_string(),
+        GroupBy::Team | GroupBy::Agent if key == "0" => match group {
+            GroupBy::Team => lang.pick("未分组", "No team").to_string(),
+            _ => lang.pick("未分配", "Unassigned").to_string(),
+        },
+        GroupBy::Team | GroupBy::Agent => names.get(key).cloned().unwrap_or_else(|| format!("#{key}")),
+        GroupBy::Channel => Channel::parse(key).map_or_else(|_| key.to_string(), |c| c.label(lang).to_string()),
+        GroupBy::Category => Category::parse(key).map_or_else(|_| key.to_string(), |c| c.label(lang).to_string()),
+        GroupBy::Tier if key.is_empty() => lang.pick("未分层", "No tier").to_string(),
+        GroupBy::Tier => ValueTier::parse(key).map_or_else(|_| key.to_string(), |t| t.label(lang).to_string()),
+    }
+}
+
+/// Every slice a dimension always lists, even without data (all agents,
+/// all channels, …), in order, and the names of staff.
+fn known_slices(c: &mut guanxi_store::Conn, group: GroupBy) -> guanxi_store::Result<Vec<(String, Option<String>)>> {
+    Ok(match group {
+        GroupBy::None => vec![(String::new(), None)],
+        GroupBy::Team | GroupBy::Agent => {
+            store::staff_slices(c, group)?.into_iter().map(|(k, n)| (k, Some(n))).collect()
+        }
+        GroupBy::Channel => Channel::ALL.iter().map(|c| (c.code().to_string(), None)).collect(),
+        GroupBy::Category => Category::ALL.iter().map(|c| (c.code().to_string(), None)).collect(),
+        GroupBy::Tier => ValueTier::ALL.iter().map(|t| (t.code().to_string(), None)).collect(),
+    })
+}
+
+/// Orders the slices: the known ones first, then those met only in the data.
+fn arrange<F: Default + Clone>(
+    c: &mut guanxi_store::Conn,
+    group: GroupBy,
+    lang: Lang,
+    n: usize,
+    mut data: BTreeMap<String, (Vec<F>, F)>,
+) -> guanxi_store::Result<Vec<(String, String, Vec<F>, F)>> {
+    let known = known_slices(c, group)?;
+    let mut names: HashMap<String, String> =
+        known.iter().filter_map(|(k, n)| n.clone().map(|n| (k.clone(), n))).collect();
+    let missing: Vec<i64> = data
+        .keys()
+        .filter(|k| !names.contains_key(*k))
+        .filter_map(|k| k.parse::<i64>().ok())
+        .filter(|id| *id != 0)
+        .collect();
+    names.extend(store::staff_names(c, group, &missing)?);
+    let mut out = Vec::new();
+    for (key, _) in &known {
+        let (per, total) = data.remove(key).unwrap_or_else(|| (vec![F::default(); n], F::default()));
+        out.push((key.clone(), slice_label(group, key, &names, lang), per, total));
+    }
+    for (key, (per, total)) in data {
+        out.push((key.clone(), slice_label(group, &key, &names, lang), per, total));
+    }
+    Ok(out)
+}
+
+async fn ticket_grid(state: &AppState, q: KpiQuery, lang: Lang) -> AppResult<Grid<TicketFigures>> {
+    let buckets = q.period.buckets(q.from, q.to, MAX_BUCKETS);
+    let offset = tz_offset_ms(state);
+    let (from_day, to_day) = (store::day_number(q.from), store::day_number(q.to));
+    let b = buckets.clone();
+    let slices = state
+        .db
+        .read(move |c| {
+            let n = b.len();
+            let mut data: BTreeMap<String, (Vec<TicketFigures>, TicketFigures)> = BTreeMap::new();
+            let slot = |key: &str, day: i64| -> Option<(String, usize)> {
+                bucket_index(&b, q.period, store::day_date(day)).map(|i| (key.to_string(), i))
+            };
+            let mut rows = Vec::new();
+            for r in store::ticket_counts(c, from_day, to_day, offset, q.group)? {
+                if let Some(s) = slot(&r.key, r.day) {
+                    rows.push((s, r));
+                }
+            }
+            for ((key, i), r) in rows {
+                let e =
+                    data.entry(key).or_insert_with(|| (vec![TicketFigures::default(); n], TicketFigures::default()));
+                let f = TicketFigures {
+                    received: r.received,
+                    resolved: r.resolved,
+                    breached: r.breached,
+                    repeats: r.repeats,
+                    ..Default::default()
+                };
+                e.0[i].merge(&f);
+                e.1.merge(&f);
+            }
+            for which in [Duration::FirstResponse, Duration::Resolution] {
+                for (day, key, minutes, count) in store::ticket_durations(c, from_day, to_day, offset, q.group, which)?
+                {
+                    let Some((key, i)) = slot(&key, day) else { continue };
+                    let e = data
+                        .entry(key)
+                        .or_insert_with(|| (vec![TicketFigures::default(); n], TicketFigures::default()));
+                    let f = match which {
+                        Duration::FirstResponse => {
+                            TicketFigures { first_response: vec![(minutes, count)], ..Default::default() }
+                        }
+                        Duration::Resolution => {
+                            TicketFigures { resolution: vec![(minutes, count)], ..Default::default() }
+                        }
+                    };
+                    e.0[i].merge(&f);
+                    e.1.merge(&f);
+                }
+            }
+            arrange(c, q.group, lang, n, data)
+        })
+        .await?;
+    Ok(Grid { buckets, slices })
+}
+
+fn add_execution(into: &mut ExecutionFigures, f: &ExecutionFigures) {
+    into.due += f.due;
+    into.on_time += f.on_time;
+    into.done += f.done;
+    into.achieved += f.achieved;
+    into.evaluated += f.evaluated;
+    into.satisfaction_sum += f.satisfaction_sum;
+    into.satisfaction_count += f.satisfaction_count;
+}
+
+/// The maintenance module's execution figures (store::maintenance::execution),
+/// one aggregate per period.
+async fn maintenance_grid(state: &AppState, q: KpiQuery, lang: Lang) -> AppResult<Grid<ExecutionFigures>> {
+    let by = match q.group {
+        GroupBy::None => RateBy::Scenario,
+        GroupBy::Agent => RateBy::Agent,
+        GroupBy::Tier => RateBy::Tier,
+        _ => {
+            return Err(ValidationErrors::single("group", Issue::NotAllowed).into());
+        }
+    };
+    let buckets = q.period.buckets(q.from, q.to, MAX_BUCKETS);
+    let tz = state.config.time_zone.clone();
+    let start =
+        move |d: Date| d.to_zoned(tz.clone()).map(|z| z.timestamp()).map_err(|e| AppError::Internal(e.to_string()));
+    let mut ranges = Vec::new();
+    let end = q.to.tomorrow().unwrap_or(q.to);
+    for b in &buckets {
+        let lo = (*b).max(q.from);
+        let hi = q.period.next(*b).min(end);
+        ranges.push((start(lo)?, start(hi)?));
+    }
+    let now = state.clock.now();
+    let b = buckets.clone();
+    let slices = state
+        .db
+        .read(move |c| {
+            let n = b.len();
+            let mut data: BTreeMap<String, (Vec<ExecutionFigures>, ExecutionFigures)> = BTreeMap::new();
+            for (i, (lo, hi)) in ranges.iter().enumerate() {
+                for (key, _, f) in maint::execution(c, &QueueScope::All, by, *lo, *hi, now)? {
+                    let key = if q.group == GroupBy::None { String::new() } else { key };
+                    let e = data
+                        .entry(key)
+                        .or_insert_with(|| (vec![ExecutionFigures::default(); n], ExecutionFigures::default()));
+                    add_execution(&mut e.0[i], &f);
+                    add_execution(&mut e.1, &f);
+                }
+            }
+            arrange(c, q.group, lang, n, data)
+        })
+        .await?;
+    Ok(Grid { buckets, slices })
+}
+
+/// One KPI over the query's periods and slices.
+pub async fn series(state: &AppState, user: &User, def: &'static KpiDef, q: KpiQuery, lang: Lang) -> AppResult<Series> {
+    require_reader(user)?;
+    if !def.supports(q.group) {
+        return Err(ValidationErrors::single(if def.available() { "group" } else { "name" }, Issue::NotAllowed).into());
+    }
+    match def.source {
+        Source::Tickets => Ok(ticket_series(def, q, &ticket_grid(state, q, lang).await?)),
+        Source::Maintenance => Ok(maintenance_series(def, q, &maintenance_grid(state, q, lang).await?)),
+        Source::Pending => Err(ValidationErrors::single("name", Issue::NotAllowed).into()),
+    }
+}
+
+fn ticket_series(def: &'static KpiDef, q: KpiQuery, g: &Grid<TicketFigures>) -> Series {
+    Series {
+        def,
+        query: q,
+        buckets: g.buckets.clone(),
+        slices: g
+            .slices
+            .iter()
+            .map(|(key, label, per, total)| SliceValues {
+                key: key.clone(),
+                label: label.clone(),
+                values: per.iter().map(|f| f.value(def.name)).collect(),
+                total: total.value(def.name),
+                base: total.received,
+            })
+            .collect(),
+    }
+}
+
+fn maintenance_series(def: &'static KpiDef, q: KpiQuery, g: &Grid<ExecutionFigures>) -> Series {
+    Series {
+        def,
+        query: q,
+        buckets: g.buckets.clone(),
+        slices: g
+            .slices
+            .iter()
+            .map(|(key, label, per, total)| SliceValues {
+                key: key.clone(),
+                label: label.clone(),
+                values: per.iter().map(ExecutionFigures::rate).collect(),
+                total: total.rate(),
+                base: total.due,
+            })
+            .collect(),
+    }
+}
+
+/// Every available KPI over the query (the monitoring table, the
+/// dashboard): the ticket figures are counted once for all ticket KPIs.
+/// KPIs that cannot be sliced by the query's group are left out.
+pub async fn all_series(state: &AppState, user: &User, q: KpiQuery, lang: Lang) -> AppResult<Vec<Series>> {
+    require_reader(user)?;
+    let tickets = ticket_grid(state, q, lang).await?;
+    let maintenance = if kpi::REGISTRY.iter().any(|k| k.source == Source::Maintenance && k.supports(q.group)) {
+        Some(maintenance_grid(state, q, lang).await?)
+    } else {
+        None
+    };
+    let mut out = Vec::new();
+    for def in kpi::REGISTRY.iter().filter(|k| k.supports(q.group)) {
+        match def.source {
+            Source::Tickets => out.push(ticket_series(def, q, &tickets)),
+            Source::Maintenance => {
+                if let Some(m) = &maintenance {
+                    out.push(maintenance_series(def, q, m));
+                }
+            }
+            Source::Pending => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Tickets received per category over `[from, to]`, most first (the Pareto chart).
+pub async fn category_counts(state: &AppState, user: &User, from: Date, to: Date) -> AppResult<Vec<(String, i64)>> {
+    require_reader(user)?;
+    let tz = state.config.time_zone.clone();
+    let at = |d: Date| d.to_zoned(tz.clone()).map(|z| z.timestamp()).map_err(|e| AppError::Internal(e.to_string()));
+    let (lo, hi) = (at(from)?, at(to.tomorrow().unwrap_or(to))?);
+    Ok(state.db.read(move |c| store::category_counts(c, lo, hi)).await?)
+}
+
+/// Customers per (tier, activity): the segmentation's own count.
+pub async fn tier_activity(state: &AppState, user: &User) -> AppResult<Vec<(String, String, i64)>> {
+    require_reader(user)?;
+    Ok(state.db.read(|c| guanxi_store::segments::tier_activity_counts(c, &guanxi_store::customers::Scope::All)).await?)
+}

@@ -1,0 +1,285 @@
+//! KPIs (SPEC R1) over HTTP on every engine, on a hand-built set of
+//! tickets whose answers are worked out below: per day (with an empty day),
+//! per week by agent (with an agent who has no tickets), per month by
+//! channel and by tier; the local-day boundary of the business time zone;
+//! the registry's definitions and pending KPIs; and every refusal (unknown
+//! KPI, pending KPI, bad period, bad slice, an agent asking).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use guanxi_store::Value as V;
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use reqwest::Method;
+use serde_json::{Value, json};
+use support::app::{TestApp, apps};
+
+/// An instant in Shanghai time, `YYYY-MM-DD HH:MM`.
+fn at(s: &str) -> Timestamp {
+    jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M", s)
+        .unwrap()
+        .to_zoned(TimeZone::get("Asia/Shanghai").unwrap())
+        .unwrap()
+        .timestamp()
+}
+
+async fn json_of(r: reqwest::Response) -> (u16, Value) {
+    let s = r.status().as_u16();
+    (s, r.json().await.unwrap_or(Value::Null))
+}
+
+/// One hand-built ticket.
+struct T {
+    received: &'static str,
+    agent: Option<i64>,
+    group: Option<i64>,
+    channel: &'static str,
+    category: &'static str,
+    /// Minutes from receipt to the first reply.
+    frt: Option<i64>,
+    /// Minutes from receipt to resolution.
+    res: Option<i64>,
+    breached: bool,
+    repeat: bool,
+}
+
+async fn insert(app: &TestApp, customer: i64, tickets: Vec<T>) {
+    app.state
+        .db
+        .write(move |c| {
+            for (i, t) in tickets.iter().enumerate() {
+                let received = at(t.received).as_millisecond();
+                let plus = |m: Option<i64>| m.map_or(V::Null, |m| V::I64(received + m * 60_000 + 17_000));
+                c.execute(
+                    "INSERT INTO tickets (number, ticket_type, channel, category, priority, status, active, customer_id,
+                        subject, description, group_id, assignee_id, schedule_code, routing, repeat_of, sla, sla_due_at,
+                        sla_breached, received_at, created_at, updated_at, first_response_at, resolved_at)
+                     VALUES ($1, 'consultation', $2, $3, 'normal', $4, $5, $6, 'KPI', '', $7, $8, 'standard', 'null', $9,
+                        '{}', 253370764800000, $10, $11, $11, $11, $12, $13)",
+                    &[
+                        V::Text(format!("K{i:04}")),
+                        V::Text(t.channel.into()),
+                        V::Text(t.category.into()),
+                        V::Text(if t.res.is_some() { "resolved" } else { "open" }.into()),
+                        V::Bool(t.res.is_none()),
+                        V::I64(customer),
+                        t.group.map_or(V::Null, V::I64),
+                        t.agent.map_or(V::Null, V::I64),
+                        if t.repeat { V::I64(1) } else { V::Null },
+                        V::Bool(t.breached),
+                        V::I64(received),
+                        plus(t.frt),
+                        plus(t.res),
+                    ],
+                )?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+}
+
+async fn kpi(app: &TestApp, token: &str, path: &str) -> Value {
+    let (s, v) = json_of(app.call(Method::GET, path, Some(token), None).await).await;
+    assert_eq!(s, 200, "[{}] {path}: {v}", app.engine);
+    v
+}
+
+/// The slice with this label.
+fn slice<'a>(v: &'a Value, label: &str) -> &'a Value {
+    v["slices"].as_array().unwrap().iter().find(|s| s["label"] == label).unwrap_or_else(|| panic!("no {label} in {v}"))
+}
+
+/// The displayed values of a slice, period by period, then its total.
+fn shown(s: &Value) -> (Vec<String>, String) {
+    (
+        s["points"].as_array().unwrap().iter().map(|p| p["display"].as_str().unwrap().to_string()).collect(),
+        s["total_display"].as_str().unwrap().to_string(),
+    )
+}
+
+fn strs(v: &[&str]) -> Vec<String> {
+    v.iter().map(ToString::to_string).collect()
+}
+
+#[tokio::test]
+async fn kpis_on_a_hand_built_dataset() {
+    for app in apps().await {
+        app.clock.set(at("2026-03-20 12:00"));
+        let admin = app.admin_token().await;
+        let (s, g) = json_of(
+            app.call(Method::POST, "/api/v1/groups", Some(&admin), Some(json!({"name": "一组", "kind": "team"}))).await,
+        )
+        .await;
+        assert_eq!(s, 201, "{g}");
+        let team = g["id"].as_i64().unwrap();
+        let (wang, _) = app.user(&admin, "wang@example.com", "agent", Some(team)).await;
+        let (li, agent_token) = app.user(&admin, "li@example.com", "agent", Some(team)).await;
+        // zhao has no tickets at all.
+        app.user(&admin, "zhao@example.com", "agent", Some(team)).await;
+        let (s, c) =
+            json_of(app.call(Method::POST, "/api/v1/customers", Some(&admin), Some(json!({"name": "测试客户"}))).await)
+                .await;
+        assert_eq!(s, 201, "{c}");
+        let customer = c["id"].as_i64().unwrap();
+        let t = |received, agent, channel, category, frt, res, breached, repeat| T {
+            received,
+            agent,
+            group: agent.map(|_| team),
+            channel,
+            category,
+            frt,
+            res,
+            breached,
+            repeat,
+        };
+        insert(
+            &app,
+            customer,
+            vec![
+                // Sunday 1 March, ten minutes before midnight: outside the range.
+                t("2026-03-01 23:50", Some(wang), "phone", "product", Some(1), Some(1), false, false),
+                // Monday 2 March; 00:05 local is still 1 March in UTC.
+                t("2026-03-02 00:05", Some(wang), "phone", "product", Some(10), Some(60), false, false),
+                t("2026-03-02 09:00", Some(wang), "email", "service", Some(30), Some(240), true, false),
+                t("2026-03-02 10:00", Some(li), "phone", "product", Some(5), None, false, false),
+                // Tuesday 3 March.
+                t("2026-03-03 11:00", Some(li), "wechat", "communication", Some(20), Some(120), false, true),
+                t("2026-03-03 15:00", None, "phone", "product", None, None, true, false),
+                // Wednesday 4 March: nothing. Thursday 5 March:
+                t("2026-03-05 09:30", Some(wang), "phone", "product", Some(40), Some(90), false, false),
+                // Monday 9 March, the next week.
+                t("2026-03-09 14:00", Some(li), "email", "service", Some(15), Some(30), false, false),
+            ],
+        )
+        .await;
+
+        // By day over 2–4 March, not sliced.
+        // 2 March: 3 received, 2 resolved, 1 breached; first responses
+        // 5, 10, 30 → median (rank 2) 10, p90 (rank 3) 30; resolutions
+        // 60, 240 → median (rank 1) 60.
+        // 3 March: 2 received, 1 resolved, 1 breached, 1 repeat; first
+        // response 20; resolution 120.
+        // 4 March: nothing → "—" everywhere.
+        // Total: 5 received, 3 resolved (60%), 2 breached (SLA 60%), 1
+        // repeat (20%); first responses 5, 10, 20, 30 → median 10, p90
+        // (rank ceil(3.6) = 4) 30; resolutions 60, 120, 240 → median 120.
+        let q = "from=2026-03-02&to=2026-03-04&by=day";
+        let cases: [(&str, [&str; 3], &str); 6] = [
+            ("resolution_rate", ["66.7%", "50.0%", "—"], "60.0%"),
+            ("sla_attainment", ["66.7%", "50.0%", "—"], "60.0%"),
+            ("repeat_inquiry_rate", ["0.0%", "50.0%", "—"], "20.0%"),
+            ("first_response_median", ["10", "20", "—"], "10"),
+            ("first_response_p90", ["30", "20", "—"], "30"),
+            ("resolution_time_median", ["60", "120", "—"], "120"),
+        ];
+        for (name, days, total) in cases {
+            let v = kpi(&app, &admin, &format!("/api/v1/kpis/{name}?{q}")).await;
+            assert_eq!(v["slices"].as_array().unwrap().len(), 1, "[{}] {name}: {v}", app.engine);
+            let s = slice(&v, "合计");
+            assert_eq!(shown(s), (strs(&days), total.to_string()), "[{}] {name}: {v}", app.engine);
+            assert_eq!(s["points"][2]["value"], Value::Null, "[{}] {name}", app.engine);
+            let periods: Vec<&str> =
+                s["points"].as_array().unwrap().iter().map(|p| p["period"].as_str().unwrap()).collect();
+            assert_eq!(periods, ["2026-03-02", "2026-03-03", "2026-03-04"]);
+        }
+        // The resolution rate is under its 95% target, and says so.
+        let v = kpi(&app, &admin, &format!("/api/v1/kpis/resolution_rate?{q}")).await;
+        assert_eq!(v["kpi"]["target"], "≥ 95.0%");
+        assert_eq!(slice(&v, "合计")["total_met"], false);
+        assert_eq!(slice(&v, "合计")["points"][2]["met"], Value::Null);
+        assert_eq!(slice(&v, "合计")["base"], 5);
+
+        // By week and agent over 2–15 March. Week of 2 March: wang resolved
+        // 3 of 3, li 1 of 2, unassigned 0 of 1; week of 9 March: li 1 of 1.
+        // zhao has no tickets: listed, "—" throughout.
+        let v =
+            kpi(&app, &admin, "/api/v1/kpis/resolution_rate?from=2026-03-02&to=2026-03-15&by=week&group=agent").await;
+        let labels: Vec<&str> = v["slices"].as_array().unwrap().iter().map(|s| s["label"].as_str().unwrap()).collect();
+        assert_eq!(labels, ["li", "wang", "zhao", "未分配"], "[{}] {v}", app.engine);
+        assert_eq!(shown(slice(&v, "wang")), (strs(&["100.0%", "—"]), "100.0%".into()));
+        assert_eq!(shown(slice(&v, "li")), (strs(&["50.0%", "100.0%"]), "66.7%".into()));
+        assert_eq!(shown(slice(&v, "zhao")), (strs(&["—", "—"]), "—".into()));
+        assert_eq!(shown(slice(&v, "未分配")), (strs(&["0.0%", "—"]), "0.0%".into()));
+        assert_eq!(slice(&v, "wang")["total_met"], true);
+        assert_eq!(slice(&v, "li")["total_met"], false);
+        assert_eq!(slice(&v, "zhao")["base"], 0);
+
+        // By month and channel: phone 5, 10, 40 → 10; email 30, 15 → 15
+        // (rank 1 of 2); WeChat 20; SMS nothing.
+        let v = kpi(
+            &app,
+            &admin,
+            "/api/v1/kpis/first_response_median?from=2026-03-02&to=2026-03-15&by=month&group=channel",
+        )
+        .await;
+        assert_eq!(shown(slice(&v, "电话")), (strs(&["10"]), "10".into()), "[{}] {v}", app.engine);
+        assert_eq!(shown(slice(&v, "邮件")), (strs(&["15"]), "15".into()));
+        assert_eq!(shown(slice(&v, "微信")), (strs(&["20"]), "20".into()));
+        assert_eq!(shown(slice(&v, "短信")), (strs(&["—"]), "—".into()));
+        assert_eq!(v["slices"][0]["points"][0]["period"], "2026-03-01");
+
+        // By category and by team.
+        let v = kpi(&app, &admin, "/api/v1/kpis/sla_attainment?from=2026-03-02&to=2026-03-15&by=month&group=category")
+            .await;
+        // product: 4 tickets (one breached) → 75%; service: 2 (one breached) → 50%.
+        assert_eq!(slice(&v, "产品类")["total_display"], "75.0%", "[{}] {v}", app.engine);
+        assert_eq!(slice(&v, "服务类")["total_display"], "50.0%");
+        assert_eq!(slice(&v, "沟通类")["total_display"], "100.0%");
+        assert_eq!(slice(&v, "物流类")["total_display"], "—");
+        let v = kpi(&app, &admin, "/api/v1/kpis/repeat_inquiry_rate?from=2026-03-02&to=2026-03-15&by=month&group=team")
+            .await;
+        assert_eq!(slice(&v, "一组")["total_display"], "16.7%", "[{}] {v}", app.engine);
+        assert_eq!(slice(&v, "未分组")["total_display"], "0.0%");
+
+        // By tier: the customer has no tier yet; each tier is listed empty.
+        let v =
+            kpi(&app, &admin, "/api/v1/kpis/resolution_rate?from=2026-03-02&to=2026-03-15&by=month&group=tier").await;
+        assert_eq!(slice(&v, "未分层")["total_display"], "71.4%", "[{}] {v}", app.engine);
+        assert_eq!(slice(&v, "高价值")["total_display"], "—");
+
+        // Maintenance execution: nothing due → "—", not 0% and not an error.
+        let v = kpi(&app, &admin, &format!("/api/v1/kpis/maintenance_execution_rate?{q}")).await;
+        assert_eq!(shown(slice(&v, "合计")), (strs(&["—", "—", "—"]), "—".into()), "[{}] {v}", app.engine);
+
+        // The registry: every KPI with its definition; pending ones say so.
+        let (s, list) = json_of(app.call(Method::GET, "/api/v1/kpis", Some(&admin), None).await).await;
+        assert_eq!(s, 200);
+        let items = list["items"].as_array().unwrap();
+        assert_eq!(items.len(), guanxi_domain::kpi::REGISTRY.len());
+        let nps = items.iter().find(|k| k["name"] == "nps").unwrap();
+        assert_eq!(nps["available"], false);
+        assert!(nps["pending"].as_str().unwrap().contains("满意度"));
+        let rr = items.iter().find(|k| k["name"] == "resolution_rate").unwrap();
+        assert!(rr["definition"].as_str().unwrap().contains("已解决"), "{rr}");
+
+        // Refusals.
+        let refused = |path: &'static str, status: u16, field: Option<&'static str>| {
+            let app = &app;
+            let admin = admin.clone();
+            async move {
+                let (s, v) = json_of(app.call(Method::GET, path, Some(&admin), None).await).await;
+                assert_eq!(s, status, "[{}] {path}: {v}", app.engine);
+                if let Some(f) = field {
+                    let fields: Vec<&str> =
+                        v["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+                    assert_eq!(fields, [f], "[{}] {path}: {v}", app.engine);
+                }
+            }
+        };
+        refused("/api/v1/kpis/no_such_kpi", 404, None).await;
+        refused("/api/v1/kpis/nps", 422, Some("name")).await;
+        refused("/api/v1/kpis/resolution_rate?by=year", 422, Some("by")).await;
+        refused("/api/v1/kpis/resolution_rate?group=planet", 422, Some("group")).await;
+        refused("/api/v1/kpis/resolution_rate?from=2026-03-10&to=2026-03-01", 422, Some("to")).await;
+        refused("/api/v1/kpis/resolution_rate?from=2026-13-01", 422, Some("from")).await;
+        refused("/api/v1/kpis/maintenance_execution_rate?group=channel", 422, Some("group")).await;
+        let (s, _) =
+            json_of(app.call(Method::GET, "/api/v1/kpis/resolution_rate", Some(&agent_token), None).await).await;
+        assert_eq!(s, 403, "[{}] an agent may not read reports", app.engine);
+        let (s, _) = json_of(app.call(Method::GET, "/api/v1/kpis", None, None).await).await;
+        assert_eq!(s, 401);
+        let _ = li;
+    }
+}

@@ -1,0 +1,181 @@
+//! Measurement (SPEC R1): the counted figures ticket KPIs are computed
+//! from, per local day of receipt and slice, as SQL aggregates over the
+//! `tickets_kpi` index (migration 0015). Durations come back as histograms
+//! of whole minutes, so that percentiles are exact and days add up into
+//! weeks and months in the caller; nothing loads the tickets themselves.
+
+use guanxi_domain::kpi::GroupBy;
+use jiff::Timestamp;
+
+use crate::sql::{Conn, Value};
+use crate::{Result, args};
+
+const DAY_MS: i64 = 86_400_000;
+
+/// The local day number (days since 1970-01-01 in the business zone) of
+/// the receipt, given the zone's offset in milliseconds.
+const DAY: &str = "(t.received_at + $3) / 86400000";
+
+/// The SQL of a slice's key and the join it needs.
+fn slice(group: GroupBy) -> (&'static str, &'static str) {
+    match group {
+        GroupBy::None => ("''", ""),
+        GroupBy::Team => ("CAST(COALESCE(t.group_id, 0) AS TEXT)", ""),
+        GroupBy::Agent => ("CAST(COALESCE(t.assignee_id, 0) AS TEXT)", ""),
+        GroupBy::Channel => ("t.channel", ""),
+        GroupBy::Category => ("t.category", ""),
+        GroupBy::Tier => ("COALESCE(s.tier, '')", "LEFT JOIN customer_segments s ON s.customer_id = t.customer_id"),
+    }
+}
+
+/// The counts of one local day and slice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayCounts {
+    /// Days since 1970-01-01 in the business zone.
+    pub day: i64,
+    pub key: String,
+    pub received: i64,
+    pub resolved: i64,
+    pub breached: i64,
+    pub repeats: i64,
+}
+
+/// Converts a day number back to its date.
+pub fn day_date(day: i64) -> jiff::civil::Date {
+    let epoch = jiff::civil::date(1970, 1, 1);
+    epoch.checked_add(jiff::Span::new().days(day)).unwrap_or(epoch)
+}
+
+/// The day number of a local date.
+pub fn day_number(d: jiff::civil::Date) -> i64 {
+    i64::from((d - jiff::civil::date(1970, 1, 1)).get_days())
+}
+
+/// The instants bounding local days `[from_day, to_day]` for the given zone offset.
+fn bounds(from_day: i64, to_day: i64, offset_ms: i64) -> (i64, i64) {
+    (from_day * DAY_MS - offset_ms, (to_day + 1) * DAY_MS - offset_ms)
+}
+
+/// Counts of the tickets received on local days `[from_day, to_day]`,
+/// per day and slice.
+pub fn ticket_counts(
+    c: &mut Conn,
+    from_day: i64,
+    to_day: i64,
+    offset_ms: i64,
+    group: GroupBy,
+) -> Result<Vec<DayCounts>> {
+    let (lo, hi) = bounds(from_day, to_day, offset_ms);
+    let (key, join) = slice(group);
+    let rows = c.query(
+        &format!(
+            "SELECT {DAY}, {key}, COUNT(*),
+                CAST(SUM(CASE WHEN t.resolved_at IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT),
+                CAST(SUM(CASE WHEN t.sla_breached THEN 1 ELSE 0 END) AS BIGINT),
+                CAST(SUM(CASE WHEN t.repeat_of IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT)
+             FROM tickets t {join}
+             WHERE t.received_at >= $1 AND t.received_at < $2
+             GROUP BY 1, 2 ORDER BY 1, 2"
+        ),
+        args![lo, hi, offset_ms],
+    )?;
+    rows.iter()
+        .map(|r| {
+            Ok(DayCounts {
+                day: r.get(0)?,
+                key: r.get(1)?,
+                received: r.get(2)?,
+                resolved: r.get(3)?,
+                breached: r.get(4)?,
+                repeats: r.get(5)?,
+            })
+        })
+        .collect()
+}
+
+/// Which duration a histogram is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Duration {
+    /// Receipt to first reply.
+    FirstResponse,
+    /// Receipt to resolution.
+    Resolution,
+}
+
+/// Histogram rows (day, slice key, whole minutes, tickets) of a duration
+/// of the tickets received on local days `[from_day, to_day]`.
+pub fn ticket_durations(
+    c: &mut Conn,
+    from_day: i64,
+    to_day: i64,
+    offset_ms: i64,
+    group: GroupBy,
+    which: Duration,
+) -> Result<Vec<(i64, String, i64, i64)>> {
+    let (lo, hi) = bounds(from_day, to_day, offset_ms);
+    let (key, join) = slice(group);
+    let end = match which {
+        Duration::FirstResponse => "t.first_response_at",
+        Duration::Resolution => "t.resolved_at",
+    };
+    let rows = c.query(
+        &format!(
+            "SELECT {DAY}, {key}, ({end} - t.received_at) / 60000, COUNT(*)
+             FROM tickets t {join}
+             WHERE t.received_at >= $1 AND t.received_at < $2 AND {end} IS NOT NULL
+             GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+        ),
+        args![lo, hi, offset_ms],
+    )?;
+    rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).collect()
+}
+
+/// Every slice of a staff dimension, with its name: all groups (team), or
+/// all active agents (agent) — so that an agent without tickets is listed
+/// too. Other dimensions have closed vocabularies: empty.
+pub fn staff_slices(c: &mut Conn, group: GroupBy) -> Result<Vec<(String, String)>> {
+    let sql = match group {
+        GroupBy::Team => "SELECT CAST(id AS TEXT), name FROM groups ORDER BY name, id",
+        GroupBy::Agent => {
+            "SELECT CAST(id AS TEXT), name FROM users WHERE active = $1 AND role = 'agent' ORDER BY name, id"
+        }
+        _ => return Ok(Vec::new()),
+    };
+    let params: Vec<Value> = if group == GroupBy::Agent { vec![Value::Bool(true)] } else { Vec::new() };
+    let rows = c.query(sql, &params)?;
+    rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?))).collect()
+}
+
+/// The names of the given users or groups (slices met in the data that
+/// [`staff_slices`] did not list, e.g. an inactive agent).
+pub fn staff_names(c: &mut Conn, group: GroupBy, ids: &[i64]) -> Result<Vec<(String, String)>> {
+    let table = match group {
+        GroupBy::Team => "groups",
+        GroupBy::Agent => "users",
+        _ => return Ok(Vec::new()),
+    };
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let params: Vec<Value> = chunk.iter().map(|i| Value::I64(*i)).collect();
+        let rows = c.query(
+            &format!("SELECT CAST(id AS TEXT), name FROM {table} WHERE id IN ({})", marks.join(", ")),
+            &params,
+        )?;
+        for r in &rows {
+            out.push((r.get(0)?, r.get(1)?));
+        }
+    }
+    Ok(out)
+}
+
+/// Tickets received in `[from, to)` per category (for the Pareto chart),
+/// most first.
+pub fn category_counts(c: &mut Conn, from: Timestamp, to: Timestamp) -> Result<Vec<(String, i64)>> {
+    let rows = c.query(
+        "SELECT t.category, COUNT(*) FROM tickets t WHERE t.received_at >= $1 AND t.received_at < $2
+         GROUP BY t.category ORDER BY 2 DESC, 1",
+        args![from, to],
+    )?;
+    rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?))).collect()
+}
