@@ -23,6 +23,7 @@ pub mod escalation;
 pub mod jobs;
 pub mod kpi;
 pub mod maintenance;
+pub mod knowledge;
 pub mod orders;
 pub mod routing;
 pub mod rule_tags;

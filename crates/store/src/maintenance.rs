@@ -868,7 +868,9 @@ pub struct Script {
 
 pub fn scripts_for(c: &mut Conn, scenario: &str) -> Result<Vec<Script>> {
     c.query(
-        "SELECT id, scenario, title, body, library_id FROM maintenance_scripts WHERE scenario = $1 ORDER BY position, id",
+        // The script library's active scripts of the scenario (SPEC K2;
+        // maintenance_scripts' rows were copied there with the same ids).
+        "SELECT id, scenario, title, body, id FROM scripts WHERE scenario = $1 AND active ORDER BY position, id",
         args![scenario],
     )?
     .iter()

@@ -7,6 +7,7 @@ pub mod customers;
 pub mod import;
 pub mod json;
 pub mod kpis;
+pub mod knowledge;
 pub mod maintenance;
 pub mod relationship;
 pub mod rule_tags;
@@ -44,6 +45,7 @@ use crate::state::AppState;
         (name = "calendar", description = "工作日历 Business calendar: working days, statutory holidays and 调休, festivals, working hours (SPEC M3)"),
         (name = "tickets", description = "工单与服务流程 Tickets: lifecycle, SLA on business time, routing, escalation paths (SPEC T)"),
         (name = "import", description = "导入 Import of customers, contacts and orders from CSV or Excel (SPEC C9)"),
+        (name = "knowledge", description = "知识库与话术库 Knowledge base and script library (SPEC K1–K3)"),
         (name = "reports", description = "效果监控与报表 KPIs with their definitions and targets (SPEC R1)"),
         (name = "system", description = "Health")
     )
@@ -161,6 +163,14 @@ pub fn router() -> Router<AppState> {
     router.route(
         "/api/openapi.json",
         get(move || {
+        .routes(routes!(knowledge::list, knowledge::create))
+        .routes(routes!(knowledge::get_one, knowledge::update))
+        .routes(routes!(knowledge::search))
+        .routes(routes!(knowledge::suggested))
+        .routes(routes!(knowledge::ticket_scripts))
+        .routes(routes!(knowledge::list_scripts, knowledge::create_script))
+        .routes(routes!(knowledge::update_script))
+        .routes(routes!(knowledge::use_script))
             let doc = doc.clone();
             async move { axum::Json(doc.as_ref().clone()) }
         }),

@@ -4,6 +4,7 @@
 
 pub mod calendar;
 pub mod customers;
+pub mod knowledge;
 pub mod kpis;
 pub mod maintenance;
 pub mod relationship;

@@ -28,7 +28,7 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 pub use generate::{GenerationReport, consume_churn_warnings, generate, generate_now, spawn_jobs};
-pub use queue::{Preparation, QueueQuery, QueueView, RateRow, View, execution, preparation, queue, views_of};
+pub use queue::{Preparation, QueueQuery, QueueView, RateRow, View, execution, preparation, queue, task_for, views_of};
 pub use record::{SavedRecord, Snapshot, on_time, save_record, snapshot_of};
 
 use crate::error::{AppError, AppResult};

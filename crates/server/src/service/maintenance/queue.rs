@@ -165,6 +165,15 @@ pub(super) fn visible_task(c: &mut Conn, user: &User, id: i64) -> guanxi_store::
     Ok((task, customer))
 }
 
+/// A task the user may see (the script library renders its scripts).
+pub async fn task_for(state: &AppState, user: &User, id: i64) -> AppResult<Task> {
+    let u = user.clone();
+    state.db.read(move |c| visible_task(c, &u, id).map(|(t, _)| t)).await.map_err(|e| match e {
+        StoreError::NotFound => AppError::NotFound,
+        e => e.into(),
+    })
+}
+
 pub async fn preparation(state: &AppState, user: &User, id: i64) -> AppResult<Preparation> {
     let u = user.clone();
     state

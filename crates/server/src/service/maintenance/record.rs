@@ -227,6 +227,11 @@ pub async fn save_record(state: &AppState, user: &User, task_id: i64, input: Rec
             let record_id = store::insert_record(c, &record)?;
             // Done when the contact happened (not in the future: the form refuses that).
             store::complete_task(c, task.id, record_id, u.id, d.occurred_at.min(now))?;
+            if let Some(s) = script_id {
+                // The script's use on this task, with its outcome (K3).
+                let outcome = Some(draft.effect.code());
+                guanxi_store::knowledge::record_use(c, s, Some(u.id), None, Some(task.id), outcome, now)?;
+            }
             let occasion: Occasion = serde_json::from_str(&task.detail).unwrap_or(Occasion::Silent { since: None });
             let body = EntryBody {
                 scenario: task.scenario.clone(),
