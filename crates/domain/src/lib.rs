@@ -15,6 +15,7 @@ pub mod kpi;
 pub mod lang;
 pub mod money;
 pub mod order;
+pub mod outreach;
 pub mod plan;
 pub mod segment;
 pub mod ticket;

@@ -68,6 +68,10 @@ pub enum Issue {
     /// A rule that would depend on itself (a rule tag testing its own tag,
     /// directly or through other rule tags).
     Circular,
+    /// A message template uses a variable its scenario does not provide.
+    UndefinedVariable {
+        name: String,
+    },
 }
 
 impl Issue {
@@ -98,6 +102,7 @@ impl Issue {
             Issue::RangeTooLong { .. } => "range_too_long",
             Issue::Malformed(_) => "malformed",
             Issue::Circular => "circular",
+            Issue::UndefinedVariable { .. } => "undefined_variable",
         }
     }
 
@@ -160,6 +165,8 @@ impl Issue {
             (Issue::Malformed(detail), Lang::En) => format!("could not be read: {detail}"),
             (Issue::Circular, Lang::Zh) => "规则不能依赖自身（不能直接或经由其他规则标签引用本标签）".into(),
             (Issue::Circular, Lang::En) => "may not depend on itself (directly or through other rule tags)".into(),
+            (Issue::UndefinedVariable { name }, Lang::Zh) => format!("使用了未定义的变量 {name}"),
+            (Issue::UndefinedVariable { name }, Lang::En) => format!("uses the undefined variable {name}"),
         }
     }
 }

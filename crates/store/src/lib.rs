@@ -25,6 +25,7 @@ pub mod kpi;
 pub mod maintenance;
 pub mod knowledge;
 pub mod orders;
+pub mod outreach;
 pub mod routing;
 pub mod rule_tags;
 pub mod search;

@@ -9,6 +9,7 @@ pub mod json;
 pub mod kpis;
 pub mod knowledge;
 pub mod maintenance;
+pub mod outreach;
 pub mod relationship;
 pub mod rule_tags;
 pub mod segments;
@@ -47,6 +48,7 @@ use crate::state::AppState;
         (name = "import", description = "导入 Import of customers, contacts and orders from CSV or Excel (SPEC C9)"),
         (name = "knowledge", description = "知识库与话术库 Knowledge base and script library (SPEC K1–K3)"),
         (name = "reports", description = "效果监控与报表 KPIs with their definitions and targets (SPEC R1)"),
+        (name = "outreach", description = "触达与满意度 Message templates, the outbox (email, webhooks), surveys (SPEC O1–O4)"),
         (name = "system", description = "Health")
     )
 )]
@@ -154,6 +156,12 @@ fn main_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(users::update))
         .routes(routes!(users::list_groups, users::create_group))
         .routes(routes!(users::delete_group))
+        .routes(routes!(outreach::send, outreach::list))
+        .routes(routes!(outreach::acknowledge))
+        .routes(routes!(outreach::templates, outreach::create_template))
+        .routes(routes!(outreach::update_template))
+        .routes(routes!(outreach::get_settings, outreach::save_settings))
+        .routes(routes!(outreach::send_survey))
         .split_for_parts()
 }
 

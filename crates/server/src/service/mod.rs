@@ -7,6 +7,7 @@ pub mod customers;
 pub mod knowledge;
 pub mod kpis;
 pub mod maintenance;
+pub mod outreach;
 pub mod relationship;
 pub mod rule_tags;
 pub mod segments;

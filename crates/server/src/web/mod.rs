@@ -9,6 +9,7 @@ mod home;
 mod import;
 mod login;
 mod maintenance;
+mod outreach;
 mod relationship;
 mod segments;
 pub mod templates;
@@ -48,6 +49,7 @@ pub fn router() -> Router<AppState> {
         .merge(tickets::router())
         .merge(ticket_settings::router())
         .merge(maintenance::router())
+        .merge(outreach::router())
         .route("/assets/{*file}", get(asset))
 }
 

@@ -65,6 +65,8 @@ impl Templates {
             "maintenance/record_form.html",
             "maintenance/execution.html",
             "maintenance/settings.html",
+            "outreach/outbox.html",
+            "outreach/survey.html",
         );
         env.add_function("t", t);
         Ok(Self { env })

@@ -1,0 +1,246 @@
+//! Surveys (SPEC O4): CSAT 1–5 or NPS 0–10 with a comment, asked once per
+//! resolved matter (a ticket, a maintenance record) by a link with a
+//! one-time token that expires; answered on a public page without login.
+//! Only the token's SHA-256 is stored. The answer lands on the customer's
+//! timeline.
+
+use std::collections::BTreeMap;
+
+use guanxi_domain::outreach::{OutChannel, Scenario, SurveyKind};
+use guanxi_domain::validation::optional_text;
+use guanxi_domain::{Issue, Lang, ValidationErrors};
+use guanxi_store::outreach::{self as store, NewMessage, NewSurvey, Survey};
+use guanxi_store::users::User;
+use guanxi_store::{customers as store_customers, timeline};
+use jiff::SignedDuration;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::{settings, templates};
+use crate::auth::{random_token, sha256_hex};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// How long a survey link works.
+pub const VALID_FOR: SignedDuration = SignedDuration::from_hours(7 * 24);
+/// The timeline kind of survey answers.
+pub const TIMELINE_KIND: &str = "survey";
+
+/// A survey to send.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SurveyInput {
+    pub customer_id: i64,
+    /// `csat` or `nps`.
+    pub kind: String,
+    /// `ticket`, `maintenance` or `manual`.
+    pub source: String,
+    /// The ticket's or maintenance record's id (required unless `manual`).
+    pub source_id: Option<i64>,
+    /// What the survey asks about, shown on its page.
+    pub subject: String,
+}
+
+/// A survey created, with its link (shown once: only its hash is kept).
+#[derive(Debug, Clone, serde::Serialize, ToSchema)]
+pub struct SentSurvey {
+    pub id: i64,
+    pub link: String,
+    /// The outbox row that carries the link; absent when the customer has no address.
+    pub outbox_id: Option<i64>,
+}
+
+/// Creates the survey of a matter and queues its message; a matter that
+/// already has a survey of this kind is refused (asked once, SPEC T2).
+pub async fn send(state: &AppState, user: &User, input: SurveyInput) -> AppResult<SentSurvey> {
+    if !user.role.can_edit_customers() {
+        return Err(AppError::Forbidden);
+    }
+    let mut e = ValidationErrors::new();
+    let kind = e.check("kind", SurveyKind::parse(&input.kind));
+    let source = e.check(
+        "source",
+        match input.source.trim() {
+            s @ ("ticket" | "maintenance" | "manual") => Ok(s.to_string()),
+            _ => Err(Issue::NotAllowed),
+        },
+    );
+    if source.as_deref().is_some_and(|s| s != "manual") && input.source_id.is_none() {
+        e.add("source_id", Issue::Required);
+    }
+    let subject = e.check("subject", guanxi_domain::validation::required_text(&input.subject, 200));
+    let (Some(kind), Some(source), Some(subject)) = (kind, source, subject) else { return Err(e.into()) };
+    if !e.is_empty() {
+        return Err(e.into());
+    }
+    let cfg = settings::load(state).await?;
+    let u = user.clone();
+    let cid = input.customer_id;
+    let customer = state
+        .db
+        .read(move |c| {
+            let scope = crate::service::customer_scope(c, &u)?;
+            store_customers::get(c, &scope, cid)
+        })
+        .await
+        .map_err(|e| match AppError::from(e) {
+            AppError::NotFound => AppError::field("customer_id", Issue::Unknown),
+            other => other,
+        })?;
+    let token = random_token();
+    let link = format!("{}/s/{token}", cfg.public_url);
+    let now = state.clock.now();
+    let not_before = cfg.quiet_hours.map_or(now, |q| q.release_at(now, &state.config.time_zone));
+    // The message, by email when the customer has one, else SMS.
+    let channel = if customer.email_ciphertext.is_some() {
+        Some(OutChannel::Email)
+    } else if customer.phone_ciphertext.is_some() {
+        Some(OutChannel::Sms)
+    } else {
+        None
+    };
+    let mut message = None;
+    if let Some(ch) = channel {
+        let tpl = state
+            .db
+            .read(move |c| store::template_for(c, Scenario::Survey.code(), ch.code()))
+            .await?
+            .ok_or_else(|| AppError::field("kind", Issue::Unknown))?;
+        let vars = BTreeMap::from([
+            ("customer_name".to_string(), customer.name.clone()),
+            ("survey_link".to_string(), link.clone()),
+            ("subject".to_string(), subject.clone()),
+        ]);
+        let (recipient_enc, recipient_masked) = match ch {
+            OutChannel::Email => (customer.email_ciphertext.clone(), customer.email_masked.clone()),
+            _ => (customer.phone_ciphertext.clone(), customer.phone_masked.clone()),
+        };
+        message = Some(NewMessage {
+            idempotency_key: format!("survey-{}", &sha256_hex(&token)[..24]),
+            channel: ch.code().into(),
+            scenario: Scenario::Survey.code().into(),
+            customer_id: Some(customer.id),
+            recipient_enc: recipient_enc.unwrap_or_default(),
+            recipient_masked: recipient_masked.unwrap_or_default(),
+            subject: templates::render(&tpl.subject, &vars).map_err(|i| AppError::field("subject", i))?,
+            body: templates::render(&tpl.body, &vars).map_err(|i| AppError::field("subject", i))?,
+            status: "queued".into(),
+            last_error: None,
+            not_before,
+            created_by: Some(user.id),
+        });
+    }
+    let hash = sha256_hex(&token);
+    let expires_at = now.checked_add(VALID_FOR).map_err(|e| AppError::Internal(e.to_string()))?;
+    let uid = user.id;
+    let (id, outbox_id) = state
+        .db
+        .write(move |c| {
+            let s = NewSurvey {
+                token_hash: &hash,
+                kind: kind.code(),
+                customer_id: customer.id,
+                source: &source,
+                source_id: input.source_id,
+                subject: &subject,
+                expires_at,
+            };
+            let Some(id) = store::create_survey(c, &s, now)? else {
+                return Err(ValidationErrors::single("source_id", Issue::Taken).into());
+            };
+            let outbox_id = match &message {
+                Some(m) => super::queue(c, std::slice::from_ref(m), Some(uid), now)?.first().copied(),
+                None => None,
+            };
+            Ok((id, outbox_id))
+        })
+        .await?;
+    Ok(SentSurvey { id, link, outbox_id })
+}
+
+/// Why a survey link does not open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closed {
+    Unknown,
+    Answered,
+    Expired,
+}
+
+impl Closed {
+    pub fn message(self, lang: Lang) -> &'static str {
+        match self {
+            Closed::Unknown => lang.pick("链接无效", "This link is not valid"),
+            Closed::Answered => {
+                lang.pick("这份问卷已经提交过了，感谢您的反馈", "This survey was already answered. Thank you")
+            }
+            Closed::Expired => lang.pick("链接已过期", "This link has expired"),
+        }
+    }
+}
+
+/// The open survey behind a link.
+pub async fn open(state: &AppState, token: &str) -> AppResult<Result<Survey, Closed>> {
+    if token.len() > 100 {
+        return Ok(Err(Closed::Unknown));
+    }
+    let hash = sha256_hex(token);
+    let s = state.db.read(move |c| store::survey_by_token(c, &hash)).await?;
+    let now = state.clock.now();
+    Ok(match s {
+        None => Err(Closed::Unknown),
+        Some(s) if s.answered_at.is_some() => Err(Closed::Answered),
+        Some(s) if s.expires_at <= now => Err(Closed::Expired),
+        Some(s) => Ok(s),
+    })
+}
+
+/// Records the answer behind a link, once; the customer's timeline shows it.
+pub async fn answer(state: &AppState, token: &str, score: &str, comment: &str) -> AppResult<Result<Survey, Closed>> {
+    let s = match open(state, token).await? {
+        Ok(s) => s,
+        Err(c) => return Ok(Err(c)),
+    };
+    let Ok(kind) = SurveyKind::parse(&s.kind) else {
+        return Err(AppError::Internal(format!("survey kind {}", s.kind)));
+    };
+    let mut e = ValidationErrors::new();
+    let score = match score.trim() {
+        "" => {
+            e.add("score", Issue::Required);
+            None
+        }
+        raw => e.check("score", raw.parse::<i64>().map_err(|_| Issue::OutOfRange).and_then(|n| kind.score(n))),
+    };
+    let comment = e.check("comment", optional_text(Some(comment), 1000, true));
+    let (Some(score), Some(comment)) = (score, comment) else { return Err(e.into()) };
+    let now = state.clock.now();
+    let (id, customer_id) = (s.id, s.customer_id);
+    let title = format!("{}：{score}", kind.label(Lang::Zh));
+    let body = Some(format!("{}{}", s.subject, comment.as_ref().map(|c| format!("\n{c}")).unwrap_or_default()));
+    let done = state
+        .db
+        .write(move |c| {
+            if !store::answer_survey(c, id, score, comment.as_deref(), now)? {
+                return Ok(false);
+            }
+            timeline::append(
+                c,
+                &timeline::NewEntry {
+                    customer_id,
+                    at: now,
+                    kind: TIMELINE_KIND,
+                    ref_id: Some(id),
+                    title: title.clone(),
+                    body: body.clone(),
+                    actor_id: None,
+                },
+            )?;
+            Ok(true)
+        })
+        .await?;
+    if !done {
+        // Answered (or expired) between the read and the write.
+        return Ok(Err(Closed::Answered));
+    }
+    Ok(Ok(s))
+}
