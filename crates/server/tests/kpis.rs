@@ -58,7 +58,7 @@ async fn insert(app: &TestApp, customer: i64, tickets: Vec<T>) {
                      VALUES ($1, 'consultation', $2, $3, 'normal', $4, $5, $6, 'KPI', '', $7, $8, 'standard', 'null', $9,
                         '{}', 253370764800000, $10, $11, $11, $11, $12, $13)",
                     &[
-                        V::Text(format!("K{i:04}")),
+                        V::Text(format!("K{received}-{i}")),
                         V::Text(t.channel.into()),
                         V::Text(t.category.into()),
                         V::Text(if t.res.is_some() { "resolved" } else { "open" }.into()),
@@ -103,57 +103,65 @@ fn strs(v: &[&str]) -> Vec<String> {
     v.iter().map(ToString::to_string).collect()
 }
 
+/// The people and tickets every test here works on: team 一组 with wang,
+/// li and zhao (no tickets), one customer, and eight tickets around the
+/// first fortnight of March 2026. Returns (admin token, agent token).
+async fn build(app: &TestApp) -> (String, String) {
+    app.clock.set(at("2026-03-20 12:00"));
+    let admin = app.admin_token().await;
+    let (s, g) = json_of(
+        app.call(Method::POST, "/api/v1/groups", Some(&admin), Some(json!({"name": "一组", "kind": "team"}))).await,
+    )
+    .await;
+    assert_eq!(s, 201, "{g}");
+    let team = g["id"].as_i64().unwrap();
+    let (wang, _) = app.user(&admin, "wang@example.com", "agent", Some(team)).await;
+    let (li, agent_token) = app.user(&admin, "li@example.com", "agent", Some(team)).await;
+    // zhao has no tickets at all.
+    app.user(&admin, "zhao@example.com", "agent", Some(team)).await;
+    let (s, c) =
+        json_of(app.call(Method::POST, "/api/v1/customers", Some(&admin), Some(json!({"name": "测试客户"}))).await)
+            .await;
+    assert_eq!(s, 201, "{c}");
+    let customer = c["id"].as_i64().unwrap();
+    let t = |received, agent: Option<i64>, channel, category, frt, res, breached, repeat| T {
+        received,
+        agent,
+        group: agent.map(|_| team),
+        channel,
+        category,
+        frt,
+        res,
+        breached,
+        repeat,
+    };
+    insert(
+        app,
+        customer,
+        vec![
+            // Sunday 1 March, ten minutes before midnight: outside the range.
+            t("2026-03-01 23:50", Some(wang), "phone", "product", Some(1), Some(1), false, false),
+            // Monday 2 March; 00:05 local is still 1 March in UTC.
+            t("2026-03-02 00:05", Some(wang), "phone", "product", Some(10), Some(60), false, false),
+            t("2026-03-02 09:00", Some(wang), "email", "service", Some(30), Some(240), true, false),
+            t("2026-03-02 10:00", Some(li), "phone", "product", Some(5), None, false, false),
+            // Tuesday 3 March.
+            t("2026-03-03 11:00", Some(li), "wechat", "communication", Some(20), Some(120), false, true),
+            t("2026-03-03 15:00", None, "phone", "product", None, None, true, false),
+            // Wednesday 4 March: nothing. Thursday 5 March:
+            t("2026-03-05 09:30", Some(wang), "phone", "product", Some(40), Some(90), false, false),
+            // Monday 9 March, the next week.
+            t("2026-03-09 14:00", Some(li), "email", "service", Some(15), Some(30), false, false),
+        ],
+    )
+    .await;
+    (admin, agent_token)
+}
+
 #[tokio::test]
 async fn kpis_on_a_hand_built_dataset() {
     for app in apps().await {
-        app.clock.set(at("2026-03-20 12:00"));
-        let admin = app.admin_token().await;
-        let (s, g) = json_of(
-            app.call(Method::POST, "/api/v1/groups", Some(&admin), Some(json!({"name": "一组", "kind": "team"}))).await,
-        )
-        .await;
-        assert_eq!(s, 201, "{g}");
-        let team = g["id"].as_i64().unwrap();
-        let (wang, _) = app.user(&admin, "wang@example.com", "agent", Some(team)).await;
-        let (li, agent_token) = app.user(&admin, "li@example.com", "agent", Some(team)).await;
-        // zhao has no tickets at all.
-        app.user(&admin, "zhao@example.com", "agent", Some(team)).await;
-        let (s, c) =
-            json_of(app.call(Method::POST, "/api/v1/customers", Some(&admin), Some(json!({"name": "测试客户"}))).await)
-                .await;
-        assert_eq!(s, 201, "{c}");
-        let customer = c["id"].as_i64().unwrap();
-        let t = |received, agent, channel, category, frt, res, breached, repeat| T {
-            received,
-            agent,
-            group: agent.map(|_| team),
-            channel,
-            category,
-            frt,
-            res,
-            breached,
-            repeat,
-        };
-        insert(
-            &app,
-            customer,
-            vec![
-                // Sunday 1 March, ten minutes before midnight: outside the range.
-                t("2026-03-01 23:50", Some(wang), "phone", "product", Some(1), Some(1), false, false),
-                // Monday 2 March; 00:05 local is still 1 March in UTC.
-                t("2026-03-02 00:05", Some(wang), "phone", "product", Some(10), Some(60), false, false),
-                t("2026-03-02 09:00", Some(wang), "email", "service", Some(30), Some(240), true, false),
-                t("2026-03-02 10:00", Some(li), "phone", "product", Some(5), None, false, false),
-                // Tuesday 3 March.
-                t("2026-03-03 11:00", Some(li), "wechat", "communication", Some(20), Some(120), false, true),
-                t("2026-03-03 15:00", None, "phone", "product", None, None, true, false),
-                // Wednesday 4 March: nothing. Thursday 5 March:
-                t("2026-03-05 09:30", Some(wang), "phone", "product", Some(40), Some(90), false, false),
-                // Monday 9 March, the next week.
-                t("2026-03-09 14:00", Some(li), "email", "service", Some(15), Some(30), false, false),
-            ],
-        )
-        .await;
+        let (admin, agent_token) = build(&app).await;
 
         // By day over 2–4 March, not sliced.
         // 2 March: 3 received, 2 resolved, 1 breached; first responses
@@ -280,6 +288,152 @@ async fn kpis_on_a_hand_built_dataset() {
         assert_eq!(s, 403, "[{}] an agent may not read reports", app.engine);
         let (s, _) = json_of(app.call(Method::GET, "/api/v1/kpis", None, None).await).await;
         assert_eq!(s, 401);
-        let _ = li;
     }
+}
+
+/// The cells of the table row whose header cell is `label`.
+fn html_row(html: &str, label: &str) -> Vec<String> {
+    let at = html.find(&format!(">{label}</th>")).unwrap_or_else(|| panic!("no row {label}"));
+    let end = at + html[at..].find("</tr>").unwrap();
+    html[at..end]
+        .split("<td")
+        .skip(1)
+        .map(|c| {
+            let c = &c[c.find('>').unwrap() + 1..];
+            c[..c.find("</td>").unwrap()].trim().to_string()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn report_pages_and_excel_show_the_same_numbers() {
+    use calamine::Reader;
+    use support::app::{ADMIN_EMAIL, ADMIN_PASSWORD};
+    for app in apps().await {
+        build(&app).await;
+        let http = app.signed_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let q = "by=day&from=2026-03-02&to=2026-03-04";
+
+        // The monitoring table by day: the hand-worked figures, red where
+        // the 95% target is missed, "—" on the empty day.
+        let (s, html) = app.page(&http, &format!("/reports/monitoring?{q}")).await;
+        assert_eq!(s, 200, "[{}] {html}", app.engine);
+        assert_eq!(html_row(&html, "问题解决率"), ["≥ 95.0%", "66.7%", "50.0%", "—", "60.0%"], "[{}]", app.engine);
+        assert_eq!(html_row(&html, "首次响应时长（P90）"), ["—", "30", "20", "—", "30"]);
+        assert_eq!(html_row(&html, "维护计划执行率"), ["≥ 95.0%", "—", "—", "—", "—"]);
+        assert!(html.contains(r#"<td class="num total missed">60.0%</td>"#), "the missed total is red");
+        assert!(html.contains("服务流程优化效果监控表") && html.contains("已解决"), "title and definitions");
+        // Pending KPIs are listed as such, never with a number.
+        let pending = &html[html.find("id=\"pending-kpis\"").unwrap()..];
+        assert!(pending.contains("净推荐值（NPS）") && pending.contains("待满意度调查上线"));
+
+        // The Excel file: Chinese headers, the same values as the page.
+        let r = http.get(format!("{}/reports/monitoring.xlsx?{q}", app.url)).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(r.headers()["content-disposition"].to_str().unwrap().contains("monitoring-day-20260302-20260304.xlsx"));
+        let bytes = r.bytes().await.unwrap().to_vec();
+        let mut book: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+        let sheet = book.worksheet_range("监控表").unwrap();
+        let rows: Vec<Vec<String>> = sheet.rows().map(|r| r.iter().map(ToString::to_string).collect()).collect();
+        assert!(rows[0][0].starts_with("服务流程优化效果监控表"), "{:?}", rows[0]);
+        assert_eq!(rows[1], ["指标", "目标", "2026-03-02", "2026-03-03", "2026-03-04", "合计", "定义"]);
+        let mut checked = 0;
+        for row in &rows[2..] {
+            let page = html_row(&html, &row[0]);
+            assert_eq!(row[1..6], page[..], "[{}] {} in Excel and on the page", app.engine, row[0]);
+            checked += 1;
+        }
+        assert_eq!(checked, guanxi_domain::kpi::REGISTRY.iter().filter(|k| k.available()).count());
+        assert!(rows.iter().any(|r| r[0] == "问题解决率" && r[5] == "60.0%"));
+
+        // Weekly: two weeks, the first one clipped to the range's start.
+        let (_, html) = app.page(&http, "/reports/monitoring?by=week&from=2026-03-02&to=2026-03-15").await;
+        // Week of 2 March: 6 received, 4 resolved; week of 9 March: 1 of 1; 5 of 7 in all.
+        assert_eq!(html_row(&html, "问题解决率"), ["≥ 95.0%", "66.7%", "100.0%", "71.4%"]);
+
+        // The dashboard: a card per KPI with its definition, the charts' data.
+        let (s, html) = app.page(&http, &format!("/reports?{q}")).await;
+        assert_eq!(s, 200, "[{}] {html}", app.engine);
+        let card = &html[html.find(r#"data-kpi="resolution_rate""#).unwrap()..];
+        let card = &card[..card.find("</article>").unwrap()];
+        assert!(card.contains("60.0%") && card.contains("未达标") && card.contains("已解决"), "{card}");
+        let nps = &html[html.find(r#"data-kpi="nps""#).unwrap()..];
+        assert!(nps[..nps.find("</article>").unwrap()].contains("暂不可用"));
+        let open = r#"id="report-data">"#;
+        let data = &html[html.find(open).unwrap() + open.len()..];
+        let data: Value = serde_json::from_str(&data[..data.find("</script>").unwrap()]).unwrap();
+        assert_eq!(data["periods"], json!(["2026-03-02", "2026-03-03", "2026-03-04"]));
+        assert_eq!(data["rates"][0]["values"], json!([66.7, 50.0, null]));
+        assert_eq!(data["rates"][0]["target"], json!(95.0));
+        // Most first; a tie in code order.
+        assert_eq!(data["pareto"]["labels"], json!(["产品类", "沟通类", "服务类"]));
+        assert_eq!(data["pareto"]["counts"], json!([3, 1, 1]));
+        assert_eq!(data["pareto"]["cumulative"], json!([60.0, 80.0, 100.0]));
+
+        // Refusals: a bad period names the field; agents may not see reports.
+        let (s, _) = app.page(&http, "/reports/monitoring?by=year").await;
+        assert_eq!(s, 422);
+        let agent = app.signed_in("li@example.com", "password-123").await;
+        let (s, _) = app.page(&agent, "/reports").await;
+        assert_eq!(s, 403);
+        let (s, _) = app.page(&agent, "/reports/monitoring.xlsx").await;
+        assert_eq!(s, 403);
+    }
+}
+
+#[tokio::test]
+async fn the_dashboard_draws_its_charts_in_a_browser() {
+    use support::app::{ADMIN_EMAIL, ADMIN_PASSWORD};
+    let Some(b) = support::webdriver::Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn(guanxi_store::testing::sqlite().unwrap()).await;
+    build(&app).await;
+    // Four more weeks of tickets with varied figures, for the trends.
+    let customer: i64 = app.state.db.read(|c| c.scalar("SELECT MIN(id) FROM customers", &[])).await.unwrap();
+    let agent: i64 =
+        app.state.db.read(|c| c.scalar("SELECT id FROM users WHERE email = 'wang@example.com'", &[])).await.unwrap();
+    let channels = ["phone", "email", "wechat", "online_chat"];
+    let categories = ["product", "product", "product", "service", "service", "logistics", "communication", "other"];
+    let days: Vec<String> = (10..=19).map(|d| format!("2026-03-{d:02}")).collect();
+    let mut tickets = Vec::new();
+    for (d, day) in days.iter().enumerate() {
+        for k in 0..(3 + d % 4) {
+            let n = d * 7 + k;
+            let hour = 9 + k % 8;
+            tickets.push(T {
+                received: Box::leak(format!("{day} {hour:02}:{:02}", (n * 13) % 60).into_boxed_str()),
+                agent: Some(agent),
+                group: None,
+                channel: channels[n % channels.len()],
+                category: categories[n % categories.len()],
+                frt: Some(5 + ((n * 17) % 50) as i64),
+                res: if n % 9 == 0 { None } else { Some(30 + ((n * 31) % 400) as i64) },
+                breached: n % 11 == 0,
+                repeat: n % 13 == 0,
+            });
+        }
+    }
+    insert(&app, customer, tickets).await;
+    b.resize(1366, 2000).await;
+    b.goto(&format!("{}/login", app.url)).await;
+    b.fill("#email", ADMIN_EMAIL).await;
+    b.fill("#password", ADMIN_PASSWORD).await;
+    b.click("button[type=submit]").await;
+    b.wait_for(".sidebar").await;
+    b.click("a.nav-item[href='/reports']").await;
+    b.wait_for("#kpi-cards").await;
+    b.goto(&format!("{}/reports?from=2026-03-02&to=2026-03-19&by=day", app.url)).await;
+    b.wait_for("body[data-charts='5']").await;
+    for id in ["chart-rates", "chart-times", "chart-gauges", "chart-pareto", "chart-tiers"] {
+        assert_eq!(b.count(&format!("#{id}[data-rendered='1'] canvas")).await, 1, "{id} drew a canvas");
+    }
+    assert!(b.text("[data-kpi='resolution_rate']").await.contains("未达标"));
+    b.screenshot("reports-dashboard").await;
+
+    b.goto(&format!("{}/reports/monitoring?by=week&from=2026-03-02&to=2026-03-19", app.url)).await;
+    b.wait_for("#monitoring-table").await;
+    assert!(b.count("#monitoring-table td.missed").await >= 1);
+    b.screenshot("reports-monitoring").await;
+    b.close().await;
 }

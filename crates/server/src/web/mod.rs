@@ -11,6 +11,7 @@ mod login;
 mod maintenance;
 mod outreach;
 mod relationship;
+mod reports;
 mod segments;
 pub mod templates;
 mod ticket_settings;
@@ -50,6 +51,7 @@ pub fn router() -> Router<AppState> {
         .merge(ticket_settings::router())
         .merge(maintenance::router())
         .merge(outreach::router())
+        .merge(reports::router())
         .route("/assets/{*file}", get(asset))
 }
 
@@ -82,7 +84,7 @@ fn nav(active: &str, lang: Lang) -> Vec<minijinja::Value> {
         ("complaints", "投诉", "Complaints", None),
         ("tasks", "维护任务", "Maintenance", Some("/maintenance")),
         ("kb", "知识库", "Knowledge base", None),
-        ("reports", "报表", "Reports", None),
+        ("reports", "报表", "Reports", Some("/reports")),
         ("settings", "设置", "Settings", Some("/admin/users")),
     ];
     items
@@ -197,6 +199,9 @@ async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Respon
         "app.css" => (include_bytes!("../../../../assets/app.css"), "text/css; charset=utf-8"),
         "app.js" => (include_bytes!("../../../../assets/app.js"), "text/javascript; charset=utf-8"),
         "logo.svg" => (include_bytes!("../../../../assets/logo.svg"), "image/svg+xml"),
+        "echarts.min.js" => (include_bytes!("../../../../assets/echarts.min.js"), "text/javascript; charset=utf-8"),
+        "reports.js" => (include_bytes!("../../../../assets/reports.js"), "text/javascript; charset=utf-8"),
+        "reports.css" => (include_bytes!("../../../../assets/reports.css"), "text/css; charset=utf-8"),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     let mut r = Response::new(Body::from(body));

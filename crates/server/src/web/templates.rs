@@ -67,6 +67,9 @@ impl Templates {
             "maintenance/settings.html",
             "outreach/outbox.html",
             "outreach/survey.html",
+            "reports/parts.html",
+            "reports/dashboard.html",
+            "reports/monitoring.html",
         );
         env.add_function("t", t);
         Ok(Self { env })

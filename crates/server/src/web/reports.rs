@@ -1,0 +1,309 @@
+//! 报表 (SPEC R2–R3): the supervisors' dashboard with Apache ECharts
+//! (trend lines with their targets, SLA gauges, the Pareto of categories,
+//! tier × activity), and the service monitoring table (服务流程优化效果监控表)
+//! by day, week or month as a page, a print layout and an Excel download.
+//! Every figure comes from the KPI engine (service::kpis), so the page, the
+//! API and the Excel file show the same numbers.
+
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use guanxi_domain::Lang;
+use guanxi_domain::kpi::{self, KpiDef, Unit};
+use guanxi_domain::segment::{Activity, ValueTier};
+use guanxi_domain::ticket::Category;
+use minijinja::{Value, context};
+
+use super::{form_get, page_ctx, render};
+use crate::auth::PageUser;
+use crate::error::{AppError, AppResult};
+use crate::lang::ReqLang;
+use crate::service::kpis::{self as svc, KpiQuery, Series};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/reports", get(dashboard))
+        .route("/reports/monitoring", get(monitoring))
+        .route("/reports/monitoring.xlsx", get(monitoring_xlsx))
+}
+
+fn query(state: &AppState, raw: Option<&str>, default_by: &str) -> AppResult<KpiQuery> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or("")).unwrap_or_default();
+    let by = form_get(&pairs, "by").filter(|s| !s.trim().is_empty()).unwrap_or(default_by);
+    svc::parse_query(form_get(&pairs, "from"), form_get(&pairs, "to"), Some(by), Some("none"), state.today())
+        .map_err(AppError::Invalid)
+}
+
+/// A KPI's card: its value over the range, target and definition.
+fn kpi_card(def: &KpiDef, series: Option<&Series>, lang: Lang) -> Value {
+    let total = series.and_then(|s| s.slices.first()).and_then(|s| s.total);
+    context! {
+        name => def.name,
+        label => def.label(lang),
+        definition => def.definition(lang),
+        available => def.available(),
+        pending => lang.pick(def.pending_zh, def.pending_en),
+        value => kpi::display(total, def.unit),
+        target => def.target_text(),
+        missed => def.target.and_then(|t| t.met(total)) == Some(false),
+    }
+}
+
+/// Chart numbers: percentages in percent, minutes as they are.
+fn chart_value(v: Option<f64>, unit: Unit) -> Option<f64> {
+    v.map(|v| match unit {
+        Unit::Percent => (v * 1000.0).round() / 10.0,
+        _ => v,
+    })
+}
+
+fn find<'a>(all: &'a [Series], name: &str) -> Option<&'a Series> {
+    all.iter().find(|s| s.def.name == name)
+}
+
+fn trend(s: &Series, lang: Lang) -> serde_json::Value {
+    let values: Vec<Option<f64>> =
+        s.slices.first().map(|sl| sl.values.iter().map(|v| chart_value(*v, s.def.unit)).collect()).unwrap_or_default();
+    serde_json::json!({
+        "name": s.def.name,
+        "label": s.def.label(lang),
+        "unit": if s.def.unit == Unit::Percent { "%" } else { lang.pick("分钟", "min") },
+        "target": s.def.target.map(|t| chart_value(Some(t.value), s.def.unit)),
+        "at_least": s.def.target.map(|t| t.at_least),
+        "values": values,
+    })
+}
+
+/// JSON for a `<script type="application/json">` block: `<` is escaped so
+/// no value can close the element.
+fn script_json(v: &serde_json::Value) -> String {
+    v.to_string().replace('<', "\\u003c")
+}
+
+/// The dashboard (工作台 of supervisors): every KPI's card, the trends, the
+/// gauges, the Pareto of categories and tier × activity.
+async fn dashboard(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    u: PageUser,
+    RawQuery(raw): RawQuery,
+) -> AppResult<Html<String>> {
+    let q = query(&state, raw.as_deref(), "day")?;
+    let all = svc::all_series(&state, &u.user, q, lang).await?;
+    let categories = svc::category_counts(&state, &u.user, q.from, q.to).await?;
+    let tiers = svc::tier_activity(&state, &u.user).await?;
+    let periods: Vec<String> =
+        all.first().map(|s| s.buckets.iter().map(|b| q.period.name(*b)).collect()).unwrap_or_default();
+
+    let total: i64 = categories.iter().map(|c| c.1).sum();
+    let mut running = 0;
+    let pareto = serde_json::json!({
+        "labels": categories.iter().map(|(c, _)| Category::parse(c).map_or_else(|_| c.clone(), |c| c.label(lang).to_string())).collect::<Vec<_>>(),
+        "counts": categories.iter().map(|c| c.1).collect::<Vec<_>>(),
+        "cumulative": categories.iter().map(|c| { running += c.1; kpi::ratio(running, total).map(|r| (r * 1000.0).round() / 10.0) }).collect::<Vec<_>>(),
+    });
+    let tier_data: Vec<Vec<i64>> = ValueTier::ALL
+        .iter()
+        .map(|t| {
+            Activity::ALL
+                .iter()
+                .map(|a| tiers.iter().filter(|(tt, aa, _)| tt == t.code() && aa == a.code()).map(|x| x.2).sum())
+                .collect()
+        })
+        .collect();
+    let gauges: Vec<serde_json::Value> = ["sla_attainment", "resolution_rate"]
+        .iter()
+        .filter_map(|n| find(&all, n))
+        .map(|s| {
+            let v = s.slices.first().and_then(|sl| sl.total);
+            serde_json::json!({
+                "label": s.def.label(lang),
+                "value": chart_value(v, s.def.unit),
+                "target": s.def.target.map(|t| chart_value(Some(t.value), s.def.unit)),
+                "missed": s.def.target.and_then(|t| t.met(v)) == Some(false),
+            })
+        })
+        .collect();
+    let trends = |names: &[&str]| -> Vec<serde_json::Value> {
+        names.iter().filter_map(|n| find(&all, n)).map(|s| trend(s, lang)).collect()
+    };
+    let rates = trends(&["resolution_rate", "sla_attainment", "maintenance_execution_rate"]);
+    let times = trends(&["first_response_median", "first_response_p90", "resolution_time_median"]);
+    let charts = serde_json::json!({
+        "periods": periods,
+        "rates": rates,
+        "times": times,
+        "gauges": gauges,
+        "pareto": pareto,
+        "tiers": {
+            "tiers": ValueTier::ALL.iter().map(|t| t.label(lang)).collect::<Vec<_>>(),
+            "activities": Activity::ALL.iter().map(|a| a.label(lang)).collect::<Vec<_>>(),
+            "data": tier_data,
+        },
+        "labels": {
+            "target": lang.pick("目标", "Target"),
+            "tickets": lang.pick("工单数", "Tickets"),
+            "cumulative": lang.pick("累计占比", "Cumulative share"),
+            "no_data": lang.pick("暂无数据", "No data"),
+        },
+    });
+    let cards: Vec<Value> = kpi::REGISTRY.iter().map(|d| kpi_card(d, find(&all, d.name), lang)).collect();
+    let title = lang.pick("报表 · 服务看板", "Reports · Dashboard");
+    let ctx = context! { ..page_ctx(&u, lang, "reports", title), ..context! {
+        tab => "dashboard",
+        from => q.from.to_string(), to => q.to.to_string(), by => q.period.code(),
+        periods => [("day", lang.pick("按日", "Daily")), ("week", lang.pick("按周", "Weekly")), ("month", lang.pick("按月", "Monthly"))]
+            .iter().map(|(c, l)| context! { code => c, label => l, active => *c == q.period.code() }).collect::<Vec<_>>(),
+        cards => cards,
+        ticket_total => total,
+        charts => script_json(&charts),
+    }};
+    render(&state, "reports/dashboard.html", ctx)
+}
+
+/// One row of the monitoring table.
+struct Row {
+    label: String,
+    definition: String,
+    target: Option<String>,
+    cells: Vec<(String, bool)>,
+    total: (String, bool),
+}
+
+fn rows(all: &[Series], lang: Lang) -> Vec<Row> {
+    all.iter()
+        .map(|s| {
+            let missed = |v: Option<f64>| s.def.target.and_then(|t| t.met(v)) == Some(false);
+            let sl = s.slices.first();
+            Row {
+                label: s.def.label(lang).to_string(),
+                definition: s.def.definition(lang).to_string(),
+                target: s.def.target_text(),
+                cells: sl
+                    .map(|sl| sl.values.iter().map(|v| (kpi::display(*v, s.def.unit), missed(*v))).collect())
+                    .unwrap_or_default(),
+                total: sl.map_or(("—".into(), false), |sl| (kpi::display(sl.total, s.def.unit), missed(sl.total))),
+            }
+        })
+        .collect()
+}
+
+/// 服务流程优化效果监控表: every available KPI by day, week or month, with
+/// its target and definition; KPIs whose source has not landed are listed
+/// below as not yet available.
+async fn monitoring(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    u: PageUser,
+    RawQuery(raw): RawQuery,
+) -> AppResult<Html<String>> {
+    let q = query(&state, raw.as_deref(), "week")?;
+    let all = svc::all_series(&state, &u.user, q, lang).await?;
+    let periods: Vec<String> =
+        all.first().map(|s| s.buckets.iter().map(|b| q.period.name(*b)).collect()).unwrap_or_default();
+    let title = lang.pick("服务流程优化效果监控表", "Service monitoring table");
+    let ctx = context! { ..page_ctx(&u, lang, "reports", title), ..context! {
+        tab => "monitoring",
+        from => q.from.to_string(), to => q.to.to_string(), by => q.period.code(),
+        periods_nav => [("day", lang.pick("日报", "Daily")), ("week", lang.pick("周报", "Weekly")), ("month", lang.pick("月报", "Monthly"))]
+            .iter().map(|(c, l)| context! { code => c, label => l, active => *c == q.period.code() }).collect::<Vec<_>>(),
+        periods => periods,
+        rows => rows(&all, lang).into_iter().map(|r| context! {
+            label => r.label, definition => r.definition, target => r.target,
+            cells => r.cells.into_iter().map(|(v, m)| context! { value => v, missed => m }).collect::<Vec<_>>(),
+            total => r.total.0, total_missed => r.total.1,
+        }).collect::<Vec<_>>(),
+        pending => kpi::REGISTRY.iter().filter(|k| !k.available()).map(|k| context! {
+            label => k.label(lang), definition => k.definition(lang), why => lang.pick(k.pending_zh, k.pending_en),
+        }).collect::<Vec<_>>(),
+        xlsx => format!("/reports/monitoring.xlsx?by={}&from={}&to={}", q.period.code(), q.from, q.to),
+    }};
+    render(&state, "reports/monitoring.html", ctx)
+}
+
+/// The monitoring table as an Excel file: Chinese headers, values (not
+/// formulas) exactly as the page shows them.
+async fn monitoring_xlsx(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    u: PageUser,
+    RawQuery(raw): RawQuery,
+) -> AppResult<Response> {
+    let q = query(&state, raw.as_deref(), "week")?;
+    let all = svc::all_series(&state, &u.user, q, lang).await?;
+    let periods: Vec<String> =
+        all.first().map(|s| s.buckets.iter().map(|b| q.period.name(*b)).collect()).unwrap_or_default();
+    let table = rows(&all, lang);
+    let bytes = monitoring_book(&periods, &table, q, lang).map_err(|e| AppError::Internal(e.to_string()))?;
+    let name = format!("monitoring-{}-{}-{}.xlsx", q.period.code(), q.from.strftime("%Y%m%d"), q.to.strftime("%Y%m%d"));
+    let mut r = bytes.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(crate::import::XLSX_MIME));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
+}
+
+fn monitoring_book(
+    periods: &[String],
+    rows: &[Row],
+    q: KpiQuery,
+    lang: Lang,
+) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name(lang.pick("监控表", "Monitoring"))?;
+    let bold = Format::new().set_bold();
+    let red = Format::new().set_font_color(rust_xlsxwriter::Color::RGB(0x00C4_1D24)).set_bold();
+    sheet.write_string_with_format(
+        0,
+        0,
+        format!(
+            "{}（{}，{} ~ {}）",
+            lang.pick("服务流程优化效果监控表", "Service monitoring table"),
+            q.period.label(lang),
+            q.from,
+            q.to
+        ),
+        &bold,
+    )?;
+    let mut col: u16 = 0;
+    for h in [lang.pick("指标", "KPI"), lang.pick("目标", "Target")] {
+        sheet.write_string_with_format(1, col, h, &bold)?;
+        col += 1;
+    }
+    for p in periods {
+        sheet.write_string_with_format(1, col, p, &bold)?;
+        col += 1;
+    }
+    sheet.write_string_with_format(1, col, lang.pick("合计", "Total"), &bold)?;
+    sheet.write_string_with_format(1, col + 1, lang.pick("定义", "Definition"), &bold)?;
+    for (i, r) in rows.iter().enumerate() {
+        let row = u32::try_from(i).unwrap_or(u32::MAX - 2) + 2;
+        sheet.write_string(row, 0, &r.label)?;
+        sheet.write_string(row, 1, r.target.as_deref().unwrap_or("—"))?;
+        let mut col: u16 = 2;
+        for (v, missed) in &r.cells {
+            if *missed {
+                sheet.write_string_with_format(row, col, v, &red)?
+            } else {
+                sheet.write_string(row, col, v)?
+            };
+            col += 1;
+        }
+        if r.total.1 {
+            sheet.write_string_with_format(row, col, &r.total.0, &red)?;
+        } else {
+            sheet.write_string(row, col, &r.total.0)?;
+        }
+        sheet.write_string(row, col + 1, &r.definition)?;
+    }
+    sheet.set_column_width(0, 22)?;
+    book.save_to_buffer()
+}
