@@ -82,3 +82,17 @@ window.addEventListener("DOMContentLoaded", () => {
     e.preventDefault();
   });
 });
+
+// The ticket page: r puts the cursor in the reply box.
+window.addEventListener("DOMContentLoaded", () => {
+  const reply = document.querySelector("textarea[data-key='r']");
+  if (!(reply instanceof HTMLTextAreaElement)) return;
+  document.addEventListener("keydown", (e) => {
+    const el = e.target;
+    if (e.ctrlKey || e.metaKey || e.altKey || e.key !== "r") return;
+    if (el instanceof HTMLElement && (el.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName))) return;
+    e.preventDefault();
+    reply.focus();
+    reply.scrollIntoView({ block: "center" });
+  });
+});

@@ -68,6 +68,12 @@ pub enum Issue {
     /// A rule that would depend on itself (a rule tag testing its own tag,
     /// directly or through other rule tags).
     Circular,
+    /// A file larger than allowed.
+    FileTooLarge {
+        max_bytes: u64,
+    },
+    /// A file whose bytes are not an allowed kind, or do not match its name.
+    FileType,
     /// A message template uses a variable its scenario does not provide.
     UndefinedVariable {
         name: String,
@@ -102,6 +108,8 @@ impl Issue {
             Issue::RangeTooLong { .. } => "range_too_long",
             Issue::Malformed(_) => "malformed",
             Issue::Circular => "circular",
+            Issue::FileTooLarge { .. } => "file_too_large",
+            Issue::FileType => "file_type",
             Issue::UndefinedVariable { .. } => "undefined_variable",
         }
     }
@@ -165,9 +173,27 @@ impl Issue {
             (Issue::Malformed(detail), Lang::En) => format!("could not be read: {detail}"),
             (Issue::Circular, Lang::Zh) => "规则不能依赖自身（不能直接或经由其他规则标签引用本标签）".into(),
             (Issue::Circular, Lang::En) => "may not depend on itself (directly or through other rule tags)".into(),
+            (Issue::FileTooLarge { max_bytes }, Lang::Zh) => format!("文件不能超过 {}", size_words(*max_bytes)),
+            (Issue::FileTooLarge { max_bytes }, Lang::En) => format!("must be at most {}", size_words(*max_bytes)),
+            (Issue::FileType, Lang::Zh) => {
+                "文件类型不允许，或文件内容与扩展名不符（允许图片、PDF、Office 文档、文本）".into()
+            }
+            (Issue::FileType, Lang::En) => {
+                "is not an allowed type, or its content does not match its name (images, PDF, Office documents, text)"
+                    .into()
+            }
             (Issue::UndefinedVariable { name }, Lang::Zh) => format!("使用了未定义的变量 {name}"),
             (Issue::UndefinedVariable { name }, Lang::En) => format!("uses the undefined variable {name}"),
         }
+    }
+}
+
+/// A size limit as people say it: `20 MB`, `512 KB`, `100 B`.
+fn size_words(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1024 * 1024 && b % (1024 * 1024) == 0 => format!("{} MB", b / (1024 * 1024)),
+        b if b >= 1024 && b % 1024 == 0 => format!("{} KB", b / 1024),
+        b => format!("{b} B"),
     }
 }
 

@@ -38,6 +38,8 @@ pub struct Config {
     /// How often the scheduler looks for due jobs (SLA timers, escalations),
     /// milliseconds; `None` (`off`) runs no scheduler in this instance.
     pub scheduler_poll_ms: Option<u64>,
+    /// The largest file attached to a ticket, MiB (T1).
+    pub attachment_max_mb: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -77,6 +79,7 @@ struct FileConfig {
     segment_recompute_hour: Option<String>,
     maintenance_hour: Option<String>,
     scheduler_poll_ms: Option<String>,
+    attachment_max_mb: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +107,7 @@ impl Default for Config {
             segment_recompute_hour: Some(2),
             maintenance_hour: Some(3),
             scheduler_poll_ms: Some(1_000),
+            attachment_max_mb: 20,
         }
     }
 }
@@ -121,6 +125,11 @@ fn parse_num<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, ConfigError
 }
 
 impl Config {
+    /// The largest ticket attachment, bytes.
+    pub fn attachment_max_bytes(&self) -> u64 {
+        self.attachment_max_mb * 1024 * 1024
+    }
+
     /// Reads the file (if given) and then the environment through `env`.
     pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut c = Config::default();
@@ -192,6 +201,12 @@ impl Config {
                 "off" => None,
                 n => Some(parse_num("GUANXI_SCHEDULER_POLL_MS", n)?),
             };
+        }
+        if let Some(v) = get("GUANXI_ATTACHMENT_MAX_MB", f.attachment_max_mb.map(|n| n.to_string())) {
+            c.attachment_max_mb = parse_num("GUANXI_ATTACHMENT_MAX_MB", &v)?;
+            if !(1..=1024).contains(&c.attachment_max_mb) {
+                return Err(ConfigError(format!("GUANXI_ATTACHMENT_MAX_MB must be 1 to 1024, not {v:?}")));
+            }
         }
         c.validate()?;
         Ok(c)

@@ -169,6 +169,18 @@ pub fn app(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(300),
         ));
+    // Ticket attachments: up to the configured size, plus the form around it.
+    let attachment_limit =
+        usize::try_from(state.config.attachment_max_bytes()).unwrap_or(usize::MAX).saturating_add(1024 * 1024);
+    let attachments = api::attachment_router()
+        .merge(web::attachment_router())
+        .layer(axum::extract::DefaultBodyLimit::max(attachment_limit))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(attachment_limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), web::render_errors))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(300),
+        ));
     let mut router = Router::new()
         .merge(api::router())
         .merge(web::router())
@@ -179,6 +191,7 @@ pub fn app(state: AppState) -> Router {
             Duration::from_secs(30),
         ))
         .merge(uploads)
+        .merge(attachments)
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(tower_http::trace::TraceLayer::new_for_http());
     for (name, value) in security {

@@ -15,6 +15,7 @@ const SQLITE: &[(i64, &str)] = &[
     (8, include_str!("../migrations/sqlite/0008_maintenance.sql")),
     (9, include_str!("../migrations/sqlite/0009_tickets.sql")),
     (10, include_str!("../migrations/sqlite/0010_gram_counts.sql")),
+    (14, include_str!("../migrations/sqlite/0014_ticket_attachments.sql")),
     (13, include_str!("../migrations/sqlite/0013_outreach.sql")),
     (12, include_str!("../migrations/sqlite/0012_knowledge.sql")),
     (15, include_str!("../migrations/sqlite/0015_kpi.sql")),
@@ -30,6 +31,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (8, include_str!("../migrations/postgres/0008_maintenance.sql")),
     (9, include_str!("../migrations/postgres/0009_tickets.sql")),
     (10, include_str!("../migrations/postgres/0010_gram_counts.sql")),
+    (14, include_str!("../migrations/postgres/0014_ticket_attachments.sql")),
     (13, include_str!("../migrations/postgres/0013_outreach.sql")),
     (15, include_str!("../migrations/postgres/0015_kpi.sql")),
 ];

@@ -545,3 +545,93 @@ pub fn customer_facts(c: &mut Conn, id: Option<i64>, code: Option<&str>) -> Resu
     tags.extend(rule_tags.unwrap_or_default().split(',').filter(|t| !t.is_empty()).map(str::to_string));
     Ok(Some(CustomerFacts { id, code: r.get(1)?, name: r.get(2)?, owner_id: r.get(3)?, tier: r.get(4)?, tags }))
 }
+
+// ---- Attachments ----
+
+/// A file on a ticket; its bytes are in the data directory under `sha256`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TicketAttachment {
+    pub id: i64,
+    pub ticket_id: i64,
+    /// The reply or note it came with.
+    pub message_id: Option<i64>,
+    pub file_name: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub uploaded_by: Option<i64>,
+    pub uploaded_by_name: Option<String>,
+    pub uploaded_at: Timestamp,
+}
+
+/// An attachment to insert.
+#[derive(Debug, Clone)]
+pub struct NewAttachment<'a> {
+    pub ticket_id: i64,
+    pub message_id: Option<i64>,
+    pub file_name: &'a str,
+    pub content_type: &'a str,
+    pub size_bytes: i64,
+    pub sha256: &'a str,
+    pub uploaded_by: Option<i64>,
+    pub uploaded_at: Timestamp,
+}
+
+pub fn add_attachment(c: &mut Conn, a: &NewAttachment<'_>) -> Result<i64> {
+    c.scalar(
+        "INSERT INTO ticket_attachments (ticket_id, message_id, file_name, content_type, size_bytes, sha256,
+             uploaded_by, uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        args![
+            a.ticket_id,
+            a.message_id,
+            a.file_name,
+            a.content_type,
+            a.size_bytes,
+            a.sha256,
+            a.uploaded_by,
+            a.uploaded_at
+        ],
+    )
+}
+
+const ATTACHMENT_COLS: &str = "a.id, a.ticket_id, a.message_id, a.file_name, a.content_type, a.size_bytes, a.sha256,
+    a.uploaded_by, u.name, a.uploaded_at FROM ticket_attachments a LEFT JOIN users u ON u.id = a.uploaded_by";
+
+fn attachment(r: &Row) -> Result<TicketAttachment> {
+    Ok(TicketAttachment {
+        id: r.get(0)?,
+        ticket_id: r.get(1)?,
+        message_id: r.get(2)?,
+        file_name: r.get(3)?,
+        content_type: r.get(4)?,
+        size_bytes: r.get(5)?,
+        sha256: r.get(6)?,
+        uploaded_by: r.get(7)?,
+        uploaded_by_name: r.get(8)?,
+        uploaded_at: r.get(9)?,
+    })
+}
+
+/// A ticket's attachments in upload order (one indexed range).
+pub fn attachments(c: &mut Conn, ticket_id: i64, limit: i64) -> Result<Vec<TicketAttachment>> {
+    c.query(
+        &format!("SELECT {ATTACHMENT_COLS} WHERE a.ticket_id = $1 ORDER BY a.id LIMIT $2"),
+        args![ticket_id, limit],
+    )?
+    .iter()
+    .map(attachment)
+    .collect()
+}
+
+/// One attachment of a ticket (NotFound when it belongs to another).
+pub fn attachment_of(c: &mut Conn, ticket_id: i64, id: i64) -> Result<TicketAttachment> {
+    attachment(
+        &c.query_one(&format!("SELECT {ATTACHMENT_COLS} WHERE a.id = $1 AND a.ticket_id = $2"), args![id, ticket_id])?,
+    )
+}
+
+/// Whether any attachment row holds these bytes (a file written for a
+/// refused upload may then be removed).
+pub fn attachment_bytes_used(c: &mut Conn, sha256: &str) -> Result<bool> {
+    Ok(c.query_opt("SELECT 1 FROM ticket_attachments WHERE sha256 = $1 LIMIT 1", args![sha256])?.is_some())
+}

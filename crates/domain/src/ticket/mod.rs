@@ -1,9 +1,11 @@
 //! Tickets (SPEC T1–T6, 工单与服务流程): the ticket's closed vocabularies,
 //! the parse of a create input into a valid [`TicketDraft`], the priority
-//! matrix (T5) and the repeat-inquiry rule (T6). The status flow is in
+//! matrix (T5) and the repeat-inquiry rule (T6). Attachments are checked in
+//! [`attachment`]. The status flow is in
 //! [`lifecycle`], the SLA clocks in [`sla`], routing in [`routing`] and
 //! escalation paths in [`escalation`].
 
+pub mod attachment;
 pub mod escalation;
 pub mod lifecycle;
 pub mod routing;

@@ -86,11 +86,21 @@ pub fn upload_router() -> Router<AppState> {
     router_parts().1
 }
 
+/// The ticket attachment upload: its own body limit (`GUANXI_ATTACHMENT_MAX_MB`).
+pub fn attachment_router() -> Router<AppState> {
+    attachment_parts().0
+}
+
+fn attachment_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::new().routes(routes!(tickets::upload_attachments)).split_for_parts()
+}
+
 /// The API routes, the upload routes, and the OpenAPI document of both.
 fn router_parts() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
     let (uploads, upload_doc) = OpenApiRouter::new().routes(routes!(import::import_file)).split_for_parts();
     let (router, mut doc) = main_parts();
     doc.merge(upload_doc);
+    doc.merge(attachment_parts().1);
     (router, uploads, doc)
 }
 
@@ -140,6 +150,7 @@ fn main_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(tickets::get_one))
         .routes(routes!(tickets::act))
         .routes(routes!(tickets::add_message))
+        .routes(routes!(tickets::download_attachment))
         .routes(routes!(tickets::revisit))
         .routes(routes!(tickets::assign))
         .routes(routes!(tickets::escalate))

@@ -9,7 +9,7 @@ use guanxi_domain::ticket::lifecycle::{self, Action};
 use guanxi_domain::ticket::sla::SlaClock;
 use guanxi_domain::ticket::{Status, TicketInput};
 use guanxi_domain::{Issue, Lang, ValidationErrors};
-use guanxi_store::tickets::{Ticket, TicketEvent, TicketMessage};
+use guanxi_store::tickets::{Ticket, TicketAttachment, TicketEvent, TicketMessage};
 use guanxi_store::users::User;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -354,10 +354,45 @@ pub struct EventView {
     pub detail: serde_json::Value,
 }
 
+/// A file on a ticket.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttachmentView {
+    pub id: i64,
+    /// The reply or note it came with.
+    pub message_id: Option<i64>,
+    pub file_name: String,
+    /// As the file's bytes showed it (not as the uploader declared).
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub uploaded_by: Option<i64>,
+    pub uploaded_by_name: Option<String>,
+    pub uploaded_at: String,
+    /// Where to download it.
+    pub href: String,
+}
+
+pub fn attachment_view(a: &TicketAttachment) -> AttachmentView {
+    AttachmentView {
+        id: a.id,
+        message_id: a.message_id,
+        file_name: a.file_name.clone(),
+        content_type: a.content_type.clone(),
+        size_bytes: a.size_bytes,
+        sha256: a.sha256.clone(),
+        uploaded_by: a.uploaded_by,
+        uploaded_by_name: a.uploaded_by_name.clone(),
+        uploaded_at: a.uploaded_at.to_string(),
+        href: format!("/api/v1/tickets/{}/attachments/{}", a.ticket_id, a.id),
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TicketDetailView {
     pub ticket: TicketView,
     pub messages: Vec<MessageView>,
+    /// Every file on the ticket, oldest first.
+    pub attachments: Vec<AttachmentView>,
     /// The full history, oldest first.
     pub history: Vec<EventView>,
 }
@@ -397,6 +432,7 @@ pub async fn get_one(
     Ok(Json(TicketDetailView {
         ticket: view(&state, &d.ticket, &user, lang).await?,
         messages: d.messages.iter().map(message_view).collect(),
+        attachments: d.attachments.iter().map(attachment_view).collect(),
         history: d.events.iter().map(event_view).collect(),
     }))
 }
@@ -462,6 +498,73 @@ pub async fn add_message(
         actions::reply(&state, &user, id, kind, &input.body, ip).await?
     };
     Ok(Json(view(&state, &t, &user, lang).await?))
+}
+
+/// The multipart form of an upload (documentation only: the handler reads
+/// the parts itself).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct AttachmentForm {
+    /// One part per file (at most 10); the part's file name is kept and
+    /// shown, its extension must agree with the bytes.
+    #[schema(value_type = Vec<String>, format = Binary)]
+    pub file: Vec<Vec<u8>>,
+    /// `note` (internal, default) or `reply` (public, to the customer).
+    pub kind: Option<String>,
+    /// Text sent with the files (may be empty).
+    pub body: Option<String>,
+}
+
+/// Attaches files to a ticket with a reply or an internal note (multipart,
+/// parts `file`, `kind`, `body`). Each file may be up to
+/// `GUANXI_ATTACHMENT_MAX_MB` (20 MB by default) and must be an image, a
+/// PDF, an Office document or text whose bytes agree with its name; a bad
+/// file refuses the whole upload with 422 (`errors[0].field` is `file`)
+/// and nothing is stored.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/attachments", tag = "tickets", params(("id" = i64, Path)),
+    request_body(content = AttachmentForm, content_type = "multipart/form-data"),
+    security(("bearer" = [])),
+    responses((status = 200, body = TicketDetailView), (status = 400, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 413, description = "larger than the limit"),
+        (status = 422, description = "a file too large, of a type not allowed, or not matching its name", body = Problem)))]
+pub async fn upload_attachments(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    ApiUser(user): ApiUser,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i64>,
+    multipart: axum::extract::multipart::Multipart,
+) -> AppResult<Json<TicketDetailView>> {
+    let (pairs, files) = crate::web::tickets::read_multipart(multipart, state.config.attachment_max_bytes()).await?;
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    if files.is_empty() {
+        return Err(AppError::field("file", Issue::Required));
+    }
+    let kind = MessageKind::parse(get("kind").unwrap_or("note")).map_err(|i| AppError::field("kind", i))?;
+    actions::reply_with_files(&state, &user, id, kind, get("body").unwrap_or(""), files, ip).await?;
+    let d = svc::detail(&state, &user, id).await?;
+    Ok(Json(TicketDetailView {
+        ticket: view(&state, &d.ticket, &user, lang).await?,
+        messages: d.messages.iter().map(message_view).collect(),
+        attachments: d.attachments.iter().map(attachment_view).collect(),
+        history: d.events.iter().map(event_view).collect(),
+    }))
+}
+
+/// Downloads an attachment (`Content-Disposition: attachment`), for those
+/// who may see the ticket; 404 otherwise. Each download is audited.
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/attachments/{attachment_id}", tag = "tickets",
+    params(("id" = i64, Path), ("attachment_id" = i64, Path)), security(("bearer" = [])),
+    responses((status = 200, description = "the file's bytes", content_type = "application/octet-stream"),
+        (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn download_attachment(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ClientIp(ip): ClientIp,
+    Path((id, attachment_id)): Path<(i64, i64)>,
+) -> AppResult<axum::response::Response> {
+    let (a, bytes) = crate::service::tickets::attachments::download(&state, &user, id, attachment_id, ip).await?;
+    Ok(crate::service::tickets::attachments::response(&a, bytes))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -61,6 +61,11 @@ pub fn upload_router() -> Router<AppState> {
     import::upload_router()
 }
 
+/// The reply form with its files: the attachment size limit (see `app`).
+pub fn attachment_router() -> Router<AppState> {
+    tickets::upload_router()
+}
+
 /// The caller's address, for the audit log.
 #[derive(Debug, Clone)]
 pub struct ClientIp(pub Option<String>);

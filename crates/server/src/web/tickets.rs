@@ -6,7 +6,8 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::multipart::Multipart;
+use axum::extract::{FromRequest, Path, RawQuery, Request, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -16,7 +17,7 @@ use guanxi_domain::ticket::lifecycle::{self, Action};
 use guanxi_domain::ticket::sla::{ClockKind, SlaClock};
 use guanxi_domain::ticket::{Category, Priority, Status, TicketInput, TicketType};
 use guanxi_domain::{Lang, ValidationErrors};
-use guanxi_store::tickets::{Ticket, TicketEvent};
+use guanxi_store::tickets::{Ticket, TicketAttachment, TicketEvent};
 use guanxi_store::users;
 use jiff::{SignedDuration, Timestamp};
 use minijinja::{Value, context};
@@ -27,6 +28,7 @@ use crate::auth::PageUser;
 use crate::error::{AppError, AppResult};
 use crate::lang::ReqLang;
 use crate::service::tickets::actions::{self, MessageKind};
+use crate::service::tickets::attachments::{self, Upload};
 use crate::service::tickets::setup::{self, TicketSetup};
 use crate::service::tickets::{self as svc, QueueKind};
 use crate::state::AppState;
@@ -38,10 +40,16 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/availability", post(set_availability))
         .route("/tickets/{id}", get(view))
         .route("/tickets/{id}/action", post(act))
-        .route("/tickets/{id}/message", post(message))
+        .route("/tickets/{id}/attachments/{attachment_id}", get(download))
         .route("/tickets/{id}/revisit", post(revisit))
         .route("/tickets/{id}/assign", post(assign))
         .route("/tickets/{id}/escalate", post(escalate))
+}
+
+/// The reply form, which may carry files: `app` in lib.rs gives it the
+/// attachment size limit (`GUANXI_ATTACHMENT_MAX_MB`).
+pub fn upload_router() -> Router<AppState> {
+    Router::new().route("/tickets/{id}/message", post(message))
 }
 
 // ---- Formatting ----
@@ -288,6 +296,13 @@ fn event_words(e: &TicketEvent, lang: Lang, state: &AppState) -> String {
         ("escalation_exhausted", Lang::Zh) => format!("升级路径「{}」已走完仍未响应", s("path")),
         ("escalation_exhausted", Lang::En) => format!("Escalation path \"{}\" ran out unanswered", s("path")),
         ("revisited", _) => lang.pick("完成解决后回访", "Revisit done").into(),
+        ("attachment", _) => {
+            let names: Vec<&str> = d["files"]
+                .as_array()
+                .map(|f| f.iter().filter_map(|x| x["name"].as_str()).collect())
+                .unwrap_or_default();
+            format!("{}{}", lang.pick("上传附件：", "Attached: "), names.join(lang.pick("、", ", ")))
+        }
         ("repeat_inquiry", _) => lang.pick("7 天内同类重复咨询", "Repeat inquiry within 7 days").into(),
         (other, _) => other.to_string(),
     }
@@ -313,6 +328,24 @@ pub fn timeline_label(code: &str, lang: Lang) -> String {
         ["escalation_exhausted"] => lang.pick("升级链走完未响应", "Escalation ran out").into(),
         ["revisited"] => lang.pick("工单回访", "Ticket revisit").into(),
         _ => code.to_string(),
+    }
+}
+
+/// "1.5 MB" / "12 KB" / "300 B".
+fn size_words(bytes: i64) -> String {
+    match bytes {
+        b if b >= 1024 * 1024 => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+        b if b >= 1024 => format!("{} KB", b / 1024),
+        b => format!("{b} B"),
+    }
+}
+
+fn attachment_item(ticket: i64, a: &TicketAttachment, state: &AppState, lang: Lang) -> Value {
+    context! {
+        id => a.id, name => a.file_name, size => size_words(a.size_bytes), content_type => a.content_type,
+        href => format!("/tickets/{ticket}/attachments/{}", a.id),
+        by => a.uploaded_by_name.clone().unwrap_or_else(|| lang.pick("系统", "system").into()),
+        at => local(a.uploaded_at, state),
     }
 }
 
@@ -342,8 +375,11 @@ async fn render_view(
     let perms = u.user.role.ticket_permissions();
     let staff = if u.user.role.can_assign_tickets() { state.db.read(users::list_active).await? } else { Vec::new() };
     let revisit_due = t.sla.get(ClockKind::Revisit).is_some_and(|k| !k.is_stopped());
+    let used_script = raw.and_then(|q| q.split('&').find_map(|p| p.strip_prefix("script=")?.parse::<i64>().ok()));
+    let kb = super::knowledge::ticket_panel(state, u, t.id, used_script, lang).await?;
     let title = format!("{} · {}", t.number, t.subject);
     let ctx = context! { ..page_ctx(u, lang, "tickets", &title), ..context! {
+        kb => kb,
         flash => flash(raw, lang),
         tk => context! {
             id => t.id, number => t.number, subject => t.subject, description => t.description,
@@ -368,7 +404,10 @@ async fn render_view(
         messages => d.messages.iter().map(|m| context! {
             kind => m.kind, body => m.body, at => local(m.at, state),
             author => m.author_name.clone().unwrap_or_else(|| lang.pick("客户", "Customer").into()),
+            files => d.attachments.iter().filter(|a| a.message_id == Some(m.id)).map(|a| attachment_item(t.id, a, state, lang)).collect::<Vec<_>>(),
         }).collect::<Vec<_>>(),
+        attachments => d.attachments.iter().map(|a| attachment_item(t.id, a, state, lang)).collect::<Vec<_>>(),
+        max_attachment_mb => state.config.attachment_max_mb,
         history => d.events.iter().map(|e| context! {
             at => local(e.at, state), who => e.actor_name, what => event_words(e, lang, state),
             kind => e.kind,
@@ -438,22 +477,64 @@ async fn act(
     }
 }
 
+/// The fields and files of a multipart form. A file input left empty is
+/// sent as a part without a name or bytes: it is no file.
+pub(crate) async fn read_multipart(
+    mut mp: Multipart,
+    max_bytes: u64,
+) -> AppResult<(Vec<(String, String)>, Vec<Upload>)> {
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::field("file", guanxi_domain::Issue::FileTooLarge { max_bytes })
+        } else {
+            AppError::BadRequest(format!("multipart: {}", e.body_text()))
+        }
+    };
+    let (mut pairs, mut files) = (Vec::new(), Vec::new());
+    while let Some(field) = mp.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or("").to_string();
+        match field.file_name().map(str::to_string) {
+            Some(file_name) => {
+                let bytes = field.bytes().await.map_err(bad)?;
+                if !(file_name.is_empty() && bytes.is_empty()) {
+                    files.push(Upload { name: file_name, bytes });
+                }
+            }
+            None => pairs.push((name, field.text().await.map_err(bad)?)),
+        }
+    }
+    Ok((pairs, files))
+}
+
+/// The reply form: urlencoded, or multipart when it carries files.
 async fn message(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
     u: PageUser,
     ClientIp(ip): ClientIp,
     Path(id): Path<i64>,
-    body: Bytes,
+    req: Request,
 ) -> AppResult<Response> {
-    let pairs = form_pairs(&body)?;
+    let multipart = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let (pairs, files) = if multipart {
+        let mp = Multipart::from_request(req, &state).await.map_err(|e| AppError::BadRequest(e.body_text()))?;
+        read_multipart(mp, state.config.attachment_max_bytes()).await?
+    } else {
+        let body = Bytes::from_request(req, &state).await.map_err(|e| AppError::BadRequest(e.body_text()))?;
+        (form_pairs(&body)?, Vec::new())
+    };
     u.check_csrf(form_get(&pairs, "_csrf"))?;
     let text = form_get(&pairs, "body").unwrap_or("").to_string();
     let kind = form_get(&pairs, "kind").unwrap_or("reply").to_string();
     let r = match kind.as_str() {
-        "customer" => actions::customer_message(&state, &u.user, id, &text, ip).await,
+        "customer" if files.is_empty() => actions::customer_message(&state, &u.user, id, &text, ip).await,
+        "customer" => Err(AppError::field("file", guanxi_domain::Issue::NotAllowed)),
         k => match MessageKind::parse(k) {
-            Ok(m) => actions::reply(&state, &u.user, id, m, &text, ip).await,
+            Ok(m) => actions::reply_with_files(&state, &u.user, id, m, &text, files, ip).await,
             Err(i) => Err(AppError::field("kind", i)),
         },
     };
@@ -461,6 +542,17 @@ async fn message(
         Ok(_) => Ok(back(id, if kind == "reply" || kind == "note" { &kind } else { "customer" })),
         Err(e) => refused(&state, lang, &u, id, e, Kept { body: text, kind, form: "message", ..Kept::default() }).await,
     }
+}
+
+/// An attachment of a ticket the user may see, as a download.
+async fn download(
+    State(state): State<AppState>,
+    u: PageUser,
+    ClientIp(ip): ClientIp,
+    Path((id, attachment_id)): Path<(i64, i64)>,
+) -> AppResult<Response> {
+    let (a, bytes) = attachments::download(&state, &u.user, id, attachment_id, ip).await?;
+    Ok(attachments::response(&a, bytes))
 }
 
 async fn revisit(

@@ -17,6 +17,7 @@ use guanxi_store::{Conn, StoreError, routing as store_routing};
 use jiff::Timestamp;
 use serde_json::json;
 
+use super::attachments;
 use super::clocks::{self, sync_escalation_job};
 use super::setup::{self, TicketSetup};
 use super::{can_see, record, sync_sla_job};
@@ -265,10 +266,52 @@ pub async fn reply(
     body: &str,
     ip: Option<String>,
 ) -> AppResult<Ticket> {
-    let body = ticket::parse_message(body).map_err(|i| AppError::field("body", i))?;
+    reply_with_files(state, actor, id, kind, body, Vec::new(), ip).await
+}
+
+/// A public reply or an internal note with files attached (the text may
+/// then be empty). Every file is checked before any is written; the files
+/// are written before the transaction that records them, and removed again
+/// when it refuses.
+pub async fn reply_with_files(
+    state: &AppState,
+    actor: &User,
+    id: i64,
+    kind: MessageKind,
+    body: &str,
+    files: Vec<attachments::Upload>,
+    ip: Option<String>,
+) -> AppResult<Ticket> {
+    let body = if !files.is_empty() && body.trim().is_empty() {
+        String::new()
+    } else {
+        ticket::parse_message(body).map_err(|i| AppError::field("body", i))?
+    };
     if kind == MessageKind::Reply && !actor.role.can_create_tickets() {
         return Err(AppError::field("kind", Issue::NotAllowed));
     }
+    let files = attachments::check_all(files, state.config.attachment_max_bytes())?;
+    if !files.is_empty() {
+        // Not one byte on disk for a ticket the user may not see.
+        super::get(state, actor, id).await?;
+    }
+    let created = attachments::write_files(state, &files).await?;
+    let result = reply_in(state, actor, id, kind, body, files, ip).await;
+    if result.is_err() {
+        attachments::forget(state, created).await;
+    }
+    result
+}
+
+async fn reply_in(
+    state: &AppState,
+    actor: &User,
+    id: i64,
+    kind: MessageKind,
+    body: String,
+    files: Vec<attachments::Accepted>,
+    ip: Option<String>,
+) -> AppResult<Ticket> {
     change(state, actor, id, ip, move |c, t, ctx| {
         if kind == MessageKind::Reply && t.status == Status::Closed {
             return Ok(Err(AppError::Refused {
@@ -299,6 +342,11 @@ pub async fn reply(
         }
         let timeline = (kind == MessageKind::Reply).then(|| "ticket.reply".to_string());
         record(c, t, now, Some(ctx.actor.id), kind.code(), &json!({"message_id": message_id}), timeline, ctx.ip)?;
+        if !files.is_empty() {
+            let rows = attachments::insert_rows(c, t.id, message_id, &files, ctx.actor.id, now)?;
+            let detail = json!({"message_id": message_id, "kind": kind.code(), "files": rows});
+            record(c, t, now, Some(ctx.actor.id), "attachment", &detail, None, ctx.ip)?;
+        }
         acknowledge(c, t, ctx)?;
         Ok(Ok(()))
     })

@@ -7,6 +7,7 @@
 //! its customer-timeline entry in the transaction that makes it.
 
 pub mod actions;
+pub mod attachments;
 pub mod clocks;
 pub mod settings;
 pub mod setup;
@@ -65,6 +66,7 @@ pub struct TicketDetail {
     pub ticket: Ticket,
     pub messages: Vec<store::TicketMessage>,
     pub events: Vec<store::TicketEvent>,
+    pub attachments: Vec<store::TicketAttachment>,
     pub repeat_number: Option<String>,
 }
 
@@ -79,11 +81,12 @@ pub async fn detail(state: &AppState, user: &User, id: i64) -> AppResult<TicketD
             }
             let messages = store::messages(c, id, 500)?;
             let events = store::events(c, id, 500)?;
+            let attachments = store::attachments(c, id, 500)?;
             let repeat_number = match t.repeat_of {
                 Some(r) => store::number_of(c, r)?,
                 None => None,
             };
-            Ok(Some(TicketDetail { ticket: t, messages, events, repeat_number }))
+            Ok(Some(TicketDetail { ticket: t, messages, events, attachments, repeat_number }))
         })
         .await?
         .ok_or(AppError::NotFound)
