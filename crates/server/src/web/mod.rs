@@ -7,6 +7,7 @@ mod calendar;
 pub(crate) mod customers;
 mod home;
 mod import;
+mod knowledge;
 mod login;
 mod maintenance;
 mod outreach;
@@ -50,6 +51,7 @@ pub fn router() -> Router<AppState> {
         .merge(tickets::router())
         .merge(ticket_settings::router())
         .merge(maintenance::router())
+        .merge(knowledge::router())
         .merge(outreach::router())
         .merge(reports::router())
         .route("/assets/{*file}", get(asset))
@@ -88,7 +90,7 @@ fn nav(active: &str, lang: Lang) -> Vec<minijinja::Value> {
         ("tickets", "工单", "Tickets", Some("/tickets")),
         ("complaints", "投诉", "Complaints", None),
         ("tasks", "维护任务", "Maintenance", Some("/maintenance")),
-        ("kb", "知识库", "Knowledge base", None),
+        ("kb", "知识库", "Knowledge base", Some("/kb")),
         ("reports", "报表", "Reports", Some("/reports")),
         ("settings", "设置", "Settings", Some("/admin/users")),
     ];
@@ -206,6 +208,7 @@ async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Respon
         "logo.svg" => (include_bytes!("../../../../assets/logo.svg"), "image/svg+xml"),
         "echarts.min.js" => (include_bytes!("../../../../assets/echarts.min.js"), "text/javascript; charset=utf-8"),
         "reports.js" => (include_bytes!("../../../../assets/reports.js"), "text/javascript; charset=utf-8"),
+        "knowledge.js" => (include_bytes!("../../../../assets/knowledge.js"), "text/javascript; charset=utf-8"),
         "reports.css" => (include_bytes!("../../../../assets/reports.css"), "text/css; charset=utf-8"),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };

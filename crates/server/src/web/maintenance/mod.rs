@@ -228,6 +228,7 @@ async fn task(
     RawQuery(raw): RawQuery,
 ) -> AppResult<Html<String>> {
     let p = svc::preparation(&state, &u.user, id).await?;
+    let scripts = crate::service::knowledge::scripts::for_task_of(&state, &u.user, id, lang).await?;
     let tz = state.config.time_zone.clone();
     let today = state.today();
     let c = &p.customer;
@@ -272,7 +273,7 @@ async fn task(
             label => super::customers::event_label(&e.title, lang),
             body => super::customers::timeline_body(&e.title, e.body.as_deref(), lang),
         }).collect::<Vec<_>>(),
-        scripts => p.scripts.iter().map(|s| context! { id => s.id, title => s.title, body => s.body }).collect::<Vec<_>>(),
+        scripts => super::knowledge::script_items(&scripts),
         questions => if scenario == Some(Scenario::SilentCare) { silent_questions(lang) } else { Vec::new() },
         items => p.open_items.iter().map(|a| context! {
             content => a.content, owner => a.owner_name,
