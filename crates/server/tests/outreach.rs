@@ -542,3 +542,77 @@ async fn the_outbox_page_shows_status_and_errors() {
         let _ = Timestamp::now();
     }
 }
+
+fn stamp_of(html: &str) -> String {
+    let at = html.find("name=\"stamp\" value=\"").expect("no stamp") + 20;
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+/// The public feedback form (O5): a bot (too fast, or the honeypot
+/// filled) is thanked and nothing is stored; oversize and markup are
+/// refused naming the field, nothing stored; a real submission becomes a
+/// feedback ticket with the weight's resolution target, stored as plain
+/// text; the sixth try in an hour from one address is refused.
+#[tokio::test]
+async fn the_public_feedback_form_makes_a_ticket_and_keeps_abuse_out() {
+    for app in apps().await {
+        let admin = app.admin_token().await;
+        let r = app.http.get(format!("{}/feedback", app.url)).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let stamp = stamp_of(&r.text().await.unwrap());
+        let customers_before = count(&app, "customers").await;
+        let post = |fields: Vec<(&'static str, String)>| {
+            let http = app.http.clone();
+            let url = format!("{}/feedback", app.url);
+            async move {
+                let r = http.post(url).form(&fields).send().await.unwrap();
+                (r.status().as_u16(), r.text().await.unwrap())
+            }
+        };
+        let form = |subject: &str, description: &str, website: &str| {
+            vec![
+                ("name", "王女士".to_string()),
+                ("contact", "13712345678".to_string()),
+                ("kind", "feedback".to_string()),
+                ("weight", "general".to_string()),
+                ("category", "logistics".to_string()),
+                ("subject", subject.to_string()),
+                ("description", description.to_string()),
+                ("website", website.to_string()),
+                ("stamp", stamp.clone()),
+            ]
+        };
+        // Sent back at once: a bot. Thanked, nothing stored.
+        let (s, html) = post(form("快递太慢", "三天还没到", "")).await;
+        assert!(s == 200 && html.contains("感谢您的反馈") && !html.contains("id=\"number\""), "[{}] {s}", app.engine);
+        advance(&app, SignedDuration::from_secs(20));
+        let (s, html) = post(form("快递太慢", "三天还没到", "http://spam.example")).await;
+        assert!(s == 200 && !html.contains("id=\"number\""), "honeypot");
+        assert_eq!(count(&app, "tickets").await, 0, "[{}] bots store nothing", app.engine);
+
+        let (s, html) = post(form("快递太慢", &"慢".repeat(2001), "")).await;
+        assert_eq!(s, 422);
+        assert!(html.contains("详细描述：不能超过 2000 个字符"), "{html}");
+        let (s, html) = post(form("<script>alert('x')</script>", "三天还没到", "")).await;
+        assert_eq!(s, 422);
+        assert!(html.contains("标题：包含不允许的字符"), "{html}");
+        assert!(!html.contains("<script>alert"), "the refused text is shown escaped");
+        assert_eq!(count(&app, "tickets").await, 0, "[{}] refused input stores nothing", app.engine);
+        assert_eq!(count(&app, "customers").await, customers_before);
+
+        let text = "价格 <5 元 & 质量 >3，包装也破了";
+        let (s, html) = post(form("快递太慢", text, "")).await;
+        assert_eq!(s, 200, "{html}");
+        assert!(html.contains("id=\"number\""), "{html}");
+        let (s, v) = json_of(app.call(Method::GET, "/api/v1/tickets?queue=all", Some(&admin), None).await).await;
+        assert_eq!(s, 200, "{v}");
+        let t = &v["items"][0];
+        assert_eq!((t["type"].as_str(), t["priority"].as_str()), (Some("feedback"), Some("normal")), "{t}");
+        let desc: String = app.state.db.read(|c| c.scalar("SELECT description FROM tickets", &[])).await.unwrap();
+        assert_eq!(desc, text, "stored as the plain text it was");
+
+        let (s, html) = post(form("包装破损", "第二次反馈", "")).await;
+        assert_eq!(s, 429, "[{}] the sixth in an hour: {html}", app.engine);
+        assert_eq!(count(&app, "tickets").await, 1);
+    }
+}

@@ -205,6 +205,7 @@ async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Respon
     let (body, ctype): (&'static [u8], &str) = match file.as_str() {
         "app.css" => (include_bytes!("../../../../assets/app.css"), "text/css; charset=utf-8"),
         "app.js" => (include_bytes!("../../../../assets/app.js"), "text/javascript; charset=utf-8"),
+        "outreach.css" => (include_bytes!("../../../../assets/outreach.css"), "text/css; charset=utf-8"),
         "logo.svg" => (include_bytes!("../../../../assets/logo.svg"), "image/svg+xml"),
         "echarts.min.js" => (include_bytes!("../../../../assets/echarts.min.js"), "text/javascript; charset=utf-8"),
         "reports.js" => (include_bytes!("../../../../assets/reports.js"), "text/javascript; charset=utf-8"),

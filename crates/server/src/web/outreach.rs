@@ -12,15 +12,19 @@ use guanxi_domain::Lang;
 use guanxi_domain::outreach::{OutChannel, Scenario, SurveyKind};
 use minijinja::context;
 
-use super::{form_get, form_pairs, page_ctx, render};
+use super::{ClientIp, form_get, form_pairs, page_ctx, render};
 use crate::auth::PageAdmin;
 use crate::error::{AppError, AppResult};
 use crate::lang::ReqLang;
+use crate::service::outreach::feedback::{self, FeedbackForm, Outcome};
 use crate::service::outreach::{self as svc, surveys};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/admin/outbox", get(outbox)).route("/s/{token}", get(survey_page).post(survey_answer))
+    Router::new()
+        .route("/admin/outbox", get(outbox))
+        .route("/s/{token}", get(survey_page).post(survey_answer))
+        .route("/feedback", get(feedback_page).post(feedback_submit))
 }
 
 const STATUSES: &[(&str, &str, &str)] = &[
@@ -167,4 +171,92 @@ fn field_name(field: &str, lang: Lang) -> String {
         other => other,
     };
     format!("{name}{}", lang.pick("：", ": "))
+}
+
+// ---- The public feedback form (O5) ----
+
+fn feedback_field(field: &str, lang: Lang) -> &'static str {
+    match field {
+        "name" => lang.pick("您的称呼", "Your name"),
+        "contact" => lang.pick("联系方式", "Contact"),
+        "kind" => lang.pick("类型", "Type"),
+        "weight" => lang.pick("复杂程度", "Complexity"),
+        "category" => lang.pick("分类", "Category"),
+        "subject" => lang.pick("标题", "Subject"),
+        _ => lang.pick("详细描述", "Details"),
+    }
+}
+
+fn feedback_render(
+    state: &AppState,
+    lang: Lang,
+    values: &[(String, String)],
+    extra: minijinja::Value,
+) -> AppResult<Html<String>> {
+    let v: std::collections::BTreeMap<&str, &str> = values.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let categories: Vec<minijinja::Value> = guanxi_domain::ticket::Category::ALL
+        .iter()
+        .map(|c| context! { value => c.code(), label => c.label(lang) })
+        .collect();
+    let ctx = context! {
+        ..survey_ctx(lang),
+        ..extra,
+        ..context! { v => v, categories => categories, stamp => feedback::form_stamp(state, state.clock.now()) }
+    };
+    render(state, "outreach/feedback.html", ctx)
+}
+
+async fn feedback_page(State(state): State<AppState>, ReqLang(lang): ReqLang) -> AppResult<Html<String>> {
+    feedback_render(&state, lang, &[], context! {})
+}
+
+async fn feedback_submit(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    ClientIp(ip): ClientIp,
+    body: Bytes,
+) -> AppResult<Response> {
+    let pairs = form_pairs(&body)?;
+    let get = |k: &str| form_get(&pairs, k).unwrap_or("").to_string();
+    let form = FeedbackForm {
+        name: get("name"),
+        contact: get("contact"),
+        kind: get("kind"),
+        weight: get("weight"),
+        category: get("category"),
+        subject: get("subject"),
+        description: get("description"),
+        website: get("website"),
+        stamp: get("stamp"),
+    };
+    let thanks = |number: Option<String>| {
+        feedback_render(
+            &state,
+            lang,
+            &[],
+            context! { done => true, number => number,
+            message => lang.pick("感谢您的反馈！我们会在 24 小时内（复杂问题 48 小时内）答复您。",
+                "Thank you! We answer within 24 hours (48 hours for complex matters).") },
+        )
+    };
+    match feedback::submit(&state, form, ip).await {
+        Ok(Outcome::Created(n)) => Ok(thanks(Some(n))?.into_response()),
+        Ok(Outcome::Dropped) => Ok(thanks(None)?.into_response()),
+        Ok(Outcome::Throttled) => {
+            let msg = lang.pick("提交过于频繁，请一小时后再试", "Too many submissions; please try again in an hour");
+            let page = feedback_render(&state, lang, &pairs, context! { errors => vec![msg] })?;
+            Ok((StatusCode::TOO_MANY_REQUESTS, page).into_response())
+        }
+        Err(AppError::Invalid(e)) => {
+            let errors: Vec<String> =
+                e.0.iter()
+                    .map(|f| {
+                        format!("{}{}{}", feedback_field(&f.field, lang), lang.pick("：", ": "), f.issue.message(lang))
+                    })
+                    .collect();
+            let page = feedback_render(&state, lang, &pairs, context! { errors => errors })?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(e) => Err(e),
+    }
 }

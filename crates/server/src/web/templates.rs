@@ -74,6 +74,7 @@ impl Templates {
             "knowledge/ticket_panel.html",
             "outreach/outbox.html",
             "outreach/survey.html",
+            "outreach/feedback.html",
             "reports/parts.html",
             "reports/dashboard.html",
             "reports/monitoring.html",

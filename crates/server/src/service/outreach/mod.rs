@@ -5,6 +5,7 @@
 //! scheduler armed for the instant it may go ([`delivery`] sends it).
 
 pub mod delivery;
+pub mod feedback;
 pub mod settings;
 pub mod surveys;
 pub mod templates;
