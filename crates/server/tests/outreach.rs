@@ -616,3 +616,60 @@ async fn the_public_feedback_form_makes_a_ticket_and_keeps_abuse_out() {
         assert_eq!(count(&app, "tickets").await, 1);
     }
 }
+
+/// With `survey_after_resolution` on, resolving a ticket sends one CSAT
+/// survey by email (through the real SMTP server); resolving it again
+/// after a reopen asks nothing more. A complaint gets none (its repair
+/// revisit is its satisfaction contact).
+#[tokio::test]
+async fn a_resolved_ticket_gets_one_survey() {
+    for app in apps().await {
+        let sink = SmtpSink::start().await;
+        let admin = app.admin_token().await;
+        email_settings(&app, &admin, &sink, json!({"survey_after_resolution": true})).await;
+        let c = customer(&app, &admin, json!({"name": "李雷", "email": "lilei@example.cn"})).await;
+        let ticket = |ty: &str| {
+            json!({"type": ty, "channel": "email", "category": "logistics", "priority": "normal", "customer_id": c,
+                "subject": "快递三天未送达", "description": "客户来电反映快递三天未送达。"})
+        };
+        let (s, t) =
+            json_of(app.call(Method::POST, "/api/v1/tickets", Some(&admin), Some(ticket("consultation"))).await).await;
+        assert_eq!(s, 201, "{t}");
+        let id = t["id"].as_i64().unwrap();
+        let act = |action: &'static str| {
+            let path = format!("/api/v1/tickets/{id}/actions");
+            let app = &app;
+            let admin = admin.clone();
+            async move {
+                let r = app.call(Method::POST, &path, Some(&admin), Some(json!({"action": action}))).await;
+                assert_eq!(r.status(), 200, "{action}");
+            }
+        };
+        act("resolve").await;
+        run_due(&app.state).await.unwrap();
+        let mail = sink.received();
+        assert_eq!(mail.len(), 1, "[{}] one survey email", app.engine);
+        assert!(mail[0]["body"].as_str().unwrap().contains("/s/"), "{}", mail[0]["body"]);
+        assert!(mail[0]["body"].as_str().unwrap().contains("快递三天未送达"), "{}", mail[0]["body"]);
+        act("reopen").await;
+        act("resolve").await;
+        run_due(&app.state).await.unwrap();
+        assert_eq!(sink.received().len(), 1, "[{}] asked once", app.engine);
+        assert_eq!(count(&app, "surveys").await, 1);
+
+        let (_, t) =
+            json_of(app.call(Method::POST, "/api/v1/tickets", Some(&admin), Some(ticket("complaint"))).await).await;
+        let cid = t["id"].as_i64().unwrap();
+        let r = app
+            .call(
+                Method::POST,
+                &format!("/api/v1/tickets/{cid}/actions"),
+                Some(&admin),
+                Some(json!({"action": "resolve"})),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        run_due(&app.state).await.unwrap();
+        assert_eq!(count(&app, "surveys").await, 1, "[{}] no survey for a complaint", app.engine);
+    }
+}

@@ -20,6 +20,7 @@ use crate::state::AppState;
 const KEY: &str = "outreach";
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct OutreachSettings {
     pub smtp_host: String,
     pub smtp_port: u16,
@@ -34,6 +35,8 @@ pub struct OutreachSettings {
     pub quiet_hours: Option<QuietHours>,
     pub allowed_hosts: Vec<String>,
     pub public_url: String,
+    /// Send a CSAT survey when a ticket is resolved (not complaints: their repair revisit asks).
+    pub survey_after_resolution: bool,
 }
 
 impl OutreachSettings {
@@ -63,6 +66,7 @@ impl OutreachSettings {
             quiet_hours: self.quiet_hours.map(|q| q.render()).unwrap_or_default(),
             allowed_hosts: self.allowed_hosts.clone(),
             public_url: self.public_url.clone(),
+            survey_after_resolution: self.survey_after_resolution,
         }
     }
 }
@@ -83,6 +87,7 @@ pub struct SettingsView {
     pub quiet_hours: String,
     pub allowed_hosts: Vec<String>,
     pub public_url: String,
+    pub survey_after_resolution: bool,
 }
 
 /// The settings as an administrator writes them; an absent secret keeps the saved one.
@@ -115,6 +120,16 @@ pub struct SettingsInput {
     /// The public address of this server, for survey links (`https://crm.example.cn`).
     #[serde(default)]
     pub public_url: String,
+    /// Send a CSAT survey when a ticket is resolved (off by default).
+    #[serde(default)]
+    pub survey_after_resolution: bool,
+}
+
+/// Whether resolved tickets get a survey, read inside a transaction.
+pub fn survey_after_resolution(c: &mut guanxi_store::Conn) -> guanxi_store::Result<bool> {
+    Ok(store_settings::get(c, KEY)?
+        .and_then(|r| serde_json::from_str::<OutreachSettings>(&r).ok())
+        .is_some_and(|s| s.survey_after_resolution))
 }
 
 pub async fn load(state: &AppState) -> AppResult<OutreachSettings> {
@@ -193,6 +208,7 @@ pub async fn save(state: &AppState, user: &User, input: SettingsInput) -> AppRes
         quiet_hours: quiet,
         allowed_hosts: allowed,
         public_url: public_url.trim_end_matches('/').to_string(),
+        survey_after_resolution: input.survey_after_resolution,
     };
     let json = serde_json::to_string(&new).map_err(|e| AppError::Internal(e.to_string()))?;
     let now = state.clock.now();

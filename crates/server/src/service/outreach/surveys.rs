@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 use guanxi_domain::outreach::{OutChannel, Scenario, SurveyKind};
 use guanxi_domain::validation::optional_text;
 use guanxi_domain::{Issue, Lang, ValidationErrors};
+use guanxi_store::jobs::{self, Lease};
 use guanxi_store::outreach::{self as store, NewMessage, NewSurvey, Survey};
 use guanxi_store::users::User;
-use guanxi_store::{customers as store_customers, timeline};
+use guanxi_store::{customers as store_customers, tickets as store_tickets, timeline};
 use jiff::SignedDuration;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -73,7 +74,6 @@ pub async fn send(state: &AppState, user: &User, input: SurveyInput) -> AppResul
     if !e.is_empty() {
         return Err(e.into());
     }
-    let cfg = settings::load(state).await?;
     let u = user.clone();
     let cid = input.customer_id;
     let customer = state
@@ -87,6 +87,27 @@ pub async fn send(state: &AppState, user: &User, input: SurveyInput) -> AppResul
             AppError::NotFound => AppError::field("customer_id", Issue::Unknown),
             other => other,
         })?;
+    let created =
+        create_and_queue(state, &customer, kind, &source, input.source_id, &subject, Some(user.id), None).await?;
+    created.ok_or_else(|| ValidationErrors::single("source_id", Issue::Taken).into())
+}
+
+/// Creates the survey of a matter and queues its message in one
+/// transaction (completing `lease` in it when a scheduled job asks);
+/// `None` when the matter already has a survey of this kind.
+#[allow(clippy::too_many_arguments)]
+async fn create_and_queue(
+    state: &AppState,
+    customer: &guanxi_store::customers::Customer,
+    kind: SurveyKind,
+    source: &str,
+    source_id: Option<i64>,
+    subject: &str,
+    created_by: Option<i64>,
+    lease: Option<Lease>,
+) -> AppResult<Option<SentSurvey>> {
+    let cfg = settings::load(state).await?;
+    let (source, subject) = (source.to_string(), subject.to_string());
     let token = random_token();
     let link = format!("{}/s/{token}", cfg.public_url);
     let now = state.clock.now();
@@ -127,35 +148,37 @@ pub async fn send(state: &AppState, user: &User, input: SurveyInput) -> AppResul
             status: "queued".into(),
             last_error: None,
             not_before,
-            created_by: Some(user.id),
+            created_by,
         });
     }
     let hash = sha256_hex(&token);
     let expires_at = now.checked_add(VALID_FOR).map_err(|e| AppError::Internal(e.to_string()))?;
-    let uid = user.id;
-    let (id, outbox_id) = state
+    let customer_id = customer.id;
+    let created = state
         .db
         .write(move |c| {
             let s = NewSurvey {
                 token_hash: &hash,
                 kind: kind.code(),
-                customer_id: customer.id,
+                customer_id,
                 source: &source,
-                source_id: input.source_id,
+                source_id,
                 subject: &subject,
                 expires_at,
             };
-            let Some(id) = store::create_survey(c, &s, now)? else {
-                return Err(ValidationErrors::single("source_id", Issue::Taken).into());
-            };
+            let created = store::create_survey(c, &s, now)?;
+            if let Some(l) = &lease {
+                jobs::finish(c, l, now, None)?;
+            }
+            let Some(id) = created else { return Ok(None) };
             let outbox_id = match &message {
-                Some(m) => super::queue(c, std::slice::from_ref(m), Some(uid), now)?.first().copied(),
+                Some(m) => super::queue(c, std::slice::from_ref(m), created_by, now)?.first().copied(),
                 None => None,
             };
-            Ok((id, outbox_id))
+            Ok(Some((id, outbox_id)))
         })
         .await?;
-    Ok(SentSurvey { id, link, outbox_id })
+    Ok(created.map(|(id, outbox_id)| SentSurvey { id, link, outbox_id }))
 }
 
 /// Why a survey link does not open.
@@ -243,4 +266,37 @@ pub async fn answer(state: &AppState, token: &str, score: &str, comment: &str) -
         return Ok(Err(Closed::Answered));
     }
     Ok(Ok(s))
+}
+
+/// The scheduler's job kind that sends the survey of a resolved matter
+/// (key `ticket:{id}`), armed in the transaction that resolves it.
+pub const SURVEY_JOB: &str = "outreach.survey";
+
+/// Arms the survey of a resolved ticket (SPEC O4; asked once: a second
+/// resolution after a reopen finds the survey already made).
+/// Only when the administrators turned it on (`survey_after_resolution`).
+pub fn arm_after_ticket(c: &mut guanxi_store::Conn, ticket_id: i64, now: jiff::Timestamp) -> guanxi_store::Result<()> {
+    if !settings::survey_after_resolution(c)? {
+        return Ok(());
+    }
+    jobs::schedule(c, SURVEY_JOB, &format!("ticket:{ticket_id}"), now, "", now)
+}
+
+/// Runs one `outreach.survey` job: a CSAT survey about the ticket.
+pub async fn run_job(state: &AppState, lease: Lease) -> AppResult<()> {
+    let Some(id) = lease.ref_key.strip_prefix("ticket:").and_then(|k| k.parse::<i64>().ok()) else {
+        return Err(AppError::Internal(format!("survey job key {:?}", lease.ref_key)));
+    };
+    let (ticket, customer) = state
+        .db
+        .read(move |c| {
+            let t = store_tickets::get(c, id)?;
+            let cu = store_customers::get(c, &guanxi_store::customers::Scope::All, t.customer_id)?;
+            Ok((t, cu))
+        })
+        .await?;
+    let subject = format!("{} {}", ticket.number, ticket.subject);
+    create_and_queue(state, &customer, SurveyKind::Csat, "ticket", Some(ticket.id), &subject, None, Some(lease))
+        .await?;
+    Ok(())
 }

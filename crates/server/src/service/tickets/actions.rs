@@ -195,6 +195,10 @@ pub async fn act(
                 }
                 t.resolved_at = Some(now);
                 settle_escalation(t, now);
+                if t.ticket_type != TicketType::Complaint {
+                    // A complaint's satisfaction contact is its repair revisit (SPEC T2).
+                    crate::service::outreach::surveys::arm_after_ticket(c, t.id, now)?;
+                }
             }
             Action::Close => {
                 t.sla.stop_all(now, cal);
