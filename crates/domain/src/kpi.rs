@@ -92,6 +92,7 @@ impl KpiDef {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 const fn ready(
     name: &'static str,
     zh: &'static str,
@@ -105,6 +106,7 @@ const fn ready(
     KpiDef { name, zh, en, def_zh, def_en, unit, target, source, pending_zh: "", pending_en: "" }
 }
 
+#[allow(clippy::too_many_arguments)]
 const fn pending(
     name: &'static str,
     zh: &'static str,

@@ -88,11 +88,13 @@ pub struct Series {
     pub slices: Vec<SliceValues>,
 }
 
+/// Figures per slice: (key, label, per period, total).
+type Slices<F> = Vec<(String, String, Vec<F>, F)>;
+
 /// Figures per slice, per period and in total.
 struct Grid<F> {
     buckets: Vec<Date>,
-    /// (key, label, per period, total)
-    slices: Vec<(String, String, Vec<F>, F)>,
+    slices: Slices<F>,
 }
 
 fn tz_offset_ms(state: &AppState) -> i64 {
@@ -140,7 +142,7 @@ fn arrange<F: Default + Clone>(
     lang: Lang,
     n: usize,
     mut data: BTreeMap<String, (Vec<F>, F)>,
-) -> guanxi_store::Result<Vec<(String, String, Vec<F>, F)>> {
+) -> guanxi_store::Result<Slices<F>> {
     let known = known_slices(c, group)?;
     let mut names: HashMap<String, String> =
         known.iter().filter_map(|(k, n)| n.clone().map(|n| (k.clone(), n))).collect();
