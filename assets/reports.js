@@ -35,17 +35,17 @@
         return out;
       });
     }
-    chart("chart-rates", {
+    if (d.rates) chart("chart-rates", {
       tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: { left: 48, right: 84, top: 36, bottom: 28 },
       xAxis: { type: "category", data: d.periods }, yAxis: { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value}%" } },
       series: line(d.rates, "%")
     });
-    chart("chart-times", {
+    if (d.times) chart("chart-times", {
       tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: { left: 48, right: 24, top: 36, bottom: 28 },
       xAxis: { type: "category", data: d.periods }, yAxis: { type: "value", min: 0 },
       series: line(d.times, "")
     });
-    chart("chart-gauges", {
+    if (d.gauges) chart("chart-gauges", {
       series: d.gauges.map(function (g, i) {
         var color = g.missed ? RED : GREEN;
         return {
@@ -61,7 +61,7 @@
         };
       })
     });
-    chart("chart-pareto", {
+    if (d.pareto) chart("chart-pareto", {
       tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: { left: 48, right: 48, top: 36, bottom: 28 },
       xAxis: { type: "category", data: d.pareto.labels },
       yAxis: [{ type: "value", name: d.labels.tickets, min: 0 }, { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value}%" } }],
@@ -71,7 +71,7 @@
           markLine: { symbol: "none", silent: true, lineStyle: { color: RED, type: "dashed" }, data: [{ yAxis: 80 }] } }
       ]
     });
-    chart("chart-tiers", {
+    if (d.tiers) chart("chart-tiers", {
       tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: { left: 64, right: 24, top: 36, bottom: 28 },
       xAxis: { type: "value" }, yAxis: { type: "category", data: d.tiers.tiers },
       series: d.tiers.activities.map(function (a, j) {

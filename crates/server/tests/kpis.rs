@@ -370,6 +370,23 @@ async fn report_pages_and_excel_show_the_same_numbers() {
         assert_eq!(data["pareto"]["counts"], json!([3, 1, 1]));
         assert_eq!(data["pareto"]["cumulative"], json!([60.0, 80.0, 100.0]));
 
+        // The problem analysis of March: all eight tickets (1 March too) by
+        // category, most first. Product: 5 (62.5%), resolved 3 of 5 (60%,
+        // red), first responses 1, 5, 10, 40 → median 5, one breach (80%).
+        let (s, html) = app.page(&http, "/reports/problems?month=2026-03").await;
+        assert_eq!(s, 200, "[{}] {html}", app.engine);
+        assert_eq!(html_row(&html, "产品类"), ["5", "62.5%", "60.0%", "5", "80.0%", "0.0%"], "[{}]", app.engine);
+        assert_eq!(html_row(&html, "服务类"), ["2", "25.0%", "100.0%", "15", "50.0%", "0.0%"]);
+        assert_eq!(html_row(&html, "沟通类"), ["1", "12.5%", "100.0%", "20", "100.0%", "100.0%"]);
+        assert_eq!(html_row(&html, "物流类"), ["0", "0.0%", "—", "—", "—", "—"]);
+        let order: Vec<&str> = html.match_indices("<tr data-category=\"").map(|(i, _)| &html[i + 19..i + 23]).collect();
+        assert_eq!(order, ["prod", "serv", "comm", "logi", "othe"]);
+        assert!(html.contains(r#"<td class="num missed">60.0%</td>"#));
+        let top = &html[html.find(r#"<ol class="top-issues" data-category="product">"#).unwrap()..];
+        assert!(top[..top.find("</ol>").unwrap()].contains("KPI <b>5</b>"));
+        let (s, _) = app.page(&http, "/reports/problems?month=2026-13").await;
+        assert_eq!(s, 422);
+
         // Refusals: a bad period names the field; agents may not see reports.
         let (s, _) = app.page(&http, "/reports/monitoring?by=year").await;
         assert_eq!(s, 422);
@@ -435,5 +452,10 @@ async fn the_dashboard_draws_its_charts_in_a_browser() {
     b.wait_for("#monitoring-table").await;
     assert!(b.count("#monitoring-table td.missed").await >= 1);
     b.screenshot("reports-monitoring").await;
+
+    b.goto(&format!("{}/reports/problems?month=2026-03", app.url)).await;
+    b.wait_for("body[data-charts='1']").await;
+    assert_eq!(b.count("#chart-pareto[data-rendered='1'] canvas").await, 1);
+    b.screenshot("reports-problems").await;
     b.close().await;
 }

@@ -179,3 +179,21 @@ pub fn category_counts(c: &mut Conn, from: Timestamp, to: Timestamp) -> Result<V
     )?;
     rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?))).collect()
 }
+
+/// The most frequent subjects of one category's tickets received in
+/// `[from, to)`: (subject, tickets), most first, at most `limit`.
+pub fn top_subjects(
+    c: &mut Conn,
+    from: Timestamp,
+    to: Timestamp,
+    category: &str,
+    limit: i64,
+) -> Result<Vec<(String, i64)>> {
+    let rows = c.query(
+        "SELECT t.subject, COUNT(*) FROM tickets t
+         WHERE t.received_at >= $1 AND t.received_at < $2 AND t.category = $3
+         GROUP BY t.subject ORDER BY 2 DESC, 1 LIMIT $4",
+        args![from, to, category, limit],
+    )?;
+    rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?))).collect()
+}

@@ -367,3 +367,54 @@ pub async fn tier_activity(state: &AppState, user: &User) -> AppResult<Vec<(Stri
     require_reader(user)?;
     Ok(state.db.read(|c| guanxi_store::segments::tier_activity_counts(c, &guanxi_store::customers::Scope::All)).await?)
 }
+
+/// One category of the problem analysis report.
+#[derive(Debug, Clone)]
+pub struct ProblemCategory {
+    pub code: String,
+    pub label: String,
+    pub tickets: i64,
+    pub share: Option<f64>,
+    pub figures: TicketFigures,
+    /// The most frequent subjects: (subject, tickets).
+    pub top: Vec<(String, i64)>,
+}
+
+/// 问题分析报告 (R3): every ticket of the month (not only complaints) by
+/// category, with its figures and its most frequent subjects.
+pub async fn problem_analysis(
+    state: &AppState,
+    user: &User,
+    month: Date,
+    lang: Lang,
+) -> AppResult<Vec<ProblemCategory>> {
+    require_reader(user)?;
+    let from = month.first_of_month();
+    let to = month.last_of_month();
+    let q = KpiQuery { period: Period::Month, group: GroupBy::Category, from, to };
+    let grid = ticket_grid(state, q, lang).await?;
+    let tz = state.config.time_zone.clone();
+    let at = |d: Date| d.to_zoned(tz.clone()).map(|z| z.timestamp()).map_err(|e| AppError::Internal(e.to_string()));
+    let (lo, hi) = (at(from)?, at(to.tomorrow().unwrap_or(to))?);
+    let codes: Vec<String> = grid.slices.iter().map(|s| s.0.clone()).collect();
+    let tops = state
+        .db
+        .read(move |c| codes.iter().map(|code| store::top_subjects(c, lo, hi, code, 5)).collect::<Result<Vec<_>, _>>())
+        .await?;
+    let total: i64 = grid.slices.iter().map(|s| s.3.received).sum();
+    let mut out: Vec<ProblemCategory> = grid
+        .slices
+        .into_iter()
+        .zip(tops)
+        .map(|((code, label, _, figures), top)| ProblemCategory {
+            code,
+            label,
+            tickets: figures.received,
+            share: kpi::ratio(figures.received, total),
+            figures,
+            top,
+        })
+        .collect();
+    out.sort_by(|a, b| b.tickets.cmp(&a.tickets).then(a.code.cmp(&b.code)));
+    Ok(out)
+}

@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/reports", get(dashboard))
         .route("/reports/monitoring", get(monitoring))
         .route("/reports/monitoring.xlsx", get(monitoring_xlsx))
+        .route("/reports/problems", get(problems))
 }
 
 fn query(state: &AppState, raw: Option<&str>, default_by: &str) -> AppResult<KpiQuery> {
@@ -306,4 +307,61 @@ fn monitoring_book(
     }
     sheet.set_column_width(0, 22)?;
     book.save_to_buffer()
+}
+
+/// 问题分析报告 (R3): the month's tickets by category (产品类/服务类/沟通类/…),
+/// each with its figures and its most frequent subjects, and their Pareto.
+async fn problems(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    u: PageUser,
+    RawQuery(raw): RawQuery,
+) -> AppResult<Html<String>> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
+    let month = match form_get(&pairs, "month").map(str::trim).filter(|s| !s.is_empty()) {
+        None => state.today().first_of_month(),
+        Some(m) => format!("{m}-01").parse::<jiff::civil::Date>().map_err(|_| {
+            AppError::Invalid(guanxi_domain::ValidationErrors::single("month", guanxi_domain::Issue::InvalidDate))
+        })?,
+    };
+    let cats = svc::problem_analysis(&state, &u.user, month, lang).await?;
+    let total: i64 = cats.iter().map(|c| c.tickets).sum();
+    let mut running = 0;
+    let shown: Vec<&svc::ProblemCategory> = cats.iter().filter(|c| c.tickets > 0).collect();
+    let charts = serde_json::json!({
+        "pareto": {
+            "labels": shown.iter().map(|c| c.label.clone()).collect::<Vec<_>>(),
+            "counts": shown.iter().map(|c| c.tickets).collect::<Vec<_>>(),
+            "cumulative": shown.iter().map(|c| { running += c.tickets; kpi::ratio(running, total).map(|r| (r * 1000.0).round() / 10.0) }).collect::<Vec<_>>(),
+        },
+        "labels": {
+            "target": lang.pick("目标", "Target"),
+            "tickets": lang.pick("工单数", "Tickets"),
+            "cumulative": lang.pick("累计占比", "Cumulative share"),
+            "no_data": lang.pick("暂无数据", "No data"),
+        },
+    });
+    let fig = |c: &svc::ProblemCategory, name: &str| {
+        let def = kpi::find(name);
+        kpi::display(c.figures.value(name), def.map_or(Unit::Percent, |d| d.unit))
+    };
+    let month_text = month.strftime("%Y-%m").to_string();
+    let title = lang.pick("问题分析报告", "Problem analysis report");
+    let ctx = context! { ..page_ctx(&u, lang, "reports", title), ..context! {
+        tab => "problems",
+        month => month_text,
+        total => total,
+        categories => cats.iter().map(|c| context! {
+            code => c.code, label => c.label, tickets => c.tickets,
+            share => kpi::display(c.share, Unit::Percent),
+            resolution_rate => fig(c, "resolution_rate"),
+            missed => kpi::find("resolution_rate").and_then(|d| d.target).and_then(|t| t.met(c.figures.value("resolution_rate"))) == Some(false),
+            first_response => fig(c, "first_response_median"),
+            sla => fig(c, "sla_attainment"),
+            repeat => fig(c, "repeat_inquiry_rate"),
+            top => c.top.iter().map(|(s, n)| context! { subject => s, tickets => n }).collect::<Vec<_>>(),
+        }).collect::<Vec<_>>(),
+        charts => script_json(&charts),
+    }};
+    render(&state, "reports/problems.html", ctx)
 }

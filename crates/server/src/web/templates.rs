@@ -78,6 +78,7 @@ impl Templates {
             "reports/parts.html",
             "reports/dashboard.html",
             "reports/monitoring.html",
+            "reports/problems.html",
         );
         env.add_function("t", t);
         Ok(Self { env })
