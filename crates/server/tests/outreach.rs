@@ -535,6 +535,8 @@ async fn the_outbox_page_shows_status_and_errors() {
             "{html}"
         );
         assert!(!html.contains("lilei@example.cn"), "masked");
+        let (_, users) = app.page(&http, "/admin/users").await;
+        assert!(users.contains("href=\"/admin/outbox\""), "the settings tabs lead to the outbox");
         app.user(&admin, "agent@test.cn", "agent", None).await;
         let agent = app.signed_in("agent@test.cn", "password-123").await;
         let (s, _) = app.page(&agent, "/admin/outbox").await;
