@@ -313,3 +313,98 @@ async fn an_administrator_sets_targets_rules_and_paths_on_the_settings_page() {
         assert_eq!(s, StatusCode::FORBIDDEN, "[{e}]");
     }
 }
+
+/// The customer 360 page lists the customer's tickets newest first, five
+/// at a time, with their status and SLA badge; a bad page cursor is named.
+#[tokio::test]
+async fn the_customer_page_lists_its_tickets_a_page_at_a_time() {
+    for app in apps().await {
+        let e = app.engine.clone();
+        let admin = app.admin_token().await;
+        let team = ok_json(&app, Method::POST, "/api/v1/groups", &admin, json!({"name": "一线客服组", "kind": "team"}))
+            .await["id"]
+            .as_i64()
+            .unwrap();
+        let agent = ok_json(
+            &app,
+            Method::POST,
+            "/api/v1/users",
+            &admin,
+            json!({"email": "wang.fang@test.cn", "name": "王芳", "role": "agent", "password": "password-123",
+                "group_id": team, "certified": true}),
+        )
+        .await["id"]
+            .as_i64()
+            .unwrap();
+        let tok = app.token("wang.fang@test.cn", "password-123").await;
+        let customer = ok_json(
+            &app,
+            Method::POST,
+            "/api/v1/customers",
+            &tok,
+            json!({"name": "杭州明远科技有限公司", "owner_id": agent}),
+        )
+        .await["id"]
+            .as_i64()
+            .unwrap();
+        let other =
+            ok_json(&app, Method::POST, "/api/v1/customers", &tok, json!({"name": "宁波海纳贸易", "owner_id": agent}))
+                .await["id"]
+                .as_i64()
+                .unwrap();
+        let mut numbers = Vec::new();
+        for i in 1..=7 {
+            app.clock.advance(jiff::SignedDuration::from_mins(5));
+            let t = ok_json(
+                &app,
+                Method::POST,
+                "/api/v1/tickets",
+                &tok,
+                json!({"type": "consultation", "channel": "email", "category": if i == 7 { "product" } else { "service" },
+                    "priority": "normal", "customer_id": customer, "subject": format!("第{i}个问题"), "description": "详情"}),
+            )
+            .await;
+            numbers.push(t["number"].as_str().unwrap().to_string());
+        }
+        ok_json(
+            &app,
+            Method::POST,
+            "/api/v1/tickets",
+            &tok,
+            json!({"type": "consultation", "channel": "email", "category": "service", "priority": "normal",
+                "customer_id": other, "subject": "别家客户的问题", "description": "详情"}),
+        )
+        .await;
+        let http = app.signed_in("wang.fang@test.cn", "password-123").await;
+        let (s, html) = app.page(&http, &format!("/customers/{customer}")).await;
+        assert_eq!(s, StatusCode::OK, "[{e}]");
+        let panel = &html[html.find("id=\"tickets\"").unwrap()..];
+        let panel = &panel[..panel.find("</section>").unwrap()];
+        for i in [7, 6, 5, 4, 3] {
+            assert!(panel.contains(&format!("第{i}个问题")), "[{e}] ticket {i} on the first page");
+        }
+        assert!(panel.find("第7个问题").unwrap() < panel.find("第3个问题").unwrap(), "[{e}] newest first");
+        assert!(!panel.contains("第2个问题") && !panel.contains("别家客户"), "[{e}]");
+        assert!(panel.contains("新建") && panel.contains("sla-running"), "[{e}] status and SLA badge");
+        assert!(panel.contains("重复咨询"), "[{e}] the repeat inquiry is flagged");
+        let at = panel.find("id=\"tickets-more\"").expect("a link to older tickets");
+        let href = panel[..at]
+            .rsplit("href=\"")
+            .next()
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .replace("&#x2f;", "/")
+            .replace("&amp;", "&");
+        let (s, html) = app.page(&http, &href).await;
+        assert_eq!(s, StatusCode::OK, "[{e}] {href}");
+        let panel = &html[html.find("id=\"tickets\"").unwrap()..];
+        let panel = &panel[..panel.find("</section>").unwrap()];
+        assert!(panel.contains("第2个问题") && panel.contains("第1个问题"), "[{e}] the older page");
+        assert!(!panel.contains("第3个问题") && !panel.contains("tickets-more"), "[{e}]");
+        let (s, html) = app.page(&http, &format!("/customers/{customer}?tickets_before=yesterday")).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "[{e}]");
+        assert!(html.contains("提交的内容有误"), "[{e}] refused, not an internal error");
+    }
+}

@@ -500,15 +500,26 @@ pub fn queue_counts(c: &mut Conn, of: QueueOf, cap: i64) -> Result<Vec<(Status, 
     Ok(out)
 }
 
-/// A customer's tickets, newest first.
-pub fn of_customer(c: &mut Conn, customer_id: i64, limit: i64) -> Result<Vec<Ticket>> {
-    c.query(
-        &format!("SELECT {} WHERE t.customer_id = $1 ORDER BY t.received_at DESC, t.id DESC LIMIT $2", cols(false)),
-        args![customer_id, limit],
-    )?
-    .iter()
-    .map(ticket)
-    .collect()
+/// A page of a customer's tickets, newest first, after the (received
+/// at in ms, id) of the previous page's last row: one indexed range.
+pub fn of_customer(c: &mut Conn, customer_id: i64, before: Option<(i64, i64)>, limit: i64) -> Result<Vec<Ticket>> {
+    let limit = limit.clamp(1, 200);
+    let order = "ORDER BY t.received_at DESC, t.id DESC";
+    let rows = match before {
+        Some((at, id)) => c.query(
+            &format!(
+                "SELECT {} WHERE t.customer_id = $1 AND (t.received_at < $2 OR (t.received_at = $2 AND t.id < $3))
+                 {order} LIMIT $4",
+                cols(false)
+            ),
+            args![customer_id, at, id, limit],
+        )?,
+        None => c.query(
+            &format!("SELECT {} WHERE t.customer_id = $1 {order} LIMIT $2", cols(false)),
+            args![customer_id, limit],
+        )?,
+    };
+    rows.iter().map(ticket).collect()
 }
 
 // ---- The customer a ticket is for ----

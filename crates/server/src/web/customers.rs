@@ -464,6 +464,8 @@ pub(super) struct ViewExtras<'a> {
     pub revealed: Option<(&'a str, Option<String>)>,
     pub flash: Option<&'a str>,
     pub contact: Option<&'a RevealedContact>,
+    /// The tickets panel's page: after this (received at ms, id).
+    pub tickets_before: Option<(i64, i64)>,
 }
 
 pub(super) async fn render_view(
@@ -474,7 +476,7 @@ pub(super) async fn render_view(
     extras: ViewExtras<'_>,
     tq: &crate::api::relationship::TimelineQuery,
 ) -> AppResult<Html<String>> {
-    let ViewExtras { revealed, flash, contact: contact_revealed } = extras;
+    let ViewExtras { revealed, flash, contact: contact_revealed, tickets_before } = extras;
     let id = c.id;
     let today = state.today();
     let q = tq.clone();
@@ -493,6 +495,9 @@ pub(super) async fn render_view(
         .await?;
     let now = state.clock.now();
     let history = state.db.read(move |cn| audit::for_entity(cn, "customer", id, 20)).await?;
+    // The tickets panel: five at a time, newest first (a sixth says there are more).
+    let tickets = crate::service::tickets::of_customer(state, id, tickets_before, 6).await?;
+    let ticket_setup = crate::service::tickets::setup::get(state).await?;
     let today = state.today();
     let tz = state.config.time_zone.clone();
     let action_label = |a: &str| -> String {
@@ -575,6 +580,10 @@ pub(super) async fn render_view(
                 if !tq.kinds.is_empty() { q.push(("kind".into(), tq.kinds.join(","))); }
                 format!("/customers/{id}?{}#timeline", serde_urlencoded::to_string(&q).unwrap_or_default())
             })).flatten(),
+            tickets => tickets.iter().take(5).map(|t| super::tickets::queue_row(t, &ticket_setup, now, state, lang)).collect::<Vec<_>>(),
+            tickets_more => tickets.get(4).filter(|_| tickets.len() > 5)
+                .map(|t| format!("/customers/{id}?tickets_before={}_{}#tickets", t.received_at.as_millisecond(), t.id)),
+            tickets_paged => tickets_before.is_some(),
             seg => v360.segment.as_ref().map(|s| {
                 let v = crate::api::segments::SegmentView::new(s, lang);
                 context! {
@@ -615,8 +624,13 @@ async fn view(
     if tq.kinds.iter().any(|k| !guanxi_store::timeline::kind::ALL.contains(&k.as_str())) {
         return Err(AppError::field("kind", Issue::NotAllowed));
     }
-    render_view(&state, lang, &u, &c, ViewExtras { flash: flash_text(raw.as_deref(), lang), ..Default::default() }, &tq)
-        .await
+    let raw_before = raw.as_deref().unwrap_or("").split('&').find_map(|kv| kv.strip_prefix("tickets_before="));
+    let tickets_before = match raw_before {
+        Some(v) => Some(crate::service::tickets::parse_cursor(v).map_err(|i| AppError::field("tickets_before", i))?),
+        None => None,
+    };
+    let extras = ViewExtras { flash: flash_text(raw.as_deref(), lang), tickets_before, ..Default::default() };
+    render_view(&state, lang, &u, &c, extras, &tq).await
 }
 
 async fn reveal(

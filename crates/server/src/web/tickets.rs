@@ -142,7 +142,8 @@ fn queue_href(kind: &str, group: Option<i64>, status: Option<&str>, after: Optio
     format!("/tickets?{}", serde_urlencoded::to_string(&q).unwrap_or_default())
 }
 
-fn queue_row(t: &Ticket, setup: &TicketSetup, now: Timestamp, state: &AppState, lang: Lang) -> Value {
+/// A ticket as a row of a list (queues, the customer 360 page).
+pub(crate) fn queue_row(t: &Ticket, setup: &TicketSetup, now: Timestamp, state: &AppState, lang: Lang) -> Value {
     let cal = setup.calendar(&t.schedule_code);
     context! {
         id => t.id, number => t.number, subject => t.subject,

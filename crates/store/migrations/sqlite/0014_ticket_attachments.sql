@@ -15,3 +15,6 @@ CREATE TABLE ticket_attachments (
 );
 CREATE INDEX ticket_attachments_ticket ON ticket_attachments(ticket_id, id);
 CREATE INDEX ticket_attachments_sha ON ticket_attachments(sha256);
+
+-- The customer 360 page lists a customer's tickets newest first, a page at a time.
+CREATE INDEX tickets_customer_recent ON tickets(customer_id, received_at, id);

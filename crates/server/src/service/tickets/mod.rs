@@ -509,7 +509,13 @@ pub fn parse_cursor(raw: &str) -> Result<(i64, i64), Issue> {
     Ok((a.parse().map_err(|_| Issue::NotAllowed)?, b.parse().map_err(|_| Issue::NotAllowed)?))
 }
 
-/// A customer's tickets (for the 360 page), if the user may see the customer.
-pub async fn of_customer(state: &AppState, customer_id: i64, limit: i64) -> AppResult<Vec<Ticket>> {
-    Ok(state.db.read(move |c| store::of_customer(c, customer_id, limit)).await?)
+/// A page of a customer's tickets (the 360 page), newest first; the
+/// caller has checked that the user may see the customer.
+pub async fn of_customer(
+    state: &AppState,
+    customer_id: i64,
+    before: Option<(i64, i64)>,
+    limit: i64,
+) -> AppResult<Vec<Ticket>> {
+    Ok(state.db.read(move |c| store::of_customer(c, customer_id, before, limit)).await?)
 }
