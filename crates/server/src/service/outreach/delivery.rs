@@ -256,3 +256,39 @@ async fn send_webhook(
     let r = req.body(bytes).send().await.map_err(|e| format!("webhook: {e}"))?;
     if r.status().is_success() { Ok(()) } else { Err(format!("webhook answered HTTP {}", r.status().as_u16())) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_targets_pass_one_gate() {
+        let none: Vec<String> = Vec::new();
+        assert!(check_target("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k", &none).is_ok());
+        for bad in [
+            "http://127.0.0.1:8080/hook",
+            "http://localhost/hook",
+            "http://10.1.2.3/hook",
+            "http://192.168.1.9/hook",
+            "http://169.254.169.254/latest/meta-data",
+            "http://[::1]/hook",
+            "ftp://example.cn/x",
+            "not a url",
+        ] {
+            assert!(check_target(bad, &none).is_err(), "{bad}");
+        }
+        let allowed = vec!["127.0.0.1:8099".to_string(), "gw.local".to_string()];
+        assert!(check_target("http://127.0.0.1:8099/hook", &allowed).is_ok());
+        assert!(check_target("http://127.0.0.1:8100/hook", &allowed).is_err(), "another port is not allowed");
+        assert!(check_target("http://gw.local/sms", &allowed).is_ok());
+    }
+
+    #[test]
+    fn signatures_cover_time_and_body() {
+        let a = signature("k", 1, b"{}");
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, signature("k", 2, b"{}"));
+        assert_ne!(a, signature("k", 1, b"{ }"));
+        assert_ne!(a, signature("other", 1, b"{}"));
+    }
+}

@@ -151,3 +151,19 @@ pub async fn list(state: &AppState, after: i64, limit: i64) -> AppResult<Vec<Mes
     let limit = limit.clamp(1, 200);
     Ok(state.db.read(move |c| store::templates(c, after, limit)).await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_variables_are_named_and_missing_ones_refused() {
+        let s = Scenario::RevisitReminder;
+        assert_eq!(check(s, "{{ customer_name }}，{{ agent_name }}将于{{ revisit_time }}回访您"), Ok(()));
+        assert_eq!(check(s, "{{ coupon_code }}"), Err(Issue::UndefinedVariable { name: "coupon_code".into() }));
+        assert!(matches!(check(s, "{{ customer_name "), Err(Issue::ScriptSyntax { .. })));
+        let vars = BTreeMap::from([("customer_name".to_string(), "<李雷>".to_string())]);
+        assert_eq!(render("{{ customer_name }}您好", &vars), Ok("<李雷>您好".into()), "plain text, not escaped");
+        assert_eq!(render("{{ agent_name }}", &vars), Err(Issue::UndefinedVariable { name: "agent_name".into() }));
+    }
+}
