@@ -129,6 +129,11 @@ async fn an_agent_works_the_ticket_queue_in_a_browser() {
     b.wait_for("#ticket-head").await;
     let head = b.text("#ticket-head").await;
     assert!(second.contains(head.lines().next().unwrap_or("?")), "{second} / {head}");
+    // On the ticket, r puts the cursor in the reply box.
+    key(b, "r").await;
+    let focused =
+        b.client.execute("return document.activeElement ? document.activeElement.id : ''", vec![]).await.unwrap();
+    assert_eq!(focused, Value::from("f-body"), "r focuses the reply box");
 
     // The breached complaint's page: clocks, routing, escalation, history.
     b.goto(&format!("{}/tickets/{}", app.url, ids[0])).await;
