@@ -387,6 +387,22 @@ async fn report_pages_and_excel_show_the_same_numbers() {
         let (s, _) = app.page(&http, "/reports/problems?month=2026-13").await;
         assert_eq!(s, 422);
 
+        // The diagnosis: October 2025 to March 2026 (today is 20 March); only
+        // March has tickets: 8, of which 6 resolved (75%, red); first
+        // responses 1, 5, 10, 15, 20, 30, 40 → median 15, p90 40;
+        // resolutions 1, 30, 60, 90, 120, 240 → median (rank 3) 60.
+        let (s, html) = app.page(&http, "/reports/diagnosis").await;
+        assert_eq!(s, 200, "[{}] {html}", app.engine);
+        assert_eq!(html_row(&html, "2025-10"), ["0", "—", "—", "—", "—", "—", "—"], "[{}]", app.engine);
+        assert_eq!(html_row(&html, "2026-03"), ["8", "15", "40", "60", "75.0%", "75.0%", "12.5%"], "[{}]", app.engine);
+        assert!(html.contains(r#"<td class="num missed">75.0%</td>"#));
+        assert!(html.contains("暂不可用") && html.contains("2025-10-01 ~ 2026-03-20"));
+        let pain = &html[html.find(r#"id="diagnosis-pain""#).unwrap()..];
+        assert!(
+            pain.contains("<td>KPI</td><td>产品类</td><td class=\"num\">5</td><td class=\"num\">62.5%</td>"),
+            "{pain}"
+        );
+
         // Refusals: a bad period names the field; agents may not see reports.
         let (s, _) = app.page(&http, "/reports/monitoring?by=year").await;
         assert_eq!(s, 422);
@@ -457,5 +473,9 @@ async fn the_dashboard_draws_its_charts_in_a_browser() {
     b.wait_for("body[data-charts='1']").await;
     assert_eq!(b.count("#chart-pareto[data-rendered='1'] canvas").await, 1);
     b.screenshot("reports-problems").await;
+
+    b.goto(&format!("{}/reports/diagnosis", app.url)).await;
+    b.wait_for("#diagnosis-months").await;
+    b.screenshot("reports-diagnosis").await;
     b.close().await;
 }

@@ -197,3 +197,20 @@ pub fn top_subjects(
     )?;
     rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?))).collect()
 }
+
+/// The most frequent subjects of all tickets received in `[from, to)` (the
+/// top pain points): (category, subject, tickets), most first.
+pub fn top_subjects_all(
+    c: &mut Conn,
+    from: Timestamp,
+    to: Timestamp,
+    limit: i64,
+) -> Result<Vec<(String, String, i64)>> {
+    let rows = c.query(
+        "SELECT t.category, t.subject, COUNT(*) FROM tickets t
+         WHERE t.received_at >= $1 AND t.received_at < $2
+         GROUP BY t.category, t.subject ORDER BY 3 DESC, 1, 2 LIMIT $3",
+        args![from, to, limit],
+    )?;
+    rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).collect()
+}

@@ -418,3 +418,47 @@ pub async fn problem_analysis(
     out.sort_by(|a, b| b.tickets.cmp(&a.tickets).then(a.code.cmp(&b.code)));
     Ok(out)
 }
+
+/// 现状诊断报告 (R3): the last six months (this one included).
+#[derive(Debug, Clone)]
+pub struct Diagnosis {
+    pub from: Date,
+    pub to: Date,
+    /// Per month: its first day and the ticket figures.
+    pub months: Vec<(Date, TicketFigures)>,
+    pub total: TicketFigures,
+    /// Tickets per category, most first.
+    pub categories: Vec<(String, i64)>,
+    /// Churn reasons recorded, most first.
+    pub churn_reasons: Vec<(String, i64)>,
+    /// (category, subject, tickets), most first.
+    pub pain_points: Vec<(String, String, i64)>,
+}
+
+pub async fn diagnosis(state: &AppState, user: &User, lang: Lang) -> AppResult<Diagnosis> {
+    require_reader(user)?;
+    let to = state.today();
+    let from = to.first_of_month().checked_sub(jiff::Span::new().months(5)).unwrap_or(to);
+    let q = KpiQuery { period: Period::Month, group: GroupBy::None, from, to };
+    let grid = ticket_grid(state, q, lang).await?;
+    let (months, total) = grid
+        .slices
+        .into_iter()
+        .next()
+        .map(|(_, _, per, total)| (grid.buckets.iter().copied().zip(per).collect(), total))
+        .unwrap_or_default();
+    let categories = category_counts(state, user, from, to).await?;
+    let tz = state.config.time_zone.clone();
+    let at = |d: Date| d.to_zoned(tz.clone()).map(|z| z.timestamp()).map_err(|e| AppError::Internal(e.to_string()));
+    let (lo, hi) = (at(from)?, at(to.tomorrow().unwrap_or(to))?);
+    let (churn_reasons, pain_points) = state
+        .db
+        .read(move |c| {
+            Ok((
+                guanxi_store::segments::churn_reason_counts(c, &guanxi_store::customers::Scope::All, lo)?,
+                store::top_subjects_all(c, lo, hi, 10)?,
+            ))
+        })
+        .await?;
+    Ok(Diagnosis { from, to, months, total, categories, churn_reasons, pain_points })
+}

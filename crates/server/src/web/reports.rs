@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/reports/monitoring", get(monitoring))
         .route("/reports/monitoring.xlsx", get(monitoring_xlsx))
         .route("/reports/problems", get(problems))
+        .route("/reports/diagnosis", get(diagnosis))
 }
 
 fn query(state: &AppState, raw: Option<&str>, default_by: &str) -> AppResult<KpiQuery> {
@@ -364,4 +365,49 @@ async fn problems(
         charts => script_json(&charts),
     }};
     render(&state, "reports/problems.html", ctx)
+}
+
+/// 现状诊断报告 (R3): the last six months — the ticket mix, response and
+/// resolution times and rates per month, churn reasons, the top pain points
+/// with their figures. Satisfaction waits for surveys and says so.
+async fn diagnosis(State(state): State<AppState>, ReqLang(lang): ReqLang, u: PageUser) -> AppResult<Html<String>> {
+    let d = svc::diagnosis(&state, &u.user, lang).await?;
+    let show = |f: &guanxi_domain::kpi::TicketFigures, name: &str| {
+        kpi::display(f.value(name), kpi::find(name).map_or(Unit::Percent, |k| k.unit))
+    };
+    let missed = |f: &guanxi_domain::kpi::TicketFigures| {
+        kpi::find("resolution_rate").and_then(|k| k.target).and_then(|t| t.met(f.value("resolution_rate")))
+            == Some(false)
+    };
+    let figures = |label: String, f: &guanxi_domain::kpi::TicketFigures| {
+        context! {
+            label => label, tickets => f.received,
+            first_response => show(f, "first_response_median"), p90 => show(f, "first_response_p90"),
+            resolution_time => show(f, "resolution_time_median"), resolution_rate => show(f, "resolution_rate"),
+            missed => missed(f), sla => show(f, "sla_attainment"), repeat => show(f, "repeat_inquiry_rate"),
+        }
+    };
+    let total_tickets: i64 = d.categories.iter().map(|c| c.1).sum();
+    let cat_label = |c: &str| Category::parse(c).map_or_else(|_| c.to_string(), |c| c.label(lang).to_string());
+    let csat = kpi::find("csat_average");
+    let title = lang.pick("现状诊断报告", "Current-state diagnosis");
+    let ctx = context! { ..page_ctx(&u, lang, "reports", title), ..context! {
+        tab => "diagnosis",
+        from => d.from.to_string(), to => d.to.to_string(),
+        months => d.months.iter().map(|(m, f)| figures(m.strftime("%Y-%m").to_string(), f)).collect::<Vec<_>>(),
+        total => figures(lang.pick("合计", "Total").to_string(), &d.total),
+        categories => d.categories.iter().map(|(c, n)| context! {
+            label => cat_label(c), tickets => n, share => kpi::display(kpi::ratio(*n, total_tickets), Unit::Percent),
+        }).collect::<Vec<_>>(),
+        churn_reasons => d.churn_reasons.iter().map(|(r, n)| context! {
+            label => guanxi_domain::segment::ChurnReason::parse(r).map_or_else(|_| r.clone(), |x| x.label(lang).to_string()),
+            count => n,
+        }).collect::<Vec<_>>(),
+        pain_points => d.pain_points.iter().map(|(c, s, n)| context! {
+            category => cat_label(c), subject => s, tickets => n,
+            share => kpi::display(kpi::ratio(*n, total_tickets), Unit::Percent),
+        }).collect::<Vec<_>>(),
+        satisfaction_pending => csat.map(|k| lang.pick(k.pending_zh, k.pending_en)),
+    }};
+    render(&state, "reports/diagnosis.html", ctx)
 }

@@ -79,6 +79,7 @@ impl Templates {
             "reports/dashboard.html",
             "reports/monitoring.html",
             "reports/problems.html",
+            "reports/diagnosis.html",
         );
         env.add_function("t", t);
         Ok(Self { env })
