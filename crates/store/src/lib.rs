@@ -17,6 +17,7 @@ mod sqlite;
 pub mod audit;
 pub mod calendar;
 pub mod communications;
+pub mod complaints;
 pub mod contacts;
 pub mod customers;
 pub mod escalation;

@@ -15,9 +15,10 @@ const SQLITE: &[(i64, &str)] = &[
     (8, include_str!("../migrations/sqlite/0008_maintenance.sql")),
     (9, include_str!("../migrations/sqlite/0009_tickets.sql")),
     (10, include_str!("../migrations/sqlite/0010_gram_counts.sql")),
+    (11, include_str!("../migrations/sqlite/0011_complaints.sql")),
+    (12, include_str!("../migrations/sqlite/0012_knowledge.sql")),
     (14, include_str!("../migrations/sqlite/0014_ticket_attachments.sql")),
     (13, include_str!("../migrations/sqlite/0013_outreach.sql")),
-    (12, include_str!("../migrations/sqlite/0012_knowledge.sql")),
     (15, include_str!("../migrations/sqlite/0015_kpi.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
@@ -31,12 +32,13 @@ const POSTGRES: &[(i64, &str)] = &[
     (8, include_str!("../migrations/postgres/0008_maintenance.sql")),
     (9, include_str!("../migrations/postgres/0009_tickets.sql")),
     (10, include_str!("../migrations/postgres/0010_gram_counts.sql")),
+    (11, include_str!("../migrations/postgres/0011_complaints.sql")),
+    (12, include_str!("../migrations/postgres/0012_knowledge.sql")),
     (14, include_str!("../migrations/postgres/0014_ticket_attachments.sql")),
     (13, include_str!("../migrations/postgres/0013_outreach.sql")),
     (15, include_str!("../migrations/postgres/0015_kpi.sql")),
 ];
 
-    (12, include_str!("../migrations/postgres/0012_knowledge.sql")),
 /// An arbitrary constant: the advisory lock that keeps two starting
 /// instances from migrating at once.
 const PG_MIGRATION_LOCK: i64 = 0x6775_616e_7869;

@@ -95,8 +95,10 @@ const ANGRY: &[&str] = &[
 ];
 
 /// Intensifiers: the next emotional word counts half again.
-const INTENSIFIERS: &[&str] =
-    &["太", "很", "非常", "特别", "极其", "十分", "真", "真的", "实在", "简直", "完全", "根本", "再", "一直", "总是", "又"];
+const INTENSIFIERS: &[&str] = &[
+    "太", "很", "非常", "特别", "极其", "十分", "真", "真的", "实在", "简直", "完全", "根本", "再", "一直", "总是",
+    "又",
+];
 
 /// Words that do not describe a problem (left out of the similarity signature).
 const STOP: &[&str] = &[

@@ -99,7 +99,6 @@ vocabulary!(
     /// The deadlines of a complaint (each an SLA clock on business time).
     DeadlineKind {
         Registration = "registration", "登记（1 小时内）", "Registration (1 h)";
-        Response = "response", "响应", "Response";
         Investigation = "investigation", "核查（24 小时内）", "Investigation (24 h)";
         Solution = "solution", "方案达成（48 小时内）", "Solution agreed (48 h)";
         Execution = "execution", "按承诺时间执行", "Execution by the promise";

@@ -3,6 +3,7 @@
 
 mod auth;
 pub mod calendar;
+pub mod complaints;
 pub mod customers;
 pub mod import;
 pub mod json;
@@ -40,6 +41,7 @@ use crate::state::AppState;
     tags(
         (name = "auth", description = "Tokens"),
         (name = "customers", description = "客户档案 Customer records (SPEC C1)"),
+        (name = "complaints", description = "投诉处理 Complaint handling (SPEC P1–P7)"),
         (name = "admin", description = "Users and groups (SPEC S1)"),
         (name = "segments", description = "客户分层与流失预警 Segmentation and churn warning (SPEC G)"),
         (name = "maintenance", description = "客户关系维护 Relationship maintenance plans: tasks, preparation, records, execution rate (SPEC M1, M2, M4–M6)"),
@@ -146,6 +148,12 @@ fn main_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(calendar::set_override, calendar::clear_override))
         .routes(routes!(calendar::schedules))
         .routes(routes!(calendar::save_schedule))
+        .routes(routes!(complaints::list, complaints::register))
+        .routes(routes!(complaints::export))
+        .routes(routes!(complaints::monthly_review))
+        .routes(routes!(complaints::get_one))
+        .routes(routes!(complaints::step))
+        .routes(routes!(complaints::set_urgency))
         .routes(routes!(tickets::queue, tickets::create))
         .routes(routes!(tickets::get_one))
         .routes(routes!(tickets::act))

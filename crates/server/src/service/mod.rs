@@ -3,6 +3,7 @@
 //! runs its store calls (with the audit entry) in one transaction.
 
 pub mod calendar;
+pub mod complaints;
 pub mod customers;
 pub mod knowledge;
 pub mod kpis;

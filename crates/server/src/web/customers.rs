@@ -416,6 +416,9 @@ pub(crate) fn event_label(code: &str, lang: Lang) -> String {
     if let Some(label) = crate::service::maintenance::event_label(code, lang) {
         return label;
     }
+    if let Some(step) = code.strip_prefix("complaint.") {
+        return crate::service::complaints::event_label(step, lang);
+    }
     if let Some(ticket) = code.strip_prefix("ticket.") {
         return super::tickets::timeline_label(ticket, lang);
     }

@@ -257,6 +257,22 @@ fn in_scope(scope: &Scope, owner: Option<i64>) -> bool {
 
 /// Creates a ticket: from a page, the API, or another system.
 pub async fn create(state: &AppState, actor: &User, input: TicketInput, ip: Option<String>) -> AppResult<Ticket> {
+    Ok(create_with(state, actor, input, ip, |_, _, _| Ok(())).await?.0)
+}
+
+/// Creates a ticket and runs `then` on it in the same transaction (a
+/// complaint adds its own row there); `then` saves what it changes.
+pub(crate) async fn create_with<R, F>(
+    state: &AppState,
+    actor: &User,
+    input: TicketInput,
+    ip: Option<String>,
+    then: F,
+) -> AppResult<(Ticket, R)>
+where
+    R: Send + 'static,
+    F: FnOnce(&mut Conn, &mut Ticket, &TicketSetup) -> guanxi_store::Result<R> + Send + 'static,
+{
     if !actor.role.can_create_tickets() {
         return Err(AppError::Forbidden);
     }
@@ -301,7 +317,14 @@ pub async fn create(state: &AppState, actor: &User, input: TicketInput, ip: Opti
     let date = guanxi_domain::clock::local_date(now, &state.config.time_zone);
     let setup2 = setup.clone();
     // The write answers with the ticket as written: no read after it.
-    Ok(state.db.write(move |c| insert_planned(c, &setup2, plan, &actor, date, now, ip.as_deref())).await?)
+    Ok(state
+        .db
+        .write(move |c| {
+            let mut t = insert_planned(c, &setup2, plan, &actor, date, now, ip.as_deref())?;
+            let r = then(c, &mut t, &setup2)?;
+            Ok((t, r))
+        })
+        .await?)
 }
 
 /// The group and assignee chosen by hand must exist (an assignee must be
