@@ -4,6 +4,7 @@
 
 mod admin;
 mod calendar;
+mod complaints;
 pub(crate) mod customers;
 mod home;
 mod import;
@@ -49,6 +50,7 @@ pub fn router() -> Router<AppState> {
         .merge(import::router())
         .merge(segments::router())
         .merge(tickets::router())
+        .merge(complaints::router())
         .merge(ticket_settings::router())
         .merge(maintenance::router())
         .merge(knowledge::router())
@@ -88,7 +90,7 @@ fn nav(active: &str, lang: Lang) -> Vec<minijinja::Value> {
         ("customers", "客户", "Customers", Some("/customers")),
         ("segments", "客户分层", "Segments", Some("/segments")),
         ("tickets", "工单", "Tickets", Some("/tickets")),
-        ("complaints", "投诉", "Complaints", None),
+        ("complaints", "投诉", "Complaints", Some("/complaints")),
         ("tasks", "维护任务", "Maintenance", Some("/maintenance")),
         ("kb", "知识库", "Knowledge base", Some("/kb")),
         ("reports", "报表", "Reports", Some("/reports")),

@@ -56,6 +56,7 @@ impl Templates {
             "segments/rule_tag_form.html",
             "segments/delete.html",
             "tickets/queue.html",
+            "complaints/table.html",
             "tickets/view.html",
             "tickets/form.html",
             "tickets/settings.html",

@@ -1,0 +1,81 @@
+//! The complaint pages (SPEC P6): the tracking table (投诉处理跟踪表) with
+//! its urgency filter, keyset pages and the Excel export link.
+
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::response::{Html, Response};
+use axum::routing::get;
+use guanxi_domain::complaint::Urgency;
+use minijinja::context;
+
+use super::{page_ctx, render};
+use crate::auth::PageUser;
+use crate::error::{AppError, AppResult};
+use crate::lang::ReqLang;
+use crate::service::complaints::review;
+use crate::service::complaints::table::{self, HEADERS, TableParams};
+use crate::state::AppState;
+use crate::web::ClientIp;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/complaints", get(table_page)).route("/complaints/export", get(export))
+}
+
+fn href(urgency: Option<&str>, before: Option<&str>) -> String {
+    let mut q = Vec::new();
+    if let Some(u) = urgency {
+        q.push(format!("urgency={u}"));
+    }
+    if let Some(b) = before {
+        q.push(format!("before={b}"));
+    }
+    if q.is_empty() { "/complaints".into() } else { format!("/complaints?{}", q.join("&")) }
+}
+
+async fn table_page(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    u: PageUser,
+    RawQuery(raw): RawQuery,
+) -> AppResult<Html<String>> {
+    let p: TableParams = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
+        .map_err(|e| AppError::BadRequest(format!("query string: {e}")))?;
+    let q = table::parse(&p, &state.config.time_zone)?;
+    let urgency = q.urgency.map(Urgency::code);
+    let page = table::list(&state, &u.user, q).await?;
+    let tz = state.config.time_zone.clone();
+    let items: Vec<_> =
+        page.items.iter().map(|p| context! { ticket_id => p.ticket_id, cells => table::row(p, &tz, lang) }).collect();
+    let urgencies: Vec<_> = std::iter::once((None, lang.pick("全部", "All")))
+        .chain(Urgency::ALL.iter().map(|x| (Some(x.code()), x.label(lang))))
+        .map(|(code, label)| context! { label => label, href => href(code, None), active => code == urgency })
+        .collect();
+    let headers: Vec<String> = HEADERS.iter().map(|h| (*h).to_string()).collect();
+    let title = lang.pick("投诉处理跟踪表", "Complaint tracking table");
+    let ctx = context! { ..page_ctx(&u, lang, "complaints", title), ..context! {
+        headers => headers,
+        items => items,
+        urgencies => urgencies,
+        next => page.next.as_deref().map(|n| href(urgency, Some(n))),
+        can_export => review::may_review(&u.user),
+        export_href => match urgency { Some(x) => format!("/complaints/export?urgency={x}"), None => "/complaints/export".into() },
+    }};
+    render(&state, "complaints/table.html", ctx)
+}
+
+/// The tracking table as .xlsx (supervisors and administrators), with the page's filters.
+async fn export(
+    State(state): State<AppState>,
+    u: PageUser,
+    ClientIp(ip): ClientIp,
+    RawQuery(raw): RawQuery,
+) -> AppResult<Response> {
+    if !review::may_review(&u.user) {
+        return Err(AppError::Forbidden);
+    }
+    let p: TableParams = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
+        .map_err(|e| AppError::BadRequest(format!("query string: {e}")))?;
+    let q = table::parse(&p, &state.config.time_zone)?;
+    let bytes = table::export(&state, &u.user, q, ip).await?;
+    Ok(crate::api::complaints::xlsx_response(bytes))
+}
