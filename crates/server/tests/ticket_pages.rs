@@ -403,6 +403,16 @@ async fn the_customer_page_lists_its_tickets_a_page_at_a_time() {
         let panel = &panel[..panel.find("</section>").unwrap()];
         assert!(panel.contains("第2个问题") && panel.contains("第1个问题"), "[{e}] the older page");
         assert!(!panel.contains("第3个问题") && !panel.contains("tickets-more"), "[{e}]");
+        // The repeat inquiries over the API: the same customer and category within 7 days.
+        let page = app.call(Method::GET, "/api/v1/tickets?queue=team&repeat=true", Some(&tok), None).await;
+        assert_eq!(page.status(), 200, "[{e}]");
+        let page: Value = page.json().await.unwrap();
+        let items = page["items"].as_array().unwrap();
+        assert_eq!(items.len(), 5, "[{e}] tickets 2–6 repeat ticket 1's category: {page}");
+        assert!(items.iter().all(|t| t["repeat_of"].is_i64() && t["customer_id"] == customer), "[{e}] {page}");
+        let all =
+            app.call(Method::GET, "/api/v1/tickets?queue=team", Some(&tok), None).await.json::<Value>().await.unwrap();
+        assert_eq!(all["items"].as_array().unwrap().len(), 8, "[{e}]");
         let (s, html) = app.page(&http, &format!("/customers/{customer}?tickets_before=yesterday")).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "[{e}]");
         assert!(html.contains("提交的内容有误"), "[{e}] refused, not an internal error");

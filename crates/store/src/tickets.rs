@@ -437,6 +437,8 @@ pub enum QueueOf {
 pub struct QueueQuery {
     pub of: QueueOf,
     pub status: Option<Status>,
+    /// Only repeat inquiries (T6: the same customer and category within 7 days).
+    pub repeat: bool,
     /// The (deadline, id) of the last row of the previous page.
     pub after: Option<(i64, i64)>,
     pub limit: i64,
@@ -464,6 +466,9 @@ pub fn queue(c: &mut Conn, q: &QueueQuery) -> Result<Vec<Ticket>> {
     }
     if let Some(s) = q.status {
         conds.push(format!("t.status = {}", push(&mut params, s.code().into())));
+    }
+    if q.repeat {
+        conds.push("t.repeat_of IS NOT NULL".into());
     }
     if let Some((due, id)) = q.after {
         let d = push(&mut params, due.into());

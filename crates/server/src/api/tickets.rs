@@ -225,6 +225,8 @@ pub struct QueueParams {
     pub after: Option<String>,
     /// 1–200, default 25.
     pub limit: Option<i64>,
+    /// `true`: only repeat inquiries (重复咨询: the same customer and category within 7 days, T6).
+    pub repeat: Option<bool>,
 }
 
 /// A queue row.
@@ -250,6 +252,8 @@ pub struct QueueItem {
     pub sla_state: String,
     pub sla_clock: Option<String>,
     pub escalation_level: i64,
+    /// The earlier ticket of the same customer and category within 7 days (重复咨询, T6).
+    pub repeat_of: Option<i64>,
     pub received_at: String,
 }
 
@@ -278,6 +282,7 @@ pub fn queue_item(t: &Ticket) -> QueueItem {
         },
         sla_clock: nearest.map(|k| k.kind.code().to_string()),
         escalation_level: t.escalation_level,
+        repeat_of: t.repeat_of,
         received_at: t.received_at.to_string(),
     }
 }
@@ -306,7 +311,9 @@ pub fn parse_queue(q: &QueueParams) -> Result<QueueRequest, ValidationErrors> {
         e.add("limit", Issue::OutOfRange);
     }
     match (kind, status, after) {
-        (Some(kind), Some(status), Some(after)) if e.is_empty() => Ok(QueueRequest { kind, status, after, limit }),
+        (Some(kind), Some(status), Some(after)) if e.is_empty() => {
+            Ok(QueueRequest { kind, status, repeat: q.repeat.unwrap_or(false), after, limit })
+        }
         _ => Err(e),
     }
 }

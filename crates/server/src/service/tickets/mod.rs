@@ -510,6 +510,8 @@ pub fn queue_of(user: &User, kind: QueueKind) -> AppResult<QueueOf> {
 pub struct QueueRequest {
     pub kind: QueueKind,
     pub status: Option<Status>,
+    /// Only repeat inquiries (T6).
+    pub repeat: bool,
     /// The cursor of the previous page's last row.
     pub after: Option<(i64, i64)>,
     pub limit: i64,
@@ -518,7 +520,7 @@ pub struct QueueRequest {
 /// A page of a queue, the nearest deadline first.
 pub async fn queue(state: &AppState, user: &User, r: QueueRequest) -> AppResult<Vec<Ticket>> {
     let of = queue_of(user, r.kind)?;
-    let q = QueueQuery { of, status: r.status, after: r.after, limit: r.limit };
+    let q = QueueQuery { of, status: r.status, repeat: r.repeat, after: r.after, limit: r.limit };
     Ok(state.db.read(move |c| store::queue(c, &q)).await?)
 }
 
