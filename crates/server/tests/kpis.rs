@@ -384,6 +384,19 @@ async fn report_pages_and_excel_show_the_same_numbers() {
         assert!(html.contains(r#"<td class="num missed">60.0%</td>"#));
         let top = &html[html.find(r#"<ol class="top-issues" data-category="product">"#).unwrap()..];
         assert!(top[..top.find("</ol>").unwrap()].contains("KPI <b>5</b>"));
+        // Its Excel file holds the same figures.
+        let r = http.get(format!("{}/reports/problems.xlsx?month=2026-03", app.url)).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let bytes = r.bytes().await.unwrap().to_vec();
+        let mut book: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+        let sheet = book.worksheet_range("问题分析").unwrap();
+        let rows: Vec<Vec<String>> = sheet.rows().map(|r| r.iter().map(ToString::to_string).collect()).collect();
+        assert_eq!(rows[1][..3], ["类别", "工单数", "占比"]);
+        for label in ["产品类", "服务类", "沟通类", "物流类"] {
+            let row = rows.iter().find(|r| r[0] == label).unwrap();
+            assert_eq!(row[1..7], html_row(&html, label)[..], "[{}] {label} in Excel and on the page", app.engine);
+        }
+        assert_eq!(rows.iter().find(|r| r[0] == "产品类").unwrap()[7], "KPI（5）");
         let (s, _) = app.page(&http, "/reports/problems?month=2026-13").await;
         assert_eq!(s, 422);
 

@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/reports/monitoring", get(monitoring))
         .route("/reports/monitoring.xlsx", get(monitoring_xlsx))
         .route("/reports/problems", get(problems))
+        .route("/reports/problems.xlsx", get(problems_xlsx))
         .route("/reports/diagnosis", get(diagnosis))
 }
 
@@ -319,12 +320,7 @@ async fn problems(
     RawQuery(raw): RawQuery,
 ) -> AppResult<Html<String>> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
-    let month = match form_get(&pairs, "month").map(str::trim).filter(|s| !s.is_empty()) {
-        None => state.today().first_of_month(),
-        Some(m) => format!("{m}-01").parse::<jiff::civil::Date>().map_err(|_| {
-            AppError::Invalid(guanxi_domain::ValidationErrors::single("month", guanxi_domain::Issue::InvalidDate))
-        })?,
-    };
+    let month = parse_month(&state, &pairs)?;
     let cats = svc::problem_analysis(&state, &u.user, month, lang).await?;
     let total: i64 = cats.iter().map(|c| c.tickets).sum();
     let mut running = 0;
@@ -410,4 +406,79 @@ async fn diagnosis(State(state): State<AppState>, ReqLang(lang): ReqLang, u: Pag
         satisfaction_pending => csat.map(|k| lang.pick(k.pending_zh, k.pending_en)),
     }};
     render(&state, "reports/diagnosis.html", ctx)
+}
+
+fn parse_month(state: &AppState, pairs: &[(String, String)]) -> AppResult<jiff::civil::Date> {
+    match form_get(pairs, "month").map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(state.today().first_of_month()),
+        Some(m) => format!("{m}-01").parse::<jiff::civil::Date>().map_err(|_| {
+            AppError::Invalid(guanxi_domain::ValidationErrors::single("month", guanxi_domain::Issue::InvalidDate))
+        }),
+    }
+}
+
+/// The problem analysis as an Excel file: the page's category table and
+/// its top issues, values as shown.
+async fn problems_xlsx(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    u: PageUser,
+    RawQuery(raw): RawQuery,
+) -> AppResult<Response> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
+    let month = parse_month(&state, &pairs)?;
+    let cats = svc::problem_analysis(&state, &u.user, month, lang).await?;
+    let fig = |c: &svc::ProblemCategory, name: &str| {
+        kpi::display(c.figures.value(name), kpi::find(name).map_or(Unit::Percent, |d| d.unit))
+    };
+    let build = || -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+        use rust_xlsxwriter::{Format, Workbook};
+        let mut book = Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.set_name(lang.pick("问题分析", "Problems"))?;
+        let bold = Format::new().set_bold();
+        let title = format!("{} {}", lang.pick("问题分析报告", "Problem analysis report"), month.strftime("%Y-%m"));
+        sheet.write_string_with_format(0, 0, title, &bold)?;
+        let heads = [
+            lang.pick("类别", "Category"),
+            lang.pick("工单数", "Tickets"),
+            lang.pick("占比", "Share"),
+            lang.pick("解决率", "Resolved"),
+            lang.pick("首次响应中位数（分钟）", "First response median (min)"),
+            lang.pick("SLA 达成率", "SLA attainment"),
+            lang.pick("重复咨询率", "Repeat inquiries"),
+            lang.pick("主要问题", "Top issues"),
+        ];
+        for (i, h) in heads.iter().enumerate() {
+            sheet.write_string_with_format(1, u16::try_from(i).unwrap_or(0), *h, &bold)?;
+        }
+        for (i, c) in cats.iter().enumerate() {
+            let row = u32::try_from(i).unwrap_or(0) + 2;
+            sheet.write_string(row, 0, &c.label)?;
+            sheet.write_number(row, 1, c.tickets as f64)?;
+            let cells = [
+                kpi::display(c.share, Unit::Percent),
+                fig(c, "resolution_rate"),
+                fig(c, "first_response_median"),
+                fig(c, "sla_attainment"),
+                fig(c, "repeat_inquiry_rate"),
+                c.top.iter().map(|(s, n)| format!("{s}（{n}）")).collect::<Vec<_>>().join("；"),
+            ];
+            for (j, v) in cells.iter().enumerate() {
+                sheet.write_string(row, u16::try_from(j).unwrap_or(0) + 2, v)?;
+            }
+        }
+        sheet.set_column_width(7, 60)?;
+        book.save_to_buffer()
+    };
+    let bytes = build().map_err(|e| AppError::Internal(e.to_string()))?;
+    let name = format!("problems-{}.xlsx", month.strftime("%Y%m"));
+    let mut r = bytes.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(crate::import::XLSX_MIME));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
 }
