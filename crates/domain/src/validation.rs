@@ -106,19 +106,19 @@ impl Issue {
             Issue::Overlapping => "overlapping",
             Issue::BeforeStart => "before_start",
             Issue::RangeTooLong { .. } => "range_too_long",
+            Issue::UnknownScriptVariable { .. } => "unknown_variable",
+            Issue::ScriptSyntax { .. } => "template_syntax",
             Issue::Malformed(_) => "malformed",
             Issue::Circular => "circular",
+            Issue::UndefinedVariable { .. } => "undefined_variable",
             Issue::FileTooLarge { .. } => "file_too_large",
             Issue::FileType => "file_type",
-            Issue::UndefinedVariable { .. } => "undefined_variable",
         }
     }
 
     pub fn message(&self, lang: Lang) -> String {
         match (self, lang) {
             (Issue::Required, Lang::Zh) => "必填".into(),
-            Issue::UnknownScriptVariable { .. } => "unknown_variable",
-            Issue::ScriptSyntax { .. } => "template_syntax",
             (Issue::Required, Lang::En) => "is required".into(),
             (Issue::TooLong { max }, Lang::Zh) => format!("不能超过 {max} 个字符"),
             (Issue::TooLong { max }, Lang::En) => format!("must be at most {max} characters"),
@@ -169,10 +169,18 @@ impl Issue {
             (Issue::BeforeStart, Lang::En) => "cannot be before the start date".into(),
             (Issue::RangeTooLong { max_days }, Lang::Zh) => format!("日期范围最多 {max_days} 天"),
             (Issue::RangeTooLong { max_days }, Lang::En) => format!("the range may cover at most {max_days} days"),
+            (Issue::UnknownScriptVariable { name }, Lang::Zh) => format!("未知变量 {name}（可用变量见话术编辑页）"),
+            (Issue::UnknownScriptVariable { name }, Lang::En) => {
+                format!("names the unknown variable {name} (the script editor lists the variables)")
+            }
+            (Issue::ScriptSyntax { detail }, Lang::Zh) => format!("模板语法错误：{detail}"),
+            (Issue::ScriptSyntax { detail }, Lang::En) => format!("is not a valid template: {detail}"),
             (Issue::Malformed(detail), Lang::Zh) => format!("请求内容无法解析：{detail}"),
             (Issue::Malformed(detail), Lang::En) => format!("could not be read: {detail}"),
             (Issue::Circular, Lang::Zh) => "规则不能依赖自身（不能直接或经由其他规则标签引用本标签）".into(),
             (Issue::Circular, Lang::En) => "may not depend on itself (directly or through other rule tags)".into(),
+            (Issue::UndefinedVariable { name }, Lang::Zh) => format!("使用了未定义的变量 {name}"),
+            (Issue::UndefinedVariable { name }, Lang::En) => format!("uses the undefined variable {name}"),
             (Issue::FileTooLarge { max_bytes }, Lang::Zh) => format!("文件不能超过 {}", size_words(*max_bytes)),
             (Issue::FileTooLarge { max_bytes }, Lang::En) => format!("must be at most {}", size_words(*max_bytes)),
             (Issue::FileType, Lang::Zh) => {
@@ -182,8 +190,6 @@ impl Issue {
                 "is not an allowed type, or its content does not match its name (images, PDF, Office documents, text)"
                     .into()
             }
-            (Issue::UndefinedVariable { name }, Lang::Zh) => format!("使用了未定义的变量 {name}"),
-            (Issue::UndefinedVariable { name }, Lang::En) => format!("uses the undefined variable {name}"),
         }
     }
 }
@@ -200,12 +206,6 @@ fn size_words(bytes: u64) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
     pub field: String,
-            (Issue::UnknownScriptVariable { name }, Lang::Zh) => format!("未知变量 {name}（可用变量见话术编辑页）"),
-            (Issue::UnknownScriptVariable { name }, Lang::En) => {
-                format!("names the unknown variable {name} (the script editor lists the variables)")
-            }
-            (Issue::ScriptSyntax { detail }, Lang::Zh) => format!("模板语法错误：{detail}"),
-            (Issue::ScriptSyntax { detail }, Lang::En) => format!("is not a valid template: {detail}"),
     pub issue: Issue,
 }
 

@@ -47,10 +47,10 @@ use crate::state::AppState;
         (name = "maintenance", description = "客户关系维护 Relationship maintenance plans: tasks, preparation, records, execution rate (SPEC M1, M2, M4–M6)"),
         (name = "calendar", description = "工作日历 Business calendar: working days, statutory holidays and 调休, festivals, working hours (SPEC M3)"),
         (name = "tickets", description = "工单与服务流程 Tickets: lifecycle, SLA on business time, routing, escalation paths (SPEC T)"),
-        (name = "import", description = "导入 Import of customers, contacts and orders from CSV or Excel (SPEC C9)"),
         (name = "knowledge", description = "知识库与话术库 Knowledge base and script library (SPEC K1–K3)"),
-        (name = "reports", description = "效果监控与报表 KPIs with their definitions and targets (SPEC R1)"),
+        (name = "import", description = "导入 Import of customers, contacts and orders from CSV or Excel (SPEC C9)"),
         (name = "outreach", description = "触达与满意度 Message templates, the outbox (email, webhooks), surveys (SPEC O1–O4)"),
+        (name = "reports", description = "效果监控与报表 KPIs with their definitions and targets (SPEC R1)"),
         (name = "system", description = "Health")
     )
 )]
@@ -171,6 +171,14 @@ fn main_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(ticket_settings::groups))
         .routes(routes!(ticket_settings::save_group))
         .routes(routes!(ticket_settings::set_default_group))
+        .routes(routes!(knowledge::list, knowledge::create))
+        .routes(routes!(knowledge::get_one, knowledge::update))
+        .routes(routes!(knowledge::search))
+        .routes(routes!(knowledge::suggested))
+        .routes(routes!(knowledge::ticket_scripts))
+        .routes(routes!(knowledge::list_scripts, knowledge::create_script))
+        .routes(routes!(knowledge::update_script))
+        .routes(routes!(knowledge::use_script))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::update))
         .routes(routes!(users::list_groups, users::create_group))
@@ -190,14 +198,6 @@ pub fn router() -> Router<AppState> {
     router.route(
         "/api/openapi.json",
         get(move || {
-        .routes(routes!(knowledge::list, knowledge::create))
-        .routes(routes!(knowledge::get_one, knowledge::update))
-        .routes(routes!(knowledge::search))
-        .routes(routes!(knowledge::suggested))
-        .routes(routes!(knowledge::ticket_scripts))
-        .routes(routes!(knowledge::list_scripts, knowledge::create_script))
-        .routes(routes!(knowledge::update_script))
-        .routes(routes!(knowledge::use_script))
             let doc = doc.clone();
             async move { axum::Json(doc.as_ref().clone()) }
         }),

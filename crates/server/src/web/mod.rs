@@ -210,8 +210,8 @@ async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Respon
         "outreach.css" => (include_bytes!("../../../../assets/outreach.css"), "text/css; charset=utf-8"),
         "logo.svg" => (include_bytes!("../../../../assets/logo.svg"), "image/svg+xml"),
         "echarts.min.js" => (include_bytes!("../../../../assets/echarts.min.js"), "text/javascript; charset=utf-8"),
-        "reports.js" => (include_bytes!("../../../../assets/reports.js"), "text/javascript; charset=utf-8"),
         "knowledge.js" => (include_bytes!("../../../../assets/knowledge.js"), "text/javascript; charset=utf-8"),
+        "reports.js" => (include_bytes!("../../../../assets/reports.js"), "text/javascript; charset=utf-8"),
         "reports.css" => (include_bytes!("../../../../assets/reports.css"), "text/css; charset=utf-8"),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
