@@ -580,7 +580,7 @@ mod tests {
             let mut sorted = values.clone();
             sorted.sort_unstable();
             for p in [50u32, 90] {
-                let rank = ((p as usize * sorted.len()) + 99) / 100;
+                let rank = (p as usize * sorted.len()).div_ceil(100);
                 prop_assert_eq!(percentile(&a.first_response, p), Some(sorted[rank.max(1) - 1]));
             }
         }

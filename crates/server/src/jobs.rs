@@ -42,7 +42,9 @@ async fn run(state: &AppState, lease: Lease) -> AppResult<()> {
     match lease.kind.as_str() {
         tickets::SLA_JOB => clocks::run_sla(state, lease).await,
         tickets::ESCALATION_JOB => clocks::run_escalation(state, lease).await,
-        crate::service::complaints::DEADLINE_JOB => crate::service::complaints::workflow::run_deadlines(state, lease).await,
+        crate::service::complaints::DEADLINE_JOB => {
+            crate::service::complaints::workflow::run_deadlines(state, lease).await
+        }
         crate::service::outreach::OUTBOX_JOB => crate::service::outreach::delivery::run(state, lease).await,
         crate::service::outreach::surveys::SURVEY_JOB => crate::service::outreach::surveys::run_job(state, lease).await,
         other => Err(AppError::Internal(format!("no handler for job kind {other:?}"))),

@@ -874,7 +874,9 @@ pub fn scripts_for(c: &mut Conn, scenario: &str) -> Result<Vec<Script>> {
         args![scenario],
     )?
     .iter()
-    .map(|r| Ok(Script { id: r.get(0)?, scenario: r.get(1)?, title: r.get(2)?, body: r.get(3)?, library_id: r.get(4)? }))
+    .map(|r| {
+        Ok(Script { id: r.get(0)?, scenario: r.get(1)?, title: r.get(2)?, body: r.get(3)?, library_id: r.get(4)? })
+    })
     .collect()
 }
 
