@@ -452,6 +452,13 @@ async fn the_tracking_table_filters_and_exports_to_excel_and_the_month_is_review
             json_of(app.call(Method::GET, &format!("/api/v1/complaints?limit=2&before={next}"), Some(tok), None).await)
                 .await;
         assert_eq!(v2["items"].as_array().unwrap().len(), 2, "[{e}] the second page");
+        // Another department's agent sees none of them (scoped in the query:
+        // empty, not a page of others' rows taken away).
+        let outsider = staff(&app, &d.admin, "zhao.lei@test.cn", "agent", Some(d.logistics)).await;
+        let (s, v) = json_of(app.call(Method::GET, "/api/v1/complaints?limit=2", Some(&outsider.1), None).await).await;
+        assert_eq!(s, 200, "[{e}] {v}");
+        assert_eq!(v["items"].as_array().unwrap().len(), 0, "[{e}] {v}");
+        assert!(v["next"].is_null(), "[{e}] {v}");
         let (s, v) =
             json_of(app.call(Method::GET, "/api/v1/complaints?urgency=loud&from=2026-13-01", Some(tok), None).await)
                 .await;

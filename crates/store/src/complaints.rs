@@ -324,6 +324,10 @@ pub struct ListQuery {
     /// The cursor of the previous page's last row: (registered_at ms, id).
     pub before: Option<(i64, i64)>,
     pub limit: i64,
+    /// Only what this user may see — (user id, group id) — as
+    /// `can_see_complaint` decides: handled by them, their department's,
+    /// their ticket or their group's, or escalated to them. `None`: all.
+    pub visible_to: Option<(i64, Option<i64>)>,
 }
 
 /// A page of the tracking table, the newest first.
@@ -353,6 +357,19 @@ pub fn list(c: &mut Conn, q: &ListQuery) -> Result<Vec<Complaint>> {
     }
     if let Some(u) = q.until {
         arg(&mut sql, " AND p.registered_at < ?", u.into());
+    }
+    if let Some((user, group)) = q.visible_to {
+        arg(&mut sql, " AND (p.handler_id = ?", user.into());
+        arg(&mut sql, " OR t.assignee_id = ?", user.into());
+        if let Some(g) = group {
+            arg(&mut sql, " OR p.department_id = ?", g.into());
+            arg(&mut sql, " OR t.group_id = ?", g.into());
+        }
+        arg(
+            &mut sql,
+            " OR EXISTS (SELECT 1 FROM ticket_participants tp WHERE tp.ticket_id = p.ticket_id AND tp.user_id = ?))",
+            user.into(),
+        );
     }
     if let Some((at, id)) = q.before {
         arg(&mut sql, " AND (p.registered_at < ?", at.into());
