@@ -11,7 +11,7 @@ pub enum StoreError {
     Config(String),
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("postgres: {0}")]
+    #[error("postgres: {}", pg_message(.0))]
     Postgres(#[from] postgres::Error),
     #[error("column {column}: {reason}")]
     Decode { column: usize, reason: String },
@@ -35,4 +35,9 @@ impl StoreError {
             _ => false,
         }
     }
+}
+
+/// The server's own message ("db error" alone says nothing).
+fn pg_message(e: &postgres::Error) -> String {
+    e.as_db_error().map_or_else(|| e.to_string(), |d| format!("{} ({})", d.message(), d.code().code()))
 }

@@ -15,6 +15,7 @@ mod sql;
 mod sqlite;
 
 pub mod audit;
+pub mod backup;
 pub mod calendar;
 pub mod communications;
 pub mod complaints;

@@ -20,6 +20,7 @@ const SQLITE: &[(i64, &str)] = &[
     (14, include_str!("../migrations/sqlite/0014_ticket_attachments.sql")),
     (13, include_str!("../migrations/sqlite/0013_outreach.sql")),
     (15, include_str!("../migrations/sqlite/0015_kpi.sql")),
+    (18, include_str!("../migrations/sqlite/0018_audit_append_only.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -37,6 +38,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (14, include_str!("../migrations/postgres/0014_ticket_attachments.sql")),
     (13, include_str!("../migrations/postgres/0013_outreach.sql")),
     (15, include_str!("../migrations/postgres/0015_kpi.sql")),
+    (18, include_str!("../migrations/postgres/0018_audit_append_only.sql")),
 ];
 
 /// An arbitrary constant: the advisory lock that keeps two starting
@@ -49,6 +51,16 @@ pub fn known(engine: Engine) -> usize {
         Engine::Sqlite => SQLITE.len(),
         Engine::Postgres => POSTGRES.len(),
     }
+}
+
+/// The migration versions this build knows for an engine.
+pub fn versions(engine: Engine) -> impl Iterator<Item = i64> {
+    match engine {
+        Engine::Sqlite => SQLITE,
+        Engine::Postgres => POSTGRES,
+    }
+    .iter()
+    .map(|(v, _)| *v)
 }
 
 /// Applies pending migrations inside the caller's transaction.
