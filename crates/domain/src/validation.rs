@@ -78,6 +78,9 @@ pub enum Issue {
     UndefinedVariable {
         name: String,
     },
+    /// An outbound address (webhook, channel endpoint) that is, or resolves
+    /// to, a private, loopback, link-local or otherwise internal address.
+    PrivateAddress,
 }
 
 impl Issue {
@@ -113,6 +116,7 @@ impl Issue {
             Issue::UndefinedVariable { .. } => "undefined_variable",
             Issue::FileTooLarge { .. } => "file_too_large",
             Issue::FileType => "file_type",
+            Issue::PrivateAddress => "private_address",
         }
     }
 
@@ -188,6 +192,13 @@ impl Issue {
             }
             (Issue::FileType, Lang::En) => {
                 "is not an allowed type, or its content does not match its name (images, PDF, Office documents, text)"
+                    .into()
+            }
+            (Issue::PrivateAddress, Lang::Zh) => {
+                "指向内网、本机、链路本地或保留地址；确需使用时请管理员先把该主机加入允许列表（allowed_hosts）".into()
+            }
+            (Issue::PrivateAddress, Lang::En) => {
+                "points to a private, loopback, link-local or reserved address; an administrator must first add the host to the allow-list (allowed_hosts)"
                     .into()
             }
         }

@@ -145,51 +145,58 @@ async fn bootstrap_admin(config: &Config, db: &Db, clock: &dyn Clock) -> anyhow:
     Ok(())
 }
 
+/// The largest request body outside file uploads (2 MiB).
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+/// How long a request outside file uploads may take, seconds.
+pub const REQUEST_SECS: u64 = 30;
+
 /// The whole application router.
 pub fn app(state: AppState) -> Router {
-    let security = [
+    let mut security = vec![
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "same-origin"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; \
+             base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
         ),
+        (
+            header::HeaderName::from_static("permissions-policy"),
+            "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+        ),
+        (header::HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
+        (header::HeaderName::from_static("cross-origin-resource-policy"), "same-origin"),
+        // Pages and API answers carry personal data: no copies in caches
+        // (the compiled-in assets set their own).
+        (header::CACHE_CONTROL, "no-store"),
     ];
+    if state.config.cookie_secure {
+        // Served over HTTPS (secure cookies): browsers keep to it.
+        security.push((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"));
+    }
+    // Each group of routes has its own body limit and time limit; a request
+    // over either gets a clear 413 / 408 (problem+json or a page) from the
+    // error renderer, which sits outside both and is told the limits.
+    let limited = |router: Router<AppState>, body_bytes: usize, secs: u64| {
+        router
+            .layer(axum::extract::DefaultBodyLimit::max(body_bytes))
+            .layer(tower_http::limit::RequestBodyLimitLayer::new(body_bytes))
+            .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                Duration::from_secs(secs),
+            ))
+            .layer(axum::middleware::from_fn_with_state(state.clone(), web::render_errors))
+            .layer(axum::Extension(web::RequestLimits { body_bytes, timeout_secs: secs }))
+    };
     // File imports (the API's and the import page's) are larger and slower
-    // than any other request: their own body limit and timeout. Errors are
-    // rendered outside the limit, so that a file too large for the page
-    // gets a page that says so.
-    let uploads = api::upload_router()
-        .merge(web::upload_router())
-        .layer(axum::extract::DefaultBodyLimit::max(import::MAX_UPLOAD_BYTES))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(import::MAX_UPLOAD_BYTES))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), web::render_errors))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(300),
-        ));
+    // than any other request.
+    let uploads = limited(api::upload_router().merge(web::upload_router()), import::MAX_UPLOAD_BYTES, 300);
     // Ticket attachments: up to the configured size, plus the form around it.
     let attachment_limit =
         usize::try_from(state.config.attachment_max_bytes()).unwrap_or(usize::MAX).saturating_add(1024 * 1024);
-    let attachments = api::attachment_router()
-        .merge(web::attachment_router())
-        .layer(axum::extract::DefaultBodyLimit::max(attachment_limit))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(attachment_limit))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), web::render_errors))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(300),
-        ));
-    let mut router = Router::new()
-        .merge(api::router())
-        .merge(web::router())
-        .layer(axum::middleware::from_fn_with_state(state.clone(), web::render_errors))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(2 * 1024 * 1024))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ))
+    let attachments = limited(api::attachment_router().merge(web::attachment_router()), attachment_limit, 300);
+    let mut router = limited(Router::new().merge(api::router()).merge(web::router()), MAX_BODY_BYTES, REQUEST_SECS)
         .merge(uploads)
         .merge(attachments)
         .layer(tower_http::compression::CompressionLayer::new())

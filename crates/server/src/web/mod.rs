@@ -70,6 +70,43 @@ pub fn attachment_router() -> Router<AppState> {
     tickets::upload_router()
 }
 
+/// The body and time limits of a group of routes, for the error renderer
+/// to name in its 413 / 408 answers (see `app` in lib.rs).
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLimits {
+    pub body_bytes: usize,
+    pub timeout_secs: u64,
+}
+
+impl RequestLimits {
+    /// Title and explanation of a refusal by one of the limits.
+    fn explain(self, status: StatusCode, lang: Lang) -> (String, String) {
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            let mib = self.body_bytes.div_ceil(1024 * 1024);
+            (
+                lang.pick("请求内容过大", "Request body too large").into(),
+                match lang {
+                    Lang::Zh => format!("请求内容不能超过 {mib} MiB；文件请拆分或压缩后再提交"),
+                    Lang::En => format!("A request body may be at most {mib} MiB; split or compress files and retry"),
+                },
+            )
+        } else {
+            let secs = self.timeout_secs;
+            (
+                lang.pick("请求超时", "Request timed out").into(),
+                match lang {
+                    Lang::Zh => format!("请求未在 {secs} 秒内完成，已停止处理；请稍后重试或缩小范围"),
+                    Lang::En => {
+                        format!(
+                            "The request did not complete within {secs} seconds and was stopped; retry later or narrow it down"
+                        )
+                    }
+                },
+            )
+        }
+    }
+}
+
 /// The caller's address, for the audit log.
 #[derive(Debug, Clone)]
 pub struct ClientIp(pub Option<String>);
@@ -136,13 +173,36 @@ pub async fn render_errors(State(state): State<AppState>, req: Request, next: Ne
     let lang = request_lang(req.headers(), req.uri().query(), state.config.default_lang);
     let path = req.uri().path().to_string();
     let is_api = path.starts_with("/api/") || path == "/healthz";
+    let limits = req.extensions().get::<RequestLimits>().copied();
     let mut res = next.run(req).await;
     let pending = res.extensions_mut().remove::<PendingError>();
+    let is_json = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/"));
+    let is_html = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    // The body limit's and the time limit's own refusals (plain text or
+    // empty): said clearly, with the limit.
+    if let (None, Some(limits), false, false) = (&pending, limits, is_json, is_html) {
+        let status = res.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE || status == StatusCode::REQUEST_TIMEOUT {
+            let (title, detail) = limits.explain(status, lang);
+            if is_api {
+                let problem = Problem {
+                    kind: "about:blank".into(),
+                    title,
+                    status: status.as_u16(),
+                    detail: Some(detail),
+                    errors: Vec::new(),
+                };
+                return problem_response(status, &problem);
+            }
+            if status == StatusCode::PAYLOAD_TOO_LARGE && limits.body_bytes == crate::import::MAX_UPLOAD_BYTES {
+                return error_page(&state, lang, status, import::too_large(lang));
+            }
+            return error_page(&state, lang, status, detail);
+        }
+    }
     let err = match pending {
         Some(PendingError(e)) => e,
         None if is_api && (res.status().is_client_error() || res.status().is_server_error()) => {
-            let is_json =
-                res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/"));
             if is_json {
                 return res;
             }

@@ -60,30 +60,186 @@ fn lost() -> AppError {
     AppError::Internal(format!("outbox: {LEASE_LOST}"))
 }
 
-/// The one gate every webhook target goes through (the settings page and
-/// each send): http(s) only, and a loopback, private or link-local host
-/// only when allow-listed. A later change may harden it (DNS pinning).
+/// The one gate every outbound target (webhooks, channel endpoints) goes
+/// through, without the network: http(s) only; an allow-listed host passes;
+/// an address literal in any spelling the URL standard reads (`0177.0.0.1`,
+/// `0x7f.1`, `2130706433`, `127.1`, `[::ffff:127.0.0.1]`, trailing dots)
+/// is read as the address it is and must be public; a name must not be a
+/// local one (`localhost`, `*.localhost`, `*.local`, `*.internal`). A name
+/// that passes still has to resolve to public addresses only — see
+/// [`vet_target`], which each send uses and pins.
 pub fn check_target(url: &str, allowed_hosts: &[String]) -> Result<reqwest::Url, guanxi_domain::Issue> {
     use guanxi_domain::Issue;
-    let u = reqwest::Url::parse(url).map_err(|_| Issue::NotAllowed)?;
+    let u = reqwest::Url::parse(url.trim()).map_err(|_| Issue::NotAllowed)?;
     if !matches!(u.scheme(), "http" | "https") {
         return Err(Issue::NotAllowed);
     }
-    let host = u.host_str().ok_or(Issue::NotAllowed)?.trim_matches(['[', ']']).to_ascii_lowercase();
-    let with_port = u.port().map_or_else(|| host.clone(), |p| format!("{host}:{p}"));
-    if allowed_hosts.iter().any(|a| *a == host || *a == with_port) {
+    if is_allowed(&u, allowed_hosts) {
         return Ok(u);
     }
-    let internal = match host.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V4(ip)) => {
-            ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified() || ip.is_broadcast()
+    let public = match host_of(&u).ok_or(Issue::NotAllowed)? {
+        Host::Ip(ip) => is_public_ip(ip),
+        Host::Name(name) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            !(name.is_empty()
+                || name == "localhost"
+                || [".localhost", ".local", ".internal", ".localdomain", ".home.arpa"]
+                    .iter()
+                    .any(|s| name.ends_with(s)))
         }
-        Ok(std::net::IpAddr::V6(ip)) => {
-            ip.is_loopback() || ip.is_unspecified() || (ip.segments()[0] & 0xfe00) == 0xfc00
-        }
-        Err(_) => host == "localhost" || host.ends_with(".localhost") || host.ends_with(".local"),
     };
-    if internal { Err(Issue::NotAllowed) } else { Ok(u) }
+    if public { Ok(u) } else { Err(Issue::PrivateAddress) }
+}
+
+/// A target that passed the gate, with the addresses its name resolved to
+/// when it is checked by name: the connection goes to exactly those
+/// addresses (no second lookup a rebinding DNS server could answer
+/// differently).
+#[derive(Debug, Clone)]
+pub struct VettedTarget {
+    pub url: reqwest::Url,
+    pub pinned: Option<(String, Vec<std::net::SocketAddr>)>,
+}
+
+/// Why [`vet_target`] refused a target.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TargetRefusal {
+    /// Refused by what it is (scheme, address, name, or what it resolves to).
+    Refused(guanxi_domain::Issue),
+    /// The name did not resolve (now): no address to check.
+    Unresolved(String),
+}
+
+/// How long a target's name may take to resolve.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// [`check_target`], and for a name that is not allow-listed: resolves it
+/// and refuses it unless every address is public; the addresses are kept
+/// for the connection ([`VettedTarget::pinned`]).
+pub async fn vet_target(url: &str, allowed_hosts: &[String]) -> Result<VettedTarget, TargetRefusal> {
+    let u = check_target(url, allowed_hosts).map_err(TargetRefusal::Refused)?;
+    let name = match host_of(&u) {
+        Some(Host::Name(name)) if !is_allowed(&u, allowed_hosts) => name,
+        _ => return Ok(VettedTarget { url: u, pinned: None }),
+    };
+    let port = u.port_or_known_default().unwrap_or(80);
+    let lookup = tokio::net::lookup_host((name.trim_end_matches('.'), port));
+    let addrs: Vec<std::net::SocketAddr> = match tokio::time::timeout(RESOLVE_TIMEOUT, lookup).await {
+        Ok(Ok(a)) => a.collect(),
+        Ok(Err(e)) => return Err(TargetRefusal::Unresolved(format!("{name}: {e}"))),
+        Err(_) => return Err(TargetRefusal::Unresolved(format!("{name}: no answer in time"))),
+    };
+    if addrs.is_empty() {
+        return Err(TargetRefusal::Unresolved(format!("{name}: no address")));
+    }
+    if addrs.iter().any(|a| !is_public_ip(a.ip())) {
+        return Err(TargetRefusal::Refused(guanxi_domain::Issue::PrivateAddress));
+    }
+    Ok(VettedTarget { url: u, pinned: Some((name, addrs)) })
+}
+
+/// An allow-list entry as compared: the host as the URL standard reads it
+/// (lower case, addresses canonical, no trailing dot), with `:port` when
+/// one is given and not the scheme's default. `None` when it is not a host.
+pub fn normalize_allowed_host(entry: &str) -> Option<String> {
+    let entry = entry.trim();
+    if entry.is_empty() || entry.contains(['/', '@', '?', '#', ' ']) {
+        return None;
+    }
+    let u = reqwest::Url::parse(&format!("http://{entry}/")).ok()?;
+    host_key(&u)
+}
+
+fn host_key(u: &reqwest::Url) -> Option<String> {
+    let host = match host_of(u)? {
+        Host::Name(d) => d.trim_end_matches('.').to_ascii_lowercase(),
+        Host::Ip(std::net::IpAddr::V4(ip)) => ip.to_string(),
+        Host::Ip(std::net::IpAddr::V6(ip)) => format!("[{ip}]"),
+    };
+    if host.is_empty() {
+        return None;
+    }
+    Some(match u.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host,
+    })
+}
+
+enum Host {
+    Ip(std::net::IpAddr),
+    Name(String),
+}
+
+/// The host of a parsed URL. The parser has already read every IPv4
+/// spelling (octal, hex, integer, short forms) into the dotted form, and
+/// IPv6 stands in brackets: what is not an address here is a name.
+fn host_of(u: &reqwest::Url) -> Option<Host> {
+    let h = u.host_str()?;
+    if let Some(v6) = h.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return v6.parse().ok().map(Host::Ip);
+    }
+    Some(match h.parse::<std::net::Ipv4Addr>() {
+        Ok(ip) => Host::Ip(ip.into()),
+        Err(_) => Host::Name(h.to_string()),
+    })
+}
+
+fn is_allowed(u: &reqwest::Url, allowed_hosts: &[String]) -> bool {
+    let Some(key) = host_key(u) else { return false };
+    let bare = key.rsplit_once(':').filter(|_| u.port().is_some()).map_or(key.as_str(), |(h, _)| h);
+    allowed_hosts.iter().filter_map(|a| normalize_allowed_host(a)).any(|a| a == key || a == bare)
+}
+
+/// Whether an address is a public unicast one: not private, loopback,
+/// link-local, unspecified, shared (CGNAT), multicast, broadcast,
+/// documentation, benchmarking or reserved; for IPv6 also not unique-local,
+/// site-local, IPv4-mapped or -compatible, nor a NAT64 / 6to4 / Teredo
+/// wrapping of an address that isn't public.
+pub fn is_public_ip(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            !(a == 0
+                || a == 10
+                || a == 127
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 169 && b == 254)
+                || (a == 172 && (16..32).contains(&b))
+                || (a == 192 && b == 0 && (c == 0 || c == 2))
+                || (a == 192 && b == 88 && c == 99)
+                || (a == 192 && b == 168)
+                || (a == 198 && (b == 18 || b == 19))
+                || (a == 198 && b == 51 && c == 100)
+                || (a == 203 && b == 0 && c == 113)
+                || a >= 224)
+        }
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            let embedded = |hi: u16, lo: u16| {
+                std::net::IpAddr::V4(std::net::Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8))
+            };
+            if s[..5] == [0; 5] && (s[5] == 0 || s[5] == 0xffff) {
+                // ::/96 (unspecified, loopback, IPv4-compatible) and ::ffff:0:0/96 (IPv4-mapped).
+                return false;
+            }
+            if s[0] == 0x64 && s[1] == 0xff9b {
+                // NAT64 (64:ff9b::/96, 64:ff9b:1::/48): the IPv4 address is the last 32 bits.
+                return is_public_ip(embedded(s[6], s[7]));
+            }
+            if s[0] == 0x2002 {
+                // 6to4: the IPv4 address is bits 16..48.
+                return is_public_ip(embedded(s[1], s[2]));
+            }
+            !((s[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
+                || (s[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
+                || (s[0] & 0xffc0) == 0xfec0 // site-local fec0::/10
+                || (s[0] & 0xff00) == 0xff00 // multicast
+                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+                || (s[0] == 0x2001 && s[1] == 0) // Teredo
+                || (s[0] == 0x0100 && s[1..4] == [0; 3]) // discard 100::/64
+                || s[0] == 0) // anything else under ::/16 is reserved
+        }
+    }
 }
 
 /// The host (and port) of a target, for lists.
@@ -226,7 +382,12 @@ async fn send_webhook(
     url: &str,
     recipient: Option<&str>,
 ) -> Result<(), String> {
-    let target = check_target(url, &cfg.allowed_hosts).map_err(|_| format!("webhook target {url:?} is not allowed"))?;
+    let target = vet_target(url, &cfg.allowed_hosts).await.map_err(|r| match r {
+        TargetRefusal::Refused(issue) => {
+            format!("webhook target {url:?} is not allowed: {}", issue.message(guanxi_domain::Lang::En))
+        }
+        TargetRefusal::Unresolved(e) => format!("webhook target {url:?} did not resolve: {e}"),
+    })?;
     let body = match ch {
         // The WeCom group robot's own message format.
         OutChannel::Wecom => serde_json::json!({
@@ -240,12 +401,15 @@ async fn send_webhook(
     };
     let bytes = serde_json::to_vec(&body).map_err(|e| e.to_string())?;
     let ts = state.clock.now().as_second();
-    let mut req = reqwest::Client::builder()
-        .timeout(SEND_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
+    let mut client = reqwest::Client::builder().timeout(SEND_TIMEOUT).redirect(reqwest::redirect::Policy::none());
+    if let Some((name, addrs)) = &target.pinned {
+        // Connect to the addresses just checked, not to a second lookup's.
+        client = client.resolve_to_addrs(name, addrs);
+    }
+    let mut req = client
         .build()
         .map_err(|e| e.to_string())?
-        .post(target)
+        .post(target.url)
         .header("content-type", "application/json")
         .header("idempotency-key", m.idempotency_key.as_str())
         .header("x-guanxi-timestamp", ts.to_string());

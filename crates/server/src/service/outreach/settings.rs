@@ -161,20 +161,42 @@ pub async fn save(state: &AppState, user: &User, input: SettingsInput) -> AppRes
     }
     let mut allowed = Vec::new();
     for (i, h) in input.allowed_hosts.iter().enumerate() {
-        if let Some(h) = e.check(&format!("allowed_hosts[{i}]"), guanxi_domain::validation::required_text(h, 200)) {
-            allowed.push(h.to_ascii_lowercase());
+        let field = format!("allowed_hosts[{i}]");
+        if let Some(h) = e.check(&field, guanxi_domain::validation::required_text(h, 200)) {
+            // Kept as the gate compares it (`0177.0.0.1` is 127.0.0.1).
+            match delivery::normalize_allowed_host(&h) {
+                Some(h) => allowed.push(h),
+                None => e.add(&field, Issue::NotAllowed),
+            }
         }
     }
-    let mut url = |field: &str, raw: &str| -> String {
+    // Each target through the outbound gate, its name resolved now (and
+    // again at each send). A name that does not resolve now is kept: the
+    // send checks it when it does.
+    let mut targets = Vec::new();
+    for (field, raw) in [
+        ("sms_webhook_url", &input.sms_webhook_url),
+        ("wecom_webhook_url", &input.wecom_webhook_url),
+        ("webhook_url", &input.webhook_url),
+    ] {
         let raw = raw.trim();
-        if raw.is_empty() {
-            return String::new();
-        }
-        e.check(field, delivery::check_target(raw, &allowed).map(|_| raw.to_string())).unwrap_or_default()
-    };
-    let sms = url("sms_webhook_url", &input.sms_webhook_url);
-    let wecom = url("wecom_webhook_url", &input.wecom_webhook_url);
-    let hook = url("webhook_url", &input.webhook_url);
+        let ok = match raw {
+            "" => true,
+            _ if raw.chars().count() > 500 => {
+                e.add(field, Issue::TooLong { max: 500 });
+                false
+            }
+            _ => match delivery::vet_target(raw, &allowed).await {
+                Ok(_) | Err(delivery::TargetRefusal::Unresolved(_)) => true,
+                Err(delivery::TargetRefusal::Refused(issue)) => {
+                    e.add(field, issue);
+                    false
+                }
+            },
+        };
+        targets.push(if ok { raw.to_string() } else { String::new() });
+    }
+    let [sms, wecom, hook]: [String; 3] = targets.try_into().unwrap_or_default();
     let quiet = match input.quiet_hours.trim() {
         "" => None,
         q => e.check("quiet_hours", QuietHours::parse(q)),
