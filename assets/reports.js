@@ -78,6 +78,11 @@
         return { name: a, type: "bar", stack: "all", data: d.tiers.data.map(function (row) { return row[j]; }) };
       })
     });
+    if (d.mix) chart("chart-mix", {
+      tooltip: { trigger: "item", formatter: "{b}: {c} ({d}%)" }, legend: { bottom: 0 },
+      series: [{ type: "pie", radius: ["38%", "68%"], center: ["50%", "45%"], label: { formatter: "{b} {d}%" },
+        data: d.mix.length ? d.mix : [{ name: d.labels.no_data, value: 0 }] }]
+    });
     window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
     document.body.setAttribute("data-charts", String(charts.length));
   }

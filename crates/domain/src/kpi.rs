@@ -43,6 +43,18 @@ impl Target {
 pub enum Source {
     Tickets,
     Maintenance,
+    /// Complaints (by registration).
+    Complaints,
+    /// CSAT and NPS surveys.
+    Surveys,
+    /// Scripts used on maintenance records, with their effect.
+    Scripts,
+    /// Orders per customer (churn, retention, repurchase).
+    Orders,
+    /// Customers as created and segmented.
+    Customers,
+    /// Outgoing messages.
+    Outbox,
     /// Not computed yet: its source (complaints, surveys, scripts, …) has
     /// not landed, or this KPI is not wired to it yet.
     Pending,
@@ -82,6 +94,11 @@ impl KpiDef {
         match self.source {
             Source::Tickets => true,
             Source::Maintenance => matches!(group, GroupBy::None | GroupBy::Agent | GroupBy::Tier),
+            Source::Complaints | Source::Surveys => true,
+            Source::Scripts => matches!(group, GroupBy::None | GroupBy::Agent | GroupBy::Team),
+            Source::Orders => matches!(group, GroupBy::None | GroupBy::Tier),
+            Source::Customers => group == GroupBy::None,
+            Source::Outbox => matches!(group, GroupBy::None | GroupBy::Channel),
             Source::Pending => false,
         }
     }
@@ -197,29 +214,27 @@ pub const REGISTRY: &[KpiDef] = &[
         at_least(0.95),
         Source::Maintenance,
     ),
-    pending(
+    ready(
         "complaint_timeout_rate",
         "投诉处理超时率",
         "Complaint timeout rate",
-        "期内受理的投诉中，超过处理时限才办结的比例。",
-        "Of the complaints received in the period, the share closed after their deadline.",
+        "期内登记的投诉中，有处理时限（调查、方案、执行、回复等）被错过或逾期才完成的比例（越低越好）。",
+        "Of the complaints registered in the period, the share that missed a handling deadline (investigation, solution, execution, reply…) or met it late (lower is better).",
         Unit::Percent,
         None,
-        "待投诉模块上线",
-        "Waits for the complaints module",
+        Source::Complaints,
     ),
-    pending(
+    ready(
         "csat_average",
         "满意度（CSAT）均分",
         "CSAT average",
-        "期内回收的满意度问卷（1–5 分）的平均分。",
+        "期内回收（作答）的满意度问卷（1–5 分）的平均分。",
         "The average score (1–5) of the satisfaction surveys answered in the period.",
         Unit::Score,
         None,
-        "待满意度调查上线",
-        "Waits for surveys",
+        Source::Surveys,
     ),
-    pending(
+    ready(
         "csat_satisfied_share",
         "满意率",
         "Satisfied share",
@@ -227,63 +242,129 @@ pub const REGISTRY: &[KpiDef] = &[
         "Of the satisfaction surveys answered in the period, the share scoring 4 or 5. Target ≥ 85%.",
         Unit::Percent,
         at_least(0.85),
-        "待满意度调查上线",
-        "Waits for surveys",
+        Source::Surveys,
     ),
-    pending(
+    ready(
         "nps",
         "净推荐值（NPS）",
         "NPS",
-        "推荐者（9–10 分）占比减去贬损者（0–6 分）占比。",
-        "Share of promoters (9–10) minus share of detractors (0–6).",
+        "期内回收的推荐意愿问卷（0–10 分）中，推荐者（9–10 分）占比减去贬损者（0–6 分）占比。",
+        "Of the net-promoter surveys (0–10) answered in the period: the share of promoters (9–10) minus the share of detractors (0–6).",
         Unit::Percent,
         None,
-        "待满意度调查上线",
-        "Waits for surveys",
+        Source::Surveys,
     ),
-    pending(
+    ready(
+        "feedback_collection_rate",
+        "反馈收集率",
+        "Feedback collection rate",
+        "期内发出的满意度与推荐意愿问卷中，已被客户作答的比例。目标 ≥ 90%。",
+        "Of the satisfaction and net-promoter surveys sent in the period, the share the customer answered. Target ≥ 90%.",
+        Unit::Percent,
+        at_least(0.90),
+        Source::Surveys,
+    ),
+    ready(
+        "channel_reach_rate",
+        "渠道触达率",
+        "Channel reach rate",
+        "期内创建、已有结果的外发消息（邮件、短信、Webhook 等）中，成功送达渠道的比例（发送中、排队中的不计）。目标 ≥ 95%。",
+        "Of the outgoing messages (email, SMS, webhook…) created in the period that have an outcome, the share delivered to the channel (queued or sending ones are not counted). Target ≥ 95%.",
+        Unit::Percent,
+        at_least(0.95),
+        Source::Outbox,
+    ),
+    ready(
         "churn_rate",
         "客户流失率",
         "Churn rate",
-        "期初活跃客户中，期内转为流失状态的比例。",
-        "Of the customers active at the start of the period, the share that churned during it.",
+        "期初前 12 个月内下过单的客户中，到期末已连续 12 个月没有订单（期内流失）的比例（越低越好）。",
+        "Of the customers who ordered in the 12 months before the period's start, the share that by its end had gone 12 months without an order (churned during the period; lower is better).",
         Unit::Percent,
         None,
-        "数据源已有（客户分层），本期尚未接入",
-        "Source exists (segmentation); not wired yet",
+        Source::Orders,
     ),
-    pending(
+    ready(
+        "core_customer_retention",
+        "核心客户留存率",
+        "Core-customer retention",
+        "当前为高价值层级、且期初前 12 个月内下过单的客户中，到期末仍在 12 个月内下过单（未流失）的比例。目标 ≥ 90%。",
+        "Of the customers now in the high-value tier who ordered in the 12 months before the period's start, the share still having ordered within 12 months at its end (not churned). Target ≥ 90%.",
+        Unit::Percent,
+        at_least(0.90),
+        Source::Orders,
+    ),
+    ready(
+        "churn_warning_recall",
+        "流失预警召回率",
+        "Churn-warning recall",
+        "期内流失的客户（定义同客户流失率）中，在期末之前曾被发出流失预警的比例。目标 ≥ 90%。",
+        "Of the customers who churned in the period (as in the churn rate), the share that had been given a churn warning before the period's end. Target ≥ 90%.",
+        Unit::Percent,
+        at_least(0.90),
+        Source::Orders,
+    ),
+    ready(
         "repurchase_rate",
         "复购率",
         "Repurchase rate",
-        "期内下单客户中，此前已有订单的比例。",
-        "Of the customers who ordered in the period, the share who had ordered before.",
+        "期内下单的客户中，在期初之前已有过订单的比例。",
+        "Of the customers who ordered in the period, the share who had ordered before the period's start.",
         Unit::Percent,
         None,
-        "数据源已有（订单），本期尚未接入",
-        "Source exists (orders); not wired yet",
+        Source::Orders,
     ),
-    pending(
+    ready(
+        "new_customer_activation",
+        "新客户激活率",
+        "New-customer activation rate",
+        "期内新建档的客户中，期内已下单的比例。",
+        "Of the customers created in the period, the share who placed an order within it.",
+        Unit::Percent,
+        None,
+        Source::Customers,
+    ),
+    ready(
         "tier_coverage",
         "分层覆盖率",
         "Tier coverage",
-        "已完成价值分层的客户占全部客户的比例。",
-        "The share of customers that have a value tier.",
+        "期末前已建档的客户中，已由分层计算给出价值层级的比例。",
+        "Of the customers created before the period's end, the share the segmentation has given a value tier.",
         Unit::Percent,
         None,
-        "数据源已有（客户分层），本期尚未接入",
-        "Source exists (segmentation); not wired yet",
+        Source::Customers,
     ),
-    pending(
+    ready(
         "script_effect",
         "话术效果",
         "Script effect",
-        "使用话术的会话中，达成目标的比例。",
-        "Of the conversations that used a script, the share that reached its goal.",
+        "期内使用了话术、且已评估效果的维护记录中，本次维护评为“达成”的比例。",
+        "Of the maintenance records made in the period that used a script and have an effect evaluation, the share rated achieved.",
         Unit::Percent,
         None,
-        "待话术库上线",
-        "Waits for scripts",
+        Source::Scripts,
+    ),
+    pending(
+        "feedback_closed_loop_rate",
+        "反馈闭环率",
+        "Feedback closed-loop rate",
+        "期内受理的反馈/建议工单中，已解决且在解决后 2 小时内告知客户的比例。目标 ≥ 95%。",
+        "Of the feedback and suggestion tickets received in the period, the share resolved with the customer told within 2 h of resolution. Target ≥ 95%.",
+        Unit::Percent,
+        at_least(0.95),
+        "待记录“已告知客户”的时间",
+        "Waits for the time the customer was told to be recorded",
+    ),
+    pending(
+        "cross_department_time",
+        "跨部门处理时长",
+        "Cross-department handling time",
+        "转交协作部门的工单，从转交到部门答复的工作日数的平均值。目标 ≤ 2 个工作日。",
+        "For tickets handed to a collaborating department: the average working days from hand-over to the department's answer. Target ≤ 2 working days.",
+        Unit::Minutes,
+        None,
+        "待部门协作（转交与答复）记录上线",
+        "Waits for department hand-overs and answers to be recorded",
     ),
 ];
 
@@ -474,6 +555,27 @@ impl TicketFigures {
             "repeat_inquiry_rate" => ratio(self.repeats, self.received),
             _ => None,
         }
+    }
+}
+
+/// The two counts a ratio KPI is computed from (every KPI whose source is
+/// not tickets or maintenance): e.g. complaints overdue ÷ complaints, the
+/// sum of CSAT scores ÷ surveys answered, promoters − detractors ÷ answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RatioFigures {
+    pub num: i64,
+    pub den: i64,
+}
+
+impl RatioFigures {
+    pub fn merge(&mut self, other: &RatioFigures) {
+        self.num += other.num;
+        self.den += other.den;
+    }
+
+    /// `None` when there is nothing to measure.
+    pub fn value(&self) -> Option<f64> {
+        ratio(self.num, self.den)
     }
 }
 

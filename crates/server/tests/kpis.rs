@@ -256,9 +256,9 @@ async fn kpis_on_a_hand_built_dataset() {
         assert_eq!(s, 200);
         let items = list["items"].as_array().unwrap();
         assert_eq!(items.len(), guanxi_domain::kpi::REGISTRY.len());
-        let nps = items.iter().find(|k| k["name"] == "nps").unwrap();
-        assert_eq!(nps["available"], false);
-        assert!(nps["pending"].as_str().unwrap().contains("满意度"));
+        let pending = items.iter().find(|k| k["name"] == "feedback_closed_loop_rate").unwrap();
+        assert_eq!(pending["available"], false);
+        assert!(pending["pending"].as_str().unwrap().contains("告知客户"), "{pending}");
         let rr = items.iter().find(|k| k["name"] == "resolution_rate").unwrap();
         assert!(rr["definition"].as_str().unwrap().contains("已解决"), "{rr}");
 
@@ -277,7 +277,7 @@ async fn kpis_on_a_hand_built_dataset() {
             }
         };
         refused("/api/v1/kpis/no_such_kpi", 404, None).await;
-        refused("/api/v1/kpis/nps", 422, Some("name")).await;
+        refused("/api/v1/kpis/feedback_closed_loop_rate", 422, Some("name")).await;
         refused("/api/v1/kpis/resolution_rate?by=year", 422, Some("by")).await;
         refused("/api/v1/kpis/resolution_rate?group=planet", 422, Some("group")).await;
         refused("/api/v1/kpis/resolution_rate?from=2026-03-10&to=2026-03-01", 422, Some("to")).await;
@@ -305,6 +305,53 @@ fn html_row(html: &str, label: &str) -> Vec<String> {
         .collect()
 }
 
+/// The rows (header cell, then the data cells) of the table with this id.
+fn html_table(html: &str, id: &str) -> Vec<Vec<String>> {
+    let at = html.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no table {id}"));
+    let table = &html[at..at + html[at..].find("</table>").unwrap()];
+    let body = &table[table.find("<tbody>").unwrap()..];
+    body.split("<tr")
+        .skip(1)
+        .filter(|r| r.contains("<th"))
+        .map(|r| {
+            let mut out = Vec::new();
+            for part in r.split("<t").skip(1) {
+                if let Some(rest) = part.strip_prefix('h').or_else(|| part.strip_prefix('d')) {
+                    let c = &rest[rest.find('>').unwrap() + 1..];
+                    out.push(c[..c.find("</t").unwrap()].trim().to_string());
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+/// The diagnosis's Excel file holds every table of the page, sheet by
+/// sheet, with the same values.
+async fn diagnosis_excel_matches(app: &TestApp, http: &reqwest::Client, html: &str) {
+    use calamine::Reader;
+    let r = http.get(format!("{}/reports/diagnosis.xlsx", app.url)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-disposition"].to_str().unwrap().contains("diagnosis-"));
+    let bytes = r.bytes().await.unwrap().to_vec();
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    for (sheet, id, head) in [
+        ("响应与解决", "diagnosis-months", "月份"),
+        ("客户满意度", "diagnosis-satisfaction", "月份"),
+        ("工单构成（按类别）", "diagnosis-mix", "类别"),
+        ("流失原因", "diagnosis-churn", "原因"),
+        ("主要痛点（最常见的问题）", "diagnosis-pain", "问题"),
+    ] {
+        let range = book.worksheet_range(sheet).unwrap_or_else(|e| panic!("sheet {sheet}: {e}"));
+        let rows: Vec<Vec<String>> = range.rows().map(|r| r.iter().map(ToString::to_string).collect()).collect();
+        assert!(rows[0][0].starts_with("现状诊断报告"), "{:?}", rows[0]);
+        assert_eq!(rows[1][0], head);
+        let page = html_table(html, id);
+        let page: Vec<Vec<String>> = page.into_iter().filter(|r| r.len() > 1).collect();
+        assert_eq!(rows[2..].to_vec(), page, "[{}] {sheet} in Excel and on the page", app.engine);
+    }
+}
+
 #[tokio::test]
 async fn report_pages_and_excel_show_the_same_numbers() {
     use calamine::Reader;
@@ -325,7 +372,7 @@ async fn report_pages_and_excel_show_the_same_numbers() {
         assert!(html.contains("服务流程优化效果监控表") && html.contains("已解决"), "title and definitions");
         // Pending KPIs are listed as such, never with a number.
         let pending = &html[html.find("id=\"pending-kpis\"").unwrap()..];
-        assert!(pending.contains("净推荐值（NPS）") && pending.contains("待满意度调查上线"));
+        assert!(pending.contains("反馈闭环率") && pending.contains("待记录“已告知客户”的时间"));
 
         // The Excel file: Chinese headers, the same values as the page.
         let r = http.get(format!("{}/reports/monitoring.xlsx?{q}", app.url)).send().await.unwrap();
@@ -357,8 +404,8 @@ async fn report_pages_and_excel_show_the_same_numbers() {
         let card = &html[html.find(r#"data-kpi="resolution_rate""#).unwrap()..];
         let card = &card[..card.find("</article>").unwrap()];
         assert!(card.contains("60.0%") && card.contains("未达标") && card.contains("已解决"), "{card}");
-        let nps = &html[html.find(r#"data-kpi="nps""#).unwrap()..];
-        assert!(nps[..nps.find("</article>").unwrap()].contains("暂不可用"));
+        let pending = &html[html.find(r#"data-kpi="feedback_closed_loop_rate""#).unwrap()..];
+        assert!(pending[..pending.find("</article>").unwrap()].contains("暂不可用"));
         let open = r#"id="report-data">"#;
         let data = &html[html.find(open).unwrap() + open.len()..];
         let data: Value = serde_json::from_str(&data[..data.find("</script>").unwrap()]).unwrap();
@@ -409,12 +456,12 @@ async fn report_pages_and_excel_show_the_same_numbers() {
         assert_eq!(html_row(&html, "2025-10"), ["0", "—", "—", "—", "—", "—", "—"], "[{}]", app.engine);
         assert_eq!(html_row(&html, "2026-03"), ["8", "15", "40", "60", "75.0%", "75.0%", "12.5%"], "[{}]", app.engine);
         assert!(html.contains(r#"<td class="num missed">75.0%</td>"#));
-        assert!(html.contains("暂不可用") && html.contains("2025-10-01 ~ 2026-03-20"));
-        let pain = &html[html.find(r#"id="diagnosis-pain""#).unwrap()..];
-        assert!(
-            pain.contains("<td>KPI</td><td>产品类</td><td class=\"num\">5</td><td class=\"num\">62.5%</td>"),
-            "{pain}"
-        );
+        assert!(html.contains("2025-10-01 ~ 2026-03-20"));
+        // No survey answered: satisfaction is "—", never 0.
+        assert_eq!(html_table(&html, "diagnosis-satisfaction")[5], ["2026-03", "—", "—", "—"], "[{}]", app.engine);
+        let pain = html_table(&html, "diagnosis-pain");
+        assert_eq!(pain[0], ["KPI", "产品类", "5", "62.5%"], "[{}]", app.engine);
+        diagnosis_excel_matches(&app, &http, &html).await;
 
         // Refusals: a bad period names the field; agents may not see reports.
         let (s, _) = app.page(&http, "/reports/monitoring?by=year").await;
@@ -488,7 +535,381 @@ async fn the_dashboard_draws_its_charts_in_a_browser() {
     b.screenshot("reports-problems").await;
 
     b.goto(&format!("{}/reports/diagnosis", app.url)).await;
-    b.wait_for("#diagnosis-months").await;
+    b.wait_for("body[data-charts='2']").await;
+    for id in ["chart-rates", "chart-mix"] {
+        assert_eq!(b.count(&format!("#{id}[data-rendered='1'] canvas")).await, 1, "{id} drew a canvas");
+    }
+    assert!(b.count("#diagnosis-months td.missed").await >= 1);
     b.screenshot("reports-diagnosis").await;
     b.close().await;
+}
+
+/// A hand-built survey: kind, the ticket it asks about, created, answered, score.
+type Survey = (&'static str, Option<i64>, &'static str, Option<&'static str>, Option<i64>);
+
+/// Runs one statement with these parameters.
+async fn exec(app: &TestApp, sql: &'static str, params: Vec<V>) {
+    app.state.db.write(move |c| c.execute(sql, &params).map(|_| ())).await.unwrap();
+}
+
+async fn id_of(app: &TestApp, sql: &'static str, params: Vec<V>) -> i64 {
+    app.state.db.read(move |c| c.scalar(sql, &params)).await.unwrap()
+}
+
+async fn new_customer(app: &TestApp, admin: &str, name: &str, created: &str) -> i64 {
+    let (s, c) =
+        json_of(app.call(Method::POST, "/api/v1/customers", Some(admin), Some(json!({"name": name}))).await).await;
+    assert_eq!(s, 201, "{c}");
+    let id = c["id"].as_i64().unwrap();
+    exec(
+        app,
+        "UPDATE customers SET created_at = $1 WHERE id = $2",
+        vec![V::I64(at(created).as_millisecond()), V::I64(id)],
+    )
+    .await;
+    id
+}
+
+/// The KPIs of complaints, surveys, scripts, outgoing messages, orders and
+/// customers on a hand-built set (on top of [`build`]'s tickets), with the
+/// answers worked out in the comments; every one by day with an empty day,
+/// and by the slices it supports, an agent without data showing "—".
+#[tokio::test]
+async fn ratio_kpis_on_a_hand_built_dataset() {
+    for app in apps().await {
+        let (admin, _) = build(&app).await;
+        let ms = |s: &str| V::I64(at(s).as_millisecond());
+        let ticket = |received: &'static str| {
+            let app = &app;
+            async move {
+                id_of(app, "SELECT id FROM tickets WHERE received_at = $1", vec![V::I64(at(received).as_millisecond())])
+                    .await
+            }
+        };
+        let c0 = id_of(&app, "SELECT MIN(id) FROM customers", vec![]).await;
+        let wang = id_of(&app, "SELECT id FROM users WHERE email = 'wang@example.com'", vec![]).await;
+        let li = id_of(&app, "SELECT id FROM users WHERE email = 'li@example.com'", vec![]).await;
+        let (t_wang_0205, t_wang_0209, t_li_0210, t_li_0311, t_wang_0509, t_li_0914) = (
+            ticket("2026-03-02 00:05").await,
+            ticket("2026-03-02 09:00").await,
+            ticket("2026-03-02 10:00").await,
+            ticket("2026-03-03 11:00").await,
+            ticket("2026-03-05 09:30").await,
+            ticket("2026-03-09 14:00").await,
+        );
+
+        // Complaints on three tickets: 2 March (wang's, a deadline missed),
+        // 3 March (li's, on time), 9 March (li's, on time).
+        for (i, (t, registered, overdue)) in [
+            (t_wang_0209, "2026-03-02 09:05", true),
+            (t_li_0311, "2026-03-03 11:10", false),
+            (t_li_0914, "2026-03-09 14:30", false),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            exec(
+                &app,
+                "INSERT INTO complaints (ticket_id, number, customer_id, category, demand_type, state, urgency, grading,
+                    signature, deadlines, overdue, received_at, registered_at, updated_at)
+                 VALUES ($1, $2, $3, 'service', 'refund', 'registered', 'normal', '{}', '', '{}', $4, $5, $5, $5)",
+                vec![V::I64(t), V::Text(format!("CP-K-{i}")), V::I64(c0), V::Bool(overdue), ms(registered)],
+            )
+            .await;
+        }
+
+        // Surveys: (kind, about ticket, created, answered, score).
+        let surveys: [Survey; 7] = [
+            ("csat", Some(t_wang_0209), "2026-03-02 12:00", Some("2026-03-02 13:00"), Some(5)),
+            ("csat", Some(t_li_0210), "2026-03-02 12:00", None, None),
+            ("csat", Some(t_li_0311), "2026-03-03 12:00", Some("2026-03-03 18:00"), Some(3)),
+            // After a maintenance call: no ticket.
+            ("csat", None, "2026-03-03 12:00", Some("2026-03-03 20:00"), Some(4)),
+            ("nps", Some(t_wang_0205), "2026-03-02 12:00", Some("2026-03-02 15:00"), Some(10)),
+            ("nps", Some(t_wang_0509), "2026-03-05 10:00", Some("2026-03-05 12:00"), Some(6)),
+            ("nps", None, "2026-03-05 10:00", Some("2026-03-05 13:00"), Some(8)),
+        ];
+        for (i, (kind, t, created, answered, score)) in surveys.into_iter().enumerate() {
+            exec(
+                &app,
+                "INSERT INTO surveys (token_hash, kind, customer_id, source, source_id, subject, expires_at, answered_at,
+                    score, created_at) VALUES ($1, $2, $3, $4, $5, 'KPI', 253370764800000, $6, $7, $8)",
+                vec![
+                    V::Text(format!("hash-{i}")),
+                    V::Text(kind.into()),
+                    V::I64(c0),
+                    V::Text(if t.is_some() { "ticket" } else { "maintenance" }.into()),
+                    V::I64(t.unwrap_or(1000 + i as i64)),
+                    answered.map_or(V::Null, ms),
+                    score.map_or(V::Null, V::I64),
+                    ms(created),
+                ],
+            )
+            .await;
+        }
+
+        // Scripts used on maintenance records (with their effect), and once
+        // on a ticket (no effect: not counted).
+        let script = id_of(&app, "SELECT MIN(id) FROM scripts", vec![]).await;
+        for (user, used, outcome) in [
+            (wang, "2026-03-02 10:00", Some("achieved")),
+            (wang, "2026-03-03 10:00", Some("partial")),
+            (li, "2026-03-03 11:00", Some("achieved")),
+            (li, "2026-03-03 12:00", None),
+        ] {
+            exec(
+                &app,
+                "INSERT INTO script_uses (script_id, user_id, used_at, outcome) VALUES ($1, $2, $3, $4)",
+                vec![V::I64(script), V::I64(user), ms(used), outcome.map_or(V::Null, |o| V::Text(o.into()))],
+            )
+            .await;
+        }
+
+        // Outgoing messages: 2 March an email sent, one failed, one still
+        // queued (no outcome yet); 3 March an SMS sent.
+        for (i, (channel, status, created)) in [
+            ("email", "sent", "2026-03-02 10:00"),
+            ("email", "failed", "2026-03-02 11:00"),
+            ("email", "queued", "2026-03-02 12:00"),
+            ("sms", "sent", "2026-03-03 10:00"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            exec(
+                &app,
+                "INSERT INTO outbox (idempotency_key, channel, scenario, customer_id, recipient_enc, recipient_masked,
+                    subject, body, status, not_before, created_at, updated_at)
+                 VALUES ($1, $2, 'kpi', $3, 'x', 'x', 'KPI', 'KPI', $4, $5, $5, $5)",
+                vec![
+                    V::Text(format!("k-{i}")),
+                    V::Text(channel.into()),
+                    V::I64(c0),
+                    V::Text(status.into()),
+                    ms(created),
+                ],
+            )
+            .await;
+        }
+
+        // Customers and orders. The build's customer (created long ago, no
+        // orders); A–D created in 2025; E (3 March) and F (8 March) new.
+        exec(&app, "UPDATE customers SET created_at = $1", vec![ms("2025-01-01 10:00")]).await;
+        let a = new_customer(&app, &admin, "客户A", "2025-01-01 10:00").await;
+        let b = new_customer(&app, &admin, "客户B", "2025-01-01 10:00").await;
+        let c = new_customer(&app, &admin, "客户C", "2025-01-01 10:00").await;
+        let d = new_customer(&app, &admin, "客户D", "2025-01-01 10:00").await;
+        let e = new_customer(&app, &admin, "客户E", "2026-03-03 10:00").await;
+        new_customer(&app, &admin, "客户F", "2026-03-08 10:00").await;
+        for (customer, day) in [
+            (a, "2025-06-10"),
+            (a, "2026-03-05"),
+            (b, "2025-03-15"),
+            (c, "2025-03-20"),
+            (d, "2025-12-01"),
+            (d, "2026-03-10"),
+            (e, "2026-03-12"),
+        ] {
+            exec(
+                &app,
+                "INSERT INTO orders (customer_id, ordered_on, amount_fen, created_at) VALUES ($1, $2, 10000, 0)",
+                vec![V::I64(customer), V::Text(day.into())],
+            )
+            .await;
+        }
+        // Tiers: A, B, D high value, C ordinary; the others not tiered yet.
+        for (customer, tier) in [(a, "high"), (b, "high"), (c, "ordinary"), (d, "high")] {
+            exec(
+                &app,
+                "INSERT INTO customer_segments (customer_id, tier, activity, spend_fen, orders_total, signals, evidence,
+                    rule_tags, at_risk, computed_at) VALUES ($1, $2, 'active', 0, 1, ',', '[]', '[]', $3, 0)",
+                vec![V::I64(customer), V::Text(tier.into()), V::Bool(false)],
+            )
+            .await;
+        }
+        // B was warned before it churned; C was not.
+        exec(
+            &app,
+            "INSERT INTO segment_events (customer_id, kind, detail, at) VALUES ($1, 'churn_warning', '', $2)",
+            vec![V::I64(b), ms("2026-02-20 10:00")],
+        )
+        .await;
+
+        // By day over 2–4 March, not sliced: (KPI, the three days, total).
+        // Complaints: 2 March 1 of 1 overdue, 3 March 0 of 1 → 1 of 2.
+        // CSAT answered: 2 March 5; 3 March 3 and 4 → 3.50; all 12/3 = 4.00;
+        //   4 or 5: 1 of 1, 1 of 2 → 2 of 3.
+        // NPS answered: 2 March one promoter (10) → 100%; 5 March is outside.
+        // Surveys sent: 2 March 3 (2 answered), 3 March 2 (both) → 4 of 5.
+        // Scripts with an effect: 2 March 1 of 1 achieved, 3 March 1 of 2 → 2 of 3.
+        // Messages with an outcome: 2 March 1 of 2 sent, 3 March 1 of 1 → 2 of 3.
+        let q = "from=2026-03-02&to=2026-03-04&by=day";
+        let cases: [(&str, [&str; 3], &str); 7] = [
+            ("complaint_timeout_rate", ["100.0%", "0.0%", "—"], "50.0%"),
+            ("csat_average", ["5.00", "3.50", "—"], "4.00"),
+            ("csat_satisfied_share", ["100.0%", "50.0%", "—"], "66.7%"),
+            ("nps", ["100.0%", "—", "—"], "100.0%"),
+            ("feedback_collection_rate", ["66.7%", "100.0%", "—"], "80.0%"),
+            ("script_effect", ["100.0%", "50.0%", "—"], "66.7%"),
+            ("channel_reach_rate", ["50.0%", "100.0%", "—"], "66.7%"),
+        ];
+        for (name, days, total) in cases {
+            let v = kpi(&app, &admin, &format!("/api/v1/kpis/{name}?{q}")).await;
+            assert_eq!(shown(slice(&v, "合计")), (strs(&days), total.to_string()), "[{}] {name}: {v}", app.engine);
+            assert_eq!(slice(&v, "合计")["points"][2]["value"], Value::Null, "[{}] {name}", app.engine);
+        }
+        let v = kpi(&app, &admin, &format!("/api/v1/kpis/csat_satisfied_share?{q}")).await;
+        assert_eq!(
+            (slice(&v, "合计")["total_met"].clone(), slice(&v, "合计")["base"].clone()),
+            (json!(false), json!(3))
+        );
+
+        // NPS over the first fortnight by month: promoters 1 (10), passive 1
+        // (8), detractors 1 (6) → 0%.
+        let month = "from=2026-03-02&to=2026-03-15&by=month";
+        let v = kpi(&app, &admin, &format!("/api/v1/kpis/nps?{month}")).await;
+        assert_eq!(shown(slice(&v, "合计")), (strs(&["0.0%"]), "0.0%".into()), "[{}] {v}", app.engine);
+
+        // By agent (a ticket's assignee; the maintenance survey has none):
+        // CSAT wang 5, li 3, unassigned 4, zhao nothing.
+        let v = kpi(&app, &admin, &format!("/api/v1/kpis/csat_average?{month}&group=agent")).await;
+        assert_eq!(shown(slice(&v, "wang")), (strs(&["5.00"]), "5.00".into()), "[{}] {v}", app.engine);
+        assert_eq!(shown(slice(&v, "li")), (strs(&["3.00"]), "3.00".into()));
+        assert_eq!(shown(slice(&v, "未分配")), (strs(&["4.00"]), "4.00".into()));
+        assert_eq!(shown(slice(&v, "zhao")), (strs(&["—"]), "—".into()));
+        // By channel: the email ticket 5, the WeChat one 3, no ticket 4.
+        let v = kpi(&app, &admin, &format!("/api/v1/kpis/csat_average?{month}&group=channel")).await;
+        assert_eq!(slice(&v, "邮件")["total_display"], "5.00", "[{}] {v}", app.engine);
+        assert_eq!(slice(&v, "微信")["total_display"], "3.00");
+        assert_eq!(slice(&v, "无工单")["total_display"], "4.00");
+        assert_eq!(slice(&v, "电话")["total_display"], "—");
+        // Complaints by agent over two weeks: wang 1 of 1 then none; li 0
+        // of 1 and 0 of 1; zhao none.
+        let v =
+            kpi(&app, &admin, "/api/v1/kpis/complaint_timeout_rate?from=2026-03-02&to=2026-03-15&by=week&group=agent")
+                .await;
+        assert_eq!(shown(slice(&v, "wang")), (strs(&["100.0%", "—"]), "100.0%".into()), "[{}] {v}", app.engine);
+        assert_eq!(shown(slice(&v, "li")), (strs(&["0.0%", "0.0%"]), "0.0%".into()));
+        assert_eq!(shown(slice(&v, "zhao")), (strs(&["—", "—"]), "—".into()));
+        // By category (the ticket's) and team.
+        let v = kpi(&app, &admin, &format!("/api/v1/kpis/complaint_timeout_rate?{month}&group=category")).await;
+        assert_eq!(slice(&v, "服务类")["total_display"], "50.0%", "[{}] {v}", app.engine);
+        assert_eq!(slice(&v, "沟通类")["total_display"], "0.0%");
+        assert_eq!(slice(&v, "产品类")["total_display"], "—");
+        // Scripts by agent: wang 1 of 2, li 1 of 1; by team 2 of 3.
+        let v = kpi(&app, &admin, &format!("/api/v1/kpis/script_effect?{month}&group=agent")).await;
+        assert_eq!(slice(&v, "wang")["total_display"], "50.0%", "[{}] {v}", app.engine);
+        assert_eq!(slice(&v, "li")["total_display"], "100.0%");
+        assert_eq!(slice(&v, "zhao")["total_display"], "—");
+        let v = kpi(&app, &admin, &format!("/api/v1/kpis/script_effect?{month}&group=team")).await;
+        assert_eq!(slice(&v, "一组")["total_display"], "66.7%", "[{}] {v}", app.engine);
+        // Messages by channel: email 1 of 2, SMS 1 of 1.
+        let v = kpi(&app, &admin, &format!("/api/v1/kpis/channel_reach_rate?{month}&group=channel")).await;
+        assert_eq!(slice(&v, "邮件")["total_display"], "50.0%", "[{}] {v}", app.engine);
+        assert_eq!(slice(&v, "短信")["total_display"], "100.0%");
+
+        // Orders and customers over March.
+        // Churn: ordered in [2025-03-01, 2026-03-01): A, B, C, D; no order in
+        // the 12 months before 1 April: B, C → 2 of 4.
+        // Core retention: high value among them A, B, D; A and D kept → 2 of 3.
+        // Warning recall: of B and C, B was warned → 1 of 2.
+        // Repurchase: ordered in March A, D, E; before March A and D → 2 of 3.
+        // Activation: created in March E and F; E ordered → 1 of 2.
+        // Tier coverage: 7 customers by 1 April, 4 tiered → 57.1%.
+        let march = "from=2026-03-01&to=2026-03-31&by=month";
+        for (name, value) in [
+            ("churn_rate", "50.0%"),
+            ("core_customer_retention", "66.7%"),
+            ("churn_warning_recall", "50.0%"),
+            ("repurchase_rate", "66.7%"),
+            ("new_customer_activation", "50.0%"),
+            ("tier_coverage", "57.1%"),
+        ] {
+            let v = kpi(&app, &admin, &format!("/api/v1/kpis/{name}?{march}")).await;
+            assert_eq!(shown(slice(&v, "合计")), (strs(&[value]), value.to_string()), "[{}] {name}: {v}", app.engine);
+        }
+        let v = kpi(&app, &admin, &format!("/api/v1/kpis/core_customer_retention?{march}")).await;
+        assert_eq!(slice(&v, "合计")["total_met"], false, "66.7% is under the 90% target");
+        // By tier: high B of A, B, D churned; ordinary C of C.
+        let v = kpi(&app, &admin, &format!("/api/v1/kpis/churn_rate?{march}&group=tier")).await;
+        assert_eq!(slice(&v, "高价值")["total_display"], "33.3%", "[{}] {v}", app.engine);
+        assert_eq!(slice(&v, "普通")["total_display"], "100.0%");
+        assert_eq!(slice(&v, "潜力")["total_display"], "—");
+        // February and March: customers are not added up over periods.
+        // February's base is A–D (ordered in [2025-02-01, 2026-02-01)) and
+        // none lapsed by 1 March (B's last order is 15 March 2025) → 0%;
+        // March 50%; over both months the same four, B and C lapsed → 50%,
+        // not 2 of 8.
+        let v = kpi(&app, &admin, "/api/v1/kpis/churn_rate?from=2026-02-01&to=2026-03-31&by=month").await;
+        assert_eq!(shown(slice(&v, "合计")), (strs(&["0.0%", "50.0%"]), "50.0%".into()), "[{}] {v}", app.engine);
+        // Repurchase in February: nobody ordered → "—".
+        let v = kpi(&app, &admin, "/api/v1/kpis/repurchase_rate?from=2026-02-01&to=2026-03-31&by=month").await;
+        assert_eq!(shown(slice(&v, "合计")), (strs(&["—", "66.7%"]), "66.7%".into()), "[{}] {v}", app.engine);
+        // Slices a KPI cannot be broken down by are refused, naming the field.
+        let (s, v) =
+            json_of(app.call(Method::GET, "/api/v1/kpis/churn_rate?group=agent", Some(&admin), None).await).await;
+        assert_eq!((s, v["errors"][0]["field"].as_str()), (422, Some("group")), "[{}] {v}", app.engine);
+
+        // Every R1 KPI is in the registry, and every one is computed but
+        // the two whose records do not exist yet.
+        let (_, list) = json_of(app.call(Method::GET, "/api/v1/kpis", Some(&admin), None).await).await;
+        let pending: Vec<&str> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["available"] == false)
+            .map(|k| k["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(pending, ["feedback_closed_loop_rate", "cross_department_time"]);
+
+        // The monitoring table by month shows them with the same figures.
+        let http = app.signed_in(support::app::ADMIN_EMAIL, support::app::ADMIN_PASSWORD).await;
+        let (s, html) = app.page(&http, &format!("/reports/monitoring?{march}")).await;
+        assert_eq!(s, 200, "[{}] {html}", app.engine);
+        assert_eq!(html_row(&html, "客户流失率"), ["—", "50.0%", "50.0%"], "[{}]", app.engine);
+        assert_eq!(html_row(&html, "满意率"), ["≥ 85.0%", "66.7%", "66.7%"]);
+        assert!(html.contains("期初前 12 个月内下过单的客户中"), "the definition is on the page");
+
+        // The diagnosis's satisfaction for March: CSAT 5, 3, 4 → 4.00, two
+        // of three satisfied (under 85%: red); NPS 10, 6, 8 → 0%. Its Excel
+        // file says the same.
+        let (_, html) = app.page(&http, "/reports/diagnosis").await;
+        assert_eq!(
+            html_table(&html, "diagnosis-satisfaction")[5],
+            ["2026-03", "4.00", "66.7%", "0.0%"],
+            "[{}]",
+            app.engine
+        );
+        assert!(html.contains(r#"<td class="num total missed">66.7%</td>"#), "[{}] the total is red", app.engine);
+        diagnosis_excel_matches(&app, &http, &html).await;
+
+        // The dashboard's tier × activity chart reads the counts the
+        // segmentation run stores: after a run, they add up to every
+        // customer and match a count of the stored segments.
+        let (s, _) = json_of(app.call(Method::POST, "/api/v1/segments/recompute", Some(&admin), None).await).await;
+        assert_eq!(s, 200, "[{}]", app.engine);
+        let (s, html) = app.page(&http, "/reports").await;
+        assert_eq!(s, 200);
+        let open = r#"id="report-data">"#;
+        let data = &html[html.find(open).unwrap() + open.len()..];
+        let data: Value = serde_json::from_str(&data[..data.find("</script>").unwrap()]).unwrap();
+        let cells: i64 = data["tiers"]["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r.as_array().unwrap())
+            .map(|n| n.as_i64().unwrap())
+            .sum();
+        assert_eq!(cells, 7, "[{}] {}", app.engine, data["tiers"]);
+        let stored = id_of(&app, "SELECT COUNT(*) FROM customer_segments", vec![]).await;
+        assert_eq!(stored, 7);
+        // A customer tiered after the run is not counted until the next run.
+        exec(&app, "DELETE FROM customer_segments WHERE customer_id = $1", vec![V::I64(a)]).await;
+        let (_, html) = app.page(&http, "/reports").await;
+        assert!(
+            html.contains(&data["tiers"].to_string().replace('<', "\\u003c")),
+            "[{}] the rollup, not a live count",
+            app.engine
+        );
+    }
 }

@@ -214,3 +214,176 @@ pub fn top_subjects_all(
     )?;
     rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).collect()
 }
+
+/// The SQL of a slice's key over a ticket joined as `t` whose customer is
+/// `customer` (the ticket's, or the survey's when there is no ticket);
+/// absent tickets give `''` or `0`.
+fn ticket_slice(group: GroupBy, customer: &str) -> (String, String) {
+    let (key, _) = slice(group);
+    let join = if group == GroupBy::Tier {
+        format!("LEFT JOIN customer_segments s ON s.customer_id = {customer}")
+    } else {
+        String::new()
+    };
+    (format!("COALESCE({key}, '')"), join)
+}
+
+/// The two counts (numerator, denominator) of a ratio KPI (every KPI whose
+/// source is neither tickets nor maintenance) over one period, per slice:
+/// (slice key, num, den). The period is `[lo, hi)` as instants and
+/// `[lo_day, hi_day)` as business dates (orders are dated). One aggregate
+/// statement per call, over an index of the period's records.
+#[allow(clippy::too_many_lines)]
+pub fn ratio_counts(
+    c: &mut Conn,
+    name: &str,
+    lo: Timestamp,
+    hi: Timestamp,
+    lo_day: jiff::civil::Date,
+    hi_day: jiff::civil::Date,
+    group: GroupBy,
+) -> Result<Vec<(String, i64, i64)>> {
+    let year = jiff::Span::new().months(12);
+    let (lo12, hi12) = (lo_day.checked_sub(year).unwrap_or(lo_day), hi_day.checked_sub(year).unwrap_or(hi_day));
+    let sum = |cond: &str| format!("CAST(COALESCE(SUM(CASE WHEN {cond} THEN 1 ELSE 0 END), 0) AS BIGINT)");
+    let (sql, params): (String, Vec<Value>) = match name {
+        "complaint_timeout_rate" => {
+            let (key, join) = ticket_slice(group, "t.customer_id");
+            (
+                format!(
+                    "SELECT {key}, {}, COUNT(*) FROM complaints p JOIN tickets t ON t.id = p.ticket_id {join}
+                     WHERE p.registered_at >= $1 AND p.registered_at < $2 GROUP BY 1",
+                    sum("p.overdue")
+                ),
+                vec![lo.into(), hi.into()],
+            )
+        }
+        "csat_average" | "csat_satisfied_share" | "nps" | "feedback_collection_rate" => {
+            let (key, join) = ticket_slice(group, "v.customer_id");
+            let (num, kinds, time) = match name {
+                "csat_average" => ("CAST(COALESCE(SUM(v.score), 0) AS BIGINT)".to_string(), "'csat'", "v.answered_at"),
+                "csat_satisfied_share" => (sum("v.score >= 4"), "'csat'", "v.answered_at"),
+                "nps" => (
+                    "CAST(COALESCE(SUM(CASE WHEN v.score >= 9 THEN 1 WHEN v.score <= 6 THEN -1 ELSE 0 END), 0) AS BIGINT)"
+                        .to_string(),
+                    "'nps'",
+                    "v.answered_at",
+                ),
+                _ => (sum("v.answered_at IS NOT NULL"), "'csat', 'nps'", "v.created_at"),
+            };
+            let answered = if time == "v.answered_at" { "AND v.score IS NOT NULL" } else { "" };
+            (
+                format!(
+                    "SELECT {key}, {num}, COUNT(*) FROM surveys v
+                     LEFT JOIN tickets t ON v.source = 'ticket' AND t.id = v.source_id {join}
+                     WHERE {time} >= $1 AND {time} < $2 AND v.kind IN ({kinds}) {answered} GROUP BY 1"
+                ),
+                vec![lo.into(), hi.into()],
+            )
+        }
+        "script_effect" => {
+            let key = match group {
+                GroupBy::Agent => "CAST(COALESCE(x.user_id, 0) AS TEXT)",
+                GroupBy::Team => "CAST(COALESCE(u.group_id, 0) AS TEXT)",
+                _ => "''",
+            };
+            (
+                format!(
+                    "SELECT {key}, {}, COUNT(*) FROM script_uses x LEFT JOIN users u ON u.id = x.user_id
+                     WHERE x.used_at >= $1 AND x.used_at < $2 AND x.outcome IS NOT NULL GROUP BY 1",
+                    sum("x.outcome = 'achieved'")
+                ),
+                vec![lo.into(), hi.into()],
+            )
+        }
+        "channel_reach_rate" => {
+            let key = if group == GroupBy::Channel { "o.channel" } else { "''" };
+            (
+                format!(
+                    "SELECT {key}, {}, COUNT(*) FROM outbox o
+                     WHERE o.created_at >= $1 AND o.created_at < $2 AND o.status IN ('sent', 'failed') GROUP BY 1",
+                    sum("o.status = 'sent'")
+                ),
+                vec![lo.into(), hi.into()],
+            )
+        }
+        "churn_rate" | "core_customer_retention" | "churn_warning_recall" => {
+            // Each customer with an order in the 12 months before the
+            // period's start, and its last order before the period's end:
+            // churned when that is more than 12 months before the end.
+            let base = "SELECT o.customer_id, MAX(o.ordered_on) AS last_on FROM orders o
+                 WHERE o.ordered_on >= $1 AND o.ordered_on < $2
+                 GROUP BY o.customer_id HAVING MIN(o.ordered_on) < $3";
+            let key = if group == GroupBy::Tier { "COALESCE(s.tier, '')" } else { "''" };
+            let join = "LEFT JOIN customer_segments s ON s.customer_id = x.customer_id";
+            let churned = "x.last_on < $4";
+            let sql = match name {
+                "churn_rate" => format!("SELECT {key}, {}, COUNT(*) FROM ({base}) x {join} GROUP BY 1", sum(churned)),
+                "core_customer_retention" => format!(
+                    "SELECT {key}, {}, COUNT(*) FROM ({base}) x {join} WHERE s.tier = 'high' GROUP BY 1",
+                    sum("x.last_on >= $4")
+                ),
+                _ => format!(
+                    "SELECT {key}, {}, COUNT(*) FROM ({base}) x {join} WHERE {churned} GROUP BY 1",
+                    sum("EXISTS (SELECT 1 FROM segment_events e WHERE e.customer_id = x.customer_id
+                           AND e.kind = 'churn_warning' AND e.at < $5)")
+                ),
+            };
+            let mut params: Vec<Value> = vec![lo12.into(), hi_day.into(), lo_day.into(), hi12.into()];
+            if name == "churn_warning_recall" {
+                params.push(hi.into());
+            }
+            (sql, params)
+        }
+        "repurchase_rate" => {
+            let key = if group == GroupBy::Tier { "COALESCE(s.tier, '')" } else { "''" };
+            (
+                format!(
+                    "SELECT {key}, {}, COUNT(*)
+                     FROM (SELECT DISTINCT o.customer_id FROM orders o WHERE o.ordered_on >= $1 AND o.ordered_on < $2) x
+                     LEFT JOIN customer_segments s ON s.customer_id = x.customer_id GROUP BY 1",
+                    sum("EXISTS (SELECT 1 FROM orders p WHERE p.customer_id = x.customer_id AND p.ordered_on < $1)")
+                ),
+                vec![lo_day.into(), hi_day.into()],
+            )
+        }
+        "new_customer_activation" => (
+            format!(
+                "SELECT '', {}, COUNT(*) FROM customers c WHERE c.created_at >= $1 AND c.created_at < $2",
+                sum(
+                    "EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id AND o.ordered_on >= $3 AND o.ordered_on < $4)"
+                )
+            ),
+            vec![lo.into(), hi.into(), lo_day.into(), hi_day.into()],
+        ),
+        "tier_coverage" => (
+            "SELECT '', COUNT(s.customer_id), COUNT(*) FROM customers c
+             LEFT JOIN customer_segments s ON s.customer_id = c.id WHERE c.created_at < $1"
+                .to_string(),
+            vec![hi.into()],
+        ),
+        _ => return Ok(Vec::new()),
+    };
+    let rows = c.query(&sql, &params)?;
+    rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).collect()
+}
+
+/// Customers per (tier, activity) as the last segmentation run counted
+/// them (the `segment_counts` rollup, migration 0019): a handful of rows
+/// whatever the number of customers.
+pub fn tier_activity_rollup(c: &mut Conn) -> Result<Vec<(String, String, i64)>> {
+    let rows = c.query("SELECT tier, activity, customers FROM segment_counts ORDER BY tier, activity", &[])?;
+    rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).collect()
+}
+
+/// Recounts the rollup from the stored segments (the segmentation job,
+/// once after writing its rows: one count per run, not per page view).
+pub fn refresh_tier_activity(c: &mut Conn, at: Timestamp) -> Result<()> {
+    c.execute("DELETE FROM segment_counts", &[])?;
+    c.execute(
+        "INSERT INTO segment_counts (tier, activity, customers, computed_at)
+         SELECT tier, activity, COUNT(*), $1 FROM customer_segments GROUP BY tier, activity",
+        args![at],
+    )?;
+    Ok(())
+}

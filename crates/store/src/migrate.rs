@@ -21,6 +21,7 @@ const SQLITE: &[(i64, &str)] = &[
     (13, include_str!("../migrations/sqlite/0013_outreach.sql")),
     (15, include_str!("../migrations/sqlite/0015_kpi.sql")),
     (18, include_str!("../migrations/sqlite/0018_audit_append_only.sql")),
+    (19, include_str!("../migrations/sqlite/0019_kpi_sources.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -39,6 +40,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (13, include_str!("../migrations/postgres/0013_outreach.sql")),
     (15, include_str!("../migrations/postgres/0015_kpi.sql")),
     (18, include_str!("../migrations/postgres/0018_audit_append_only.sql")),
+    (19, include_str!("../migrations/postgres/0019_kpi_sources.sql")),
 ];
 
 /// An arbitrary constant: the advisory lock that keeps two starting

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use guanxi_domain::customer::Channel;
-use guanxi_domain::kpi::{self, GroupBy, KpiDef, Period, Source, TicketFigures};
+use guanxi_domain::kpi::{self, GroupBy, KpiDef, Period, RatioFigures, Source, TicketFigures};
 use guanxi_domain::plan::ExecutionFigures;
 use guanxi_domain::segment::ValueTier;
 use guanxi_domain::ticket::Category;
@@ -114,6 +114,7 @@ pub fn slice_label(group: GroupBy, key: &str, names: &HashMap<String, String>, l
             _ => lang.pick("未分配", "Unassigned").to_string(),
         },
         GroupBy::Team | GroupBy::Agent => names.get(key).cloned().unwrap_or_else(|| format!("#{key}")),
+        GroupBy::Channel | GroupBy::Category if key.is_empty() => lang.pick("无工单", "No ticket").to_string(),
         GroupBy::Channel => Channel::parse(key).map_or_else(|_| key.to_string(), |c| c.label(lang).to_string()),
         GroupBy::Category => Category::parse(key).map_or_else(|_| key.to_string(), |c| c.label(lang).to_string()),
         GroupBy::Tier if key.is_empty() => lang.pick("未分层", "No tier").to_string(),
@@ -286,6 +287,81 @@ pub async fn series(state: &AppState, user: &User, def: &'static KpiDef, q: KpiQ
         Source::Tickets => Ok(ticket_series(def, q, &ticket_grid(state, q, lang).await?)),
         Source::Maintenance => Ok(maintenance_series(def, q, &maintenance_grid(state, q, lang).await?)),
         Source::Pending => Err(ValidationErrors::single("name", Issue::NotAllowed).into()),
+        _ => Ok(ratio_series(def, q, &ratio_grid(state, def, q, lang).await?)),
+    }
+}
+
+/// Whether a KPI's total over several periods is the sum of theirs: not
+/// for those counting customers (one may order in several periods) or
+/// taken at the period's end.
+fn additive(def: &KpiDef) -> bool {
+    !matches!(def.source, Source::Orders | Source::Customers)
+}
+
+/// A ratio KPI's two counts per period and slice (store::kpi::ratio_counts,
+/// one aggregate per period), and over the whole range: the periods' sum
+/// where that is exact, else one more aggregate over the range.
+async fn ratio_grid(state: &AppState, def: &'static KpiDef, q: KpiQuery, lang: Lang) -> AppResult<Grid<RatioFigures>> {
+    let buckets = q.period.buckets(q.from, q.to, MAX_BUCKETS);
+    let tz = state.config.time_zone.clone();
+    let start =
+        move |d: Date| d.to_zoned(tz.clone()).map(|z| z.timestamp()).map_err(|e| AppError::Internal(e.to_string()));
+    let end = q.to.tomorrow().unwrap_or(q.to);
+    let mut ranges = Vec::new();
+    for b in &buckets {
+        let lo = (*b).max(q.from);
+        let hi = q.period.next(*b).min(end);
+        ranges.push((start(lo)?, start(hi)?, lo, hi));
+    }
+    let whole = (start(q.from)?, start(end)?, q.from, end);
+    let sum_up = additive(def);
+    let b = buckets.clone();
+    let slices = state
+        .db
+        .read(move |c| {
+            let n = b.len();
+            let mut data: BTreeMap<String, (Vec<RatioFigures>, RatioFigures)> = BTreeMap::new();
+            for (i, (lo, hi, lo_day, hi_day)) in ranges.iter().enumerate() {
+                for (key, num, den) in store::ratio_counts(c, def.name, *lo, *hi, *lo_day, *hi_day, q.group)? {
+                    let e =
+                        data.entry(key).or_insert_with(|| (vec![RatioFigures::default(); n], RatioFigures::default()));
+                    let f = RatioFigures { num, den };
+                    e.0[i].merge(&f);
+                    if sum_up {
+                        e.1.merge(&f);
+                    }
+                }
+            }
+            if !sum_up {
+                let (lo, hi, lo_day, hi_day) = whole;
+                for (key, num, den) in store::ratio_counts(c, def.name, lo, hi, lo_day, hi_day, q.group)? {
+                    let e =
+                        data.entry(key).or_insert_with(|| (vec![RatioFigures::default(); n], RatioFigures::default()));
+                    e.1.merge(&RatioFigures { num, den });
+                }
+            }
+            arrange(c, q.group, lang, n, data)
+        })
+        .await?;
+    Ok(Grid { buckets, slices })
+}
+
+fn ratio_series(def: &'static KpiDef, q: KpiQuery, g: &Grid<RatioFigures>) -> Series {
+    Series {
+        def,
+        query: q,
+        buckets: g.buckets.clone(),
+        slices: g
+            .slices
+            .iter()
+            .map(|(key, label, per, total)| SliceValues {
+                key: key.clone(),
+                label: label.clone(),
+                values: per.iter().map(RatioFigures::value).collect(),
+                total: total.value(),
+                base: total.den,
+            })
+            .collect(),
     }
 }
 
@@ -348,6 +424,7 @@ pub async fn all_series(state: &AppState, user: &User, q: KpiQuery, lang: Lang) 
                 }
             }
             Source::Pending => {}
+            _ => out.push(ratio_series(def, q, &ratio_grid(state, def, q, lang).await?)),
         }
     }
     Ok(out)
@@ -362,10 +439,10 @@ pub async fn category_counts(state: &AppState, user: &User, from: Date, to: Date
     Ok(state.db.read(move |c| store::category_counts(c, lo, hi)).await?)
 }
 
-/// Customers per (tier, activity): the segmentation's own count.
+/// Customers per (tier, activity) as the last segmentation run counted them.
 pub async fn tier_activity(state: &AppState, user: &User) -> AppResult<Vec<(String, String, i64)>> {
     require_reader(user)?;
-    Ok(state.db.read(|c| guanxi_store::segments::tier_activity_counts(c, &guanxi_store::customers::Scope::All)).await?)
+    Ok(state.db.read(store::tier_activity_rollup).await?)
 }
 
 /// One category of the problem analysis report.
@@ -433,6 +510,8 @@ pub struct Diagnosis {
     pub churn_reasons: Vec<(String, i64)>,
     /// (category, subject, tickets), most first.
     pub pain_points: Vec<(String, String, i64)>,
+    /// CSAT average, satisfied share and NPS per month.
+    pub satisfaction: Vec<Series>,
 }
 
 pub async fn diagnosis(state: &AppState, user: &User, lang: Lang) -> AppResult<Diagnosis> {
@@ -460,5 +539,11 @@ pub async fn diagnosis(state: &AppState, user: &User, lang: Lang) -> AppResult<D
             ))
         })
         .await?;
-    Ok(Diagnosis { from, to, months, total, categories, churn_reasons, pain_points })
+    let mut satisfaction = Vec::new();
+    for name in ["csat_average", "csat_satisfied_share", "nps"] {
+        if let Some(def) = kpi::find(name) {
+            satisfaction.push(ratio_series(def, q, &ratio_grid(state, def, q, lang).await?));
+        }
+    }
+    Ok(Diagnosis { from, to, months, total, categories, churn_reasons, pain_points, satisfaction })
 }

@@ -478,6 +478,8 @@ pub async fn recompute(state: &AppState, progress: &(dyn Fn(usize, usize) + Sync
     if let Some(write) = in_flight.take() {
         write.await.map_err(|e| AppError::Internal(e.to_string()))??;
     }
+    // The dashboard's tier × activity counts, once per run (R2).
+    state.db.write(move |c| guanxi_store::kpi::refresh_tier_activity(c, now)).await?;
     state.db.write(move |c| store_settings::set(c, "segmentation_computed_at", &now.to_string(), now)).await?;
     Ok(report)
 }

@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/reports/problems", get(problems))
         .route("/reports/problems.xlsx", get(problems_xlsx))
         .route("/reports/diagnosis", get(diagnosis))
+        .route("/reports/diagnosis.xlsx", get(diagnosis_xlsx))
 }
 
 fn query(state: &AppState, raw: Option<&str>, default_by: &str) -> AppResult<KpiQuery> {
@@ -133,7 +134,7 @@ async fn dashboard(
     let trends = |names: &[&str]| -> Vec<serde_json::Value> {
         names.iter().filter_map(|n| find(&all, n)).map(|s| trend(s, lang)).collect()
     };
-    let rates = trends(&["resolution_rate", "sla_attainment", "maintenance_execution_rate"]);
+    let rates = trends(&["resolution_rate", "sla_attainment", "maintenance_execution_rate", "csat_satisfied_share"]);
     let times = trends(&["first_response_median", "first_response_p90", "resolution_time_median"]);
     let charts = serde_json::json!({
         "periods": periods,
@@ -363,49 +364,262 @@ async fn problems(
     render(&state, "reports/problems.html", ctx)
 }
 
-/// 现状诊断报告 (R3): the last six months — the ticket mix, response and
-/// resolution times and rates per month, churn reasons, the top pain points
-/// with their figures. Satisfaction waits for surveys and says so.
+/// One table of a report, exactly as the page and the Excel file show it.
+struct Table {
+    id: &'static str,
+    title: String,
+    head: Vec<String>,
+    rows: Vec<TableRow>,
+}
+
+struct TableRow {
+    label: String,
+    /// (shown value, missed its target).
+    cells: Vec<(String, bool)>,
+    total: bool,
+}
+
+impl Table {
+    fn ctx(&self) -> Value {
+        context! {
+            id => self.id, title => self.title, head => self.head,
+            rows => self.rows.iter().map(|r| context! {
+                label => r.label, total => r.total,
+                cells => r.cells.iter().map(|(v, m)| context! { value => v, missed => m }).collect::<Vec<_>>(),
+            }).collect::<Vec<_>>(),
+        }
+    }
+}
+
+/// The diagnosis's tables: response and resolution per month, satisfaction
+/// per month, the ticket mix, churn reasons and the top pain points.
+fn diagnosis_tables(d: &svc::Diagnosis, lang: Lang) -> Vec<Table> {
+    use guanxi_domain::kpi::TicketFigures;
+    let missed_of =
+        |name: &str, v: Option<f64>| kpi::find(name).and_then(|k| k.target).and_then(|t| t.met(v)) == Some(false);
+    let cell = |f: &TicketFigures, name: &str| {
+        let v = f.value(name);
+        (kpi::display(v, kpi::find(name).map_or(Unit::Percent, |k| k.unit)), missed_of(name, v))
+    };
+    let ticket_row = |label: String, f: &TicketFigures, total: bool| TableRow {
+        label,
+        cells: std::iter::once((f.received.to_string(), false))
+            .chain(
+                [
+                    "first_response_median",
+                    "first_response_p90",
+                    "resolution_time_median",
+                    "resolution_rate",
+                    "sla_attainment",
+                    "repeat_inquiry_rate",
+                ]
+                .iter()
+                .map(|n| cell(f, n)),
+            )
+            .collect(),
+        total,
+    };
+    let total_label = lang.pick("合计", "Total").to_string();
+    let month_label = |m: &jiff::civil::Date| m.strftime("%Y-%m").to_string();
+    let mut months: Vec<TableRow> = d.months.iter().map(|(m, f)| ticket_row(month_label(m), f, false)).collect();
+    months.push(ticket_row(total_label.clone(), &d.total, true));
+
+    // Satisfaction: one column per KPI, then the surveys answered (CSAT).
+    let mut satisfaction = Vec::new();
+    let n = d.months.len();
+    for i in 0..=n {
+        let label = if i < n { month_label(&d.months[i].0) } else { total_label.clone() };
+        let mut cells = Vec::new();
+        for s in &d.satisfaction {
+            let v = s.slices.first().and_then(|sl| if i < n { sl.values.get(i).copied().flatten() } else { sl.total });
+            cells.push((kpi::display(v, s.def.unit), missed_of(s.def.name, v)));
+        }
+        satisfaction.push(TableRow { label, cells, total: i == n });
+    }
+
+    let total_tickets: i64 = d.categories.iter().map(|c| c.1).sum();
+    let share = |n: i64| kpi::display(kpi::ratio(n, total_tickets), Unit::Percent);
+    let cat_label = |c: &str| Category::parse(c).map_or_else(|_| c.to_string(), |c| c.label(lang).to_string());
+    let h = |zh: &str, en: &str| lang.pick(zh, en).to_string();
+    vec![
+        Table {
+            id: "diagnosis-months",
+            title: h("响应与解决", "Response and resolution"),
+            head: vec![
+                h("月份", "Month"),
+                h("工单数", "Tickets"),
+                h("首次响应中位数（分钟）", "First response median (min)"),
+                h("首次响应 P90（分钟）", "First response p90 (min)"),
+                h("解决时长中位数（分钟）", "Resolution median (min)"),
+                h("解决率", "Resolved"),
+                h("SLA 达成率", "SLA attainment"),
+                h("重复咨询率", "Repeat inquiries"),
+            ],
+            rows: months,
+        },
+        Table {
+            id: "diagnosis-satisfaction",
+            title: h("客户满意度", "Satisfaction"),
+            head: std::iter::once(h("月份", "Month"))
+                .chain(d.satisfaction.iter().map(|s| s.def.label(lang).to_string()))
+                .collect(),
+            rows: satisfaction,
+        },
+        Table {
+            id: "diagnosis-mix",
+            title: h("工单构成（按类别）", "Ticket mix by category"),
+            head: vec![h("类别", "Category"), h("工单数", "Tickets"), h("占比", "Share")],
+            rows: d
+                .categories
+                .iter()
+                .map(|(c, n)| TableRow {
+                    label: cat_label(c),
+                    cells: vec![(n.to_string(), false), (share(*n), false)],
+                    total: false,
+                })
+                .collect(),
+        },
+        Table {
+            id: "diagnosis-churn",
+            title: h("流失原因", "Churn reasons"),
+            head: vec![h("原因", "Reason"), h("次数", "Times recorded")],
+            rows: d
+                .churn_reasons
+                .iter()
+                .map(|(r, n)| TableRow {
+                    label: guanxi_domain::segment::ChurnReason::parse(r)
+                        .map_or_else(|_| r.clone(), |x| x.label(lang).to_string()),
+                    cells: vec![(n.to_string(), false)],
+                    total: false,
+                })
+                .collect(),
+        },
+        Table {
+            id: "diagnosis-pain",
+            title: h("主要痛点（最常见的问题）", "Top pain points (most frequent problems)"),
+            head: vec![h("问题", "Problem"), h("类别", "Category"), h("工单数", "Tickets"), h("占比", "Share")],
+            rows: d
+                .pain_points
+                .iter()
+                .map(|(c, s, n)| TableRow {
+                    label: s.clone(),
+                    cells: vec![(cat_label(c), false), (n.to_string(), false), (share(*n), false)],
+                    total: false,
+                })
+                .collect(),
+        },
+    ]
+}
+
+/// Chart numbers of a displayed percentage (`75.0%` → 75.0), else none.
+fn percent_number(shown: &str) -> Option<f64> {
+    shown.strip_suffix('%').and_then(|v| v.parse().ok())
+}
+
+/// 现状诊断报告 (R3): the last six months — response and resolution times
+/// and rates per month, satisfaction per month, the ticket mix, churn
+/// reasons, the top pain points with their figures — with its charts.
 async fn diagnosis(State(state): State<AppState>, ReqLang(lang): ReqLang, u: PageUser) -> AppResult<Html<String>> {
     let d = svc::diagnosis(&state, &u.user, lang).await?;
-    let show = |f: &guanxi_domain::kpi::TicketFigures, name: &str| {
-        kpi::display(f.value(name), kpi::find(name).map_or(Unit::Percent, |k| k.unit))
+    let tables = diagnosis_tables(&d, lang);
+    let months: Vec<&TableRow> = tables[0].rows.iter().filter(|r| !r.total).collect();
+    let sat: Vec<&TableRow> = tables[1].rows.iter().filter(|r| !r.total).collect();
+    let column = |rows: &[&TableRow], i: usize| -> Vec<Option<f64>> {
+        rows.iter().map(|r| r.cells.get(i).and_then(|c| percent_number(&c.0))).collect()
     };
-    let missed = |f: &guanxi_domain::kpi::TicketFigures| {
-        kpi::find("resolution_rate").and_then(|k| k.target).and_then(|t| t.met(f.value("resolution_rate")))
-            == Some(false)
+    let trend = |name: &str, values: Vec<Option<f64>>| {
+        let def = kpi::find(name);
+        serde_json::json!({
+            "name": name,
+            "label": def.map(|k| k.label(lang)),
+            "target": def.and_then(|k| k.target).map(|t| chart_value(Some(t.value), Unit::Percent)),
+            "at_least": def.and_then(|k| k.target).map(|t| t.at_least),
+            "values": values,
+        })
     };
-    let figures = |label: String, f: &guanxi_domain::kpi::TicketFigures| {
-        context! {
-            label => label, tickets => f.received,
-            first_response => show(f, "first_response_median"), p90 => show(f, "first_response_p90"),
-            resolution_time => show(f, "resolution_time_median"), resolution_rate => show(f, "resolution_rate"),
-            missed => missed(f), sla => show(f, "sla_attainment"), repeat => show(f, "repeat_inquiry_rate"),
-        }
-    };
-    let total_tickets: i64 = d.categories.iter().map(|c| c.1).sum();
-    let cat_label = |c: &str| Category::parse(c).map_or_else(|_| c.to_string(), |c| c.label(lang).to_string());
-    let csat = kpi::find("csat_average");
+    let charts = serde_json::json!({
+        "periods": months.iter().map(|r| r.label.clone()).collect::<Vec<_>>(),
+        // Resolution rate and SLA attainment (cells 4 and 5), satisfied share (cell 1).
+        "rates": [
+            trend("resolution_rate", column(&months, 4)),
+            trend("sla_attainment", column(&months, 5)),
+            trend("csat_satisfied_share", column(&sat, 1)),
+        ],
+        "mix": d.categories.iter().map(|(c, n)| serde_json::json!({
+            "name": Category::parse(c).map_or_else(|_| c.clone(), |c| c.label(lang).to_string()), "value": n,
+        })).collect::<Vec<_>>(),
+        "labels": {
+            "target": lang.pick("目标", "Target"),
+            "tickets": lang.pick("工单数", "Tickets"),
+            "no_data": lang.pick("暂无数据", "No data"),
+        },
+    });
     let title = lang.pick("现状诊断报告", "Current-state diagnosis");
     let ctx = context! { ..page_ctx(&u, lang, "reports", title), ..context! {
         tab => "diagnosis",
         from => d.from.to_string(), to => d.to.to_string(),
-        months => d.months.iter().map(|(m, f)| figures(m.strftime("%Y-%m").to_string(), f)).collect::<Vec<_>>(),
-        total => figures(lang.pick("合计", "Total").to_string(), &d.total),
-        categories => d.categories.iter().map(|(c, n)| context! {
-            label => cat_label(c), tickets => n, share => kpi::display(kpi::ratio(*n, total_tickets), Unit::Percent),
-        }).collect::<Vec<_>>(),
-        churn_reasons => d.churn_reasons.iter().map(|(r, n)| context! {
-            label => guanxi_domain::segment::ChurnReason::parse(r).map_or_else(|_| r.clone(), |x| x.label(lang).to_string()),
-            count => n,
-        }).collect::<Vec<_>>(),
-        pain_points => d.pain_points.iter().map(|(c, s, n)| context! {
-            category => cat_label(c), subject => s, tickets => n,
-            share => kpi::display(kpi::ratio(*n, total_tickets), Unit::Percent),
-        }).collect::<Vec<_>>(),
-        satisfaction_pending => csat.map(|k| lang.pick(k.pending_zh, k.pending_en)),
+        tables => tables.iter().map(Table::ctx).collect::<Vec<_>>(),
+        charts => script_json(&charts),
     }};
     render(&state, "reports/diagnosis.html", ctx)
+}
+
+/// The diagnosis as an Excel file: one sheet per table of the page, the
+/// same values (counts as numbers, the rest as shown), Chinese headers.
+async fn diagnosis_xlsx(State(state): State<AppState>, ReqLang(lang): ReqLang, u: PageUser) -> AppResult<Response> {
+    let d = svc::diagnosis(&state, &u.user, lang).await?;
+    let tables = diagnosis_tables(&d, lang);
+    let title = format!("{}（{} ~ {}）", lang.pick("现状诊断报告", "Current-state diagnosis"), d.from, d.to);
+    let bytes = tables_book(&tables, &title).map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(xlsx_response(bytes, &format!("diagnosis-{}-{}.xlsx", d.from.strftime("%Y%m%d"), d.to.strftime("%Y%m%d"))))
+}
+
+/// Tables as a workbook, one sheet each (named by the table's title): the
+/// report's title, the header row, then the rows.
+fn tables_book(tables: &[Table], title: &str) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let mut book = Workbook::new();
+    let bold = Format::new().set_bold();
+    let red = Format::new().set_font_color(rust_xlsxwriter::Color::RGB(0x00C4_1D24)).set_bold();
+    for t in tables {
+        let sheet = book.add_worksheet();
+        sheet.set_name(t.title.chars().filter(|c| !"[]:*?/\\".contains(*c)).take(31).collect::<String>())?;
+        sheet.write_string_with_format(0, 0, format!("{title} · {}", t.title), &bold)?;
+        for (i, h) in t.head.iter().enumerate() {
+            sheet.write_string_with_format(1, u16::try_from(i).unwrap_or(0), h, &bold)?;
+        }
+        for (i, r) in t.rows.iter().enumerate() {
+            let row = u32::try_from(i).unwrap_or(0) + 2;
+            if r.total {
+                sheet.write_string_with_format(row, 0, &r.label, &bold)?;
+            } else {
+                sheet.write_string(row, 0, &r.label)?;
+            }
+            for (j, (v, missed)) in r.cells.iter().enumerate() {
+                let col = u16::try_from(j).unwrap_or(0) + 1;
+                match (v.parse::<i64>(), missed) {
+                    #[allow(clippy::cast_precision_loss)]
+                    (Ok(n), _) => sheet.write_number(row, col, n as f64)?,
+                    (Err(_), true) => sheet.write_string_with_format(row, col, v, &red)?,
+                    (Err(_), false) => sheet.write_string(row, col, v)?,
+                };
+            }
+        }
+        sheet.set_column_width(0, 24)?;
+    }
+    book.save_to_buffer()
+}
+
+/// An Excel download.
+fn xlsx_response(bytes: Vec<u8>, name: &str) -> Response {
+    let mut r = bytes.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(crate::import::XLSX_MIME));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
 }
 
 fn parse_month(state: &AppState, pairs: &[(String, String)]) -> AppResult<jiff::civil::Date> {
