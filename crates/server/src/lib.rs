@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod authz;
 pub mod bench_data;
 pub mod bench_tickets;
 pub mod config;
@@ -180,6 +181,8 @@ pub fn app(state: AppState) -> Router {
     // error renderer, which sits outside both and is told the limits.
     let limited = |router: Router<AppState>, body_bytes: usize, secs: u64| {
         router
+            // Who may call what: refused before any handler runs (authz.rs).
+            .layer(axum::middleware::from_fn_with_state(state.clone(), authz::enforce))
             .layer(axum::extract::DefaultBodyLimit::max(body_bytes))
             .layer(tower_http::limit::RequestBodyLimitLayer::new(body_bytes))
             .layer(tower_http::timeout::TimeoutLayer::with_status_code(
