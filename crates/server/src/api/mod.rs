@@ -10,6 +10,7 @@ pub mod json;
 pub mod knowledge;
 pub mod kpis;
 pub mod maintenance;
+mod openapi_errors;
 pub mod outreach;
 pub mod relationship;
 pub mod rule_tags;
@@ -103,6 +104,7 @@ fn router_parts() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenA
     let (router, mut doc) = main_parts();
     doc.merge(upload_doc);
     doc.merge(attachment_parts().1);
+    openapi_errors::document(&mut doc);
     (router, uploads, doc)
 }
 
