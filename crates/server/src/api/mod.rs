@@ -191,6 +191,8 @@ fn main_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(outreach::update_template))
         .routes(routes!(outreach::get_settings, outreach::save_settings))
         .routes(routes!(outreach::send_survey))
+        .routes(routes!(outreach::consents, outreach::record_consent))
+        .routes(routes!(outreach::appointment, outreach::schedule_appointment, outreach::cancel_appointment))
         .split_for_parts()
 }
 
