@@ -24,17 +24,6 @@ fn generate_then_run_every_scenario() {
     let said = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(said.contains("Generated 50 customers, 100 contacts, "), "{said}");
 
-    // Tickets for the ticket and report scenarios.
-    let out = Command::new(bin)
-        .args(["bench", "tickets", "--count", "300", "--data-dir"])
-        .arg(&dir)
-        .env_remove("DATABASE_URL")
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Generated 300 tickets"));
-
     // The segmentation job over the data set (its benchmark at scale 1 is in BENCHMARKS.md).
     let out = Command::new(bin)
         .args(["segments", "recompute", "--json", "--data-dir"])
@@ -95,9 +84,7 @@ fn generate_then_run_every_scenario() {
             "customer-list",
             "customer-360",
             "ticket-create",
-            "ticket-queue",
-            "report-monthly",
-            "report-monitoring"
+            "ticket-queue"
         ]
     );
     for r in results.as_array().unwrap() {

@@ -21,7 +21,13 @@ pub struct Config {
     pub data_key: Option<String>,
     pub data_key_file: Option<PathBuf>,
     pub time_zone: jiff::tz::TimeZone,
+    /// A browser session's absolute lifetime, hours.
     pub session_hours: i64,
+    /// A browser session ends after this many minutes without a request.
+    pub session_idle_minutes: i64,
+    /// Roles that must sign in with a second factor (TOTP); a user of such a
+    /// role without one sets it up at the next sign-in.
+    pub totp_required_roles: Vec<guanxi_domain::user::Role>,
     pub token_days: i64,
     pub cookie_secure: bool,
     pub default_lang: Lang,
@@ -72,6 +78,8 @@ struct FileConfig {
     data_key_file: Option<PathBuf>,
     time_zone: Option<String>,
     session_hours: Option<i64>,
+    session_idle_minutes: Option<i64>,
+    totp_required_roles: Option<String>,
     token_days: Option<i64>,
     cookie_secure: Option<bool>,
     default_lang: Option<String>,
@@ -100,6 +108,8 @@ impl Default for Config {
             data_key_file: None,
             time_zone: jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::UTC),
             session_hours: 12,
+            session_idle_minutes: 30,
+            totp_required_roles: vec![guanxi_domain::user::Role::Admin, guanxi_domain::user::Role::Supervisor],
             token_days: 90,
             cookie_secure: false,
             default_lang: Lang::Zh,
@@ -118,6 +128,21 @@ fn parse_bool(name: &str, v: &str) -> Result<bool, ConfigError> {
         "0" | "false" | "no" | "off" | "" => Ok(false),
         _ => Err(ConfigError(format!("{name} must be true or false, not {v:?}"))),
     }
+}
+
+/// `admin,supervisor`, or `none` (or empty) for no role.
+fn parse_roles(v: &str) -> Result<Vec<guanxi_domain::user::Role>, ConfigError> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty() && *r != "none")
+        .map(|r| {
+            guanxi_domain::user::Role::parse(r).map_err(|_| {
+                ConfigError(format!(
+                    "GUANXI_TOTP_REQUIRED_ROLES: unknown role {r:?} (agent, supervisor, advisor, collaborator, admin or none)"
+                ))
+            })
+        })
+        .collect()
 }
 
 fn parse_num<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, ConfigError> {
@@ -172,6 +197,12 @@ impl Config {
         if let Some(v) = get("GUANXI_SESSION_HOURS", f.session_hours.map(|n| n.to_string())) {
             c.session_hours = parse_num("GUANXI_SESSION_HOURS", &v)?;
         }
+        if let Some(v) = get("GUANXI_SESSION_IDLE_MINUTES", f.session_idle_minutes.map(|n| n.to_string())) {
+            c.session_idle_minutes = parse_num("GUANXI_SESSION_IDLE_MINUTES", &v)?;
+        }
+        if let Some(v) = get("GUANXI_TOTP_REQUIRED_ROLES", f.totp_required_roles) {
+            c.totp_required_roles = parse_roles(&v)?;
+        }
         if let Some(v) = get("GUANXI_TOKEN_DAYS", f.token_days.map(|n| n.to_string())) {
             c.token_days = parse_num("GUANXI_TOKEN_DAYS", &v)?;
         }
@@ -220,6 +251,9 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         if !(1..=24 * 30).contains(&self.session_hours) {
             return Err(ConfigError("GUANXI_SESSION_HOURS must be between 1 and 720".into()));
+        }
+        if !(1..=24 * 60).contains(&self.session_idle_minutes) {
+            return Err(ConfigError("GUANXI_SESSION_IDLE_MINUTES must be between 1 and 1440".into()));
         }
         if !(1..=3650).contains(&self.token_days) {
             return Err(ConfigError("GUANXI_TOKEN_DAYS must be between 1 and 3650".into()));
@@ -300,6 +334,15 @@ mod tests {
         assert!(e.0.contains("DATABASE_URL"));
         let e = Config::load(None, env(&[("GUANXI_SESSION_HOURS", "abc")])).unwrap_err();
         assert!(e.0.contains("GUANXI_SESSION_HOURS"));
+        let e = Config::load(None, env(&[("GUANXI_SESSION_IDLE_MINUTES", "0")])).unwrap_err();
+        assert!(e.0.contains("GUANXI_SESSION_IDLE_MINUTES"));
+        let e = Config::load(None, env(&[("GUANXI_TOTP_REQUIRED_ROLES", "admin,boss")])).unwrap_err();
+        assert!(e.0.contains("boss"));
+        let c = Config::load(None, env(&[("GUANXI_TOTP_REQUIRED_ROLES", "none")])).unwrap();
+        assert!(c.totp_required_roles.is_empty());
+        let c = Config::load(None, env(&[])).unwrap();
+        assert_eq!(c.totp_required_roles.len(), 2);
+        assert_eq!(c.session_idle_minutes, 30);
         let e = Config::load(None, env(&[("GUANXI_TIME_ZONE", "Mars/Base")])).unwrap_err();
         assert!(e.0.contains("GUANXI_TIME_ZONE"));
         for bad in ["24", "-1", "two"] {

@@ -176,47 +176,369 @@ pub fn delete_group(c: &mut Conn, id: i64) -> Result<()> {
     Ok(())
 }
 
+/// How far a session has got: the password alone (`Totp`), the password
+/// of a user whose role requires two-factor that is not set up yet
+/// (`Enrol`), or signed in (`Full`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStage {
+    Totp,
+    Enrol,
+    Full,
+}
+
+impl SessionStage {
+    pub fn code(self) -> &'static str {
+        match self {
+            SessionStage::Totp => "totp",
+            SessionStage::Enrol => "enrol",
+            SessionStage::Full => "full",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "full" => SessionStage::Full,
+            "enrol" => SessionStage::Enrol,
+            _ => SessionStage::Totp,
+        }
+    }
+}
+
 /// A logged-in browser session.
 #[derive(Debug, Clone)]
 pub struct Session {
     pub user: User,
     pub csrf_token: String,
     pub expires_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub stage: SessionStage,
+    pub handle: String,
 }
 
-pub fn create_session(
-    c: &mut Conn,
-    id_hash: &str,
-    user_id: i64,
-    csrf_token: &str,
-    now: Timestamp,
-    expires_at: Timestamp,
-) -> Result<()> {
+/// A session about to be stored: only the SHA-256 of its id.
+#[derive(Debug, Clone)]
+pub struct NewSession<'a> {
+    pub id_hash: &'a str,
+    pub handle: &'a str,
+    pub user_id: i64,
+    pub csrf_token: &'a str,
+    pub now: Timestamp,
+    pub expires_at: Timestamp,
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub stage: SessionStage,
+}
+
+pub fn create_session(c: &mut Conn, s: &NewSession<'_>) -> Result<()> {
     // Expired sessions of anyone are swept as new ones are made.
-    c.execute("DELETE FROM sessions WHERE expires_at < $1", args![now])?;
+    c.execute("DELETE FROM sessions WHERE expires_at < $1", args![s.now])?;
     c.execute(
-        "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $4, $5)",
-        args![id_hash, user_id, csrf_token, now, expires_at],
+        "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at, expires_at, handle, ip, user_agent, stage)
+         VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9)",
+        args![s.id_hash, s.user_id, s.csrf_token, s.now, s.expires_at, s.handle, s.ip, s.user_agent, s.stage.code()],
     )?;
     Ok(())
 }
 
-/// The live session with this id hash, if its user is still active.
-pub fn find_session(c: &mut Conn, id_hash: &str, now: Timestamp) -> Result<Option<Session>> {
-    let sql = format!("SELECT {USER_COLS_SESSION} WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.active = $3");
-    match c.query_opt(&sql, args![id_hash, now, true])? {
-        Some(r) => Ok(Some(Session { user: user(&r)?, csrf_token: r.get(8)?, expires_at: r.get(9)? })),
+/// The live session with this id hash: not past its absolute end, seen
+/// after `idle_since`, and its user still active.
+pub fn find_session(c: &mut Conn, id_hash: &str, now: Timestamp, idle_since: Timestamp) -> Result<Option<Session>> {
+    let sql = format!(
+        "SELECT {USER_COLS_SESSION} WHERE s.id_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 AND u.active = $4"
+    );
+    match c.query_opt(&sql, args![id_hash, now, idle_since, true])? {
+        Some(r) => {
+            let stage: String = r.get(11)?;
+            Ok(Some(Session {
+                user: user(&r)?,
+                csrf_token: r.get(8)?,
+                expires_at: r.get(9)?,
+                last_seen_at: r.get(10)?,
+                stage: SessionStage::parse(&stage),
+                handle: r.get(12)?,
+            }))
+        }
         None => Ok(None),
     }
 }
 
 const USER_COLS_SESSION: &str =
-    "u.id, u.email, u.name, u.role, u.group_id, g.name, u.active, u.certified, s.csrf_token, s.expires_at
+    "u.id, u.email, u.name, u.role, u.group_id, g.name, u.active, u.certified, s.csrf_token, s.expires_at,
+    s.last_seen_at, s.stage, s.handle
     FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN groups g ON g.id = u.group_id";
+
+/// Records activity on a session (for the idle timeout and the list).
+pub fn touch_session(c: &mut Conn, id_hash: &str, now: Timestamp) -> Result<()> {
+    c.execute("UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1", args![id_hash, now])?;
+    Ok(())
+}
+
+/// Gives a session a new id (and CSRF token) as it moves to `stage`: the
+/// old id stops working. False when the old session is gone.
+pub fn rotate_session(
+    c: &mut Conn,
+    old_hash: &str,
+    new_hash: &str,
+    csrf_token: &str,
+    stage: SessionStage,
+    now: Timestamp,
+) -> Result<bool> {
+    Ok(c.execute(
+        "UPDATE sessions SET id_hash = $2, csrf_token = $3, stage = $4, last_seen_at = $5 WHERE id_hash = $1",
+        args![old_hash, new_hash, csrf_token, stage.code(), now],
+    )? == 1)
+}
 
 pub fn delete_session(c: &mut Conn, id_hash: &str) -> Result<()> {
     c.execute("DELETE FROM sessions WHERE id_hash = $1", args![id_hash])?;
     Ok(())
+}
+
+/// A session as its owner sees it in the list.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionInfo {
+    pub handle: String,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub stage: String,
+}
+
+/// A user's live sessions, newest activity first.
+pub fn list_sessions(c: &mut Conn, user_id: i64, now: Timestamp, idle_since: Timestamp) -> Result<Vec<SessionInfo>> {
+    c.query(
+        "SELECT handle, created_at, last_seen_at, expires_at, ip, user_agent, stage FROM sessions
+         WHERE user_id = $1 AND expires_at > $2 AND last_seen_at > $3 ORDER BY last_seen_at DESC, created_at DESC LIMIT 200",
+        args![user_id, now, idle_since],
+    )?
+    .iter()
+    .map(|r| {
+        Ok(SessionInfo {
+            handle: r.get(0)?,
+            created_at: r.get(1)?,
+            last_seen_at: r.get(2)?,
+            expires_at: r.get(3)?,
+            ip: r.get(4)?,
+            user_agent: r.get(5)?,
+            stage: r.get(6)?,
+        })
+    })
+    .collect()
+}
+
+/// Ends one of a user's sessions by its handle; false when there was none.
+pub fn end_session(c: &mut Conn, user_id: i64, handle: &str) -> Result<bool> {
+    Ok(c.execute("DELETE FROM sessions WHERE user_id = $1 AND handle = $2", args![user_id, handle])? > 0)
+}
+
+/// Ends every session and API token of a user, except the session `keep`.
+pub fn end_all_sessions(c: &mut Conn, user_id: i64, keep: Option<&str>) -> Result<()> {
+    c.execute("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2", args![user_id, keep.unwrap_or("")])?;
+    c.execute("DELETE FROM api_tokens WHERE user_id = $1", args![user_id])?;
+    Ok(())
+}
+
+/// Replaces a user's password hash.
+pub fn set_password(c: &mut Conn, user_id: i64, password_hash: &str, now: Timestamp) -> Result<()> {
+    c.execute(
+        "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1",
+        args![user_id, password_hash, now],
+    )?;
+    Ok(())
+}
+
+/// The password hash of a user (to confirm it before a change).
+pub fn password_hash(c: &mut Conn, user_id: i64) -> Result<String> {
+    c.scalar("SELECT password_hash FROM users WHERE id = $1", args![user_id])
+}
+
+/// An API token as its owner sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub name: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+}
+
+pub fn list_tokens(c: &mut Conn, user_id: i64, now: Timestamp) -> Result<Vec<TokenInfo>> {
+    c.query(
+        "SELECT id, name, created_at, expires_at, last_used_at FROM api_tokens
+         WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, id DESC LIMIT 200",
+        args![user_id, now],
+    )?
+    .iter()
+    .map(|r| {
+        Ok(TokenInfo {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            created_at: r.get(2)?,
+            expires_at: r.get(3)?,
+            last_used_at: r.get(4)?,
+        })
+    })
+    .collect()
+}
+
+/// Revokes one of a user's tokens; false when there was none.
+pub fn delete_token(c: &mut Conn, user_id: i64, id: i64) -> Result<bool> {
+    Ok(c.execute("DELETE FROM api_tokens WHERE user_id = $1 AND id = $2", args![user_id, id])? > 0)
+}
+
+/// A user's two-factor state; secrets as stored (encrypted by the caller).
+#[derive(Debug, Clone, Default)]
+pub struct TotpState {
+    pub secret: Option<String>,
+    pub pending: Option<String>,
+    pub enabled_at: Option<Timestamp>,
+    pub last_step: Option<i64>,
+    pub recovery_left: i64,
+}
+
+pub fn totp_state(c: &mut Conn, user_id: i64) -> Result<TotpState> {
+    let r = c.query_one(
+        "SELECT totp_secret, totp_pending, totp_enabled_at, totp_last_step,
+                (SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL)
+         FROM users WHERE id = $1",
+        args![user_id],
+    )?;
+    Ok(TotpState {
+        secret: r.get(0)?,
+        pending: r.get(1)?,
+        enabled_at: r.get(2)?,
+        last_step: r.get(3)?,
+        recovery_left: r.get(4)?,
+    })
+}
+
+/// Stores a secret being set up (not yet in force).
+pub fn set_totp_pending(c: &mut Conn, user_id: i64, sealed: Option<&str>) -> Result<()> {
+    c.execute("UPDATE users SET totp_pending = $2 WHERE id = $1", args![user_id, sealed])?;
+    Ok(())
+}
+
+/// Puts the pending secret in force with the step of the code that
+/// confirmed it, and replaces the recovery codes.
+pub fn enable_totp(c: &mut Conn, user_id: i64, step: i64, code_hashes: &[String], now: Timestamp) -> Result<()> {
+    c.execute(
+        "UPDATE users SET totp_secret = totp_pending, totp_pending = NULL, totp_enabled_at = $2, totp_last_step = $3
+         WHERE id = $1 AND totp_pending IS NOT NULL",
+        args![user_id, now, step],
+    )?;
+    c.execute("DELETE FROM recovery_codes WHERE user_id = $1", args![user_id])?;
+    for h in code_hashes {
+        c.execute("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)", args![user_id, h.as_str()])?;
+    }
+    Ok(())
+}
+
+/// Turns two-factor off for a user.
+pub fn disable_totp(c: &mut Conn, user_id: i64) -> Result<()> {
+    c.execute(
+        "UPDATE users SET totp_secret = NULL, totp_pending = NULL, totp_enabled_at = NULL, totp_last_step = NULL WHERE id = $1",
+        args![user_id],
+    )?;
+    c.execute("DELETE FROM recovery_codes WHERE user_id = $1", args![user_id])?;
+    Ok(())
+}
+
+/// Accepts a code's time step once: false if this step (or a later one)
+/// was already used.
+pub fn claim_totp_step(c: &mut Conn, user_id: i64, step: i64) -> Result<bool> {
+    Ok(c.execute(
+        "UPDATE users SET totp_last_step = $2 WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)",
+        args![user_id, step],
+    )? == 1)
+}
+
+/// Uses up a recovery code; false if it is unknown or used.
+pub fn use_recovery_code(c: &mut Conn, user_id: i64, code_hash: &str, now: Timestamp) -> Result<bool> {
+    Ok(c.execute(
+        "UPDATE recovery_codes SET used_at = $3 WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
+        args![user_id, code_hash, now],
+    )? == 1)
+}
+
+/// A sign-in attempt or a refused authorisation.
+#[derive(Debug, Clone)]
+pub struct SecurityEvent<'a> {
+    /// `login_ok`, `login_failed`, `login_locked`, `totp_failed`, `denied`, ...
+    pub kind: &'a str,
+    pub user_id: Option<i64>,
+    pub email: Option<&'a str>,
+    pub ip: Option<&'a str>,
+    pub detail: String,
+}
+
+pub fn record_event(c: &mut Conn, at: Timestamp, e: &SecurityEvent<'_>) -> Result<()> {
+    let email = e.email.map(|m| m.trim().to_lowercase());
+    c.execute(
+        "INSERT INTO security_events (at, kind, user_id, email, ip, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+        args![at, e.kind, e.user_id, email.as_deref(), e.ip, e.detail.as_str()],
+    )?;
+    Ok(())
+}
+
+/// Failed sign-ins (password or second factor) for an account since
+/// `since`, not counting those before its last successful sign-in.
+pub fn failures_for_email(c: &mut Conn, email: &str, since: Timestamp) -> Result<i64> {
+    let email = email.trim().to_lowercase();
+    let last_ok: Option<Timestamp> = c
+        .query_opt(
+            "SELECT at FROM security_events WHERE email = $1 AND kind = 'login_ok' ORDER BY at DESC, id DESC LIMIT 1",
+            args![email.as_str()],
+        )?
+        .map(|r| r.get(0))
+        .transpose()?;
+    let since = last_ok.map_or(since, |t| t.max(since));
+    c.scalar(
+        "SELECT COUNT(*) FROM security_events WHERE email = $1 AND kind IN ('login_failed', 'totp_failed') AND at >= $2",
+        args![email.as_str(), since],
+    )
+}
+
+/// Failed sign-ins from an address since `since`.
+pub fn failures_for_ip(c: &mut Conn, ip: &str, since: Timestamp) -> Result<i64> {
+    c.scalar(
+        "SELECT COUNT(*) FROM security_events WHERE ip = $1 AND kind IN ('login_failed', 'totp_failed') AND at >= $2",
+        args![ip, since],
+    )
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SecurityEventRow {
+    pub id: i64,
+    pub at: Timestamp,
+    pub kind: String,
+    pub user_id: Option<i64>,
+    pub email: Option<String>,
+    pub ip: Option<String>,
+    pub detail: String,
+}
+
+/// The newest events, optionally of one kind.
+pub fn list_events(c: &mut Conn, kind: Option<&str>, limit: i64) -> Result<Vec<SecurityEventRow>> {
+    c.query(
+        "SELECT id, at, kind, user_id, email, ip, detail FROM security_events
+         WHERE ($1 = '' OR kind = $1) ORDER BY at DESC, id DESC LIMIT $2",
+        args![kind.unwrap_or(""), limit],
+    )?
+    .iter()
+    .map(|r| {
+        Ok(SecurityEventRow {
+            id: r.get(0)?,
+            at: r.get(1)?,
+            kind: r.get(2)?,
+            user_id: r.get(3)?,
+            email: r.get(4)?,
+            ip: r.get(5)?,
+            detail: r.get(6)?,
+        })
+    })
+    .collect()
 }
 
 pub fn create_token(

@@ -10,7 +10,6 @@ pub mod json;
 pub mod knowledge;
 pub mod kpis;
 pub mod maintenance;
-mod openapi_errors;
 pub mod outreach;
 pub mod relationship;
 pub mod rule_tags;
@@ -40,7 +39,7 @@ use crate::state::AppState;
     components(schemas(Problem)),
     modifiers(&BearerAuth),
     tags(
-        (name = "auth", description = "Tokens"),
+        (name = "auth", description = "Tokens, two-factor codes, the caller's own sessions (SPEC S1)"),
         (name = "customers", description = "客户档案 Customer records (SPEC C1)"),
         (name = "complaints", description = "投诉处理 Complaint handling (SPEC P1–P7)"),
         (name = "admin", description = "Users and groups (SPEC S1)"),
@@ -104,7 +103,6 @@ fn router_parts() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenA
     let (router, mut doc) = main_parts();
     doc.merge(upload_doc);
     doc.merge(attachment_parts().1);
-    openapi_errors::document(&mut doc);
     (router, uploads, doc)
 }
 
@@ -115,6 +113,10 @@ fn main_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(kpis::get_one))
         .routes(routes!(auth::create_token))
         .routes(routes!(auth::me))
+        .routes(routes!(auth::my_sessions))
+        .routes(routes!(auth::end_my_session))
+        .routes(routes!(auth::revoke_my_token))
+        .routes(routes!(auth::security_events))
         .routes(routes!(customers::list, customers::create))
         .routes(routes!(import::export_customers))
         .routes(routes!(customers::get_one, customers::update, customers::delete))
@@ -191,8 +193,6 @@ fn main_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(outreach::update_template))
         .routes(routes!(outreach::get_settings, outreach::save_settings))
         .routes(routes!(outreach::send_survey))
-        .routes(routes!(outreach::consents, outreach::record_consent))
-        .routes(routes!(outreach::appointment, outreach::schedule_appointment, outreach::cancel_appointment))
         .split_for_parts()
 }
 

@@ -2,7 +2,9 @@
 //! form); the API uses bearer tokens from `POST /api/v1/auth/token`.
 //! Session ids and tokens are random; only their SHA-256 is stored.
 
+pub mod login;
 pub mod password;
+pub mod totp;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -10,7 +12,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use guanxi_store::users::{self, User};
+use guanxi_store::users::{self, SessionStage, User};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -31,7 +33,7 @@ pub fn sha256_hex(s: &str) -> String {
     Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
 }
 
@@ -87,11 +89,14 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Not logged in: go to the login page and come back afterwards.
+/// Not logged in: go to the login page and come back afterwards; or
+/// signed in with the password only: give the second factor, or set it up.
 #[derive(Debug)]
 pub enum PageRejection {
     Login(String),
     Error(AppError),
+    SecondFactor(String),
+    Enrol,
 }
 
 impl IntoResponse for PageRejection {
@@ -102,6 +107,66 @@ impl IntoResponse for PageRejection {
                 Redirect::to(&format!("/login?{q}")).into_response()
             }
             PageRejection::Error(e) => e.into_response(),
+            PageRejection::SecondFactor(next) => {
+                let q = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
+                Redirect::to(&format!("/login/totp?{q}")).into_response()
+            }
+            PageRejection::Enrol => Redirect::to(ENROL_PATH).into_response(),
+        }
+    }
+}
+
+/// Where a user whose role requires two-factor sets it up.
+pub const ENROL_PATH: &str = "/account/security";
+
+/// The session of a request's cookie, at whatever stage, with its id hash.
+/// Activity is recorded (at most once a minute) for the idle timeout.
+pub async fn current_session(parts: &Parts, state: &AppState) -> Result<Option<(users::Session, String)>, AppError> {
+    let Some(sid) = cookie(&parts.headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let hash = sha256_hex(sid);
+    let now = state.clock.now();
+    let idle_since = now
+        .checked_sub(jiff::SignedDuration::from_mins(state.config.session_idle_minutes))
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let h = hash.clone();
+    let Some(session) = state.db.read(move |c| users::find_session(c, &h, now, idle_since)).await? else {
+        return Ok(None);
+    };
+    if now.duration_since(session.last_seen_at) >= jiff::SignedDuration::from_mins(1) {
+        let h = hash.clone();
+        state.db.write(move |c| users::touch_session(c, &h, now)).await?;
+    }
+    Ok(Some((session, hash)))
+}
+
+/// A session at any stage: the second-factor and set-up pages use it.
+#[derive(Debug, Clone)]
+pub struct AnySession {
+    pub user: User,
+    pub csrf: String,
+    pub session_hash: String,
+    pub stage: SessionStage,
+}
+
+impl AnySession {
+    pub fn check_csrf(&self, sent: Option<&str>) -> Result<(), AppError> {
+        match sent {
+            Some(t) if constant_time_eq(t.as_bytes(), self.csrf.as_bytes()) => Ok(()),
+            _ => Err(AppError::Forbidden),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for AnySession {
+    type Rejection = PageRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let next = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_else(|| "/".into());
+        match current_session(parts, state).await.map_err(PageRejection::Error)? {
+            Some((s, hash)) => Ok(AnySession { user: s.user, csrf: s.csrf_token, session_hash: hash, stage: s.stage }),
+            None => Err(PageRejection::Login(next)),
         }
     }
 }
@@ -111,19 +176,12 @@ impl FromRequestParts<AppState> for PageUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let next = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_else(|| "/".into());
-        let Some(sid) = cookie(&parts.headers, SESSION_COOKIE) else {
-            return Err(PageRejection::Login(next));
-        };
-        let hash = sha256_hex(sid);
-        let now = state.clock.now();
-        let h = hash.clone();
-        let session = state
-            .db
-            .read(move |c| users::find_session(c, &h, now))
-            .await
-            .map_err(|e| PageRejection::Error(e.into()))?;
-        match session {
-            Some(s) => Ok(PageUser { user: s.user, csrf: s.csrf_token, session_hash: hash }),
+        match current_session(parts, state).await.map_err(PageRejection::Error)? {
+            Some((s, hash)) => match s.stage {
+                SessionStage::Full => Ok(PageUser { user: s.user, csrf: s.csrf_token, session_hash: hash }),
+                SessionStage::Totp => Err(PageRejection::SecondFactor(next)),
+                SessionStage::Enrol => Err(PageRejection::Enrol),
+            },
             None => Err(PageRejection::Login(next)),
         }
     }

@@ -9,10 +9,13 @@ use guanxi_store::users;
 use minijinja::context;
 use serde::Deserialize;
 
-use super::{form_get, form_pairs, render};
-use crate::auth::{PageUser, password, random_token, session_cookie, sha256_hex};
+use guanxi_store::users::SessionStage;
+
+use super::{ClientIp, form_get, form_pairs, render};
+use crate::auth::{AnySession, ENROL_PATH, SESSION_COOKIE, login, session_cookie, sha256_hex};
 use crate::error::AppResult;
 use crate::lang::ReqLang;
+use crate::lang::cookie;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -51,7 +54,25 @@ pub async fn form(
     login_page(&state, lang, &safe_next(q.next.as_deref()), "", None)
 }
 
-pub async fn submit(State(state): State<AppState>, ReqLang(lang): ReqLang, body: Bytes) -> AppResult<Response> {
+fn user_agent(headers: &HeaderMap) -> Option<String> {
+    headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+fn with_cookie(mut res: Response, state: &AppState, sid: &str) -> Response {
+    let max_age = state.config.session_hours * 3600;
+    if let Ok(v) = HeaderValue::from_str(&session_cookie(sid, max_age, state.config.cookie_secure)) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<Response> {
     let pairs = form_pairs(&body)?;
     let email = form_get(&pairs, "email").unwrap_or("").trim().to_string();
     let pw = form_get(&pairs, "password").unwrap_or("").to_string();
@@ -61,36 +82,102 @@ pub async fn submit(State(state): State<AppState>, ReqLang(lang): ReqLang, body:
         return Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, login_page(&state, lang, &next, &email, Some(msg))?)
             .into_response());
     }
-    let e = email.clone();
-    let found = state.db.read(move |c| users::find_for_login(c, &e)).await?;
-    let (user, hash) = match found {
-        Some((u, h)) if u.active => (Some(u), h),
-        _ => (None, password::dummy_hash().to_string()),
+    let user = match login::check_password(&state, &email, pw, ip.as_deref(), "web").await? {
+        Ok(u) => u,
+        Err(r) => {
+            return Ok((r.status(), login_page(&state, lang, &next, &email, Some(r.message(lang)))?).into_response());
+        }
     };
-    let ok = password::verify(hash, pw).await;
-    let Some(user) = user.filter(|_| ok) else {
-        let msg = lang.pick("邮箱或密码不正确", "Wrong email or password");
-        return Ok(
-            (axum::http::StatusCode::UNAUTHORIZED, login_page(&state, lang, &next, &email, Some(msg))?).into_response()
-        );
+    let (has_totp, required) = login::second_factor(&state, &user).await?;
+    let stage = if has_totp {
+        SessionStage::Totp
+    } else if required {
+        SessionStage::Enrol
+    } else {
+        SessionStage::Full
     };
-    let sid = random_token();
-    let sid_hash = sha256_hex(&sid);
-    let csrf = random_token();
-    let now = state.clock.now();
-    let hours = state.config.session_hours;
-    let expires = now
-        .checked_add(jiff::SignedDuration::from_hours(hours))
-        .map_err(|e| crate::error::AppError::Internal(e.to_string()))?;
-    state.db.write(move |c| users::create_session(c, &sid_hash, user.id, &csrf, now, expires)).await?;
-    let mut res = Redirect::to(&next).into_response();
-    if let Ok(v) = HeaderValue::from_str(&session_cookie(&sid, hours * 3600, state.config.cookie_secure)) {
-        res.headers_mut().append(header::SET_COOKIE, v);
-    }
-    Ok(res)
+    let kind = if stage == SessionStage::Totp { "password_ok" } else { "login_ok" };
+    login::record(&state, kind, Some(user.id), Some(user.email.clone()), ip.clone(), "web".into()).await?;
+    let previous = cookie(&headers, SESSION_COOKIE).map(sha256_hex);
+    let sid = login::start_session(&state, user.id, stage, previous, ip, user_agent(&headers)).await?;
+    let to = match stage {
+        SessionStage::Full => next,
+        SessionStage::Totp => {
+            format!("/login/totp?{}", serde_urlencoded::to_string([("next", next)]).unwrap_or_default())
+        }
+        SessionStage::Enrol => ENROL_PATH.to_string(),
+    };
+    Ok(with_cookie(Redirect::to(&to).into_response(), &state, &sid))
 }
 
-pub async fn logout(State(state): State<AppState>, u: PageUser, body: Bytes) -> AppResult<Response> {
+fn totp_page(state: &AppState, lang: Lang, s: &AnySession, next: &str, error: Option<&str>) -> AppResult<Html<String>> {
+    render(
+        state,
+        "login_totp.html",
+        context! {
+            lang => if lang == Lang::En { "en" } else { "zh" },
+            html_lang => lang.code(),
+            next => next,
+            csrf => s.csrf,
+            email => s.user.email,
+            error => error,
+        },
+    )
+}
+
+/// The second step of signing in: the authenticator's code.
+pub async fn totp_form(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    s: AnySession,
+    Query(q): Query<NextQuery>,
+) -> AppResult<Response> {
+    let next = safe_next(q.next.as_deref());
+    if s.stage != SessionStage::Totp {
+        return Ok(Redirect::to(&next).into_response());
+    }
+    Ok(totp_page(&state, lang, &s, &next, None)?.into_response())
+}
+
+pub async fn totp_submit(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    ClientIp(ip): ClientIp,
+    s: AnySession,
+    body: Bytes,
+) -> AppResult<Response> {
+    let pairs = form_pairs(&body)?;
+    s.check_csrf(form_get(&pairs, "_csrf"))?;
+    let next = safe_next(form_get(&pairs, "next"));
+    if s.stage != SessionStage::Totp {
+        return Ok(Redirect::to(&next).into_response());
+    }
+    let code = form_get(&pairs, "code").unwrap_or("").trim().to_string();
+    match login::check_code(&state, &s.user, &code, ip.as_deref()).await? {
+        Ok(()) => {
+            login::record(&state, "login_ok", Some(s.user.id), Some(s.user.email.clone()), ip, "web totp".into())
+                .await?;
+            let sid = login::advance_session(&state, s.session_hash.clone(), SessionStage::Full).await?;
+            Ok(with_cookie(Redirect::to(&next).into_response(), &state, &sid))
+        }
+        Err(r) => {
+            if r == login::Refusal::AccountLocked || r == login::Refusal::AddressLocked {
+                // Locked: this half-signed-in session ends too.
+                let h = s.session_hash.clone();
+                state.db.write(move |c| users::delete_session(c, &h)).await?;
+                let res = (r.status(), login_page(&state, lang, &next, &s.user.email, Some(r.message(lang)))?);
+                let mut res = res.into_response();
+                if let Ok(v) = HeaderValue::from_str(&session_cookie("", 0, state.config.cookie_secure)) {
+                    res.headers_mut().append(header::SET_COOKIE, v);
+                }
+                return Ok(res);
+            }
+            Ok((r.status(), totp_page(&state, lang, &s, &next, Some(r.message(lang)))?).into_response())
+        }
+    }
+}
+
+pub async fn logout(State(state): State<AppState>, u: AnySession, body: Bytes) -> AppResult<Response> {
     let pairs = form_pairs(&body)?;
     u.check_csrf(form_get(&pairs, "_csrf"))?;
     let h = u.session_hash.clone();

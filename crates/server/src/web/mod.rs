@@ -2,6 +2,7 @@
 //! administration; the compiled-in assets; and the error renderer shared
 //! with the API.
 
+mod account;
 mod admin;
 mod calendar;
 mod complaints;
@@ -41,7 +42,9 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home::workbench))
         .route("/login", get(login::form).post(login::submit))
+        .route("/login/totp", get(login::totp_form).post(login::totp_submit))
         .route("/logout", axum::routing::post(login::logout))
+        .merge(account::router())
         .route("/lang/{code}", get(login::switch_lang))
         .merge(customers::router())
         .merge(relationship::router())
@@ -173,6 +176,11 @@ pub async fn render_errors(State(state): State<AppState>, req: Request, next: Ne
     let lang = request_lang(req.headers(), req.uri().query(), state.config.default_lang);
     let path = req.uri().path().to_string();
     let is_api = path.starts_with("/api/") || path == "/healthz";
+    // Who asked, for the log of refused requests (SPEC S1).
+    let method = req.method().to_string();
+    let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| a.ip().to_string());
+    let bearer_hash = crate::auth::bearer(req.headers()).map(crate::auth::sha256_hex);
+    let session_hash = crate::lang::cookie(req.headers(), crate::auth::SESSION_COOKIE).map(crate::auth::sha256_hex);
     let limits = req.extensions().get::<RequestLimits>().copied();
     let mut res = next.run(req).await;
     let pending = res.extensions_mut().remove::<PendingError>();
@@ -226,6 +234,9 @@ pub async fn render_errors(State(state): State<AppState>, req: Request, next: Ne
         None => return res,
     };
     let status = err.status();
+    if matches!(*err, AppError::Unauthorized | AppError::Forbidden) {
+        crate::auth::login::log_refusal(&state, status, &method, &path, ip, bearer_hash, session_hash).await;
+    }
     if is_api {
         let mut r = problem_response(status, &err.problem(lang));
         if status == StatusCode::UNAUTHORIZED {

@@ -29,6 +29,8 @@ impl Templates {
             "base.html",
             "macros.html",
             "login.html",
+            "login_totp.html",
+            "account/security.html",
             "home.html",
             "error.html",
             "customers/list.html",

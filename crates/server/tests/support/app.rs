@@ -42,10 +42,23 @@ pub async fn apps() -> Vec<TestApp> {
     v
 }
 
+/// As [`apps`], with a configuration changed by `f`.
+pub async fn apps_with(f: impl Fn(&mut Config)) -> Vec<TestApp> {
+    let mut v = Vec::new();
+    for db in testing::engines().unwrap() {
+        v.push(TestApp::spawn_with(db, &f).await);
+    }
+    v
+}
+
 impl TestApp {
     pub async fn spawn(db: TestDb) -> TestApp {
+        Self::spawn_with(db, |_| {}).await
+    }
+
+    pub async fn spawn_with(db: TestDb, f: impl Fn(&mut Config)) -> TestApp {
         let (dir, guard) = testing::temp_dir().unwrap();
-        let config = Config {
+        let mut config = Config {
             data_dir: dir,
             admin_email: ADMIN_EMAIL.into(),
             admin_password: Some(ADMIN_PASSWORD.into()),
@@ -59,8 +72,12 @@ impl TestApp {
             // Tests run due jobs themselves (guanxi_server::jobs::run_due).
             scheduler_poll_ms: None,
             maintenance_hour: None,
+            // Two-factor sign-in is tested on its own (tests/sessions.rs);
+            // other tests sign admins in with the password alone.
+            totp_required_roles: Vec::new(),
             ..Config::default()
         };
+        f(&mut config);
         let clock = Arc::new(TestClock::new("2026-11-23T02:00:00Z".parse().unwrap()));
         let state = guanxi_server::prepare(config, clock.clone()).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

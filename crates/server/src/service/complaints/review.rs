@@ -25,8 +25,7 @@ pub struct MonthlyReview {
     /// Categories, most frequent first, with the cumulative share (‰).
     #[schema(value_type = Vec<Object>)]
     pub pareto: Vec<ParetoBar>,
-    /// Pairs of demand type code and count, e.g. `["refund", 3]`.
-    #[schema(value_type = Vec<Vec<Value>>)]
+    #[schema(value_type = Vec<Object>)]
     pub by_demand: Vec<(String, i64)>,
     pub overdue: i64,
     /// 超时率 in per mille.
