@@ -3,7 +3,7 @@
 // SPEC targets; values that miss their target are red.
 (function () {
   "use strict";
-  var RED = "#c41d24", BLUE = "#1f5fd6", GREEN = "#1a9c5b", COLORS = [BLUE, "#13a8a8", "#8a5cd1", "#e08a00"];
+  var RED = "#c41d24", BLUE = "#1f5fd6", GREEN = "#1a9c5b", COLORS = [BLUE, "#13a8a8", "#8a5cd1", "#e08a00", "#6b7a90", "#d4508a", "#2f9e44"];
   function draw() {
     var el = document.getElementById("report-data");
     if (!el || !window.echarts) return;

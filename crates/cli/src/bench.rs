@@ -18,6 +18,8 @@ pub const SCENARIOS: &[&str] = &[
     "customer-360",
     "ticket-create",
     "ticket-queue",
+    "report-monthly",
+    "report-monitoring",
 ];
 
 #[derive(Debug, Clone)]
@@ -79,8 +81,29 @@ fn path_for(scenario: &str, rng: &mut Mix, customers: u64) -> String {
         }
         "search-code" => format!("/api/v1/customers?q=KH{:06}", 1 + rng.below(customers.max(1))),
         "customer-list" => format!("/api/v1/customers?page={}", 1 + rng.below(40)),
+        // The monthly problem analysis report (问题分析报告, SPEC R3) of last
+        // month, and the monitoring table of every KPI over that month.
+        "report-monthly" => format!("/reports/problems?month={}", last_month().strftime("%Y-%m")),
+        "report-monitoring" => {
+            let m = last_month();
+            format!("/reports/monitoring?by=month&from={m}&to={}", m.last_of_month())
+        }
         _ => format!("/customers/{}", 1 + rng.below(customers.max(1))),
     }
+}
+
+/// The first day of last month (the system's local time): a whole month of
+/// bench tickets, which are dated back from the day they were generated.
+fn last_month() -> jiff::civil::Date {
+    use guanxi_domain::clock::Clock as _;
+    let now = guanxi_domain::clock::SystemClock.now();
+    let today = guanxi_domain::clock::local_date(now, &jiff::tz::TimeZone::system());
+    today.first_of_month().checked_sub(jiff::Span::new().months(1)).unwrap_or(today)
+}
+
+/// Scenarios that request a page (with the session cookie), not the API.
+fn is_page(scenario: &str) -> bool {
+    matches!(scenario, "customer-360" | "report-monthly" | "report-monitoring")
 }
 
 fn percentile(sorted: &[u64], p: f64) -> f64 {
@@ -149,7 +172,7 @@ pub async fn run(opts: &RunOptions) -> anyhow::Result<Vec<ScenarioResult>> {
                         crate::bench_tickets::request(&api, &base, &scenario, &mut rng, customers, &token, &agents);
                     let req = if let Some(r) = ticket {
                         r
-                    } else if scenario.as_str() == "customer-360" {
+                    } else if is_page(&scenario) {
                         pages.get(format!("{base}{path}"))
                     } else {
                         api.get(format!("{base}{path}")).bearer_auth(&token)

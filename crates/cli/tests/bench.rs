@@ -24,6 +24,17 @@ fn generate_then_run_every_scenario() {
     let said = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(said.contains("Generated 50 customers, 100 contacts, "), "{said}");
 
+    // Tickets for the ticket and report scenarios.
+    let out = Command::new(bin)
+        .args(["bench", "tickets", "--count", "300", "--data-dir"])
+        .arg(&dir)
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Generated 300 tickets"));
+
     // The segmentation job over the data set (its benchmark at scale 1 is in BENCHMARKS.md).
     let out = Command::new(bin)
         .args(["segments", "recompute", "--json", "--data-dir"])
@@ -84,7 +95,9 @@ fn generate_then_run_every_scenario() {
             "customer-list",
             "customer-360",
             "ticket-create",
-            "ticket-queue"
+            "ticket-queue",
+            "report-monthly",
+            "report-monitoring"
         ]
     );
     for r in results.as_array().unwrap() {

@@ -224,6 +224,16 @@ pub async fn generate_tickets(
                         armed.push((id.to_string(), at));
                     }
                 }
+                // The times the KPIs read (SPEC R1): first reply and resolution.
+                for (r, id) in rows.iter().zip(&ids) {
+                    if r.5 != Status::New {
+                        let resolved = (r.5 == Status::Closed).then_some(r.12);
+                        c.execute(
+                            "UPDATE tickets SET first_response_at = $1, resolved_at = $2 WHERE id = $3",
+                            guanxi_store::args![r.11, resolved, *id],
+                        )?;
+                    }
+                }
                 store::add_events(c, &events)?;
                 store::add_messages(c, &messages)?;
                 timeline::append_many(c, &entries)?;

@@ -508,6 +508,66 @@ async fn the_dashboard_draws_its_charts_in_a_browser() {
         }
     }
     insert(&app, customer, tickets).await;
+    // Five earlier months of tickets and surveys, for the diagnosis's trends.
+    let mut earlier = Vec::new();
+    for (m, month) in ["2025-10", "2025-11", "2025-12", "2026-01", "2026-02"].iter().enumerate() {
+        for k in 0..(6 + m * 2) {
+            let n = m * 11 + k;
+            earlier.push(T {
+                received: Box::leak(format!("{month}-{:02} {:02}:15", 2 + k * 2, 9 + k % 8).into_boxed_str()),
+                agent: Some(agent),
+                group: None,
+                channel: channels[n % channels.len()],
+                category: categories[(n * 3) % categories.len()],
+                frt: Some(8 + ((n * 7) % 40) as i64),
+                res: if (n + m) % 6 == 0 { None } else { Some(40 + ((n * 29) % 300) as i64) },
+                breached: n % 5 == 0,
+                repeat: n % 9 == 0,
+            });
+        }
+        for k in 0..5 {
+            exec(
+                &app,
+                "INSERT INTO surveys (token_hash, kind, customer_id, source, source_id, subject, expires_at, answered_at,
+                    score, created_at) VALUES ($1, 'csat', $2, 'manual', NULL, 'KPI', 253370764800000, $3, $4, $3)",
+                vec![
+                    V::Text(format!("b-{m}-{k}")),
+                    V::I64(customer),
+                    V::I64(at(&format!("{month}-1{k} 10:00")).as_millisecond()),
+                    V::I64(if k < 3 + m % 3 { 5 } else { 3 }),
+                ],
+            )
+            .await;
+        }
+    }
+    insert(&app, customer, earlier).await;
+    // Customers in every tier and activity, counted as a segmentation run does.
+    for i in 0..24i64 {
+        let (tier, activity) = (
+            ["high", "potential", "ordinary", "ordinary"][(i % 4) as usize],
+            ["active", "silent", "dormant"][(i % 3) as usize],
+        );
+        let id = app
+            .state
+            .db
+            .write(move |c| {
+                c.scalar::<i64>(
+                    "INSERT INTO customers (code, name, kind, stage, created_at, updated_at)
+                     VALUES ($1, $2, 'enterprise', 'mature', 0, 0) RETURNING id",
+                    &[V::Text(format!("KPI{i:03}")), V::Text(format!("客户{i}"))],
+                )
+            })
+            .await
+            .unwrap();
+        exec(
+            &app,
+            "INSERT INTO customer_segments (customer_id, tier, activity, spend_fen, orders_total, signals, evidence,
+                rule_tags, at_risk, computed_at) VALUES ($1, $2, $3, 0, 1, ',', '[]', '[]', $4, 0)",
+            vec![V::I64(id), V::Text(tier.into()), V::Text(activity.into()), V::Bool(false)],
+        )
+        .await;
+    }
+    app.state.db.write(|c| guanxi_store::kpi::refresh_tier_activity(c, jiff::Timestamp::UNIX_EPOCH)).await.unwrap();
     b.resize(1366, 2000).await;
     b.goto(&format!("{}/login", app.url)).await;
     b.fill("#email", ADMIN_EMAIL).await;

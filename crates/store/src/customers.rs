@@ -699,7 +699,7 @@ pub fn list(c: &mut Conn, scope: &Scope, f: &CustomerFilter) -> Result<CustomerP
         (n.min(COUNT_CAP), n > COUNT_CAP)
     };
     let limit = push(&mut params, per_page.into());
-    let offset = push(&mut params, ((page - 1) * per_page).into());
+    let offset = push(&mut params, (page - 1).saturating_mul(per_page).into());
     let sql = format!(
         "SELECT {CUSTOMER_SELECT} {CUSTOMER_FROM} WHERE {where_} ORDER BY {} LIMIT {limit} OFFSET {offset}",
         f.sort.order_by()

@@ -355,3 +355,179 @@ pub fn throttle_hit(c: &mut Conn, addr: &str, since: Timestamp, now: Timestamp) 
     c.execute("INSERT INTO feedback_throttle (addr, at) VALUES ($1, $2)", args![addr, now])?;
     c.scalar("SELECT COUNT(*) FROM feedback_throttle WHERE addr = $1 AND at >= $2", args![addr, since])
 }
+
+/// Withdraws a message that has not gone yet (`queued`): `suppressed` with
+/// the reason. `false` when it is already sending, sent or settled.
+pub fn suppress(c: &mut Conn, id: i64, reason: &str, now: Timestamp) -> Result<bool> {
+    let n = c.execute(
+        "UPDATE outbox SET status = 'suppressed', last_error = $2, updated_at = $3 WHERE id = $1 AND status = 'queued'",
+        args![id, reason, now],
+    )?;
+    Ok(n == 1)
+}
+
+// ---- Consent per channel (SPEC O3) ----
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChannelConsent {
+    pub id: i64,
+    pub customer_id: i64,
+    pub channel: String,
+    pub granted: bool,
+    pub source: String,
+    pub note: Option<String>,
+    pub actor_id: Option<i64>,
+    pub at: Timestamp,
+}
+
+const CONSENT_COLS: &str = "id, customer_id, channel, granted, source, note, actor_id, at FROM channel_consents";
+
+fn consent(r: &Row) -> Result<ChannelConsent> {
+    Ok(ChannelConsent {
+        id: r.get(0)?,
+        customer_id: r.get(1)?,
+        channel: r.get(2)?,
+        granted: r.get(3)?,
+        source: r.get(4)?,
+        note: r.get(5)?,
+        actor_id: r.get(6)?,
+        at: r.get(7)?,
+    })
+}
+
+/// Records a change of the customer's consent to a channel (kept as history).
+#[allow(clippy::too_many_arguments)]
+pub fn record_consent(
+    c: &mut Conn,
+    customer_id: i64,
+    channel: &str,
+    granted: bool,
+    source: &str,
+    note: Option<&str>,
+    actor_id: Option<i64>,
+    now: Timestamp,
+) -> Result<i64> {
+    c.scalar(
+        "INSERT INTO channel_consents (customer_id, channel, granted, source, note, actor_id, at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        args![customer_id, channel, granted, source, note, actor_id, now],
+    )
+}
+
+/// The customer's consent changes, newest first.
+pub fn consent_history(c: &mut Conn, customer_id: i64, limit: i64) -> Result<Vec<ChannelConsent>> {
+    c.query(
+        &format!("SELECT {CONSENT_COLS} WHERE customer_id = $1 ORDER BY id DESC LIMIT $2"),
+        args![customer_id, limit],
+    )?
+    .iter()
+    .map(consent)
+    .collect()
+}
+
+/// The consent in force per channel: the newest row of each channel.
+pub fn consents_in_force(c: &mut Conn, customer_id: i64) -> Result<Vec<ChannelConsent>> {
+    c.query(
+        &format!(
+            "SELECT {CONSENT_COLS} WHERE customer_id = $1 AND id IN
+             (SELECT MAX(id) FROM channel_consents WHERE customer_id = $1 GROUP BY channel) ORDER BY channel"
+        ),
+        args![customer_id],
+    )?
+    .iter()
+    .map(consent)
+    .collect()
+}
+
+/// Whether the customer has refused this channel (the consent in force).
+pub fn channel_refused(c: &mut Conn, customer_id: i64, channel: &str) -> Result<bool> {
+    let row = c.query_opt(
+        "SELECT granted FROM channel_consents WHERE customer_id = $1 AND channel = $2 ORDER BY id DESC LIMIT 1",
+        args![customer_id, channel],
+    )?;
+    Ok(match row {
+        Some(r) => !r.get::<bool>(0)?,
+        None => false,
+    })
+}
+
+// ---- Revisit appointments (SPEC O3) ----
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Appointment {
+    pub id: i64,
+    pub task_id: i64,
+    pub customer_id: i64,
+    pub at: Timestamp,
+    pub agent_id: Option<i64>,
+    pub status: String,
+    pub version: i64,
+    pub reminder_id: Option<i64>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+const APPOINTMENT_COLS: &str = "id, task_id, customer_id, at, agent_id, status, version, reminder_id, created_at, updated_at FROM revisit_appointments";
+
+fn appointment(r: &Row) -> Result<Appointment> {
+    Ok(Appointment {
+        id: r.get(0)?,
+        task_id: r.get(1)?,
+        customer_id: r.get(2)?,
+        at: r.get(3)?,
+        agent_id: r.get(4)?,
+        status: r.get(5)?,
+        version: r.get(6)?,
+        reminder_id: r.get(7)?,
+        created_at: r.get(8)?,
+        updated_at: r.get(9)?,
+    })
+}
+
+pub fn appointment_of_task(c: &mut Conn, task_id: i64) -> Result<Option<Appointment>> {
+    c.query_opt(&format!("SELECT {APPOINTMENT_COLS} WHERE task_id = $1"), args![task_id])?
+        .as_ref()
+        .map(appointment)
+        .transpose()
+}
+
+/// Schedules the task's appointment, or moves it (a new version; a
+/// cancelled one is scheduled again). Returns the row as it now is.
+pub fn upsert_appointment(
+    c: &mut Conn,
+    task_id: i64,
+    customer_id: i64,
+    at: Timestamp,
+    agent_id: Option<i64>,
+    by: i64,
+    now: Timestamp,
+) -> Result<Appointment> {
+    match appointment_of_task(c, task_id)? {
+        Some(a) => {
+            c.execute(
+                "UPDATE revisit_appointments SET at = $2, agent_id = $3, status = 'scheduled', version = version + 1,
+                     reminder_id = NULL, updated_at = $4 WHERE id = $1",
+                args![a.id, at, agent_id, now],
+            )?;
+        }
+        None => {
+            c.execute(
+                "INSERT INTO revisit_appointments (task_id, customer_id, at, agent_id, status, version, created_by,
+                     created_at, updated_at) VALUES ($1, $2, $3, $4, 'scheduled', 1, $5, $6, $6)",
+                args![task_id, customer_id, at, agent_id, by, now],
+            )?;
+        }
+    }
+    appointment_of_task(c, task_id)?.ok_or(StoreError::NotFound)
+}
+
+pub fn set_appointment_reminder(c: &mut Conn, id: i64, reminder_id: Option<i64>) -> Result<()> {
+    c.execute("UPDATE revisit_appointments SET reminder_id = $2 WHERE id = $1", args![id, reminder_id])?;
+    Ok(())
+}
+
+/// Ends an appointment: `cancelled`, or `done` when its task was recorded.
+pub fn close_appointment(c: &mut Conn, id: i64, status: &str, now: Timestamp) -> Result<()> {
+    c.execute("UPDATE revisit_appointments SET status = $2, updated_at = $3 WHERE id = $1", args![id, status, now])?;
+    Ok(())
+}

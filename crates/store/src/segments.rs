@@ -506,7 +506,7 @@ pub fn members(
     let page = page.max(1);
     params.push(per_page.into());
     let limit = params.len();
-    params.push(((page - 1) * per_page).into());
+    params.push((page - 1).saturating_mul(per_page).into());
     let offset = params.len();
     let order_by = match order {
         MemberOrder::PAliveAsc => "COALESCE(s.p_alive, 1.0) ASC, s.spend_fen DESC, s.customer_id",
@@ -572,7 +572,7 @@ fn saved(r: &crate::Row) -> Result<SavedSegment> {
 pub fn saved_segments_page(c: &mut Conn, page: i64, per_page: i64) -> Result<(Vec<SavedSegment>, i64)> {
     let total: i64 = c.scalar("SELECT COUNT(*) FROM saved_segments", &[])?;
     let per_page = per_page.clamp(1, 200);
-    let offset = (page.max(1) - 1) * per_page;
+    let offset = (page.max(1) - 1).saturating_mul(per_page);
     let items = c
         .query(
             "SELECT id, name, definition, created_at, created_by FROM saved_segments

@@ -204,6 +204,7 @@ pub async fn tasks(
 
 /// A suggested script for the task's scenario.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = TaskScriptView)]
 pub struct ScriptView {
     pub id: i64,
     pub title: String,

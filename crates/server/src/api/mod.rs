@@ -10,6 +10,7 @@ pub mod json;
 pub mod knowledge;
 pub mod kpis;
 pub mod maintenance;
+mod openapi_errors;
 pub mod outreach;
 pub mod relationship;
 pub mod rule_tags;
@@ -103,6 +104,7 @@ fn router_parts() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenA
     let (router, mut doc) = main_parts();
     doc.merge(upload_doc);
     doc.merge(attachment_parts().1);
+    openapi_errors::document(&mut doc);
     (router, uploads, doc)
 }
 
@@ -193,6 +195,8 @@ fn main_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(outreach::update_template))
         .routes(routes!(outreach::get_settings, outreach::save_settings))
         .routes(routes!(outreach::send_survey))
+        .routes(routes!(outreach::consents, outreach::record_consent))
+        .routes(routes!(outreach::appointment, outreach::schedule_appointment, outreach::cancel_appointment))
         .split_for_parts()
 }
 

@@ -10,6 +10,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::json::Json;
 use crate::auth::ApiUser;
 use crate::error::{AppError, AppResult, Problem};
+use crate::service::outreach::consent::{self, ConsentInput, ConsentView};
+use crate::service::outreach::reminders::{self, AppointmentInput, AppointmentView};
 use crate::service::outreach::settings::{self, SettingsInput, SettingsView};
 use crate::service::outreach::surveys::{self, SentSurvey, SurveyInput};
 use crate::service::outreach::templates::{self, TemplateInput};
@@ -219,4 +221,65 @@ pub async fn send_survey(
     Json(input): Json<SurveyInput>,
 ) -> AppResult<(StatusCode, Json<SentSurvey>)> {
     Ok((StatusCode::CREATED, Json(surveys::send(&state, &user, input).await?)))
+}
+
+/// The customer's consent per channel (in force) and its history.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/consents", tag = "outreach", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses((status = 200, body = ConsentView), (status = 404, body = Problem)))]
+pub async fn consents(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+) -> AppResult<Json<ConsentView>> {
+    Ok(Json(consent::view(&state, &user, id).await?))
+}
+
+/// Records that the customer accepts or refuses a channel (email, sms,
+/// wecom); kept as history. A refused channel carries nothing to the
+/// customer, also messages queued before.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/consents", tag = "outreach", params(("id" = i64, Path)), request_body = ConsentInput, security(("bearer" = [])),
+    responses((status = 201, body = ConsentView), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn record_consent(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+    Json(input): Json<ConsentInput>,
+) -> AppResult<(StatusCode, Json<ConsentView>)> {
+    Ok((StatusCode::CREATED, Json(consent::record(&state, &user, id, input).await?)))
+}
+
+/// The revisit appointment of a maintenance task, with its reminder.
+#[utoipa::path(get, path = "/api/v1/maintenance/tasks/{id}/appointment", tag = "outreach", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses((status = 200, body = AppointmentView), (status = 404, body = Problem)))]
+pub async fn appointment(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+) -> AppResult<Json<AppointmentView>> {
+    reminders::get(&state, &user, id).await?.map(Json).ok_or(AppError::NotFound)
+}
+
+/// Schedules or moves the revisit of an open task ("客服专员将于明日10:00回访您"):
+/// its reminder is queued to go `reminder_hours_before` it, after quiet
+/// hours; moving it withdraws the earlier reminder.
+#[utoipa::path(put, path = "/api/v1/maintenance/tasks/{id}/appointment", tag = "outreach", params(("id" = i64, Path)), request_body = AppointmentInput, security(("bearer" = [])),
+    responses((status = 200, body = AppointmentView), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn schedule_appointment(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+    Json(input): Json<AppointmentInput>,
+) -> AppResult<Json<AppointmentView>> {
+    Ok(Json(reminders::schedule(&state, &user, id, input).await?))
+}
+
+/// Cancels the revisit appointment; a reminder not yet sent is withdrawn.
+#[utoipa::path(delete, path = "/api/v1/maintenance/tasks/{id}/appointment", tag = "outreach", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses((status = 200, body = AppointmentView), (status = 404, body = Problem)))]
+pub async fn cancel_appointment(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+) -> AppResult<Json<AppointmentView>> {
+    Ok(Json(reminders::cancel(&state, &user, id).await?))
 }

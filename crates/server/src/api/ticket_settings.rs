@@ -179,6 +179,7 @@ pub async fn delete_path(
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = TicketGroupView)]
 pub struct GroupView {
     pub group_id: i64,
     pub group_name: String,
@@ -214,6 +215,7 @@ pub async fn groups(State(state): State<AppState>, ApiUser(_u): ApiUser) -> AppR
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = TicketGroupInput)]
 pub struct GroupInput {
     /// `default`, `7x24`, `7x12`, … (see `/api/v1/calendar/schedules`).
     pub schedule_code: String,

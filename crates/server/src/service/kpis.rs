@@ -314,7 +314,8 @@ async fn ratio_grid(state: &AppState, def: &'static KpiDef, q: KpiQuery, lang: L
         ranges.push((start(lo)?, start(hi)?, lo, hi));
     }
     let whole = (start(q.from)?, start(end)?, q.from, end);
-    let sum_up = additive(def);
+    // One period covering the whole range is its own total.
+    let sum_up = additive(def) || (ranges.len() == 1 && ranges[0] == whole);
     let b = buckets.clone();
     let slices = state
         .db

@@ -140,8 +140,8 @@ async fn list(
         pages => pages,
         prev => (page.page > 1).then(|| link(page.page - 1)),
         next => (page.page < pages).then(|| link(page.page + 1)),
-        first_index => if page.total == 0 { 0 } else { (page.page - 1) * page.per_page + 1 },
-        last_index => ((page.page - 1) * page.per_page + page.items.len() as i64),
+        first_index => if page.total == 0 { 0 } else { (page.page - 1).saturating_mul(page.per_page).saturating_add(1) },
+        last_index => (page.page - 1).saturating_mul(page.per_page).saturating_add(page.items.len() as i64),
         f => context! {
             q => q.q, owner_id => q.owner_id, industry => q.industry, tag => q.tag, stage => q.stage,
             needs_review => q.needs_review.as_deref() == Some("true"), sort => q.sort.clone().unwrap_or_else(|| "updated_desc".into()),

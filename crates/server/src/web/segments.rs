@@ -69,7 +69,7 @@ fn page_param(pairs: &[(String, String)]) -> i64 {
 /// The pager under a list: "第 26–50 条，共 120 条" and the neighbour pages.
 fn pager(total: i64, page: i64, per_page: i64, shown: usize, link: impl Fn(i64) -> String) -> Value {
     let pages = ((total + per_page - 1) / per_page).max(1);
-    let first = (page - 1) * per_page;
+    let first = (page - 1).saturating_mul(per_page);
     context! {
         total => total,
         page => page,

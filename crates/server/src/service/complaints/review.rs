@@ -25,7 +25,8 @@ pub struct MonthlyReview {
     /// Categories, most frequent first, with the cumulative share (‰).
     #[schema(value_type = Vec<Object>)]
     pub pareto: Vec<ParetoBar>,
-    #[schema(value_type = Vec<Object>)]
+    /// Pairs of demand type code and count, e.g. `["refund", 3]`.
+    #[schema(value_type = Vec<Vec<Value>>)]
     pub by_demand: Vec<(String, i64)>,
     pub overdue: i64,
     /// 超时率 in per mille.

@@ -227,6 +227,15 @@ pub async fn save_record(state: &AppState, user: &User, task_id: i64, input: Rec
             let record_id = store::insert_record(c, &record)?;
             // Done when the contact happened (not in the future: the form refuses that).
             store::complete_task(c, task.id, record_id, u.id, d.occurred_at.min(now))?;
+            // Its appointment is kept; the survey after maintenance is armed (SPEC O3, O4).
+            crate::service::outreach::reminders::task_done_in(c, task.id, now)?;
+            crate::service::outreach::surveys::arm_after_maintenance(
+                c,
+                record_id,
+                &task.kind,
+                draft.completion.code(),
+                now,
+            )?;
             if let Some(s) = script_id {
                 // The script's use on this task, with its outcome (K3).
                 let outcome = Some(draft.effect.code());

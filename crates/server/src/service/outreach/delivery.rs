@@ -290,6 +290,15 @@ pub async fn run(state: &AppState, lease: Lease) -> AppResult<()> {
             if !lease_fresh(c, &l, now)? {
                 return Err(StoreError::Other(LEASE_LOST.into()));
             }
+            // The customer refused this channel after the message was queued (SPEC O3).
+            if m.status == "queued"
+                && let Some(cid) = m.customer_id
+                && store::channel_refused(c, cid, &m.channel)?
+            {
+                store::suppress(c, id, "客户已拒绝该渠道 / the customer refuses this channel", now)?;
+                jobs::finish(c, &l, now, None)?;
+                return Ok(None);
+            }
             store::mark_sending(c, id, now)?;
             Ok(Some(m))
         })

@@ -4,8 +4,10 @@
 //! in the transaction that decides it, with an `outbox.deliver` job of the
 //! scheduler armed for the instant it may go ([`delivery`] sends it).
 
+pub mod consent;
 pub mod delivery;
 pub mod feedback;
+pub mod reminders;
 pub mod settings;
 pub mod surveys;
 pub mod templates;
@@ -49,34 +51,48 @@ pub struct SendInput {
 }
 
 /// The channels a customer message goes by: the one asked for, else two
-/// for an important notice (双渠道确认), else the preferred one.
-fn channels_for(scenario: Scenario, asked: Option<OutChannel>, customer: Option<&Customer>) -> Vec<OutChannel> {
+/// for an important notice (双渠道确认, unless turned off), else the
+/// customer's preferred one, else the default channel of the settings —
+/// never a channel the customer refuses or has no address for.
+pub(crate) fn channels_for(
+    scenario: Scenario,
+    asked: Option<OutChannel>,
+    customer: Option<&Customer>,
+    refused: &[OutChannel],
+    cfg: &OutreachSettings,
+) -> Vec<OutChannel> {
     if let Some(c) = asked {
         return vec![c];
     }
     let Some(cu) = customer else { return vec![OutChannel::Wecom] };
-    let has_email = cu.email_ciphertext.is_some();
-    let has_phone = cu.phone_ciphertext.is_some();
-    if scenario.is_important() {
-        return [(has_email, OutChannel::Email), (has_phone, OutChannel::Sms)]
-            .into_iter()
-            .filter_map(|(ok, c)| ok.then_some(c))
-            .collect();
+    let open = |ch: OutChannel| {
+        !refused.contains(&ch)
+            && match ch {
+                OutChannel::Email => cu.email_ciphertext.is_some(),
+                OutChannel::Sms => cu.phone_ciphertext.is_some(),
+                _ => false,
+            }
+    };
+    let both: Vec<OutChannel> = [OutChannel::Email, OutChannel::Sms].into_iter().filter(|c| open(*c)).collect();
+    if scenario.is_important() && cfg.dual_channel_important {
+        return both;
     }
     let preferred = match cu.preferred_channel.as_deref() {
-        Some("email") if has_email => Some(OutChannel::Email),
-        Some("sms" | "phone") if has_phone => Some(OutChannel::Sms),
+        Some("email") => Some(OutChannel::Email),
+        Some("sms" | "phone") => Some(OutChannel::Sms),
         _ => None,
     };
     preferred
-        .or(if has_email { Some(OutChannel::Email) } else { has_phone.then_some(OutChannel::Sms) })
+        .filter(|c| open(*c))
+        .or(Some(cfg.default_channel).filter(|c| open(*c)))
+        .or(both.first().copied())
         .into_iter()
         .collect()
 }
 
 /// The sealed address of a channel: the customer's email or phone, or the
 /// configured robot / webhook target for internal messages.
-fn recipient(
+pub(crate) fn recipient(
     state: &AppState,
     channel: OutChannel,
     customer: Option<&Customer>,
@@ -154,7 +170,20 @@ pub async fn send(state: &AppState, user: &User, input: SendInput) -> AppResult<
             en: "The customer has not consented to marketing messages; nothing was sent".into(),
         });
     }
-    let channels = channels_for(scenario, asked, customer.as_ref());
+    let refused = match &customer {
+        Some(cu) => {
+            let id = cu.id;
+            state.db.read(move |c| consent::refused_in(c, id)).await?
+        }
+        None => Vec::new(),
+    };
+    if let Some(ch) = asked.filter(|ch| customer.is_some() && refused.contains(ch)) {
+        return Err(consent::refused_error(ch));
+    }
+    let channels = channels_for(scenario, asked, customer.as_ref(), &refused, &cfg);
+    if channels.is_empty() && !refused.is_empty() {
+        return Err(consent::refused_error(refused[0]));
+    }
     if channels.is_empty() {
         return Err(AppError::field("channel", Issue::Required));
     }

@@ -19,7 +19,7 @@ use crate::state::AppState;
 
 const KEY: &str = "outreach";
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct OutreachSettings {
     pub smtp_host: String,
@@ -37,7 +37,43 @@ pub struct OutreachSettings {
     pub public_url: String,
     /// Send a CSAT survey when a ticket is resolved (not complaints: their repair revisit asks).
     pub survey_after_resolution: bool,
+    /// Send a CSAT survey when a maintenance task is recorded done.
+    pub survey_after_maintenance: bool,
+    /// The channel for a customer who has not said which they prefer (`email` or `sms`).
+    pub default_channel: OutChannel,
+    /// Important notices go by email and SMS both (双渠道确认).
+    pub dual_channel_important: bool,
+    /// How long before a scheduled revisit its reminder goes out (hours).
+    pub reminder_hours_before: i64,
 }
+
+impl Default for OutreachSettings {
+    fn default() -> Self {
+        Self {
+            smtp_host: String::new(),
+            smtp_port: 25,
+            smtp_starttls: false,
+            smtp_username: String::new(),
+            smtp_password_enc: String::new(),
+            from_address: String::new(),
+            sms_webhook_url: String::new(),
+            wecom_webhook_url: String::new(),
+            webhook_url: String::new(),
+            webhook_secret_enc: String::new(),
+            quiet_hours: None,
+            allowed_hosts: Vec::new(),
+            public_url: String::new(),
+            survey_after_resolution: false,
+            survey_after_maintenance: false,
+            default_channel: OutChannel::Email,
+            dual_channel_important: true,
+            reminder_hours_before: DEFAULT_REMINDER_HOURS,
+        }
+    }
+}
+
+/// A revisit reminder goes out this long before the appointment, unless set otherwise.
+pub const DEFAULT_REMINDER_HOURS: i64 = 24;
 
 impl OutreachSettings {
     /// The configured target of a webhook channel.
@@ -67,6 +103,10 @@ impl OutreachSettings {
             allowed_hosts: self.allowed_hosts.clone(),
             public_url: self.public_url.clone(),
             survey_after_resolution: self.survey_after_resolution,
+            survey_after_maintenance: self.survey_after_maintenance,
+            default_channel: self.default_channel.code().to_string(),
+            dual_channel_important: self.dual_channel_important,
+            reminder_hours_before: self.reminder_hours_before,
         }
     }
 }
@@ -88,6 +128,10 @@ pub struct SettingsView {
     pub allowed_hosts: Vec<String>,
     pub public_url: String,
     pub survey_after_resolution: bool,
+    pub survey_after_maintenance: bool,
+    pub default_channel: String,
+    pub dual_channel_important: bool,
+    pub reminder_hours_before: i64,
 }
 
 /// The settings as an administrator writes them; an absent secret keeps the saved one.
@@ -123,6 +167,20 @@ pub struct SettingsInput {
     /// Send a CSAT survey when a ticket is resolved (off by default).
     #[serde(default)]
     pub survey_after_resolution: bool,
+    /// Send a CSAT survey when a maintenance task is recorded done (off by default).
+    #[serde(default)]
+    pub survey_after_maintenance: bool,
+    /// `email` (default) or `sms`: the channel of a customer without a preference.
+    pub default_channel: Option<String>,
+    /// Important notices on two channels (default on).
+    pub dual_channel_important: Option<bool>,
+    /// Hours before a scheduled revisit that its reminder goes (1–168, default 24).
+    pub reminder_hours_before: Option<i64>,
+}
+
+/// The settings as read inside a transaction (defaults when never saved).
+pub fn load_in(c: &mut guanxi_store::Conn) -> guanxi_store::Result<OutreachSettings> {
+    Ok(store_settings::get(c, KEY)?.and_then(|r| serde_json::from_str(&r).ok()).unwrap_or_default())
 }
 
 /// Whether resolved tickets get a survey, read inside a transaction.
@@ -213,6 +271,21 @@ pub async fn save(state: &AppState, user: &User, input: SettingsInput) -> AppRes
     };
     let smtp_password_enc = secret(input.smtp_password.as_ref(), &old.smtp_password_enc, "smtp_password", &mut e);
     let webhook_secret_enc = secret(input.webhook_secret.as_ref(), &old.webhook_secret_enc, "webhook_secret", &mut e);
+    let default_channel = match input.default_channel.as_deref().map(str::trim) {
+        None | Some("") => OutChannel::Email,
+        Some(raw) => e
+            .check(
+                "default_channel",
+                OutChannel::parse(raw).and_then(|c| {
+                    if matches!(c, OutChannel::Email | OutChannel::Sms) { Ok(c) } else { Err(Issue::NotAllowed) }
+                }),
+            )
+            .unwrap_or(OutChannel::Email),
+    };
+    let reminder_hours_before = input.reminder_hours_before.unwrap_or(DEFAULT_REMINDER_HOURS);
+    if !(1..=168).contains(&reminder_hours_before) {
+        e.add("reminder_hours_before", Issue::OutOfRange);
+    }
     if !e.is_empty() {
         return Err(e.into());
     }
@@ -231,6 +304,10 @@ pub async fn save(state: &AppState, user: &User, input: SettingsInput) -> AppRes
         allowed_hosts: allowed,
         public_url: public_url.trim_end_matches('/').to_string(),
         survey_after_resolution: input.survey_after_resolution,
+        survey_after_maintenance: input.survey_after_maintenance,
+        default_channel,
+        dual_channel_important: input.dual_channel_important.unwrap_or(true),
+        reminder_hours_before,
     };
     let json = serde_json::to_string(&new).map_err(|e| AppError::Internal(e.to_string()))?;
     let now = state.clock.now();

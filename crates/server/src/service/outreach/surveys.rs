@@ -112,14 +112,12 @@ async fn create_and_queue(
     let link = format!("{}/s/{token}", cfg.public_url);
     let now = state.clock.now();
     let not_before = cfg.quiet_hours.map_or(now, |q| q.release_at(now, &state.config.time_zone));
-    // The message, by email when the customer has one, else SMS.
-    let channel = if customer.email_ciphertext.is_some() {
-        Some(OutChannel::Email)
-    } else if customer.phone_ciphertext.is_some() {
-        Some(OutChannel::Sms)
-    } else {
-        None
+    // The message, on the customer's channel (none refused; none: no address).
+    let refused = {
+        let id = customer.id;
+        state.db.read(move |c| super::consent::refused_in(c, id)).await?
     };
+    let channel = super::channels_for(Scenario::Survey, None, Some(customer), &refused, &cfg).first().copied();
     let mut message = None;
     if let Some(ch) = channel {
         let tpl = state
@@ -282,8 +280,43 @@ pub fn arm_after_ticket(c: &mut guanxi_store::Conn, ticket_id: i64, now: jiff::T
     jobs::schedule(c, SURVEY_JOB, &format!("ticket:{ticket_id}"), now, "", now)
 }
 
-/// Runs one `outreach.survey` job: a CSAT survey about the ticket.
+/// Arms the survey of a maintenance task recorded done (SPEC O4: "after
+/// maintenance"), by the same rules as after a resolved ticket: only when
+/// the administrators turned it on (`survey_after_maintenance`), asked once
+/// per record, on the customer's channel, after quiet hours. Only a call
+/// task whose customer was reached asks (a greeting sent asks nothing).
+pub fn arm_after_maintenance(
+    c: &mut guanxi_store::Conn,
+    record_id: i64,
+    task_kind: &str,
+    completion: &str,
+    now: jiff::Timestamp,
+) -> guanxi_store::Result<()> {
+    if task_kind != "call" || completion == "unreachable" || !settings::load_in(c)?.survey_after_maintenance {
+        return Ok(());
+    }
+    jobs::schedule(c, SURVEY_JOB, &format!("maintenance:{record_id}"), now, "", now)
+}
+
+/// Runs one `outreach.survey` job: a CSAT survey about the ticket or the maintenance record.
 pub async fn run_job(state: &AppState, lease: Lease) -> AppResult<()> {
+    if let Some(id) = lease.ref_key.strip_prefix("maintenance:").and_then(|k| k.parse::<i64>().ok()) {
+        let (record, customer) = state
+            .db
+            .read(move |c| {
+                let r = guanxi_store::maintenance::get_record(c, id)?;
+                let cu = store_customers::get(c, &guanxi_store::customers::Scope::All, r.customer_id)?;
+                Ok((r, cu))
+            })
+            .await?;
+        let what = guanxi_domain::plan::Scenario::parse(&record.scenario)
+            .map_or(record.scenario.clone(), |s| s.label(Lang::Zh).to_string());
+        let day = record.occurred_at.to_zoned(state.config.time_zone.clone()).strftime("%Y-%m-%d");
+        let subject = format!("{what}（{day}）");
+        create_and_queue(state, &customer, SurveyKind::Csat, "maintenance", Some(id), &subject, None, Some(lease))
+            .await?;
+        return Ok(());
+    }
     let Some(id) = lease.ref_key.strip_prefix("ticket:").and_then(|k| k.parse::<i64>().ok()) else {
         return Err(AppError::Internal(format!("survey job key {:?}", lease.ref_key)));
     };
