@@ -91,6 +91,25 @@ enum Command {
         #[arg(long, default_value = "zh")]
         lang: String,
     },
+    /// Writes a consistent copy of the database to FILE (which must not
+    /// exist) while servers keep running: SQLite `VACUUM INTO`, PostgreSQL
+    /// one repeatable-read snapshot as JSON lines. Personal data stays
+    /// encrypted; the data key is not in the backup — keep it separately.
+    Backup {
+        file: PathBuf,
+        /// Print the rows per table as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restores a backup into an empty data directory (SQLite) or an empty
+    /// database (PostgreSQL, `DATABASE_URL`). Start the server with the
+    /// data key of the database the backup was made from.
+    Restore {
+        file: PathBuf,
+        /// Print the rows per table as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Exports all customers to a CSV (UTF-8 with BOM) or Excel (.xlsx) file,
     /// with Chinese headers and masked personal data.
     ///
@@ -218,6 +237,15 @@ async fn demo(state: &guanxi_server::state::AppState, opts: &DemoOptions) -> any
             guanxi_server::demo::DEMO_PASSWORD
         ),
         None => println!("Demo data is already loaded."),
+    }
+    Ok(())
+}
+
+fn print_copy_report(report: &guanxi_store::backup::BackupReport, json: bool, what: &str) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::json!({"tables": report.tables, "rows": report.rows()}));
+    } else {
+        println!("{what}: {} tables, {} rows.", report.tables.len(), report.rows());
     }
     Ok(())
 }
@@ -361,6 +389,28 @@ async fn main() -> anyhow::Result<()> {
             if results.iter().any(|r| r.errors > 0) {
                 anyhow::bail!("some requests failed");
             }
+            Ok(())
+        }
+        Command::Backup { file, json } => {
+            let target = config.db_target()?;
+            let report = guanxi_store::backup::backup(&target, &file)
+                .with_context(|| format!("cannot back up {target:?} to {}", file.display()))?;
+            print_copy_report(&report, json, &format!("Backed up {target:?} to {}", file.display()))?;
+            eprintln!(
+                "The data key is not in the backup: keep GUANXI_DATA_KEY or {} with it, apart from the file.",
+                config.key_file().display()
+            );
+            Ok(())
+        }
+        Command::Restore { file, json } => {
+            let target = config.db_target()?;
+            let report = guanxi_store::backup::restore(&target, &file)
+                .with_context(|| format!("cannot restore {} into {target:?}", file.display()))?;
+            print_copy_report(&report, json, &format!("Restored {} into {target:?}", file.display()))?;
+            eprintln!(
+                "Start the server with the data key of the backed-up database (GUANXI_DATA_KEY or {}).",
+                config.key_file().display()
+            );
             Ok(())
         }
         Command::Analyze { command } => analyze::run(command),
