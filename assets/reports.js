@@ -37,7 +37,8 @@
     }
     if (d.rates) chart("chart-rates", {
       tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: { left: 48, right: 84, top: 36, bottom: 28 },
-      xAxis: { type: "category", data: d.periods }, yAxis: { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value}%" } },
+      xAxis: { type: "category", data: d.periods, axisLabel: { interval: d.periods.length <= 12 ? 0 : "auto" } },
+      yAxis: { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value}%" } },
       series: line(d.rates, "%")
     });
     if (d.times) chart("chart-times", {
@@ -68,7 +69,7 @@
       series: [
         { name: d.labels.tickets, type: "bar", data: d.pareto.counts, itemStyle: { color: BLUE } },
         { name: d.labels.cumulative, type: "line", yAxisIndex: 1, data: d.pareto.cumulative, itemStyle: { color: "#e08a00" },
-          markLine: { symbol: "none", silent: true, lineStyle: { color: RED, type: "dashed" }, data: [{ yAxis: 80 }] } }
+          markLine: { symbol: "none", silent: true, label: { show: false }, lineStyle: { color: RED, type: "dashed" }, data: [{ yAxis: 80 }] } }
       ]
     });
     if (d.tiers) chart("chart-tiers", {
@@ -79,8 +80,10 @@
       })
     });
     if (d.mix) chart("chart-mix", {
-      tooltip: { trigger: "item", formatter: "{b}: {c} ({d}%)" }, legend: { bottom: 0 },
-      series: [{ type: "pie", radius: ["38%", "68%"], center: ["50%", "45%"], label: { formatter: "{b} {d}%" },
+      tooltip: { trigger: "item", formatter: function (p) { return p.name + ": " + p.value + " (" + (p.data.share || "") + ")"; } },
+      legend: { bottom: 0 },
+      series: [{ type: "pie", radius: ["38%", "68%"], center: ["50%", "45%"],
+        label: { formatter: function (p) { return p.name + " " + (p.data.share || ""); } },
         data: d.mix.length ? d.mix : [{ name: d.labels.no_data, value: 0 }] }]
     });
     window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });

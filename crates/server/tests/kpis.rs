@@ -461,6 +461,12 @@ async fn report_pages_and_excel_show_the_same_numbers() {
         assert_eq!(html_table(&html, "diagnosis-satisfaction")[5], ["2026-03", "—", "—", "—"], "[{}]", app.engine);
         let pain = html_table(&html, "diagnosis-pain");
         assert_eq!(pain[0], ["KPI", "产品类", "5", "62.5%"], "[{}]", app.engine);
+        // The charts' data: the mix with the table's shares, the monthly rates.
+        let open = r#"id="report-data">"#;
+        let data = &html[html.find(open).unwrap() + open.len()..];
+        let data: Value = serde_json::from_str(&data[..data.find("</script>").unwrap()]).unwrap();
+        assert_eq!(data["mix"][0], json!({"name": "产品类", "value": 5, "share": "62.5%"}), "[{}]", app.engine);
+        assert_eq!(data["rates"][0]["values"], json!([null, null, null, null, null, 75.0]));
         diagnosis_excel_matches(&app, &http, &html).await;
 
         // Refusals: a bad period names the field; agents may not see reports.
@@ -541,6 +547,37 @@ async fn the_dashboard_draws_its_charts_in_a_browser() {
         }
     }
     insert(&app, customer, earlier).await;
+    // Subjects as customers write them, for the top issues and pain points.
+    for (k, subject) in [
+        "快递显示已签收但未收到货",
+        "发票抬头开错需要重开",
+        "退款申请三天未到账",
+        "上门安装师傅迟到",
+        "如何批量导出本月订单",
+    ]
+    .iter()
+    .enumerate()
+    {
+        exec(
+            &app,
+            "UPDATE tickets SET subject = $1 WHERE id % 7 = $2",
+            vec![V::Text((*subject).into()), V::I64(k as i64)],
+        )
+        .await;
+    }
+    // Churn reasons recorded when warnings were followed up.
+    for (k, reason) in ["price", "competitor", "price", "service", "price", "needs", "competitor"].iter().enumerate() {
+        exec(
+            &app,
+            "INSERT INTO churn_reasons (customer_id, reason, recorded_at) VALUES ($1, $2, $3)",
+            vec![
+                V::I64(customer),
+                V::Text((*reason).into()),
+                V::I64(at(&format!("2026-0{}-15 10:00", 1 + k % 3)).as_millisecond()),
+            ],
+        )
+        .await;
+    }
     // Customers in every tier and activity, counted as a segmentation run does.
     for i in 0..24i64 {
         let (tier, activity) = (
@@ -568,7 +605,7 @@ async fn the_dashboard_draws_its_charts_in_a_browser() {
         .await;
     }
     app.state.db.write(|c| guanxi_store::kpi::refresh_tier_activity(c, jiff::Timestamp::UNIX_EPOCH)).await.unwrap();
-    b.resize(1366, 2000).await;
+    b.resize(1366, 2700).await;
     b.goto(&format!("{}/login", app.url)).await;
     b.fill("#email", ADMIN_EMAIL).await;
     b.fill("#password", ADMIN_PASSWORD).await;
@@ -583,6 +620,7 @@ async fn the_dashboard_draws_its_charts_in_a_browser() {
     }
     assert!(b.text("[data-kpi='resolution_rate']").await.contains("未达标"));
     b.screenshot("reports-dashboard").await;
+    b.resize(1366, 2000).await;
 
     b.goto(&format!("{}/reports/monitoring?by=week&from=2026-03-02&to=2026-03-19", app.url)).await;
     b.wait_for("#monitoring-table").await;

@@ -545,8 +545,10 @@ async fn diagnosis(State(state): State<AppState>, ReqLang(lang): ReqLang, u: Pag
             trend("sla_attainment", column(&months, 5)),
             trend("csat_satisfied_share", column(&sat, 1)),
         ],
-        "mix": d.categories.iter().map(|(c, n)| serde_json::json!({
-            "name": Category::parse(c).map_or_else(|_| c.clone(), |c| c.label(lang).to_string()), "value": n,
+        // The shares as the mix table shows them (ECharts would round its own).
+        "mix": tables[2].rows.iter().map(|r| serde_json::json!({
+            "name": r.label, "value": r.cells.first().and_then(|c| c.0.parse::<i64>().ok()),
+            "share": r.cells.get(1).map(|c| c.0.clone()),
         })).collect::<Vec<_>>(),
         "labels": {
             "target": lang.pick("目标", "Target"),
