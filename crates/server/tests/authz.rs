@@ -366,6 +366,8 @@ fn api_body(method: &str, pattern: &str, b: &BTreeMap<&str, i64>, me: i64) -> Va
             json!({"channel": "phone", "purpose": "回访", "summary": "甲方写入"})
         }
         ("POST", "/api/v1/customers/{id}/churn-reason") => json!({"reason": "price"}),
+        ("POST", "/api/v1/customers/{id}/consents") => json!({"channel": "email", "granted": false, "source": "电话"}),
+        ("PUT", "/api/v1/maintenance/tasks/{id}/appointment") => json!({"at": "2026-11-25 10:00"}),
         ("PATCH", "/api/v1/action-items/{id}") => json!({"status": "done"}),
         ("POST", "/api/v1/tickets") => json!({"type": "consultation", "channel": "phone", "category": "product",
             "customer_id": customer, "subject": "甲方代开", "description": "甲方代开的工单"}),
@@ -438,7 +440,8 @@ async fn agent_reaches_none_of_another_agents_customers() {
             &app,
             &bt,
             "/api/v1/customers",
-            json!({"name": "乙方机密客户", "phone": "139 0000 1111", "email": "secret@yifang.cn", "owner_id": b_id}),
+            json!({"name": "乙方机密客户", "phone": "139 0000 1111", "email": "secret@yifang.cn", "owner_id": b_id,
+                "first_purchase_on": "2026-11-20", "contract_end": "2026-12-20", "stage": "mature"}),
         )
         .await;
         let cb_code = cb["code"].as_str().unwrap().to_string();
@@ -484,9 +487,16 @@ async fn agent_reaches_none_of_another_agents_customers() {
                 "subject": "乙方投诉主题", "description": "乙方投诉描述"}),
         )
         .await;
+        // Maintenance tasks for every customer (B's included).
+        let (s, v) = json_of(app.call(Method::POST, "/api/v1/maintenance/generate", Some(&at), None).await).await;
+        assert_eq!(s, 200, "[{e}] {v}");
+        let tasks: Value =
+            app.call(Method::GET, "/api/v1/maintenance/tasks", Some(&bt), None).await.json().await.unwrap();
+        let task = tasks["items"][0]["id"].as_i64().expect("a maintenance task of B's customer");
         let ids: BTreeMap<&str, i64> = [
             ("customers", cb),
             ("contacts", contact["id"].as_i64().unwrap()),
+            ("tasks", task),
             ("action-items", item),
             ("tickets", ticket["id"].as_i64().unwrap()),
             ("complaints", complaint["id"].as_i64().unwrap()),
@@ -614,6 +624,14 @@ async fn agent_reaches_none_of_another_agents_customers() {
         assert!(body.contains("乙方工单主题"), "[{e}] B's queue: {body:.300}");
         let (_, _, body) = send(&app, &b, "GET", "/api/v1/customers/export", None, &[]).await;
         assert!(body.contains("乙方机密客户"), "[{e}] B's export");
+        // The scope is the group's: a member of B's group sees B's customer;
+        // a collaborating department does not.
+        let (_, peer) = caller(&app, &at, "agent_b2", Role::Agent, Some(gb)).await;
+        let (status, _, _) = send(&app, &peer, "GET", &format!("/api/v1/customers/{cb}"), None, &[]).await;
+        assert_eq!(status, StatusCode::OK, "[{e}] B's group peer");
+        let (_, collab) = caller(&app, &at, "collab", Role::Collaborator, Some(gb)).await;
+        let (status, _, _) = send(&app, &collab, "GET", &format!("/api/v1/customers/{cb}"), None, &[]).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "[{e}] a collaborator in B's group");
     }
 }
 
