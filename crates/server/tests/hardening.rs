@@ -335,6 +335,26 @@ async fn bodies_over_the_limit_get_a_clear_413() {
             assert_eq!(v["status"], 413, "[{e}] {v}");
             assert!(v["detail"].as_str().unwrap().contains(words), "[{e}] {lang}: {v}");
         }
+        // A body without a Content-Length (chunked) that goes over it.
+        let addr = app.url.trim_start_matches("http://").to_string();
+        let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let head = format!(
+            "POST /api/v1/customers HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {admin}\r\n\
+             Content-Type: application/json\r\nAccept-Language: en\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        );
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        let chunk = format!("{{\"name\": \"{}", "x".repeat(64 * 1024 - 10));
+        for _ in 0..(guanxi_server::MAX_BODY_BYTES / chunk.len() + 2) {
+            if tcp.write_all(format!("{:x}\r\n{chunk}\r\n", chunk.len()).as_bytes()).await.is_err() {
+                break;
+            }
+        }
+        let _ = tcp.write_all(b"0\r\n\r\n").await;
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(20), tcp.read_to_end(&mut answer)).await;
+        let answer = String::from_utf8_lossy(&answer).to_string();
+        assert!(answer.starts_with("HTTP/1.1 413"), "[{e}] chunked: {answer}");
+        assert!(answer.contains("application/problem+json") && answer.contains("at most 2 MiB"), "[{e}] {answer}");
         // A form: a page that says so.
         let r = app
             .http

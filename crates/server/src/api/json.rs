@@ -3,7 +3,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use guanxi_domain::{Issue, ValidationErrors};
 use serde::Serialize;
@@ -15,7 +15,7 @@ use crate::error::AppError;
 pub struct Json<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
-    type Rejection = AppError;
+    type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let is_json = req
@@ -24,10 +24,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.starts_with("application/json") || ct.contains("+json"));
         if !is_json {
-            return Err(AppError::BadRequest("Content-Type must be application/json".into()));
+            return Err(AppError::BadRequest("Content-Type must be application/json".into()).into_response());
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| AppError::BadRequest(e.body_text()))?;
-        parse(&bytes).map(Json)
+        let bytes = match Bytes::from_request(req, state).await {
+            Ok(b) => b,
+            // Over the body limit without a Content-Length (a chunked body):
+            // the limit's own 413, which the error renderer words with the limit.
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(StatusCode::PAYLOAD_TOO_LARGE.into_response());
+            }
+            Err(e) => return Err(AppError::BadRequest(e.body_text()).into_response()),
+        };
+        parse(&bytes).map(Json).map_err(IntoResponse::into_response)
     }
 }
 
