@@ -967,6 +967,15 @@ async fn ratio_kpis_on_a_hand_built_dataset() {
         assert_eq!(html_row(&html, "客户流失率"), ["—", "50.0%", "50.0%"], "[{}]", app.engine);
         assert_eq!(html_row(&html, "满意率"), ["≥ 85.0%", "66.7%", "66.7%"]);
         assert!(html.contains("期初前 12 个月内下过单的客户中"), "the definition is on the page");
+        // The dashboard by day over March: the customer KPIs' cards hold the
+        // month's figure (counted once over the range, not day by day).
+        let (s, html) = app.page(&http, "/reports?from=2026-03-01&to=2026-03-31&by=day").await;
+        assert_eq!(s, 200);
+        for (name, value) in [("churn_rate", "50.0%"), ("repurchase_rate", "66.7%"), ("tier_coverage", "57.1%")] {
+            let card = &html[html.find(&format!(r#"data-kpi="{name}""#)).unwrap()..];
+            let card = &card[..card.find("</article>").unwrap()];
+            assert!(card.contains(value), "[{}] {name}: {card}", app.engine);
+        }
 
         // The diagnosis's satisfaction for March: CSAT 5, 3, 4 → 4.00, two
         // of three satisfied (under 85%: red); NPS 10, 6, 8 → 0%. Its Excel

@@ -315,7 +315,12 @@ pub fn ratio_counts(
                  WHERE o.ordered_on >= $1 AND o.ordered_on < $2
                  GROUP BY o.customer_id HAVING MIN(o.ordered_on) < $3";
             let key = if group == GroupBy::Tier { "COALESCE(s.tier, '')" } else { "''" };
-            let join = "LEFT JOIN customer_segments s ON s.customer_id = x.customer_id";
+            // The tier only when it is read: a lookup per customer otherwise saved.
+            let join = if group == GroupBy::Tier || name == "core_customer_retention" {
+                "LEFT JOIN customer_segments s ON s.customer_id = x.customer_id"
+            } else {
+                ""
+            };
             let churned = "x.last_on < $4";
             let sql = match name {
                 "churn_rate" => format!("SELECT {key}, {}, COUNT(*) FROM ({base}) x {join} GROUP BY 1", sum(churned)),
@@ -336,12 +341,16 @@ pub fn ratio_counts(
             (sql, params)
         }
         "repurchase_rate" => {
-            let key = if group == GroupBy::Tier { "COALESCE(s.tier, '')" } else { "''" };
+            let (key, join) = if group == GroupBy::Tier {
+                ("COALESCE(s.tier, '')", "LEFT JOIN customer_segments s ON s.customer_id = x.customer_id")
+            } else {
+                ("''", "")
+            };
             (
                 format!(
                     "SELECT {key}, {}, COUNT(*)
                      FROM (SELECT DISTINCT o.customer_id FROM orders o WHERE o.ordered_on >= $1 AND o.ordered_on < $2) x
-                     LEFT JOIN customer_segments s ON s.customer_id = x.customer_id GROUP BY 1",
+                     {join} GROUP BY 1",
                     sum("EXISTS (SELECT 1 FROM orders p WHERE p.customer_id = x.customer_id AND p.ordered_on < $1)")
                 ),
                 vec![lo_day.into(), hi_day.into()],

@@ -287,7 +287,7 @@ pub async fn series(state: &AppState, user: &User, def: &'static KpiDef, q: KpiQ
         Source::Tickets => Ok(ticket_series(def, q, &ticket_grid(state, q, lang).await?)),
         Source::Maintenance => Ok(maintenance_series(def, q, &maintenance_grid(state, q, lang).await?)),
         Source::Pending => Err(ValidationErrors::single("name", Issue::NotAllowed).into()),
-        _ => Ok(ratio_series(def, q, &ratio_grid(state, def, q, lang).await?)),
+        _ => Ok(ratio_series(def, q, &ratio_grid(state, def, q, lang, true).await?)),
     }
 }
 
@@ -301,7 +301,13 @@ fn additive(def: &KpiDef) -> bool {
 /// A ratio KPI's two counts per period and slice (store::kpi::ratio_counts,
 /// one aggregate per period), and over the whole range: the periods' sum
 /// where that is exact, else one more aggregate over the range.
-async fn ratio_grid(state: &AppState, def: &'static KpiDef, q: KpiQuery, lang: Lang) -> AppResult<Grid<RatioFigures>> {
+async fn ratio_grid(
+    state: &AppState,
+    def: &'static KpiDef,
+    q: KpiQuery,
+    lang: Lang,
+    per_period: bool,
+) -> AppResult<Grid<RatioFigures>> {
     let buckets = q.period.buckets(q.from, q.to, MAX_BUCKETS);
     let tz = state.config.time_zone.clone();
     let start =
@@ -315,7 +321,10 @@ async fn ratio_grid(state: &AppState, def: &'static KpiDef, q: KpiQuery, lang: L
     }
     let whole = (start(q.from)?, start(end)?, q.from, end);
     // One period covering the whole range is its own total.
-    let sum_up = additive(def) || (ranges.len() == 1 && ranges[0] == whole);
+    let sum_up = per_period && (additive(def) || (ranges.len() == 1 && ranges[0] == whole));
+    if !per_period {
+        ranges.clear();
+    }
     let b = buckets.clone();
     let slices = state
         .db
@@ -408,6 +417,20 @@ fn maintenance_series(def: &'static KpiDef, q: KpiQuery, g: &Grid<ExecutionFigur
 /// dashboard): the ticket figures are counted once for all ticket KPIs.
 /// KPIs that cannot be sliced by the query's group are left out.
 pub async fn all_series(state: &AppState, user: &User, q: KpiQuery, lang: Lang) -> AppResult<Vec<Series>> {
+    all_series_with(state, user, q, lang, true).await
+}
+
+/// As [`all_series`]; without `customer_periods`, the KPIs counting
+/// customers (orders, customers) get their total over the range only, one
+/// statement each, and no value per period (the dashboard's cards need no
+/// more, and a year of orders is not read once per day).
+pub async fn all_series_with(
+    state: &AppState,
+    user: &User,
+    q: KpiQuery,
+    lang: Lang,
+    customer_periods: bool,
+) -> AppResult<Vec<Series>> {
     require_reader(user)?;
     let tickets = ticket_grid(state, q, lang).await?;
     let maintenance = if kpi::REGISTRY.iter().any(|k| k.source == Source::Maintenance && k.supports(q.group)) {
@@ -425,7 +448,10 @@ pub async fn all_series(state: &AppState, user: &User, q: KpiQuery, lang: Lang) 
                 }
             }
             Source::Pending => {}
-            _ => out.push(ratio_series(def, q, &ratio_grid(state, def, q, lang).await?)),
+            _ => {
+                let per_period = customer_periods || additive(def);
+                out.push(ratio_series(def, q, &ratio_grid(state, def, q, lang, per_period).await?));
+            }
         }
     }
     Ok(out)
@@ -543,7 +569,7 @@ pub async fn diagnosis(state: &AppState, user: &User, lang: Lang) -> AppResult<D
     let mut satisfaction = Vec::new();
     for name in ["csat_average", "csat_satisfied_share", "nps"] {
         if let Some(def) = kpi::find(name) {
-            satisfaction.push(ratio_series(def, q, &ratio_grid(state, def, q, lang).await?));
+            satisfaction.push(ratio_series(def, q, &ratio_grid(state, def, q, lang, true).await?));
         }
     }
     Ok(Diagnosis { from, to, months, total, categories, churn_reasons, pain_points, satisfaction })

@@ -96,7 +96,7 @@ async fn dashboard(
     RawQuery(raw): RawQuery,
 ) -> AppResult<Html<String>> {
     let q = query(&state, raw.as_deref(), "day")?;
-    let all = svc::all_series(&state, &u.user, q, lang).await?;
+    let all = svc::all_series_with(&state, &u.user, q, lang, false).await?;
     let categories = svc::category_counts(&state, &u.user, q.from, q.to).await?;
     let tiers = svc::tier_activity(&state, &u.user).await?;
     let periods: Vec<String> =
