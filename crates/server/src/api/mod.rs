@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`, and its OpenAPI 3 document at
 //! `/api/openapi.json`, generated from the handlers' annotations.
 
+pub mod audit;
 mod auth;
 pub mod calendar;
 pub mod complaints;
@@ -189,6 +190,8 @@ fn main_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(users::update))
         .routes(routes!(users::list_groups, users::create_group))
         .routes(routes!(users::delete_group))
+        .routes(routes!(audit::search))
+        .routes(routes!(audit::export))
         .routes(routes!(outreach::send, outreach::list))
         .routes(routes!(outreach::acknowledge))
         .routes(routes!(outreach::templates, outreach::create_template))

@@ -2,6 +2,7 @@
 //! Each parses input into domain types, checks permission and scope, and
 //! runs its store calls (with the audit entry) in one transaction.
 
+pub mod audit;
 pub mod calendar;
 pub mod complaints;
 pub mod customers;

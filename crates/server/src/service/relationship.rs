@@ -40,6 +40,30 @@ fn check_active_users(c: &mut Conn, fields: &[(String, i64)]) -> guanxi_store::R
     if e.is_empty() { Ok(()) } else { Err(e.into()) }
 }
 
+/// The audit entry of a change (SPEC S3); personal fields appear masked.
+fn audited(
+    c: &mut Conn,
+    now: jiff::Timestamp,
+    actor: &User,
+    action: &str,
+    entity: &str,
+    id: i64,
+    detail: &serde_json::Value,
+) -> guanxi_store::Result<()> {
+    audit::record(
+        c,
+        now,
+        &AuditEntry {
+            actor_id: Some(actor.id),
+            action,
+            entity,
+            entity_id: Some(id),
+            detail: detail.to_string(),
+            ip: None,
+        },
+    )
+}
+
 fn seal_contact(state: &AppState, d: &ContactDraft) -> SealedContact {
     let cipher = &state.cipher;
     SealedContact {
@@ -82,7 +106,9 @@ pub async fn create_contact(
                     actor_id: Some(actor.id),
                 },
             )?;
-            contacts::get(c, id)
+            let created = contacts::get(c, id)?;
+            audited(c, now, &actor, "create", "contact", id, &serde_json::json!({ "after": created }))?;
+            Ok(created)
         })
         .await?)
 }
@@ -104,7 +130,17 @@ pub async fn update_contact(
             let existing = contacts::get(c, contact_id)?;
             customer_in_scope(c, &actor, existing.customer_id)?;
             contacts::update(c, contact_id, &draft, &sealed, now)?;
-            contacts::get(c, contact_id)
+            let after = contacts::get(c, contact_id)?;
+            audited(
+                c,
+                now,
+                &actor,
+                "update",
+                "contact",
+                contact_id,
+                &serde_json::json!({ "before": existing, "after": after }),
+            )?;
+            Ok(after)
         })
         .await?)
 }
@@ -166,6 +202,18 @@ pub async fn create_order(
             customer_in_scope(c, &actor, customer_id)?;
             let id = orders::insert(c, customer_id, &draft, now)?;
             if let Some(id) = id {
+                audited(
+                    c,
+                    now,
+                    &actor,
+                    "create",
+                    "order",
+                    id,
+                    &serde_json::json!({
+                        "customer_id": customer_id, "ordered_on": draft.ordered_on.to_string(),
+                        "amount": draft.amount.to_string(), "product": draft.product,
+                    }),
+                )?;
                 timeline::append(
                     c,
                     &NewEntry {
@@ -223,6 +271,18 @@ pub async fn create_communication(
                 }
             }
             let (id, items) = communications::insert(c, customer_id, &draft, owner, actor.id, now)?;
+            audited(
+                c,
+                now,
+                &actor,
+                "create",
+                "communication",
+                id,
+                &serde_json::json!({
+                    "customer_id": customer_id, "channel": draft.channel.code(), "purpose": draft.purpose,
+                    "action_items": items,
+                }),
+            )?;
             timeline::append(
                 c,
                 &NewEntry {
@@ -276,6 +336,15 @@ pub async fn set_action_status(
                 return Ok(item);
             }
             communications::set_status(c, item_id, status, now)?;
+            audited(
+                c,
+                now,
+                &actor,
+                "update",
+                "action_item",
+                item_id,
+                &serde_json::json!({ "before": item.status.code(), "after": status.code() }),
+            )?;
             timeline::append(
                 c,
                 &NewEntry {

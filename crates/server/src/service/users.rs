@@ -91,8 +91,26 @@ pub async fn create_group(state: &AppState, actor: &User, name: &str, kind: &str
     let (Some(name), Some(kind)) = (name, kind) else {
         return Err(e.into());
     };
-    let now = state.clock.now();
-    Ok(state.db.write(move |c| users::create_group(c, &name, kind, now)).await?)
+    let (now, actor_id) = (state.clock.now(), actor.id);
+    Ok(state
+        .db
+        .write(move |c| {
+            let id = users::create_group(c, &name, kind, now)?;
+            audit::record(
+                c,
+                now,
+                &AuditEntry {
+                    actor_id: Some(actor_id),
+                    action: "create",
+                    entity: "group",
+                    entity_id: Some(id),
+                    detail: serde_json::json!({ "after": { "name": name, "kind": kind.code() } }).to_string(),
+                    ip: None,
+                },
+            )?;
+            Ok(id)
+        })
+        .await?)
 }
 
 pub async fn delete_group(state: &AppState, actor: &User, id: i64) -> AppResult<()> {

@@ -4,6 +4,7 @@
 
 mod account;
 mod admin;
+mod audit;
 mod calendar;
 mod complaints;
 pub(crate) mod customers;
@@ -49,6 +50,7 @@ pub fn router() -> Router<AppState> {
         .merge(customers::router())
         .merge(relationship::router())
         .merge(admin::router())
+        .merge(audit::router())
         .merge(calendar::router())
         .merge(import::router())
         .merge(segments::router())

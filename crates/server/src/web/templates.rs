@@ -43,6 +43,7 @@ impl Templates {
             "admin/users.html",
             "admin/user_form.html",
             "admin/groups.html",
+            "admin/audit.html",
             "admin/calendar.html",
             "import/form.html",
             "import/report.html",
