@@ -177,6 +177,8 @@ pub const RULES: &[Rule] = &[
     r("POST", "/api/v1/complaints/{id}/urgency", STAFF_ONLY, Tickets),
     r("GET", "/api/v1/complaints/settings", ADMIN_ONLY, All),
     r("PUT", "/api/v1/complaints/settings", ADMIN_ONLY, All),
+    r("GET", "/api/v1/complaints/settings", ADMIN_ONLY, All),
+    r("PUT", "/api/v1/complaints/settings", ADMIN_ONLY, All),
     // ---- API: tickets (T)
     r("GET", "/api/v1/tickets", SignedIn, Tickets),
     r("POST", "/api/v1/tickets", STAFF_ONLY, Tickets),
@@ -386,6 +388,8 @@ pub const RULES: &[Rule] = &[
     r("POST", "/admin/calendar/overrides", ADMIN_ONLY, All),
     r("POST", "/admin/calendar/overrides/{date}/delete", ADMIN_ONLY, All),
     r("POST", "/admin/calendar/schedule", ADMIN_ONLY, All),
+    r("GET", "/admin/complaints", ADMIN_ONLY, All),
+    r("POST", "/admin/complaints", ADMIN_ONLY, All),
     r("GET", "/admin/complaints", ADMIN_ONLY, All),
     r("POST", "/admin/complaints", ADMIN_ONLY, All),
     r("GET", "/admin/tickets", ADMIN_ONLY, All),

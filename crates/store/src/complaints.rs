@@ -393,6 +393,8 @@ pub struct ReviewFigures {
     pub batches: i64,
     /// Customers with more than one complaint: (id, name, count), most first.
     pub repeat_customers: Vec<(i64, String, i64)>,
+    /// The most frequent subjects: (category, subject, count), most first.
+    pub top_subjects: Vec<(String, String, i64)>,
 }
 
 /// The figures of complaints registered in `[from, until)`.
@@ -427,6 +429,16 @@ pub fn review(c: &mut Conn, from: Timestamp, until: Timestamp) -> Result<ReviewF
             "SELECT p.customer_id, cu.name, COUNT(*) AS n FROM complaints p JOIN customers cu ON cu.id = p.customer_id
              WHERE p.registered_at >= $1 AND p.registered_at < $2
              GROUP BY p.customer_id, cu.name HAVING COUNT(*) > 1 ORDER BY n DESC, p.customer_id LIMIT 20",
+            range,
+        )?
+        .iter()
+        .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .collect::<Result<_>>()?;
+    f.top_subjects = c
+        .query(
+            "SELECT p.category, t.subject, COUNT(*) AS n FROM complaints p JOIN tickets t ON t.id = p.ticket_id
+             WHERE p.registered_at >= $1 AND p.registered_at < $2
+             GROUP BY p.category, t.subject ORDER BY n DESC, p.category, t.subject LIMIT 100",
             range,
         )?
         .iter()

@@ -244,26 +244,166 @@ impl Grading {
     }
 }
 
+/// The thresholds an administrator may change (SPEC P2): the emotion
+/// scores that make a complaint urgent or general, the safety words, and
+/// what makes a batch (批量客诉) — how many customers within how many hours.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Rules {
+    /// From this emotion score (tenths) a complaint is urgent.
+    pub urgent_emotion: u32,
+    /// From this emotion score (tenths) a complaint is general rather than routine.
+    pub general_emotion: u32,
+    /// Words that make a complaint a safety matter (substring match).
+    pub safety_words: Vec<String>,
+    /// Similar complaints within this many hours are compared.
+    pub batch_window_hours: i64,
+    /// How many customers' similar complaints make a batch.
+    pub batch_customers: u32,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            urgent_emotion: URGENT_EMOTION,
+            general_emotion: GENERAL_EMOTION,
+            safety_words: SAFETY_WORDS.iter().map(|w| (*w).to_string()).collect(),
+            batch_window_hours: 72,
+            batch_customers: 3,
+        }
+    }
+}
+
+/// The rules as typed in a form or a JSON body.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RulesInput {
+    /// A score such as `6` or `2.5`.
+    pub urgent_emotion: String,
+    pub general_emotion: String,
+    /// Separated by new lines, commas or 、.
+    pub safety_words: String,
+    pub batch_window_hours: String,
+    pub batch_customers: String,
+}
+
+/// A score with at most one decimal (`2.5`) in tenths, 0.5 to 100.
+fn parse_score(raw: &str) -> Result<u32, crate::Issue> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(crate::Issue::Required);
+    }
+    let (whole, frac) = raw.split_once('.').unwrap_or((raw, "0"));
+    if whole.is_empty() || frac.len() != 1 || !whole.chars().chain(frac.chars()).all(|c| c.is_ascii_digit()) {
+        return Err(crate::Issue::NotAllowed);
+    }
+    let tenths = whole.parse::<u32>().map_err(|_| crate::Issue::OutOfRange)?.saturating_mul(10)
+        + frac.parse::<u32>().map_err(|_| crate::Issue::NotAllowed)?;
+    if (5..=1000).contains(&tenths) { Ok(tenths) } else { Err(crate::Issue::OutOfRange) }
+}
+
+fn parse_int(raw: &str, range: std::ops::RangeInclusive<i64>) -> Result<i64, crate::Issue> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(crate::Issue::Required);
+    }
+    let n = raw.parse::<i64>().map_err(|_| crate::Issue::NotAllowed)?;
+    if range.contains(&n) { Ok(n) } else { Err(crate::Issue::OutOfRange) }
+}
+
+impl Rules {
+    /// Checks every field; the errors name each field.
+    pub fn parse(i: &RulesInput) -> Result<Rules, crate::ValidationErrors> {
+        let mut e = crate::ValidationErrors::new();
+        let urgent = e.check("urgent_emotion", parse_score(&i.urgent_emotion));
+        let general = e.check("general_emotion", parse_score(&i.general_emotion));
+        if let (Some(u), Some(g)) = (urgent, general)
+            && g >= u
+        {
+            e.add("general_emotion", crate::Issue::NotBelow { limit: format!("{}.{}", u / 10, u % 10) });
+        }
+        let mut words: Vec<String> = Vec::new();
+        for w in i.safety_words.split(['\n', ',', '，', '、', ';', '；']).map(str::trim).filter(|w| !w.is_empty()) {
+            if w.chars().count() > 20 {
+                e.add("safety_words", crate::Issue::TooLong { max: 20 });
+                break;
+            }
+            if !words.iter().any(|x| x == w) {
+                words.push(w.to_string());
+            }
+        }
+        if words.is_empty() {
+            e.add("safety_words", crate::Issue::Required);
+        } else if words.len() > 200 {
+            e.add("safety_words", crate::Issue::TooMany { max: 200 });
+        }
+        let window = e.check("batch_window_hours", parse_int(&i.batch_window_hours, 1..=720));
+        let customers = e.check("batch_customers", parse_int(&i.batch_customers, 2..=100));
+        match (urgent, general, window, customers) {
+            (Some(urgent_emotion), Some(general_emotion), Some(w), Some(c)) if e.is_empty() => Ok(Rules {
+                urgent_emotion,
+                general_emotion,
+                safety_words: words,
+                batch_window_hours: w,
+                batch_customers: u32::try_from(c).unwrap_or(3),
+            }),
+            _ => Err(e),
+        }
+    }
+
+    /// The rules as a form shows them.
+    pub fn to_input(&self) -> RulesInput {
+        RulesInput {
+            urgent_emotion: format!("{}.{}", self.urgent_emotion / 10, self.urgent_emotion % 10),
+            general_emotion: format!("{}.{}", self.general_emotion / 10, self.general_emotion % 10),
+            safety_words: self.safety_words.join("、"),
+            batch_window_hours: self.batch_window_hours.to_string(),
+            batch_customers: self.batch_customers.to_string(),
+        }
+    }
+
+    fn urgency(&self, safety: bool, score: u32, batch_size: u32) -> Urgency {
+        let by_emotion = if score >= self.urgent_emotion {
+            Urgency::Urgent
+        } else if score >= self.general_emotion {
+            Urgency::General
+        } else {
+            Urgency::Routine
+        };
+        if safety {
+            Urgency::Urgent
+        } else if batch_size > 0 {
+            by_emotion.raised()
+        } else {
+            by_emotion
+        }
+    }
+}
+
+/// Grades a complaint with the default rules.
+pub fn grade(text: &str, batch_size: u32) -> Grading {
+    grade_with(text, batch_size, &Rules::default())
+}
+
 /// Grades a complaint: a safety word makes it urgent; otherwise the
 /// emotion score chooses, and a batch raises the result one step.
-pub fn grade(text: &str, batch_size: u32) -> Grading {
-    let safety_words = safety_words(text);
+pub fn grade_with(text: &str, batch_size: u32, rules: &Rules) -> Grading {
+    let safety_words: Vec<String> = rules.safety_words.iter().filter(|w| text.contains(w.as_str())).cloned().collect();
     let emotion = emotion(text);
-    let by_emotion = if emotion.score >= URGENT_EMOTION {
-        Urgency::Urgent
-    } else if emotion.score >= GENERAL_EMOTION {
-        Urgency::General
-    } else {
-        Urgency::Routine
-    };
-    let urgency = if !safety_words.is_empty() {
-        Urgency::Urgent
-    } else if batch_size > 0 {
-        by_emotion.raised()
-    } else {
-        by_emotion
-    };
+    let urgency = rules.urgency(!safety_words.is_empty(), emotion.score, batch_size);
     Grading { urgency, safety_words, emotion, batch_size }
+}
+
+impl Grading {
+    /// The same complaint found part of a batch of `customers`: its
+    /// urgency raised one step from what its words gave (once: a grading
+    /// already in a batch only counts the customers anew).
+    pub fn in_batch(&self, customers: u32, rules: &Rules) -> Grading {
+        let mut g = self.clone();
+        g.batch_size = customers;
+        g.urgency = rules.urgency(!g.safety_words.is_empty(), g.emotion.score, customers);
+        g
+    }
 }
 
 /// The content words of a complaint, for finding similar ones: segmented,
@@ -319,6 +459,44 @@ mod tests {
         assert_eq!(grade(calm, 0).urgency, Urgency::Routine);
         assert_eq!(grade(calm, 5).urgency, Urgency::General);
         assert!(grade(calm, 5).reasons(crate::Lang::Zh).iter().any(|r| r.contains("批量客诉")));
+    }
+
+    #[test]
+    fn administrators_rules_change_the_grading_and_are_checked_field_by_field() {
+        let rules = Rules::parse(&RulesInput {
+            urgent_emotion: "3".into(),
+            general_emotion: "1.5".into(),
+            safety_words: "异味\n变形、漏电".into(),
+            batch_window_hours: "24".into(),
+            batch_customers: "4".into(),
+        })
+        .unwrap();
+        assert_eq!(rules.safety_words, vec!["异味", "变形", "漏电"]);
+        assert_eq!(grade_with("冰箱有异味", 0, &rules).urgency, Urgency::Urgent);
+        assert_eq!(grade("冰箱有异味", 0).urgency, Urgency::Routine);
+        // 很失望 (1.5) + 态度差 (1) = 2.5: general (below 3); a threat (+2) makes it urgent.
+        assert_eq!(grade_with("很失望，客服态度差", 0, &rules).urgency, Urgency::General);
+        assert_eq!(grade_with("很失望，客服态度差，投诉", 0, &rules).urgency, Urgency::Urgent);
+        let e = Rules::parse(&RulesInput {
+            urgent_emotion: "2".into(),
+            general_emotion: "2.5".into(),
+            safety_words: "".into(),
+            batch_window_hours: "0".into(),
+            batch_customers: "x".into(),
+        })
+        .unwrap_err();
+        let fields: Vec<&str> = e.0.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, vec!["general_emotion", "safety_words", "batch_window_hours", "batch_customers"]);
+        assert_eq!(Rules::parse(&Rules::default().to_input()).unwrap(), Rules::default());
+    }
+
+    #[test]
+    fn a_complaint_found_in_a_batch_later_is_raised_once() {
+        let g = grade("你好，我买的水壶盖子有点松，想换一个", 0);
+        assert_eq!(g.urgency, Urgency::Routine);
+        let b = g.in_batch(3, &Rules::default());
+        assert_eq!((b.urgency, b.batch_size), (Urgency::General, 3));
+        assert_eq!(b.in_batch(5, &Rules::default()).urgency, Urgency::General, "raised once, not per new member");
     }
 
     #[test]

@@ -121,6 +121,9 @@ pub struct Deadline {
     pub met_at: Option<Timestamp>,
     /// When the scheduler found it missed (reported once).
     pub missed_at: Option<Timestamp>,
+    /// Since when it waits for the customer (its clock stands still).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_at: Option<Timestamp>,
 }
 
 impl Deadline {
@@ -133,11 +136,12 @@ impl Deadline {
         self.missed_at.is_some() || self.met_at.is_some_and(|m| m > self.due_at)
     }
 
-    /// `open`, `overdue`, `met` or `late`.
+    /// `open`, `paused`, `overdue`, `met` or `late`.
     pub fn state(&self, now: Timestamp) -> &'static str {
         match (self.met_at, self.is_late()) {
             (Some(_), true) => "late",
             (Some(_), false) => "met",
+            (None, false) if self.paused_at.is_some() => "paused",
             (None, _) if now > self.due_at || self.missed_at.is_some() => "overdue",
             (None, _) => "open",
         }
@@ -162,7 +166,7 @@ impl Deadlines {
 
     /// Sets a deadline at an instant (a promised execution date).
     pub fn set(&mut self, kind: DeadlineKind, due_at: Timestamp) {
-        let d = Deadline { kind, due_at, met_at: None, missed_at: None };
+        let d = Deadline { kind, due_at, met_at: None, missed_at: None, paused_at: None };
         match self.0.iter_mut().find(|d| d.kind == kind) {
             Some(old) => *old = d,
             None => self.0.push(d),
@@ -180,11 +184,41 @@ impl Deadlines {
         }
     }
 
+    /// Whether the complaint waits for the customer (its open deadlines stand still).
+    pub fn is_paused(&self) -> bool {
+        self.0.iter().any(|d| d.paused_at.is_some())
+    }
+
+    /// Waiting for the customer from `at`: every open deadline not yet
+    /// missed stands still (as a ticket's SLA clocks do); true when one did.
+    pub fn pause(&mut self, at: Timestamp) -> bool {
+        let mut any = false;
+        for d in self.0.iter_mut().filter(|d| d.met_at.is_none() && d.missed_at.is_none() && d.paused_at.is_none()) {
+            d.paused_at = Some(at);
+            any = true;
+        }
+        any
+    }
+
+    /// The customer answered at `at`: each paused deadline moves on by the
+    /// working time it stood still; true when one was paused.
+    pub fn resume(&mut self, at: Timestamp, cal: &BusinessCalendar) -> bool {
+        let mut any = false;
+        for d in &mut self.0 {
+            if let Some(since) = d.paused_at.take() {
+                let stood = cal.working_duration_between(since, at);
+                d.due_at = cal.add_working_duration(d.due_at, stood).unwrap_or(d.due_at);
+                any = true;
+            }
+        }
+        any
+    }
+
     /// The open deadlines passed by `now` and not yet reported; marks them.
     pub fn newly_missed(&mut self, now: Timestamp) -> Vec<DeadlineKind> {
         let mut out = Vec::new();
         for d in &mut self.0 {
-            if d.met_at.is_none() && d.missed_at.is_none() && d.due_at <= now {
+            if d.met_at.is_none() && d.missed_at.is_none() && d.paused_at.is_none() && d.due_at <= now {
                 d.missed_at = Some(now);
                 out.push(d.kind);
             }
@@ -194,7 +228,11 @@ impl Deadlines {
 
     /// When the scheduler must look next: the nearest open, unreported deadline.
     pub fn next_due(&self) -> Option<Timestamp> {
-        self.0.iter().filter(|d| d.met_at.is_none() && d.missed_at.is_none()).map(|d| d.due_at).min()
+        self.0
+            .iter()
+            .filter(|d| d.met_at.is_none() && d.missed_at.is_none() && d.paused_at.is_none())
+            .map(|d| d.due_at)
+            .min()
     }
 
     /// Whether any deadline was missed or met late (超时).
@@ -248,5 +286,33 @@ mod tests {
         assert!(d.newly_missed(at("2026-11-30 10:00")).is_empty());
         assert_eq!(d.next_due(), None);
         assert!(d.any_late());
+    }
+
+    #[test]
+    fn waiting_for_the_customer_stops_the_deadlines_for_the_working_time_waited() {
+        let tz = TimeZone::get("Asia/Shanghai").unwrap();
+        let cal = BusinessCalendar::new(WeeklySchedule::standard(), [], tz.clone());
+        let at = |s: &str| {
+            jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M", s).unwrap().to_zoned(tz.clone()).unwrap().timestamp()
+        };
+        let mut d = Deadlines::default();
+        // Monday 10:00 + 24 working hours (8 a day, 09:00–18:00 with lunch) is Thursday 10:00.
+        d.start(DeadlineKind::Investigation, at("2026-11-23 10:00"), INVESTIGATION_WITHIN, &cal);
+        let due = d.get(DeadlineKind::Investigation).unwrap().due_at;
+        assert!(d.pause(at("2026-11-23 11:00")));
+        assert!(d.is_paused());
+        assert_eq!(d.next_due(), None, "a paused deadline is not watched");
+        assert!(d.newly_missed(due.checked_add(jiff::SignedDuration::from_hours(100)).unwrap()).is_empty());
+        // Waited from Monday 11:00 to Tuesday 11:00: one working day.
+        assert!(d.resume(at("2026-11-24 11:00"), &cal));
+        assert!(!d.is_paused());
+        let moved = d.get(DeadlineKind::Investigation).unwrap().due_at;
+        assert_eq!(
+            moved,
+            cal.add_working_duration(due, cal.working_duration_between(at("2026-11-23 11:00"), at("2026-11-24 11:00")))
+                .unwrap()
+        );
+        assert!(moved > due);
+        assert!(!d.resume(at("2026-11-24 12:00"), &cal), "nothing to resume twice");
     }
 }

@@ -334,3 +334,59 @@ pub async fn set_urgency(
     let p = workflow::override_urgency(&state, &user, id, &input.urgency, &input.reason, ip).await?;
     Ok(Json(view(&p, state.clock.now(), lang)))
 }
+
+/// The complaint thresholds (P2) an administrator may change.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RulesView {
+    /// The emotion score from which a complaint is urgent, e.g. `6.0`.
+    pub urgent_emotion: String,
+    /// The emotion score from which a complaint is general (below urgent), e.g. `2.5`.
+    pub general_emotion: String,
+    /// Words that make a complaint urgent (substring match).
+    pub safety_words: Vec<String>,
+    /// Similar complaints within this many hours are compared (1–720).
+    pub batch_window_hours: i64,
+    /// How many customers' similar complaints make a batch (2–100).
+    pub batch_customers: u32,
+}
+
+fn rules_view(r: &guanxi_domain::complaint::grading::Rules) -> RulesView {
+    let i = r.to_input();
+    RulesView {
+        urgent_emotion: i.urgent_emotion,
+        general_emotion: i.general_emotion,
+        safety_words: r.safety_words.clone(),
+        batch_window_hours: r.batch_window_hours,
+        batch_customers: r.batch_customers,
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/complaints/settings", tag = "complaints", security(("bearer" = [])),
+    responses((status = 200, body = RulesView), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn get_settings(State(state): State<AppState>, ApiUser(user): ApiUser) -> AppResult<Json<RulesView>> {
+    if !crate::service::complaints::settings::may_configure(&user) {
+        return Err(AppError::Forbidden);
+    }
+    Ok(Json(rules_view(&crate::service::complaints::settings::load(&state).await?)))
+}
+
+#[utoipa::path(put, path = "/api/v1/complaints/settings", tag = "complaints", request_body = RulesView, security(("bearer" = [])),
+    responses((status = 200, body = RulesView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 422, description = "a field was refused; `errors` names it", body = Problem)))]
+pub async fn put_settings(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ClientIp(ip): ClientIp,
+    Json(input): Json<RulesView>,
+) -> AppResult<Json<RulesView>> {
+    let raw = guanxi_domain::complaint::grading::RulesInput {
+        urgent_emotion: input.urgent_emotion,
+        general_emotion: input.general_emotion,
+        safety_words: input.safety_words.join("\n"),
+        batch_window_hours: input.batch_window_hours.to_string(),
+        batch_customers: input.batch_customers.to_string(),
+    };
+    let saved = crate::service::complaints::settings::save(&state, &user, &raw, ip).await?;
+    Ok(Json(rules_view(&saved)))
+}

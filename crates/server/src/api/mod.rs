@@ -161,6 +161,7 @@ fn main_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(complaints::get_one))
         .routes(routes!(complaints::step))
         .routes(routes!(complaints::set_urgency))
+        .routes(routes!(complaints::get_settings, complaints::put_settings))
         .routes(routes!(tickets::queue, tickets::create))
         .routes(routes!(tickets::get_one))
         .routes(routes!(tickets::act))

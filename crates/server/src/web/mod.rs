@@ -70,9 +70,10 @@ pub fn upload_router() -> Router<AppState> {
     import::upload_router()
 }
 
-/// The reply form with its files: the attachment size limit (see `app`).
+/// The reply form and the complaint step form with their files: the
+/// attachment size limit (see `app`).
 pub fn attachment_router() -> Router<AppState> {
-    tickets::upload_router()
+    tickets::upload_router().merge(complaints::upload_router())
 }
 
 /// The body and time limits of a group of routes, for the error renderer

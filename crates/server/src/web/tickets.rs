@@ -230,7 +230,7 @@ async fn set_availability(State(state): State<AppState>, u: PageUser, body: Byte
 
 // ---- The ticket ----
 
-fn event_words(e: &TicketEvent, lang: Lang, state: &AppState) -> String {
+pub(crate) fn event_words(e: &TicketEvent, lang: Lang, state: &AppState) -> String {
     let d: serde_json::Value = serde_json::from_str(&e.detail).unwrap_or(serde_json::Value::Null);
     let s = |k: &str| d[k].as_str().unwrap_or("").to_string();
     let status = |k: &str| Status::parse(&s(k)).map(|x| x.label(lang).to_string()).unwrap_or_default();

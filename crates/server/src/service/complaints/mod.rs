@@ -9,6 +9,7 @@
 //! in [`table`], the monthly review in [`review`].
 
 pub mod review;
+pub mod settings;
 pub mod table;
 pub mod workflow;
 
@@ -36,10 +37,6 @@ use crate::state::AppState;
 /// The job that reports a complaint's missed deadlines (and escalates a
 /// missed investigation).
 pub const DEADLINE_JOB: &str = "complaint.deadline";
-/// Similar complaints of several customers within this window are a batch (批量客诉).
-pub const BATCH_WINDOW: SignedDuration = SignedDuration::from_hours(72);
-/// How many customers make a batch.
-pub const BATCH_CUSTOMERS: usize = 3;
 /// How many recent complaints of a category are compared with a new one.
 const BATCH_CANDIDATES: i64 = 500;
 
@@ -122,7 +119,7 @@ pub async fn register(
     let now = state.clock.now();
     let tz = state.config.time_zone.clone();
     let text = format!("{}\n{}", input.subject, input.description);
-    let pre = grading::grade(&text, 0);
+    let pre = grading::grade_with(&text, 0, &settings::load(state).await?);
     let ticket_input = TicketInput {
         ticket_type: "complaint".into(),
         channel: input.channel.clone(),
@@ -155,16 +152,18 @@ pub async fn register(
     let actor_id = actor.id;
     let ip2 = ip.clone();
     let (_, id) = super::tickets::create_with(state, actor, ticket_input, ip, move |c, t, setup| {
-        // Batch: similar complaints of other customers within the window.
-        let since = now.checked_sub(BATCH_WINDOW).unwrap_or(now);
+        // The thresholds in force; batch: similar complaints of other
+        // customers within the window.
+        let rules = settings::rules_in(c)?;
+        let since = now.checked_sub(SignedDuration::from_hours(rules.batch_window_hours)).unwrap_or(now);
         let similar: Vec<store::Candidate> = store::candidates(c, t.category, since, BATCH_CANDIDATES)?
             .into_iter()
             .filter(|x| grading::similar(&x.signature, &signature))
             .collect();
         let customers: BTreeSet<i64> = similar.iter().map(|x| x.customer_id).chain([t.customer_id]).collect();
-        let batch = customers.len() >= BATCH_CUSTOMERS;
-        let graded: Grading =
-            grading::grade(&text, if batch { u32::try_from(customers.len()).unwrap_or(0) } else { 0 });
+        let batch = customers.len() >= usize::try_from(rules.batch_customers).unwrap_or(usize::MAX);
+        let batch_size = if batch { u32::try_from(customers.len()).unwrap_or(0) } else { 0 };
+        let graded: Grading = grading::grade_with(&text, batch_size, &rules);
         let urgency = graded.urgency;
         let seq = store_settings::next(c, &domain::counter_name(date))?;
         let number = ComplaintNumber::new(date, seq);
@@ -222,12 +221,67 @@ pub async fn register(
             store::set_batch(c, &ids, batch_id, now)?;
             let detail = json!({"batch_id": batch_id, "customers": customers.len(), "linked": ids.len()});
             step(c, t, &p, now, None, "batch", detail, None)?;
+            // The earlier members are part of the batch too: raised as well.
+            for x in &similar {
+                raise_for_batch(c, setup, x.id, batch_size, &rules, batch_id, now)?;
+            }
         }
         sync_deadline_job(c, &p, now)?;
         Ok(id)
     })
     .await?;
     Ok(state.db.read(move |c| store::get(c, id)).await?)
+}
+
+/// An earlier complaint that a new one made part of a batch: its grading
+/// counts the batch and its urgency is raised one step (once), unless an
+/// agent set it by hand or it is archived; its ticket's priority and
+/// first-response clock follow (the sooner target wins, as at registration).
+fn raise_for_batch(
+    c: &mut Conn,
+    setup: &super::tickets::setup::TicketSetup,
+    id: i64,
+    customers: u32,
+    rules: &grading::Rules,
+    batch_id: i64,
+    now: Timestamp,
+) -> guanxi_store::Result<()> {
+    let mut p = store::get_for_update(c, id)?;
+    if !p.state.is_open() || p.urgency_override.is_some() {
+        return Ok(());
+    }
+    let graded = p.grading.in_batch(customers, rules);
+    if graded == p.grading {
+        return Ok(());
+    }
+    let from = p.urgency;
+    p.urgency = graded.urgency;
+    p.grading = graded;
+    p.updated_at = now;
+    store::save(c, &p)?;
+    if p.urgency == from {
+        return Ok(());
+    }
+    let mut t = store_tickets::get_for_update(c, p.ticket_id)?;
+    let cal = setup.calendar(&t.schedule_code);
+    let before = t.sla.next_event();
+    let respond = p.urgency.respond_within();
+    let running = t.sla.get(ClockKind::FirstResponse).filter(|k| !k.is_stopped()).map(|k| k.target_ms);
+    if running.is_some_and(|ms| respond.as_millis() < i128::from(ms)) {
+        t.sla.start(ClockKind::FirstResponse, respond, setup.policy.warn_percent, t.received_at, cal);
+    }
+    // Priority::ALL runs from the most urgent: only ever raised here.
+    let rank = |x: Priority| Priority::ALL.iter().position(|y| *y == x);
+    let priority = priority_of(p.urgency);
+    if rank(priority) < rank(t.priority) {
+        t.priority = priority;
+    }
+    t.sla_due_at = t.sla.earliest_due();
+    t.updated_at = now;
+    store_tickets::save(c, &t)?;
+    sync_sla_job(c, &t, before, now)?;
+    let detail = json!({"from": from.code(), "to": p.urgency.code(), "urgency": p.urgency.code(), "batch_id": batch_id, "customers": customers});
+    step(c, &t, &p, now, None, "batch_raised", detail, None)
 }
 
 /// A complaint the user may see (404 otherwise).
@@ -254,6 +308,8 @@ pub struct ComplaintDetail {
     pub notifications: Vec<store::Notification>,
     /// The batch's complaints: (id, number, customer name).
     pub batch: Vec<(i64, String, String)>,
+    /// The ticket's files (the investigation's evidence is uploaded there).
+    pub attachments: Vec<store_tickets::TicketAttachment>,
 }
 
 pub async fn detail(state: &AppState, user: &User, id: i64) -> AppResult<ComplaintDetail> {
@@ -275,7 +331,8 @@ pub async fn detail(state: &AppState, user: &User, id: i64) -> AppResult<Complai
                 Some(b) => store::batch_members(c, b, 200)?,
                 None => Vec::new(),
             };
-            Ok(Some(ComplaintDetail { complaint: p, ticket, events, notifications, batch }))
+            let attachments = store_tickets::attachments(c, p.ticket_id, 100)?;
+            Ok(Some(ComplaintDetail { complaint: p, ticket, events, notifications, batch, attachments }))
         })
         .await?
         .ok_or(AppError::NotFound)
@@ -290,6 +347,9 @@ pub fn event_label(code: &str, lang: Lang) -> String {
         "deadline_missed" => ("投诉时限超时", "Complaint deadline missed"),
         "escalated" => ("核查超时，已升级", "Investigation overdue, escalated"),
         "notified" => ("已通知客户", "Customer notified"),
+        "waiting" => ("等待客户，时限暂停", "Waiting for the customer, deadlines paused"),
+        "resumed" => ("客户已回复，时限恢复", "The customer answered, deadlines running again"),
+        "batch_raised" => ("批量客诉，紧急程度提升", "Batch complaint, urgency raised"),
         other => match guanxi_domain::complaint::workflow::Action::parse(other) {
             Ok(a) => return format!("{}{}", lang.pick("投诉 · ", "Complaint · "), a.label(lang)),
             Err(_) => return other.to_string(),

@@ -38,6 +38,11 @@ pub struct MonthlyReview {
     /// (customer id, name, complaints), most first.
     #[schema(value_type = Vec<Object>)]
     pub repeat_customers: Vec<(i64, String, i64)>,
+    /// The most frequent subjects of each category (高频问题): (category,
+    /// subject, complaints), at most five a category, most first, e.g.
+    /// `["logistics", "快递延误", 2]`.
+    #[schema(value_type = Vec<Vec<Value>>)]
+    pub top_subjects: Vec<(String, String, i64)>,
 }
 
 /// Parses `YYYY-MM` into the month's first day.
@@ -87,5 +92,18 @@ pub async fn monthly(state: &AppState, user: &User, first: Date) -> AppResult<Mo
         average_handling_minutes: (f.closed > 0).then(|| f.handling_ms_sum / f.closed / 60_000),
         batches: f.batches,
         repeat_customers: f.repeat_customers,
+        top_subjects: top_five(f.top_subjects),
     })
+}
+
+/// At most five subjects a category, keeping the order (most first).
+fn top_five(rows: Vec<(String, String, i64)>) -> Vec<(String, String, i64)> {
+    let mut seen: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    rows.into_iter()
+        .filter(|(cat, _, _)| {
+            let n = seen.entry(cat.clone()).or_default();
+            *n += 1;
+            *n <= 5
+        })
+        .collect()
 }

@@ -12,16 +12,22 @@
 //! The scheduler's deadline job reports missed deadlines and escalates a
 //! missed investigation to the department's supervisors.
 
+use std::collections::BTreeMap;
+
 use guanxi_domain::complaint::workflow::{self as flow, Action, State};
 use guanxi_domain::complaint::{DeadlineKind, INVESTIGATION_WITHIN, NOTIFICATION_WITHIN, ResponsibleParty, Urgency};
+use guanxi_domain::outreach::{OutChannel, Scenario};
 use guanxi_domain::ticket::{self, Status};
 use guanxi_domain::validation::{optional_text, required_text};
 use guanxi_domain::{Issue, Lang, ValidationErrors};
 use guanxi_store::complaints::{self as store, Complaint};
 use guanxi_store::jobs::{self, Lease};
+use guanxi_store::outreach::{self as store_outreach, NewMessage};
 use guanxi_store::tickets as store_tickets;
 use guanxi_store::users::User;
-use guanxi_store::{StoreError, escalation as store_escalation, routing as store_routing};
+use guanxi_store::{
+    StoreError, customers as store_customers, escalation as store_escalation, routing as store_routing,
+};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -34,7 +40,8 @@ use crate::state::AppState;
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct StepInput {
-    /// `investigate`, `report`, `propose`, `approve`, `reject`, `agree`, `execute`, `confirm` or `close`.
+    /// `investigate`, `report`, `propose`, `approve`, `reject`, `agree`, `execute`, `confirm` or `close`;
+    /// `wait_customer` and `resume` stop and restart the deadlines while waiting for the customer.
     pub action: String,
     /// `investigate`: the responsible department (a group).
     pub department_id: Option<i64>,
@@ -167,6 +174,13 @@ pub async fn act(
     input: StepInput,
     ip: Option<String>,
 ) -> AppResult<Complaint> {
+    if let Some(waiting) = match input.action.as_str() {
+        "wait_customer" => Some(true),
+        "resume" => Some(false),
+        _ => None,
+    } {
+        return wait_for_customer(state, actor, id, waiting, ip).await;
+    }
     let action = Action::parse(&input.action).map_err(|i| AppError::field("action", i))?;
     if !actor.role.can_create_tickets() && action != Action::Report {
         return Err(AppError::Forbidden);
@@ -181,6 +195,10 @@ pub async fn act(
         }
     }
     let setup = setup::get(state).await?;
+    let outbox_message = match &checked {
+        Checked::Execute { message } => notification(state, id, message).await?,
+        _ => None,
+    };
     let actor = actor.clone();
     let outcome = state
         .db
@@ -245,8 +263,10 @@ pub async fn act(
                 Checked::Execute { message } => {
                     p.deadlines.meet(DeadlineKind::Execution, now);
                     p.executed_at = Some(now);
-                    // Told within 1 h of execution: recorded now, sent by
-                    // outreach once it lands.
+                    // Told within 1 h of execution: through the outbox when
+                    // the customer has an address (met when the message may
+                    // go: quiet hours can make it late), else recorded for a
+                    // call.
                     p.deadlines.start(DeadlineKind::Notification, now, NOTIFICATION_WITHIN, cal);
                     let n = store::add_notification(c, p.id, now, Some(actor.id), "executed", &message)?;
                     store::add_notification(
@@ -257,9 +277,20 @@ pub async fn act(
                         "satisfaction",
                         "请对本次投诉处理结果打分（1–5 分）并告诉我们您的意见。",
                     )?;
-                    p.deadlines.meet(DeadlineKind::Notification, now);
-                    p.notified_at = Some(now);
-                    step(c, &t, &p, now, Some(actor.id), "notified", json!({"notification_id": n}), ip.as_deref())?;
+                    let mut told = json!({"notification_id": n});
+                    let sent_at = match &outbox_message {
+                        Some(m) => {
+                            let ids = crate::service::outreach::queue(c, std::slice::from_ref(m), Some(actor.id), now)?;
+                            told["outbox_ids"] = json!(ids);
+                            told["channel"] = json!(m.channel);
+                            told["to"] = json!(m.recipient_masked);
+                            m.not_before
+                        }
+                        None => now,
+                    };
+                    p.deadlines.meet(DeadlineKind::Notification, sent_at);
+                    p.notified_at = Some(sent_at);
+                    step(c, &t, &p, now, Some(actor.id), "notified", told, ip.as_deref())?;
                 }
                 Checked::Confirm { satisfaction, feedback } => {
                     p.satisfaction = Some(i64::from(satisfaction));
@@ -279,6 +310,118 @@ pub async fn act(
                 archive_ticket(c, &mut t, &p, &actor, now, &setup, &tz, ip.as_deref())?;
             }
             store::save(c, &p)?;
+            sync_deadline_job(c, &p, now)?;
+            Ok(Ok(()))
+        })
+        .await?;
+    outcome?;
+    Ok(state.db.read(move |c| store::get(c, id)).await?)
+}
+
+/// The message that tells the customer of the execution (progress
+/// update template, by email when the customer has one, else SMS; held
+/// by quiet hours), or `None` when the customer has neither.
+async fn notification(state: &AppState, id: i64, message: &str) -> AppResult<Option<NewMessage>> {
+    let cfg = crate::service::outreach::settings::load(state).await?;
+    let found = state
+        .db
+        .read(move |c| {
+            let p = match store::get(c, id) {
+                Err(StoreError::NotFound) => return Ok(None),
+                other => other?,
+            };
+            let cu = store_customers::get(c, &store_customers::Scope::All, p.customer_id)?;
+            let channel = if cu.email_ciphertext.is_some() {
+                OutChannel::Email
+            } else if cu.phone_ciphertext.is_some() {
+                OutChannel::Sms
+            } else {
+                return Ok(None);
+            };
+            let tpl = store_outreach::template_for(c, Scenario::ProgressUpdate.code(), channel.code())?;
+            Ok(tpl.map(|t| (p, cu, channel, t)))
+        })
+        .await?;
+    let Some((p, cu, channel, tpl)) = found else { return Ok(None) };
+    let vars = BTreeMap::from([
+        ("customer_name".to_string(), cu.name.clone()),
+        ("ticket_number".to_string(), p.number.clone()),
+        ("subject".to_string(), p.subject.clone()),
+        ("status".to_string(), format!("处理方案已执行。{message}")),
+    ]);
+    let render =
+        |src: &str| crate::service::outreach::templates::render(src, &vars).map_err(|i| AppError::field("message", i));
+    let (recipient_enc, recipient_masked) = match channel {
+        OutChannel::Email => (cu.email_ciphertext.clone(), cu.email_masked.clone()),
+        _ => (cu.phone_ciphertext.clone(), cu.phone_masked.clone()),
+    };
+    let now = state.clock.now();
+    Ok(Some(NewMessage {
+        idempotency_key: format!("complaint-{}-executed", p.id),
+        channel: channel.code().into(),
+        scenario: Scenario::ProgressUpdate.code().into(),
+        customer_id: Some(cu.id),
+        recipient_enc: recipient_enc.unwrap_or_default(),
+        recipient_masked: recipient_masked.unwrap_or_default(),
+        subject: render(&tpl.subject)?,
+        body: render(&tpl.body)?,
+        status: "queued".into(),
+        last_error: None,
+        not_before: cfg.quiet_hours.map_or(now, |q| q.release_at(now, &state.config.time_zone)),
+        created_by: None,
+    }))
+}
+
+/// Waiting for the customer (`waiting`) stops the complaint's open
+/// deadlines; the customer's answer starts them again, moved on by the
+/// working time waited (SPEC T2's pause, applied to P1–P5).
+async fn wait_for_customer(
+    state: &AppState,
+    actor: &User,
+    id: i64,
+    waiting: bool,
+    ip: Option<String>,
+) -> AppResult<Complaint> {
+    if !actor.role.can_create_tickets() {
+        return Err(AppError::Forbidden);
+    }
+    let now = state.clock.now();
+    let setup = setup::get(state).await?;
+    let actor = actor.clone();
+    let outcome = state
+        .db
+        .write(move |c| {
+            let mut p = match store::get_for_update(c, id) {
+                Err(StoreError::NotFound) => return Ok(Err(AppError::NotFound)),
+                other => other?,
+            };
+            if !can_see_complaint(c, &actor, &p)? {
+                return Ok(Err(AppError::NotFound));
+            }
+            let t = store_tickets::get(c, p.ticket_id)?;
+            let changed = if !p.state.is_open() {
+                false
+            } else if waiting {
+                p.deadlines.pause(now)
+            } else {
+                p.deadlines.resume(now, setup.calendar(&t.schedule_code))
+            };
+            if !changed {
+                return Ok(Err(AppError::Refused {
+                    code: if waiting { "nothing_to_pause" } else { "not_waiting" },
+                    zh: if waiting { "投诉没有进行中的时限可暂停" } else { "投诉没有在等待客户" }.into(),
+                    en: if waiting {
+                        "The complaint has no running deadline to pause"
+                    } else {
+                        "The complaint is not waiting for the customer"
+                    }
+                    .into(),
+                }));
+            }
+            p.updated_at = now;
+            store::save(c, &p)?;
+            let kind = if waiting { "waiting" } else { "resumed" };
+            step(c, &t, &p, now, Some(actor.id), kind, json!({}), ip.as_deref())?;
             sync_deadline_job(c, &p, now)?;
             Ok(Ok(()))
         })

@@ -1,10 +1,12 @@
-//! The complaint pages (SPEC P6): the tracking table (投诉处理跟踪表) with
-//! its urgency filter, keyset pages and the Excel export link.
+//! The complaint pages (SPEC P1–P7): the tracking table (投诉处理跟踪表)
+//! with its urgency filter, keyset pages and the Excel export link (here);
+//! the register form and the complaint page with its workflow in [`view`];
+//! the monthly review in [`review`].
 
 use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::response::{Html, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use guanxi_domain::complaint::Urgency;
 use minijinja::context;
 
@@ -12,13 +14,33 @@ use super::{page_ctx, render};
 use crate::auth::PageUser;
 use crate::error::{AppError, AppResult};
 use crate::lang::ReqLang;
-use crate::service::complaints::review;
+use crate::service::complaints::review as review_svc;
 use crate::service::complaints::table::{self, HEADERS, TableParams};
 use crate::state::AppState;
 use crate::web::ClientIp;
 
+mod report;
+mod review;
+mod view;
+
 pub fn router() -> Router<AppState> {
-    Router::new().route("/complaints", get(table_page)).route("/complaints/export", get(export))
+    Router::new()
+        .route("/complaints", get(table_page))
+        .route("/complaints/export", get(export))
+        .route("/complaints/review", get(review::page))
+        .route("/complaints/review.xlsx", get(review::xlsx))
+        .route("/complaints/new", get(view::new_form).post(view::create))
+        .route("/complaints/{id}", get(view::view))
+        .route("/complaints/{id}/urgency", post(view::urgency))
+        .route("/complaints/{id}/report", get(report::page))
+        .route("/complaints/{id}/report.xlsx", get(report::xlsx))
+        .route("/admin/complaints", get(view::settings_page).post(view::save_settings))
+}
+
+/// The step form, which may carry evidence files: `app` in lib.rs gives it
+/// the attachment size limit (through `web::attachment_router`).
+pub fn upload_router() -> Router<AppState> {
+    Router::new().route("/complaints/{id}/step", post(view::step))
 }
 
 fn href(urgency: Option<&str>, before: Option<&str>) -> String {
@@ -44,8 +66,11 @@ async fn table_page(
     let urgency = q.urgency.map(Urgency::code);
     let page = table::list(&state, &u.user, q).await?;
     let tz = state.config.time_zone.clone();
-    let items: Vec<_> =
-        page.items.iter().map(|p| context! { ticket_id => p.ticket_id, cells => table::row(p, &tz, lang) }).collect();
+    let items: Vec<_> = page
+        .items
+        .iter()
+        .map(|p| context! { id => p.id, ticket_id => p.ticket_id, cells => table::row(p, &tz, lang) })
+        .collect();
     let urgencies: Vec<_> = std::iter::once((None, lang.pick("全部", "All")))
         .chain(Urgency::ALL.iter().map(|x| (Some(x.code()), x.label(lang))))
         .map(|(code, label)| context! { label => label, href => href(code, None), active => code == urgency })
@@ -57,7 +82,7 @@ async fn table_page(
         items => items,
         urgencies => urgencies,
         next => page.next.as_deref().map(|n| href(urgency, Some(n))),
-        can_export => review::may_review(&u.user),
+        can_export => review_svc::may_review(&u.user),
         export_href => match urgency { Some(x) => format!("/complaints/export?urgency={x}"), None => "/complaints/export".into() },
     }};
     render(&state, "complaints/table.html", ctx)
@@ -70,7 +95,7 @@ async fn export(
     ClientIp(ip): ClientIp,
     RawQuery(raw): RawQuery,
 ) -> AppResult<Response> {
-    if !review::may_review(&u.user) {
+    if !review_svc::may_review(&u.user) {
         return Err(AppError::Forbidden);
     }
     let p: TableParams = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
