@@ -114,6 +114,8 @@ pub const RULES: &[Rule] = &[
     r("DELETE", "/api/v1/me/sessions/{handle}", SignedIn, Own),
     r("DELETE", "/api/v1/me/tokens/{id}", SignedIn, Own),
     r("GET", "/api/v1/security-events", ADMIN_ONLY, All),
+    r("GET", "/api/v1/audit", ADMIN_ONLY, All),
+    r("GET", "/api/v1/audit/export", ADMIN_ONLY, All),
     // ---- API: customers and their records (C1–C9)
     r("GET", "/api/v1/customers", SignedIn, Customers),
     r("POST", "/api/v1/customers", STAFF_ONLY, Customers),
@@ -175,8 +177,6 @@ pub const RULES: &[Rule] = &[
     r("GET", "/api/v1/complaints/{id}", SignedIn, Tickets),
     r("POST", "/api/v1/complaints/{id}/steps", SignedIn, Tickets),
     r("POST", "/api/v1/complaints/{id}/urgency", STAFF_ONLY, Tickets),
-    r("GET", "/api/v1/complaints/settings", ADMIN_ONLY, All),
-    r("PUT", "/api/v1/complaints/settings", ADMIN_ONLY, All),
     r("GET", "/api/v1/complaints/settings", ADMIN_ONLY, All),
     r("PUT", "/api/v1/complaints/settings", ADMIN_ONLY, All),
     // ---- API: tickets (T)
@@ -390,8 +390,6 @@ pub const RULES: &[Rule] = &[
     r("POST", "/admin/calendar/schedule", ADMIN_ONLY, All),
     r("GET", "/admin/complaints", ADMIN_ONLY, All),
     r("POST", "/admin/complaints", ADMIN_ONLY, All),
-    r("GET", "/admin/complaints", ADMIN_ONLY, All),
-    r("POST", "/admin/complaints", ADMIN_ONLY, All),
     r("GET", "/admin/tickets", ADMIN_ONLY, All),
     r("POST", "/admin/tickets/sla", ADMIN_ONLY, All),
     r("POST", "/admin/tickets/groups/{id}", ADMIN_ONLY, All),
@@ -405,6 +403,63 @@ pub const RULES: &[Rule] = &[
 pub fn rule(method: &Method, path: &str) -> Option<&'static Rule> {
     let m = if method == Method::HEAD { "GET" } else { method.as_str() };
     RULES.iter().find(|r| r.method == m && r.path == path)
+}
+
+impl Access {
+    /// In words, for the API document.
+    pub fn describe(self) -> String {
+        match self {
+            Access::Public => "anyone, without a token".into(),
+            Access::SignedIn | Access::SigningIn => "any signed-in user".into(),
+            Access::Roles(roles) => {
+                let names: Vec<&str> = roles.iter().map(|r| r.code()).collect();
+                format!("roles {}", names.join(", "))
+            }
+        }
+    }
+}
+
+impl DataScope {
+    /// In words, for the API document.
+    pub fn describe(self) -> &'static str {
+        match self {
+            DataScope::None => "no customer records",
+            DataScope::Customers => {
+                "customers in the caller's scope (own and group members'; supervisors and admins all; \
+                 collaborators none); other ids answer 404"
+            }
+            DataScope::Tickets => {
+                "tickets and complaints the caller may see (own, their group's, escalated to them; \
+                 supervisors and admins all); other ids answer 404"
+            }
+            DataScope::Own => "the caller's own records",
+            DataScope::All => "all records",
+            DataScope::Token => "what the token or credentials in the request name",
+        }
+    }
+}
+
+/// Writes each API operation's rule into the OpenAPI document, so that a
+/// client can read who may call it and which records it reaches.
+pub fn document(doc: &mut utoipa::openapi::OpenApi) {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let ops = [
+            ("GET", &mut item.get),
+            ("PUT", &mut item.put),
+            ("POST", &mut item.post),
+            ("DELETE", &mut item.delete),
+            ("PATCH", &mut item.patch),
+        ];
+        for (method, op) in ops {
+            let Some(op) = op.as_mut() else { continue };
+            let Some(rule) = RULES.iter().find(|r| r.method == method && r.path == path) else { continue };
+            let line = format!("Access: {}. Records: {}.", rule.access.describe(), rule.scope.describe());
+            op.description = Some(match op.description.take() {
+                Some(d) if !d.is_empty() => format!("{d}\n\n{line}"),
+                _ => line,
+            });
+        }
+    }
 }
 
 /// API routes answer with problem documents and bearer tokens; the others

@@ -91,6 +91,11 @@ async fn every_route_has_a_rule() {
     let routed: BTreeSet<_> =
         found.iter().filter(|(m, p)| authz::is_api(p) && p != "/api/openapi.json" && m != "HEAD").cloned().collect();
     assert_eq!(routed, documented, "API routes and the OpenAPI document differ");
+    // Each operation says who may call it.
+    let op = &doc["paths"]["/api/v1/customers/{id}"]["delete"];
+    assert!(op["description"].as_str().unwrap().contains("Access: roles supervisor, admin."), "{op}");
+    let op = &doc["paths"]["/api/v1/auth/token"]["post"];
+    assert!(op["description"].as_str().unwrap().contains("Access: anyone"), "{op}");
 }
 
 // ---- Callers ----

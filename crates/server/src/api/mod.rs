@@ -106,6 +106,7 @@ fn router_parts() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenA
     doc.merge(upload_doc);
     doc.merge(attachment_parts().1);
     openapi_errors::document(&mut doc);
+    crate::authz::document(&mut doc);
     (router, uploads, doc)
 }
 
