@@ -651,3 +651,14 @@ pub fn attachment_of(c: &mut Conn, ticket_id: i64, id: i64) -> Result<TicketAtta
 pub fn attachment_bytes_used(c: &mut Conn, sha256: &str) -> Result<bool> {
     Ok(c.query_opt("SELECT 1 FROM ticket_attachments WHERE sha256 = $1 LIMIT 1", args![sha256])?.is_some())
 }
+
+/// The content addresses of every file attached to a customer's tickets.
+pub fn attachment_addresses_of_customer(c: &mut Conn, customer_id: i64) -> Result<Vec<String>> {
+    c.query(
+        "SELECT DISTINCT a.sha256 FROM ticket_attachments a JOIN tickets t ON t.id = a.ticket_id WHERE t.customer_id = $1",
+        args![customer_id],
+    )?
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}

@@ -185,10 +185,13 @@ pub async fn delete(state: &AppState, actor: &User, id: i64, ip: Option<String>)
     }
     let actor = actor.clone();
     let now = state.clock.now();
-    state
+    let files = state
         .db
         .write(move |c| {
             let scope = customer_scope(c, &actor)?;
+            // The files of the customer's tickets go with the rows (the
+            // delete cascades to them); read their addresses first.
+            let files = guanxi_store::tickets::attachment_addresses_of_customer(c, id)?;
             let gone = customers::delete(c, &scope, id)?;
             audit::record(
                 c,
@@ -201,9 +204,12 @@ pub async fn delete(state: &AppState, actor: &User, id: i64, ip: Option<String>)
                     detail: format!("{} {}", gone.code, gone.name),
                     ip: ip.as_deref(),
                 },
-            )
+            )?;
+            Ok(files)
         })
         .await?;
+    // After the commit: each file no other ticket still holds is removed.
+    super::tickets::attachments::forget(state, files).await;
     Ok(())
 }
 
