@@ -5,6 +5,10 @@
   "use strict";
   var RED = "#c41d24", BLUE = "#1f5fd6", GREEN = "#1a9c5b", COLORS = [BLUE, "#13a8a8", "#8a5cd1", "#e08a00", "#6b7a90", "#d4508a", "#2f9e44"];
   function draw() {
+    // Print buttons (inline handlers are refused by the page's CSP).
+    Array.prototype.forEach.call(document.querySelectorAll("[data-print]"), function (b) {
+      b.addEventListener("click", function () { window.print(); });
+    });
     var el = document.getElementById("report-data");
     if (!el || !window.echarts) return;
     var d = JSON.parse(el.textContent);

@@ -638,6 +638,14 @@ async fn the_dashboard_draws_its_charts_in_a_browser() {
         assert_eq!(b.count(&format!("#{id}[data-rendered='1'] canvas")).await, 1, "{id} drew a canvas");
     }
     assert!(b.count("#diagnosis-months td.missed").await >= 1);
+    // The print button prints (its handler is in reports.js: the CSP refuses
+    // inline ones); the print dialog itself is replaced by a marker here.
+    b.client
+        .execute("window.print = function () { document.body.setAttribute('data-printed', '1'); };", vec![])
+        .await
+        .unwrap();
+    b.click("[data-print]").await;
+    assert_eq!(b.count("body[data-printed='1']").await, 1, "the print button calls window.print");
     b.screenshot("reports-diagnosis").await;
     b.close().await;
 }
