@@ -514,7 +514,9 @@ pub(super) async fn render_view(
     let ds = |d: Option<jiff::civil::Date>| d.map(|d| d.to_string());
     let revealed_phone = revealed.as_ref().filter(|(f, _)| *f == "phone").map(|(_, v)| v.clone().unwrap_or_default());
     let revealed_email = revealed.as_ref().filter(|(f, _)| *f == "email").map(|(_, v)| v.clone().unwrap_or_default());
+    let consent = super::outreach::consent_panel(state, &u.user, id, lang).await?;
     let ctx = context! { ..page_ctx(u, lang, "customers", &c.name), ..context! {
+            consent => consent,
             c => context! {
                 id => c.id, code => c.code, name => c.name,
                 kind => label_of(Some(&c.kind), CustomerKind::parse, CustomerKind::label, lang),

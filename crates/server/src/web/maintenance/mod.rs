@@ -204,6 +204,10 @@ fn flash_text(pairs: &[(String, String)], lang: Lang) -> Option<String> {
         "recorded" => {
             Some(lang.pick("维护记录已保存，任务已完成", "Maintenance record saved; the task is done").into())
         }
+        "appointment_saved" => {
+            Some(lang.pick("回访已预约，提醒已排入发件箱", "Revisit scheduled; its reminder is in the outbox").into())
+        }
+        "appointment_cancelled" => Some(lang.pick("预约已取消，提醒已撤回", "Appointment cancelled; reminder withdrawn").into()),
         "settings" => Some(
             lang.pick("维护规则已保存，下次生成任务时生效", "Rules saved; they apply from the next generation").into(),
         ),
@@ -236,8 +240,10 @@ async fn task(
     let scenario = Scenario::parse(&p.task.scenario).ok();
     let record = p.record.as_ref().map(|r| record::record_ctx(r, lang, &tz));
     let title = lang.pick("维护前准备", "Preparation");
+    let appointment = super::outreach::appointment_panel(&state, &u.user, id, lang, raw.as_deref()).await?;
     let ctx = context! { ..page_ctx(&u, lang, "tasks", title), ..context! {
         tk => task_ctx(&state, &p.task, lang),
+        appt => appointment,
         flash => flash_text(&query_pairs(raw.as_deref()), lang),
         customer => context! {
             id => c.id, code => c.code, name => c.name, industry => c.industry, region => c.region,
