@@ -366,10 +366,10 @@ fn changed(a: &BTreeMap<String, Vec<String>>, b: &BTreeMap<String, Vec<String>>)
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    if let (Some(before), Some(after)) = (a.get(REFUSAL_LOG), b.get(REFUSAL_LOG)) {
-        if !before.iter().all(|row| after.contains(row)) {
-            out.push(format!("{REFUSAL_LOG} (rows changed or removed)"));
-        }
+    if let (Some(before), Some(after)) = (a.get(REFUSAL_LOG), b.get(REFUSAL_LOG))
+        && !before.iter().all(|row| after.contains(row))
+    {
+        out.push(format!("{REFUSAL_LOG} (rows changed or removed)"));
     }
     out
 }
