@@ -638,6 +638,54 @@ mod tests {
     }
 
     #[test]
+    fn registry_holds_every_kpi_of_spec_r1() {
+        // SPEC R1, in its order; the satisfied share is CSAT's second figure.
+        let r1 = [
+            "first_response_median",
+            "first_response_p90",
+            "resolution_time_median",
+            "resolution_rate",
+            "sla_attainment",
+            "complaint_timeout_rate",
+            "repeat_inquiry_rate",
+            "csat_average",
+            "csat_satisfied_share",
+            "nps",
+            "maintenance_execution_rate",
+            "feedback_closed_loop_rate",
+            "channel_reach_rate",
+            "feedback_collection_rate",
+            "churn_warning_recall",
+            "core_customer_retention",
+            "new_customer_activation",
+            "cross_department_time",
+            "churn_rate",
+            "repurchase_rate",
+            "tier_coverage",
+            "script_effect",
+        ];
+        for name in r1 {
+            assert!(find(name).is_some(), "{name} is missing");
+        }
+        assert_eq!(REGISTRY.len(), r1.len());
+        // The SPEC's targets.
+        let target = |n: &str| find(n).and_then(|k| k.target).map(|t| (t.at_least, t.value));
+        assert_eq!(target("resolution_rate"), Some((true, 0.95)));
+        assert_eq!(target("csat_satisfied_share"), Some((true, 0.85)));
+        assert_eq!(target("feedback_collection_rate"), Some((true, 0.90)));
+        assert_eq!(target("churn_warning_recall"), Some((true, 0.90)));
+        assert_eq!(target("core_customer_retention"), Some((true, 0.90)));
+        assert_eq!(target("channel_reach_rate"), Some((true, 0.95)));
+        // Which slices each source has.
+        assert!(find("churn_rate").unwrap().supports(GroupBy::Tier));
+        assert!(!find("churn_rate").unwrap().supports(GroupBy::Agent));
+        assert!(find("csat_average").unwrap().supports(GroupBy::Channel));
+        assert!(!find("tier_coverage").unwrap().supports(GroupBy::Tier));
+        let f = RatioFigures { num: 0, den: 0 };
+        assert_eq!(f.value(), None, "nothing to measure is no value, not a division by zero");
+    }
+
+    #[test]
     fn percentiles_by_nearest_rank() {
         let h = [(1, 1), (2, 1), (3, 1), (4, 1), (10, 1)];
         assert_eq!(percentile(&h, 50), Some(3));
