@@ -215,6 +215,49 @@ async fn outbound_targets_pointing_inward_are_refused_unless_allow_listed() {
     }
 }
 
+/// The same gate behind the outreach settings page: the form shows the
+/// refusal at the field, in the page's language, and saves nothing; with
+/// the host allow-listed in the form, the target is saved.
+#[tokio::test]
+async fn the_settings_page_refuses_inward_webhook_targets_unless_allow_listed() {
+    for app in apps().await {
+        let e = app.engine.clone();
+        let admin = app.admin_token().await;
+        let http = app.signed_in(support::app::ADMIN_EMAIL, support::app::ADMIN_PASSWORD).await;
+        let (s, html) = app.page(&http, "/admin/outreach").await;
+        assert_eq!(s, 200, "[{e}] {html}");
+        let csrf = support::app::csrf(&html);
+        let post = |url: &'static str, allowed: &'static str| {
+            let (http, csrf, base) = (http.clone(), csrf.clone(), app.url.clone());
+            async move {
+                let r = http
+                    .post(format!("{base}/admin/outreach"))
+                    .form(&[
+                        ("_csrf", csrf.as_str()),
+                        ("webhook_url", url),
+                        ("allowed_hosts", allowed),
+                        ("default_channel", "email"),
+                    ])
+                    .send()
+                    .await
+                    .unwrap();
+                (r.status().as_u16(), r.text().await.unwrap())
+            }
+        };
+        for url in ["http://0177.0.0.1/", "http://[::ffff:127.0.0.1]/"] {
+            let (s, html) = post(url, "").await;
+            assert_eq!(s, 422, "[{e}] {url}: {html}");
+            assert!(html.contains("指向内网、本机"), "[{e}] {url}: the reason at the field");
+            let (_, v) = json_of(app.call(Method::GET, "/api/v1/outreach-settings", Some(&admin), None).await).await;
+            assert_eq!(v["webhook_url"], "", "[{e}] nothing saved: {v}");
+        }
+        let (s, _) = post("http://[::ffff:127.0.0.1]/", "[::ffff:127.0.0.1]").await;
+        assert_eq!(s, 303, "[{e}] allow-listed: saved");
+        let (_, v) = json_of(app.call(Method::GET, "/api/v1/outreach-settings", Some(&admin), None).await).await;
+        assert_eq!(v["webhook_url"], "http://[::ffff:127.0.0.1]/", "[{e}] {v}");
+    }
+}
+
 async fn queue_sms(app: &TestApp, admin: &str) -> i64 {
     let phone = format!("1381234{:04}", rand_suffix());
     let (s, v) = json_of(
