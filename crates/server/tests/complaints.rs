@@ -253,6 +253,11 @@ async fn urgency_comes_from_safety_emotion_and_batches() {
         );
         assert_eq!(last["complaint"]["urgency"], "general", "[{e}] routine raised one step");
         assert!(history(&last).contains(&"complaint_batch".to_string()));
+        // The earlier members were raised too, once, when the batch formed.
+        assert_eq!(first["complaint"]["urgency"], "general", "[{e}] the first member raised with the batch");
+        assert!(first["complaint"]["urgency_reasons"][0].as_str().unwrap().starts_with("批量客诉"), "[{e}] {first}");
+        let raised = history(&first).iter().filter(|k| *k == "complaint_batch_raised").count();
+        assert_eq!(raised, 1, "[{e}] raised once, not again for each new member");
         assert!(other["batch_id"].is_null(), "[{e}]");
     }
 }
