@@ -11,6 +11,7 @@ pub mod config;
 pub mod crypto;
 pub mod demo;
 mod demo_360;
+mod demo_kb;
 pub mod error;
 pub mod export;
 pub mod import;
@@ -242,6 +243,7 @@ pub async fn load_demo(state: &AppState, opts: &demo::DemoOptions) -> anyhow::Re
             .await?;
         if let Some(admin) = admin {
             demo_360::load(state, &admin, opts.seed).await.map_err(|e| anyhow::anyhow!("demo 360 data: {e}"))?;
+            demo_kb::load(state, &admin).await.map_err(|e| anyhow::anyhow!("demo knowledge base: {e}"))?;
         }
     }
     Ok(summary)

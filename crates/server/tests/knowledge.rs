@@ -338,3 +338,27 @@ async fn scripts_are_checked_at_save_rendered_for_the_customer_and_their_use_rec
         assert_eq!(count(&app, "script_uses").await, 1);
     }
 }
+
+/// `guanxi serve --demo` fills the knowledge base with useful Chinese
+/// articles: 退款, 物流, 发票, 保修 and 密码 each find their article first.
+#[tokio::test]
+async fn the_demo_knowledge_base_answers_common_questions() {
+    for app in apps().await {
+        let opts = guanxi_server::demo::DemoOptions { seed: 7, customers: 5 };
+        guanxi_server::load_demo(&app.state, &opts).await.unwrap();
+        let admin = app.admin_token().await;
+        assert!(count(&app, "kb_articles").await >= 15, "[{}] demo articles", app.engine);
+        for (q, first) in [
+            ("退款", "退款"),
+            ("物流", "物流"),
+            ("发票", "发票"),
+            ("保修", "保修"),
+            ("密码", "密码"),
+        ] {
+            let hits = search(&app, &admin, q).await;
+            assert!(!hits.is_empty(), "[{}] {q}: no hit", app.engine);
+            let title = hits[0]["article"]["title"].as_str().unwrap();
+            assert!(title.contains(first), "[{}] {q}: first hit {title}", app.engine);
+        }
+    }
+}
