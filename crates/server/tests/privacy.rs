@@ -77,3 +77,86 @@ async fn erasing_a_customer_removes_the_files_of_their_tickets_on_every_engine()
         assert!(files_on_disk(&app).is_empty(), "[{e}] the shared photo is gone with its last holder");
     }
 }
+
+#[tokio::test]
+async fn a_customers_personal_data_exports_as_json_and_text_on_every_engine() {
+    for app in apps().await {
+        let e = app.engine.clone();
+        let admin = app.admin_token().await;
+        let (_, agent) = app.user(&admin, "zhao.lei@test.cn", "agent", None).await;
+        let r = app
+            .call(
+                Method::POST,
+                "/api/v1/customers",
+                Some(&admin),
+                Some(json!({"name": "厦门鹭岛茶业", "phone": "13812345678", "email": "tea@ludao.cn"})),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let id = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+        let calls = [
+            (
+                format!("/api/v1/customers/{id}/contacts"),
+                json!({"name": "林晓", "phone": "13698765432", "wechat": "linxiao_88", "birthday": "1990-05-17"}),
+            ),
+            (
+                format!("/api/v1/customers/{id}/orders"),
+                json!({"ordered_on": "2026-11-01", "amount": "320.00", "product": "铁观音礼盒"}),
+            ),
+            (
+                format!("/api/v1/customers/{id}/communications"),
+                json!({"channel": "wechat", "purpose": "回访", "summary": "询问礼盒包装", "action_items": []}),
+            ),
+            (
+                "/api/v1/tickets".to_string(),
+                json!({"type": "consultation", "channel": "phone", "category": "product", "customer_id": id,
+                    "subject": "礼盒能否定制", "description": "客户想在礼盒上印公司标志"}),
+            ),
+        ];
+        for (path, body) in calls {
+            let r = app.call(Method::POST, &path, Some(&admin), Some(body)).await;
+            assert_eq!(r.status(), 201, "[{e}] {path}");
+        }
+
+        let r = app.call(Method::GET, &format!("/api/v1/customers/{id}/personal-data"), Some(&admin), None).await;
+        assert_eq!(r.status(), 200, "[{e}]");
+        assert!(r.headers()["content-disposition"].to_str().unwrap().contains("personal-data-KH"));
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["customer"]["phone"], "13812345678", "[{e}] {v}");
+        assert_eq!(v["customer"]["email"], "tea@ludao.cn");
+        assert_eq!(v["contacts"][0]["wechat"], "linxiao_88");
+        assert_eq!(v["contacts"][0]["birthday"], "1990-05-17");
+        assert_eq!(v["orders"].as_array().unwrap().len(), 1);
+        assert_eq!(v["communications"][0]["summary"], "询问礼盒包装");
+        assert_eq!(v["tickets"][0]["subject"], "礼盒能否定制");
+        assert!(v["customer"].get("phone_ciphertext").is_none());
+
+        let r = app
+            .call(Method::GET, &format!("/api/v1/customers/{id}/personal-data?format=text"), Some(&admin), None)
+            .await;
+        assert_eq!(r.status(), 200);
+        let text = r.text().await.unwrap();
+        assert!(text.contains("电话：13812345678") && text.contains("微信：linxiao_88"), "{text}");
+        assert!(text.contains("【工单】（1 条）") && text.contains("主题：礼盒能否定制"), "{text}");
+        let r = app
+            .call(Method::GET, &format!("/api/v1/customers/{id}/personal-data?format=pdf"), Some(&admin), None)
+            .await;
+        assert_eq!(r.status(), 422);
+
+        // Audited, and out of an agent's scope it does not exist.
+        let n: i64 = app
+            .state
+            .db
+            .read(move |c| {
+                c.scalar(
+                    "SELECT COUNT(*) FROM audit_log WHERE action = 'export' AND entity = 'customer' AND entity_id = $1",
+                    guanxi_store::args![id],
+                )
+            })
+            .await
+            .unwrap();
+        assert_eq!(n, 2, "[{e}]");
+        let r = app.call(Method::GET, &format!("/api/v1/customers/{id}/personal-data"), Some(&agent), None).await;
+        assert_eq!(r.status(), 404, "[{e}]");
+    }
+}

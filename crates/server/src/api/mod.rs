@@ -13,6 +13,7 @@ pub mod kpis;
 pub mod maintenance;
 mod openapi_errors;
 pub mod outreach;
+pub mod privacy;
 pub mod relationship;
 pub mod rule_tags;
 pub mod segments;
@@ -125,6 +126,7 @@ fn main_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(import::export_customers))
         .routes(routes!(customers::get_one, customers::update, customers::delete))
         .routes(routes!(customers::reveal))
+        .routes(routes!(privacy::personal_data))
         .routes(routes!(relationship::list_contacts, relationship::create_contact))
         .routes(routes!(relationship::update_contact, relationship::delete_contact))
         .routes(routes!(relationship::reveal_contact))

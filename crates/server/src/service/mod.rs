@@ -10,6 +10,7 @@ pub mod knowledge;
 pub mod kpis;
 pub mod maintenance;
 pub mod outreach;
+pub mod privacy;
 pub mod relationship;
 pub mod rule_tags;
 pub mod segments;
