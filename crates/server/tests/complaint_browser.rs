@@ -118,8 +118,13 @@ async fn the_monthly_review_and_the_register_form_in_a_browser() {
     b.click("button[type=submit]").await;
     b.wait_for(".sidebar").await;
 
-    // The review, reached from the complaint tabs.
+    // The tracking table, then the review from the complaint tabs.
     b.goto(&format!("{}/complaints", app.url)).await;
+    b.wait_for("#complaint-table").await;
+    assert_eq!(b.count("#complaint-table tbody tr").await, 13);
+    b.resize(1366, 900).await;
+    b.screenshot("complaint-table").await;
+    b.resize(1366, 1200).await;
     b.click("#complaint-tabs a[href='/complaints/review']").await;
     b.wait_for("#chart-pareto[data-rendered='1']").await;
     let figures = b.text("#review-figures").await;

@@ -353,6 +353,13 @@ async fn an_agent_registers_a_complaint_and_takes_it_through_every_step_on_its_p
         assert!(!html.contains("id=\"workflow\""), "[{e}] no more steps");
         let v = api(&app, &admin, Method::GET, &format!("/api/v1/complaints/{id}"), None).await.1;
         assert_eq!(v["complaint"]["state"], "closed", "[{e}]");
+        // The same page in English.
+        let (s, html) = app.page(&http, &format!("{path}?lang=en")).await;
+        assert_eq!(s, 200, "[{e}]");
+        for text in ["Closed (archived)", "Deadlines (working time)", "Timeline", "Investigation report", "Third party"]
+        {
+            assert!(html.contains(text), "[{e}] en: {text}");
+        }
 
         // The override with a reason on another complaint, from its page.
         let (_, html) = app.page(&http, &format!("/complaints/new?customer_id={customer}")).await;
@@ -446,6 +453,10 @@ async fn the_monthly_review_page_and_its_excel_file_show_the_same_figures() {
             "[{e}] {}",
             &data[..300]
         );
+        let (_, html) = app.page(&http, "/complaints/review?month=2026-11&lang=en").await;
+        for text in ["Monthly complaint review", "Timeout rate", "Repeat complainants", "Logistics"] {
+            assert!(html.contains(text), "[{e}] en: {text}");
+        }
         let (s, _) = app.page(&http, "/complaints/review?month=2026-13").await;
         assert_eq!(s, 422, "[{e}] a bad month is refused");
         let (s, html) = app.page(&http, "/complaints/review?month=2026-10").await;
