@@ -182,8 +182,7 @@ async fn admins_search_and_export_the_audit_log_on_every_engine() {
         let mut lines = text.lines();
         assert_eq!(lines.next().unwrap(), "时间,操作人,操作人ID,动作,对象,对象ID,详情,来源地址");
         assert_eq!(lines.count(), 6, "[{e}] {text}");
-        let r =
-            app.call(Method::GET, &format!("/api/v1/audit/export?format=xlsx&action=reveal"), Some(&admin), None).await;
+        let r = app.call(Method::GET, "/api/v1/audit/export?format=xlsx&action=reveal", Some(&admin), None).await;
         assert_eq!(r.status(), 200);
         let bytes = r.bytes().await.unwrap().to_vec();
         let mut book: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();

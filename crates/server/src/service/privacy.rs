@@ -93,6 +93,10 @@ fn line(out: &mut String, label: &str, v: &Value) {
     out.push_str(&format!("  {label}：{text}\n"));
 }
 
+/// A section of the text: its title, the key of its records, and each
+/// field's label and key.
+type Section<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+
 /// The export as a text a person reads (Chinese labels, one section per kind of record).
 pub fn as_text(data: &Value) -> String {
     let mut out = String::new();
@@ -121,7 +125,7 @@ pub fn as_text(data: &Value) -> String {
     ] {
         line(&mut out, label, &c[key]);
     }
-    let sections: [(&str, &str, &[(&str, &str)]); 5] = [
+    let sections: [Section<'_>; 5] = [
         (
             "联系人",
             "contacts",
