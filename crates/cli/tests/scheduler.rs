@@ -39,6 +39,8 @@ fn spawn(data_dir: &std::path::Path, database_url: &str, poll: &str, name: &str)
         .env("GUANXI_DATA_KEY", KEY)
         .env("GUANXI_ADMIN_EMAIL", "ops@test.cn")
         .env("GUANXI_ADMIN_PASSWORD", "ops-password-1")
+        // The administrator signs in with the password alone (no TOTP set-up).
+        .env("GUANXI_TOTP_REQUIRED_ROLES", "none")
         .env("GUANXI_SCHEDULER_POLL_MS", poll)
         .env("GUANXI_SEGMENT_RECOMPUTE_HOUR", "off")
         .env("GUANXI_MAINTENANCE_HOUR", "off")

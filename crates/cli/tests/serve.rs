@@ -30,6 +30,8 @@ fn start(data_dir: &std::path::Path, database_url: Option<&str>, extra: &[&str])
         .args(extra)
         .env("GUANXI_ADMIN_EMAIL", "ops@test.cn")
         .env("GUANXI_ADMIN_PASSWORD", "ops-password-1")
+        // The administrator signs in with the password alone (no TOTP set-up).
+        .env("GUANXI_TOTP_REQUIRED_ROLES", "none")
         .env("RUST_LOG", "warn")
         .env_remove("DATABASE_URL")
         .env_remove("GUANXI_DATA_KEY")

@@ -39,7 +39,13 @@ pub struct TokenResponse {
 fn problem(status: StatusCode, lang: Lang, detail: &str, field: Option<(&str, &str)>) -> Response {
     let p = Problem {
         kind: "about:blank".into(),
-        title: status.canonical_reason().unwrap_or("error").into(),
+        title: match status {
+            StatusCode::UNAUTHORIZED => AppError::Unauthorized.title(lang),
+            StatusCode::FORBIDDEN => AppError::Forbidden.title(lang),
+            StatusCode::UNPROCESSABLE_ENTITY => AppError::Invalid(Default::default()).title(lang),
+            StatusCode::TOO_MANY_REQUESTS => lang.pick("登录尝试过多", "Too many sign-in attempts").into(),
+            _ => status.canonical_reason().unwrap_or("error").into(),
+        },
         status: status.as_u16(),
         detail: Some(detail.into()),
         errors: field
@@ -59,7 +65,6 @@ fn problem(status: StatusCode, lang: Lang, detail: &str, field: Option<(&str, &s
     if status == StatusCode::UNAUTHORIZED {
         r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"guanxi\""));
     }
-    let _ = lang;
     r
 }
 
