@@ -22,6 +22,27 @@ pub const SCENARIOS: &[&str] = &[
     "report-monitoring",
 ];
 
+/// Knowledge-base scenarios (SPEC K1), run when named: they need the
+/// articles of `guanxi bench articles` (and the tickets of `bench tickets`).
+pub const KB_SCENARIOS: &[&str] = &["kb-search", "kb-suggest"];
+
+/// What agents search the knowledge base for.
+const KB_QUERIES: &[&str] = &[
+    "退款",
+    "物流",
+    "发票",
+    "保修",
+    "密码",
+    "安装",
+    "积分",
+    "续约",
+    "对账",
+    "导出",
+    "退款 到账",
+    "物流 延迟",
+    "发票 红冲",
+];
+
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub url: String,
@@ -80,6 +101,15 @@ fn path_for(scenario: &str, rng: &mut Mix, customers: u64) -> String {
             )
         }
         "search-code" => format!("/api/v1/customers?q=KH{:06}", 1 + rng.below(customers.max(1))),
+        "kb-search" => {
+            let q = KB_QUERIES[usize::try_from(rng.below(KB_QUERIES.len() as u64)).unwrap_or(0)];
+            format!(
+                "/api/v1/kb/search?q={}&limit=10",
+                serde_urlencoded::to_string([("", q)]).unwrap_or_default().trim_start_matches('=')
+            )
+        }
+        // Suggestions from a ticket's text (about two bench tickets per customer).
+        "kb-suggest" => format!("/api/v1/tickets/{}/suggested-articles", 1 + rng.below(customers.max(1) * 2)),
         "customer-list" => format!("/api/v1/customers?page={}", 1 + rng.below(40)),
         // The monthly problem analysis report (问题分析报告, SPEC R3) of last
         // month, and the monitoring table of every KPI over that month.
@@ -251,5 +281,10 @@ mod tests {
         };
         assert_eq!(a, b);
         assert!(a.iter().all(|p| p.starts_with("/api/v1/customers?q=")));
+        let mut r = Mix(7);
+        let kb = path_for("kb-search", &mut r, 100);
+        assert!(kb.starts_with("/api/v1/kb/search?q=%E") && kb.ends_with("&limit=10"), "{kb}");
+        let s = path_for("kb-suggest", &mut r, 100);
+        assert!(s.starts_with("/api/v1/tickets/") && s.ends_with("/suggested-articles"), "{s}");
     }
 }

@@ -162,6 +162,14 @@ enum BenchAction {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Adds knowledge-base articles (SPEC K1's benchmark: 100,000) with
+    /// deterministic Chinese text, for `bench run --scenario kb-search,kb-suggest`.
+    Articles {
+        #[arg(long)]
+        count: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
     /// Writes the deterministic customers file of the import benchmark:
     /// varied company names, mobiles, industry, region and external ids.
     ImportFile {
@@ -309,6 +317,18 @@ async fn main() -> anyhow::Result<()> {
             let state = guanxi_server::prepare(config, Arc::new(SystemClock)).await?;
             generate_tickets(&state, count, seed).await
         }
+        Command::Bench { action: BenchAction::Articles { count, seed } } => {
+            let state = guanxi_server::prepare(config, Arc::new(SystemClock)).await?;
+            let started = std::time::Instant::now();
+            let bar = indicatif::ProgressBar::new(count as u64);
+            let n = guanxi_server::bench_kb::generate_articles(&state, count, seed, &|done, _| {
+                bar.set_position(done as u64)
+            })
+            .await?;
+            bar.finish_and_clear();
+            println!("Generated {n} articles in {:.1} s.", started.elapsed().as_secs_f64());
+            Ok(())
+        }
         Command::Bench { action: BenchAction::ImportFile { rows, out } } => {
             let file = std::fs::File::create(&out).with_context(|| format!("cannot create {}", out.display()))?;
             let mut w = std::io::BufWriter::new(file);
@@ -369,8 +389,13 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench { action: BenchAction::Run { url, scenario, duration, connections, email, password, json } } => {
             let scenarios =
                 if scenario.is_empty() { bench::SCENARIOS.iter().map(|s| s.to_string()).collect() } else { scenario };
-            if let Some(bad) = scenarios.iter().find(|s| !bench::SCENARIOS.contains(&s.as_str())) {
-                anyhow::bail!("unknown scenario {bad:?}; known: {}", bench::SCENARIOS.join(", "));
+            let known = |s: &str| bench::SCENARIOS.contains(&s) || bench::KB_SCENARIOS.contains(&s);
+            if let Some(bad) = scenarios.iter().find(|s| !known(s.as_str())) {
+                anyhow::bail!(
+                    "unknown scenario {bad:?}; known: {}, {}",
+                    bench::SCENARIOS.join(", "),
+                    bench::KB_SCENARIOS.join(", ")
+                );
             }
             let opts = bench::RunOptions {
                 url,

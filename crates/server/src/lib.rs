@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod authz;
 pub mod bench_data;
+pub mod bench_kb;
 pub mod bench_tickets;
 pub mod config;
 pub mod crypto;
