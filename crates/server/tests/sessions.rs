@@ -132,7 +132,7 @@ async fn a_disabled_users_cookie_and_token_stop_working_on_the_next_request() {
 
 #[tokio::test]
 async fn session_id_rotates_at_sign_in_and_times_out_idle_and_absolute() {
-    for app in apps().await {
+    for app in apps_with(|c| c.session_idle_minutes = 30).await {
         let e = app.engine.clone();
         let admin = app.admin_token().await;
         app.user(&admin, "agent@test.cn", "agent", None).await;

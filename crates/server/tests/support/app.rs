@@ -75,6 +75,10 @@ impl TestApp {
             // Two-factor sign-in is tested on its own (tests/sessions.rs);
             // other tests sign admins in with the password alone.
             totp_required_roles: Vec::new(),
+            // Tests move the clock by hours between a user's requests; the
+            // idle timeout is tested on its own (tests/sessions.rs), here
+            // only the absolute lifetime ends a session.
+            session_idle_minutes: 24 * 60,
             ..Config::default()
         };
         f(&mut config);
