@@ -125,6 +125,7 @@ pub const RULES: &[Rule] = &[
     r("DELETE", "/api/v1/customers/{id}", LEADS_ONLY, Customers),
     r("POST", "/api/v1/customers/{id}/reveal", STAFF_ONLY, Customers),
     r("GET", "/api/v1/customers/{id}/personal-data", STAFF_ONLY, Customers),
+    r("POST", "/api/v1/customers/{id}/anonymise", LEADS_ONLY, Customers),
     r("GET", "/api/v1/customers/{id}/contacts", SignedIn, Customers),
     r("POST", "/api/v1/customers/{id}/contacts", STAFF_ONLY, Customers),
     r("PUT", "/api/v1/contacts/{id}", STAFF_ONLY, Customers),

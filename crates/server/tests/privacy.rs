@@ -160,3 +160,71 @@ async fn a_customers_personal_data_exports_as_json_and_text_on_every_engine() {
         assert_eq!(r.status(), 404, "[{e}]");
     }
 }
+
+#[tokio::test]
+async fn anonymising_a_customer_erases_personal_data_and_keeps_statistics_on_every_engine() {
+    for app in apps().await {
+        let e = app.engine.clone();
+        let admin = app.admin_token().await;
+        let (_, agent) = app.user(&admin, "qian.yu@test.cn", "agent", None).await;
+        let id = customer_with_ticket(&app, &admin, "泉州晋江鞋服", &[("签收单.pdf", PDF, "application/pdf")]).await;
+        let r = app
+            .call(
+                Method::PUT,
+                &format!("/api/v1/customers/{id}"),
+                Some(&admin),
+                Some(json!({"name": "泉州晋江鞋服", "phone": "13812345678", "email": "shoes@jinjiang.cn", "notes": "老板姓蔡，喜欢早上联系"})),
+            )
+            .await;
+        assert_eq!(r.status(), 200, "[{e}] update");
+        for (path, body) in [
+            (
+                format!("/api/v1/customers/{id}/contacts"),
+                json!({"name": "蔡文华", "phone": "13698765432", "wechat": "caiwenhua", "address": "晋江市陈埭镇"}),
+            ),
+            (
+                format!("/api/v1/customers/{id}/orders"),
+                json!({"ordered_on": "2026-11-02", "amount": "5600.00", "product": "运动鞋"}),
+            ),
+            (
+                format!("/api/v1/customers/{id}/communications"),
+                json!({"channel": "phone", "purpose": "回访", "summary": "蔡总说下月再订", "action_items": []}),
+            ),
+        ] {
+            let r = app.call(Method::POST, &path, Some(&admin), Some(body)).await;
+            assert_eq!(r.status(), 201, "[{e}] {path}");
+        }
+        let r = app.call(Method::POST, &format!("/api/v1/customers/{id}/anonymise"), Some(&agent), None).await;
+        assert_eq!(r.status(), 403, "[{e}] agents may not erase");
+
+        let r = app.call(Method::POST, &format!("/api/v1/customers/{id}/anonymise"), Some(&admin), None).await;
+        assert_eq!(r.status(), 204, "[{e}]");
+        let r = app.call(Method::GET, &format!("/api/v1/customers/{id}/personal-data"), Some(&admin), None).await;
+        let v: Value = r.json().await.unwrap();
+        let text = v.to_string();
+        for gone in ["泉州晋江鞋服", "13812345678", "shoes@jinjiang", "蔡", "caiwenhua", "晋江市", "签收单"]
+        {
+            assert!(!text.contains(gone), "[{e}] {gone} is still there: {text}");
+        }
+        assert!(v["customer"]["name"].as_str().unwrap().starts_with("已匿名客户 KH"), "{v}");
+        assert!(v["customer"]["phone"].is_null() && v["contacts"][0]["wechat"].is_null());
+        // The statistics keep their facts.
+        assert_eq!(v["orders"][0]["amount"], 560_000, "[{e}] the amount in fen: {v}");
+        assert_eq!(v["tickets"].as_array().unwrap().len(), 1);
+        assert_eq!(v["tickets"][0]["category"], "product");
+        assert_eq!(v["communications"][0]["channel"], "phone");
+        assert!(files_on_disk(&app).is_empty(), "[{e}] the attachment is gone");
+        // Neither the old name nor the phone finds the customer any more.
+        for q in ["晋江鞋服", "13812345678"] {
+            let r = app.call(Method::GET, &format!("/api/v1/customers?q={q}"), Some(&admin), None).await;
+            assert_eq!(r.json::<Value>().await.unwrap()["total"], 0, "[{e}] {q}");
+        }
+        let n: i64 = app
+            .state
+            .db
+            .read(|c| c.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'anonymise'", &[]))
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+}

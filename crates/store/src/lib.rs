@@ -28,6 +28,7 @@ pub mod kpi;
 pub mod maintenance;
 pub mod orders;
 pub mod outreach;
+pub mod privacy;
 pub mod routing;
 pub mod rule_tags;
 pub mod search;

@@ -127,6 +127,7 @@ fn main_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(customers::get_one, customers::update, customers::delete))
         .routes(routes!(customers::reveal))
         .routes(routes!(privacy::personal_data))
+        .routes(routes!(privacy::anonymise))
         .routes(routes!(relationship::list_contacts, relationship::create_contact))
         .routes(routes!(relationship::update_contact, relationship::delete_contact))
         .routes(routes!(relationship::reveal_contact))

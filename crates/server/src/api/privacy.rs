@@ -61,3 +61,22 @@ pub async fn personal_data(
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(r)
 }
+
+/// Erases the customer's personal data by anonymisation (SPEC S2): the
+/// record becomes `已匿名客户 KH…` without phone, email or notes, contacts
+/// lose every personal field, free text of communication records, tickets,
+/// replies, complaints and messages is replaced, attachments are removed;
+/// orders, ticket and complaint figures, segments and tags stay for the
+/// statistics. Supervisors and admins; audited.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/anonymise", tag = "customers",
+    params(("id" = i64, Path)), security(("bearer" = [])),
+    responses((status = 204, description = "anonymised"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn anonymise(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i64>,
+) -> AppResult<axum::http::StatusCode> {
+    svc::anonymise(&state, &user, id, ip).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}

@@ -177,3 +177,37 @@ pub fn as_text(data: &Value) -> String {
     }
     out
 }
+
+/// Erases a customer's personal data by anonymisation, keeping what
+/// statistics need (see [`guanxi_store::privacy::anonymise`]); the files of
+/// their tickets are removed once no other ticket holds them. Audited.
+pub async fn anonymise(state: &AppState, actor: &User, customer_id: i64, ip: Option<String>) -> AppResult<()> {
+    if !actor.role.can_delete_customers() {
+        return Err(AppError::Forbidden);
+    }
+    let (actor, now) = (actor.clone(), state.clock.now());
+    let files = state
+        .db
+        .write(move |c| {
+            let scope = customer_scope(c, &actor)?;
+            let customer = customers::get(c, &scope, customer_id)?;
+            let label = format!("已匿名客户 {}", customer.code);
+            let files = guanxi_store::privacy::anonymise(c, customer_id, &label, now)?;
+            audit::record(
+                c,
+                now,
+                &AuditEntry {
+                    actor_id: Some(actor.id),
+                    action: "anonymise",
+                    entity: "customer",
+                    entity_id: Some(customer_id),
+                    detail: customer.code,
+                    ip: ip.as_deref(),
+                },
+            )?;
+            Ok(files)
+        })
+        .await?;
+    super::tickets::attachments::forget(state, files).await;
+    Ok(())
+}
