@@ -163,5 +163,18 @@ async fn the_monthly_review_and_the_register_form_in_a_browser() {
     b.resize(1366, 1400).await;
     b.screenshot("complaint-view").await;
 
+    // The investigation report's print button prints (its handler is in
+    // reports.js: the page's CSP refuses inline handlers).
+    let view = b.path().await;
+    let view = view.split('?').next().unwrap();
+    b.goto(&format!("{}{view}/report", app.url)).await;
+    b.wait_for("#investigation-report").await;
+    b.client
+        .execute("window.print = function () { document.body.setAttribute('data-printed', '1'); };", vec![])
+        .await
+        .unwrap();
+    b.click("[data-print]").await;
+    assert_eq!(b.count("body[data-printed='1']").await, 1, "the report's print button calls window.print");
+
     browser.close().await;
 }

@@ -207,7 +207,9 @@ fn flash_text(pairs: &[(String, String)], lang: Lang) -> Option<String> {
         "appointment_saved" => {
             Some(lang.pick("回访已预约，提醒已排入发件箱", "Revisit scheduled; its reminder is in the outbox").into())
         }
-        "appointment_cancelled" => Some(lang.pick("预约已取消，提醒已撤回", "Appointment cancelled; reminder withdrawn").into()),
+        "appointment_cancelled" => {
+            Some(lang.pick("预约已取消，提醒已撤回", "Appointment cancelled; reminder withdrawn").into())
+        }
         "settings" => Some(
             lang.pick("维护规则已保存，下次生成任务时生效", "Rules saved; they apply from the next generation").into(),
         ),
