@@ -114,8 +114,6 @@ pub const RULES: &[Rule] = &[
     r("DELETE", "/api/v1/me/sessions/{handle}", SignedIn, Own),
     r("DELETE", "/api/v1/me/tokens/{id}", SignedIn, Own),
     r("GET", "/api/v1/security-events", ADMIN_ONLY, All),
-    r("GET", "/api/v1/audit", ADMIN_ONLY, All),
-    r("GET", "/api/v1/audit/export", ADMIN_ONLY, All),
     // ---- API: customers and their records (C1–C9)
     r("GET", "/api/v1/customers", SignedIn, Customers),
     r("POST", "/api/v1/customers", STAFF_ONLY, Customers),

@@ -79,6 +79,10 @@ async fn every_route_has_a_rule() {
         .map(|r| (r.method, r.path))
         .collect();
     assert!(stale.is_empty(), "rules in authz::RULES for routes that do not exist: {stale:#?}");
+    let mut seen = BTreeSet::new();
+    let twice: Vec<_> =
+        authz::RULES.iter().filter(|r| !seen.insert((r.method, r.path))).map(|r| (r.method, r.path)).collect();
+    assert!(twice.is_empty(), "routes with more than one rule in authz::RULES: {twice:?}");
 
     // The OpenAPI document and the router agree on the API.
     let doc: Value = app.call(Method::GET, "/api/openapi.json", None, None).await.json().await.unwrap();
