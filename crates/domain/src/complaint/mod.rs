@@ -4,6 +4,7 @@
 //! states from registration to archive in [`workflow`] (P3–P5), and the
 //! deadlines every step runs against, counted on business time.
 
+pub mod compensation;
 pub mod grading;
 pub mod review;
 pub mod workflow;
