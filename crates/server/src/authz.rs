@@ -179,6 +179,8 @@ pub const RULES: &[Rule] = &[
     r("POST", "/api/v1/complaints/{id}/urgency", STAFF_ONLY, Tickets),
     r("GET", "/api/v1/complaints/settings", ADMIN_ONLY, All),
     r("PUT", "/api/v1/complaints/settings", ADMIN_ONLY, All),
+    r("GET", "/api/v1/complaints/compensation", ADMIN_ONLY, All),
+    r("PUT", "/api/v1/complaints/compensation", ADMIN_ONLY, All),
     // ---- API: tickets (T)
     r("GET", "/api/v1/tickets", SignedIn, Tickets),
     r("POST", "/api/v1/tickets", STAFF_ONLY, Tickets),

@@ -3,6 +3,7 @@
 //! (one indexed range by registration time, paged by keyset), the monthly
 //! review's aggregates and the notifications recorded for the customer.
 
+use guanxi_domain::complaint::compensation::Line;
 use guanxi_domain::complaint::grading::Grading;
 use guanxi_domain::complaint::workflow::State;
 use guanxi_domain::complaint::{Deadlines, DemandType, ResponsibleParty, Urgency};
@@ -61,6 +62,8 @@ pub struct Complaint {
     pub registered_at: Timestamp,
     pub closed_at: Option<Timestamp>,
     pub updated_at: Timestamp,
+    /// The compensation lines of the solution (SPEC P4).
+    pub compensation: Vec<Line>,
 }
 
 const COLS: &str = "p.id, p.ticket_id, t.number, p.number, p.customer_id, c.code, c.name, t.subject, {description},
@@ -68,7 +71,7 @@ const COLS: &str = "p.id, p.ticket_id, t.number, p.number, p.customer_id, c.code
     p.handler_id, u.name, p.department_id, g.name, p.responsible_party, p.root_cause, p.evidence, p.investigated_at,
     p.solution, p.rejection_reason, p.approved_by, p.approved_at, p.agreed_at, p.promised_at, p.executed_at,
     p.notified_at, p.satisfaction, p.feedback, p.close_reason, p.escalated_at, p.deadlines, p.next_due_at, p.overdue,
-    p.received_at, p.registered_at, p.closed_at, p.updated_at
+    p.received_at, p.registered_at, p.closed_at, p.updated_at, p.compensation
     FROM complaints p JOIN tickets t ON t.id = p.ticket_id JOIN customers c ON c.id = p.customer_id
     LEFT JOIN users u ON u.id = p.handler_id LEFT JOIN groups g ON g.id = p.department_id";
 
@@ -96,6 +99,7 @@ fn complaint(r: &Row) -> Result<Complaint> {
     let text = |i: usize| r.get::<String>(i);
     let party: Option<String> = r.get(21)?;
     let over: Option<String> = r.get(14)?;
+    let comp: Option<String> = r.get(44)?;
     Ok(Complaint {
         id: r.get(0)?,
         ticket_id: r.get(1)?,
@@ -141,6 +145,7 @@ fn complaint(r: &Row) -> Result<Complaint> {
         registered_at: r.get(41)?,
         closed_at: r.get(42)?,
         updated_at: r.get(43)?,
+        compensation: comp.as_deref().map(|j| json(44, j)).transpose()?.unwrap_or_default(),
     })
 }
 
@@ -214,13 +219,14 @@ pub fn of_ticket(c: &mut Conn, ticket_id: i64) -> Result<Option<(i64, String)>> 
 pub fn save(c: &mut Conn, p: &Complaint) -> Result<()> {
     let party = p.responsible_party.map(|r| r.code());
     let over = p.urgency_override.as_ref().map(to_json).transpose()?;
+    let comp = if p.compensation.is_empty() { None } else { Some(to_json(&p.compensation)?) };
     c.execute(
         "UPDATE complaints SET state = $2, urgency = $3, urgency_override = $4, batch_id = $5, handler_id = $6,
             department_id = $7, responsible_party = $8, root_cause = $9, evidence = $10, investigated_at = $11,
             solution = $12, rejection_reason = $13, approved_by = $14, approved_at = $15, agreed_at = $16,
             promised_at = $17, executed_at = $18, notified_at = $19, satisfaction = $20, feedback = $21,
             close_reason = $22, escalated_at = $23, deadlines = $24, next_due_at = $25, overdue = $26,
-            closed_at = $27, updated_at = $28, grading = $29
+            closed_at = $27, updated_at = $28, grading = $29, compensation = $30
          WHERE id = $1",
         args![
             p.id,
@@ -251,7 +257,8 @@ pub fn save(c: &mut Conn, p: &Complaint) -> Result<()> {
             p.deadlines.any_late(),
             p.closed_at,
             p.updated_at,
-            to_json(&p.grading)?
+            to_json(&p.grading)?,
+            comp
         ],
     )?;
     Ok(())

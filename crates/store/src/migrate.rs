@@ -24,6 +24,7 @@ const SQLITE: &[(i64, &str)] = &[
     (18, include_str!("../migrations/sqlite/0018_audit_append_only.sql")),
     (19, include_str!("../migrations/sqlite/0019_kpi_sources.sql")),
     (20, include_str!("../migrations/sqlite/0020_outreach_rules.sql")),
+    (21, include_str!("../migrations/sqlite/0021_complaint_compensation.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -45,6 +46,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (18, include_str!("../migrations/postgres/0018_audit_append_only.sql")),
     (19, include_str!("../migrations/postgres/0019_kpi_sources.sql")),
     (20, include_str!("../migrations/postgres/0020_outreach_rules.sql")),
+    (21, include_str!("../migrations/postgres/0021_complaint_compensation.sql")),
 ];
 
 /// An arbitrary constant: the advisory lock that keeps two starting

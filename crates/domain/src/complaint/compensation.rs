@@ -6,11 +6,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::Lang;
 use crate::customer::vocabulary;
 use crate::money::Money;
 use crate::user::Role;
-use crate::validation::{required_text, Issue, ValidationErrors};
-use crate::Lang;
+use crate::validation::{Issue, ValidationErrors, required_text};
 
 vocabulary!(
     /// What kind of compensation an option is.
@@ -93,7 +93,7 @@ impl Catalogue {
     }
 
     /// Checks an administrator's catalogue; fields are named
-    /// `options[i].code|kind|name` and `limits.agent|supervisor|admin`.
+    /// `options[i].code|kind|name` and `agent_limit`, `supervisor_limit`, `admin_limit`.
     pub fn parse(input: &CatalogueInput) -> Result<Catalogue, ValidationErrors> {
         let mut e = ValidationErrors::new();
         if input.options.len() > MAX_OPTIONS {
@@ -135,20 +135,20 @@ impl Catalogue {
             }
             e.check(field, Money::parse(raw)).map(Money::fen)
         };
-        let agent = limit("limits.agent", &input.agent_limit);
-        let supervisor = limit("limits.supervisor", &input.supervisor_limit);
-        let admin = limit("limits.admin", &input.admin_limit);
+        let agent = limit("agent_limit", &input.agent_limit);
+        let supervisor = limit("supervisor_limit", &input.supervisor_limit);
+        let admin = limit("admin_limit", &input.admin_limit);
         // A higher role's limit is never below a lower one's.
         let below = |higher: Option<i64>, lower: Option<i64>| match (higher, lower) {
             (Some(h), Some(l)) => h < l,
             (Some(_), None) => true,
             _ => false,
         };
-        if below(supervisor, agent) {
-            e.add("limits.supervisor", Issue::OutOfRange);
+        if e.get("agent_limit").is_none() && below(supervisor, agent) {
+            e.add("supervisor_limit", Issue::OutOfRange);
         }
-        if below(admin, supervisor) {
-            e.add("limits.admin", Issue::OutOfRange);
+        if e.get("supervisor_limit").is_none() && below(admin, supervisor) {
+            e.add("admin_limit", Issue::OutOfRange);
         }
         if e.is_empty() {
             Ok(Catalogue { options, agent_limit_fen: agent, supervisor_limit_fen: supervisor, admin_limit_fen: admin })
@@ -195,11 +195,7 @@ impl Catalogue {
         if e.is_empty() && total(&out).is_none() {
             e.add("compensation", Issue::OutOfRange);
         }
-        if e.is_empty() {
-            Ok(out)
-        } else {
-            Err(e)
-        }
+        if e.is_empty() { Ok(out) } else { Err(e) }
     }
 
     /// Why `role` may not approve `total`, or `None` when it may.
@@ -215,11 +211,7 @@ impl Catalogue {
                 .into(),
         };
         Some((
-            format!(
-                "补偿合计 ¥{total} 超出{}的审批限额 ¥{limit}，需由{}批准",
-                role.label(Lang::Zh),
-                who(Lang::Zh)
-            ),
+            format!("补偿合计 ¥{total} 超出{}的审批限额 ¥{limit}，需由{}批准", role.label(Lang::Zh), who(Lang::Zh)),
             format!(
                 "The compensation of CNY {total} exceeds the {} approval limit of CNY {limit}; it needs approval by: {}",
                 role.label(Lang::En).to_lowercase(),
@@ -248,7 +240,7 @@ pub struct Line {
 }
 
 /// Raw input of one option of the catalogue.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct OptionInput {
@@ -261,7 +253,7 @@ pub struct OptionInput {
 }
 
 /// Raw input of the catalogue and limits (empty limit: no limit).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct CatalogueInput {
@@ -273,7 +265,7 @@ pub struct CatalogueInput {
 }
 
 /// Raw input of one compensation line.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct LineInput {
@@ -358,8 +350,8 @@ mod tests {
                 "options[1].kind",
                 "options[1].name",
                 "options[3].name",
-                "limits.agent",
-                "limits.admin"
+                "agent_limit",
+                "admin_limit"
             ]
         );
     }

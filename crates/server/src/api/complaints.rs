@@ -8,6 +8,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use guanxi_domain::Lang;
+use guanxi_domain::complaint::compensation::{self, Catalogue, CatalogueInput};
+use guanxi_domain::money::Money;
 use guanxi_store::complaints::Complaint;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -95,6 +97,23 @@ pub struct ComplaintView {
     pub received_at: String,
     pub registered_at: String,
     pub closed_at: Option<String>,
+    /// The solution's compensation lines (SPEC P4).
+    pub compensation: Vec<CompensationLineView>,
+    /// Their total in CNY, e.g. `2,500.00`.
+    pub compensation_total: String,
+}
+
+/// One compensation line of a solution.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CompensationLineView {
+    /// The catalogue option's code.
+    pub option: String,
+    /// `coupon`, `refund`, `free_service`, `gift` or `other`.
+    pub kind: String,
+    pub kind_label: String,
+    pub name: String,
+    /// CNY, e.g. `150.00`.
+    pub amount: String,
 }
 
 fn ts(t: Option<Timestamp>) -> Option<String> {
@@ -162,6 +181,18 @@ pub fn view(p: &Complaint, now: Timestamp, lang: Lang) -> ComplaintView {
         received_at: p.received_at.to_string(),
         registered_at: p.registered_at.to_string(),
         closed_at: ts(p.closed_at),
+        compensation: p
+            .compensation
+            .iter()
+            .map(|l| CompensationLineView {
+                option: l.option.clone(),
+                kind: l.kind.code().into(),
+                kind_label: l.kind.label(lang).into(),
+                name: l.name.clone(),
+                amount: Money::from_fen(l.amount_fen).to_string(),
+            })
+            .collect(),
+        compensation_total: compensation::total(&p.compensation).unwrap_or_default().to_string(),
     }
 }
 
@@ -389,4 +420,73 @@ pub async fn put_settings(
     };
     let saved = crate::service::complaints::settings::save(&state, &user, &raw, ip).await?;
     Ok(Json(rules_view(&saved)))
+}
+
+/// The compensation catalogue and the approval limit per role (SPEC P4).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CompensationView {
+    pub options: Vec<CompensationOptionView>,
+    /// CNY, e.g. `200.00`; empty: no limit.
+    pub agent_limit: String,
+    pub supervisor_limit: String,
+    pub admin_limit: String,
+}
+
+/// One option of the compensation catalogue.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CompensationOptionView {
+    pub code: String,
+    /// `coupon`, `refund`, `free_service`, `gift` or `other`.
+    pub kind: String,
+    pub kind_label: String,
+    pub name: String,
+    pub active: bool,
+}
+
+pub fn compensation_view(c: &Catalogue, lang: Lang) -> CompensationView {
+    let limit = |fen: Option<i64>| fen.map(|f| Money::from_fen(f).to_string()).unwrap_or_default();
+    CompensationView {
+        options: c
+            .options
+            .iter()
+            .map(|o| CompensationOptionView {
+                code: o.code.clone(),
+                kind: o.kind.code().into(),
+                kind_label: o.kind.label(lang).into(),
+                name: o.name.clone(),
+                active: o.active,
+            })
+            .collect(),
+        agent_limit: limit(c.agent_limit_fen),
+        supervisor_limit: limit(c.supervisor_limit_fen),
+        admin_limit: limit(c.admin_limit_fen),
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/complaints/compensation", tag = "complaints", security(("bearer" = [])),
+    responses((status = 200, body = CompensationView), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn get_compensation(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ReqLang(lang): ReqLang,
+) -> AppResult<Json<CompensationView>> {
+    if !crate::service::complaints::settings::may_configure(&user) {
+        return Err(AppError::Forbidden);
+    }
+    Ok(Json(compensation_view(&crate::service::complaints::settings::load_catalogue(&state).await?, lang)))
+}
+
+#[utoipa::path(put, path = "/api/v1/complaints/compensation", tag = "complaints", request_body = CatalogueInput,
+    security(("bearer" = [])),
+    responses((status = 200, body = CompensationView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 422, description = "a field was refused; `errors` names it (`options[0].name`, `supervisor_limit`)", body = Problem)))]
+pub async fn put_compensation(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ReqLang(lang): ReqLang,
+    ClientIp(ip): ClientIp,
+    Json(input): Json<CatalogueInput>,
+) -> AppResult<Json<CompensationView>> {
+    let saved = crate::service::complaints::settings::save_catalogue(&state, &user, &input, ip).await?;
+    Ok(Json(compensation_view(&saved, lang)))
 }

@@ -166,6 +166,7 @@ fn main_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(complaints::step))
         .routes(routes!(complaints::set_urgency))
         .routes(routes!(complaints::get_settings, complaints::put_settings))
+        .routes(routes!(complaints::get_compensation, complaints::put_compensation))
         .routes(routes!(tickets::queue, tickets::create))
         .routes(routes!(tickets::get_one))
         .routes(routes!(tickets::act))

@@ -14,8 +14,10 @@
 
 use std::collections::BTreeMap;
 
+use guanxi_domain::complaint::compensation::{self, Catalogue, Line, LineInput};
 use guanxi_domain::complaint::workflow::{self as flow, Action, State};
 use guanxi_domain::complaint::{DeadlineKind, INVESTIGATION_WITHIN, NOTIFICATION_WITHIN, ResponsibleParty, Urgency};
+use guanxi_domain::money::Money;
 use guanxi_domain::outreach::{OutChannel, Scenario};
 use guanxi_domain::ticket::{self, Status};
 use guanxi_domain::validation::{optional_text, required_text};
@@ -53,6 +55,9 @@ pub struct StepInput {
     pub evidence: Option<String>,
     /// `propose`: the solution.
     pub solution: Option<String>,
+    /// `propose`: compensation lines (an active catalogue option and an amount in CNY);
+    /// approving needs a role whose limit covers their total (SPEC P4).
+    pub compensation: Option<Vec<LineInput>>,
     /// `reject` and `close`: why.
     pub reason: Option<String>,
     /// `agree`: when the solution will be carried out (`2026-11-25 14:00` or RFC 3339), in the future.
@@ -71,7 +76,7 @@ const MAX_TEXT: usize = 2_000;
 enum Checked {
     Investigate { department: i64 },
     Report { party: ResponsibleParty, cause: String, evidence: Option<String> },
-    Propose { solution: String },
+    Propose { solution: String, compensation: Vec<Line> },
     Approve,
     Reject { reason: String },
     Agree { promised: jiff::Timestamp },
@@ -83,6 +88,7 @@ enum Checked {
 fn check(
     action: Action,
     i: &StepInput,
+    catalogue: &Catalogue,
     now: jiff::Timestamp,
     tz: &jiff::tz::TimeZone,
 ) -> Result<Checked, ValidationErrors> {
@@ -117,7 +123,17 @@ fn check(
                 _ => None,
             }
         }
-        Action::Propose => text(&mut e, "solution", &i.solution).map(|solution| Checked::Propose { solution }),
+        Action::Propose => {
+            let solution = text(&mut e, "solution", &i.solution);
+            let lines = match catalogue.lines(i.compensation.as_deref().unwrap_or_default()) {
+                Ok(lines) => Some(lines),
+                Err(errs) => {
+                    e.0.extend(errs.0);
+                    None
+                }
+            };
+            solution.zip(lines).map(|(solution, compensation)| Checked::Propose { solution, compensation })
+        }
         Action::Approve => Some(Checked::Approve),
         Action::Reject => text(&mut e, "reason", &i.reason).map(|reason| Checked::Reject { reason }),
         Action::Agree => match i.promised_at.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
@@ -187,7 +203,8 @@ pub async fn act(
     }
     let now = state.clock.now();
     let tz = state.config.time_zone.clone();
-    let checked = check(action, &input, now, &tz)?;
+    let catalogue = super::settings::load_catalogue(state).await?;
+    let checked = check(action, &input, &catalogue, now, &tz)?;
     if let Checked::Investigate { department } = checked {
         let ok = state.db.read(move |c| store_routing::group_exists(c, department)).await?;
         if !ok {
@@ -235,8 +252,12 @@ pub async fn act(
                     p.investigated_at = Some(now);
                     detail["responsible_party"] = json!(party.code());
                 }
-                Checked::Propose { solution } => {
+                Checked::Propose { solution, compensation } => {
                     p.solution = Some(solution.clone());
+                    if !compensation.is_empty() {
+                        detail["compensation"] = json!(compensation);
+                    }
+                    p.compensation = compensation;
                     p.approved_by = None;
                     p.approved_at = None;
                     if p.handler_id.is_none() {
@@ -245,6 +266,15 @@ pub async fn act(
                     detail["solution"] = json!(solution);
                 }
                 Checked::Approve => {
+                    // The limits in force when the approval is written.
+                    let catalogue = super::settings::catalogue_in(c)?;
+                    let total = compensation::total(&p.compensation).unwrap_or(Money::from_fen(i64::MAX));
+                    if let Some((zh, en)) = catalogue.refusal(actor.role, total) {
+                        return Ok(Err(AppError::Refused { code: "over_compensation_limit", zh, en }));
+                    }
+                    if !p.compensation.is_empty() {
+                        detail["compensation_total"] = json!(total.to_string());
+                    }
                     p.approved_by = Some(actor.id);
                     p.approved_at = Some(now);
                     p.rejection_reason = None;

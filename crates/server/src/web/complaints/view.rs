@@ -435,6 +435,7 @@ pub async fn step(
         root_cause: text("root_cause"),
         evidence: text("evidence"),
         solution: text("solution"),
+        compensation: None,
         reason: text("reason"),
         promised_at: text("promised_at"),
         message: text("message"),
