@@ -46,6 +46,10 @@ pub struct Config {
     pub scheduler_poll_ms: Option<u64>,
     /// The largest file attached to a ticket, MiB (T1).
     pub attachment_max_mb: u64,
+    /// Days after its closing (archiving) a ticket keeps its free text and
+    /// attachments (S2); then a daily job replaces them, keeping the
+    /// figures. `None` (`off`, the default) keeps them.
+    pub ticket_retention_days: Option<i64>,
 }
 
 impl std::fmt::Debug for Config {
@@ -88,6 +92,7 @@ struct FileConfig {
     maintenance_hour: Option<String>,
     scheduler_poll_ms: Option<String>,
     attachment_max_mb: Option<u64>,
+    ticket_retention_days: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +123,7 @@ impl Default for Config {
             maintenance_hour: Some(3),
             scheduler_poll_ms: Some(1_000),
             attachment_max_mb: 20,
+            ticket_retention_days: None,
         }
     }
 }
@@ -239,6 +245,12 @@ impl Config {
                 return Err(ConfigError(format!("GUANXI_ATTACHMENT_MAX_MB must be 1 to 1024, not {v:?}")));
             }
         }
+        if let Some(v) = get("GUANXI_TICKET_RETENTION_DAYS", f.ticket_retention_days) {
+            c.ticket_retention_days = match v.trim() {
+                "off" | "" => None,
+                n => Some(parse_num("GUANXI_TICKET_RETENTION_DAYS", n)?),
+            };
+        }
         c.validate()?;
         Ok(c)
     }
@@ -269,6 +281,9 @@ impl Config {
         }
         if self.scheduler_poll_ms.is_some_and(|ms| !(10..=3_600_000).contains(&ms)) {
             return Err(ConfigError("GUANXI_SCHEDULER_POLL_MS must be from 10 to 3600000 milliseconds, or off".into()));
+        }
+        if self.ticket_retention_days.is_some_and(|d| !(30..=36_500).contains(&d)) {
+            return Err(ConfigError("GUANXI_TICKET_RETENTION_DAYS must be from 30 to 36500 days, or off".into()));
         }
         if matches!(self.db_pool_size, Some(0)) {
             return Err(ConfigError("GUANXI_DB_POOL_SIZE must be at least 1".into()));

@@ -47,6 +47,7 @@ async fn run(state: &AppState, lease: Lease) -> AppResult<()> {
         }
         crate::service::outreach::OUTBOX_JOB => crate::service::outreach::delivery::run(state, lease).await,
         crate::service::outreach::surveys::SURVEY_JOB => crate::service::outreach::surveys::run_job(state, lease).await,
+        crate::service::privacy::RETENTION_JOB => crate::service::privacy::run_retention(state, lease).await,
         other => Err(AppError::Internal(format!("no handler for job kind {other:?}"))),
     }
 }

@@ -47,6 +47,7 @@ pub async fn prepare(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ap
     let db = Db::open(&target, &config.db_options()).with_context(|| format!("cannot open database {target:?}"))?;
     let cipher = load_data_key(&config, &db, clock.now()).await?;
     bootstrap_admin(&config, &db, clock.as_ref()).await?;
+    service::privacy::arm_retention(&db, &config, clock.now()).await?;
     Ok(AppState {
         db,
         clock,

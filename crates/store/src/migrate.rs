@@ -25,6 +25,7 @@ const SQLITE: &[(i64, &str)] = &[
     (19, include_str!("../migrations/sqlite/0019_kpi_sources.sql")),
     (20, include_str!("../migrations/sqlite/0020_outreach_rules.sql")),
     (21, include_str!("../migrations/sqlite/0021_complaint_compensation.sql")),
+    (22, include_str!("../migrations/sqlite/0022_ticket_retention.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -47,6 +48,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (19, include_str!("../migrations/postgres/0019_kpi_sources.sql")),
     (20, include_str!("../migrations/postgres/0020_outreach_rules.sql")),
     (21, include_str!("../migrations/postgres/0021_complaint_compensation.sql")),
+    (22, include_str!("../migrations/postgres/0022_ticket_retention.sql")),
 ];
 
 /// An arbitrary constant: the advisory lock that keeps two starting

@@ -70,3 +70,71 @@ pub fn anonymise(c: &mut Conn, customer_id: i64, label: &str, now: Timestamp) ->
     crate::search::refresh(c, customer_id)?;
     Ok(files)
 }
+
+/// One batch of closed tickets scrubbed by the retention job.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScrubbedBatch {
+    /// `(id, number)` of the tickets whose free text was replaced now.
+    pub tickets: Vec<(i64, String)>,
+    /// Where the walk stopped (`closed_at`, id): the next batch starts after it.
+    pub last: Option<(Timestamp, i64)>,
+    /// Content addresses of the removed attachments (the caller deletes
+    /// unheld files after COMMIT).
+    pub files: Vec<String>,
+}
+
+/// Retention of closed tickets (SPEC S2), one batch in the caller's
+/// transaction: of the tickets closed before `cutoff`, after `after` in
+/// (`closed_at`, id) order, up to `limit` are visited; those not yet
+/// scrubbed lose their subject, description, replies and notes (replaced by
+/// [`ERASED`]), their timeline text and their attachment rows. The figures
+/// — times, type, category, priority, SLA clocks and results — stay.
+/// Tickets already scrubbed are passed over, so a second run changes nothing.
+pub fn scrub_closed_tickets(
+    c: &mut Conn,
+    cutoff: Timestamp,
+    after: Option<(Timestamp, i64)>,
+    limit: i64,
+) -> Result<ScrubbedBatch> {
+    let rows = match after {
+        None => c.query(
+            "SELECT id, number, closed_at, subject FROM tickets WHERE closed_at IS NOT NULL AND closed_at < $1
+             ORDER BY closed_at, id LIMIT $2",
+            args![cutoff, limit],
+        )?,
+        Some((at, id)) => c.query(
+            "SELECT id, number, closed_at, subject FROM tickets WHERE closed_at IS NOT NULL AND closed_at < $1
+             AND (closed_at > $2 OR (closed_at = $2 AND id > $3)) ORDER BY closed_at, id LIMIT $4",
+            args![cutoff, at, id, limit],
+        )?,
+    };
+    let mut out = ScrubbedBatch::default();
+    let mut ids = Vec::new();
+    for r in &rows {
+        let (id, number, closed_at, subject): (i64, String, Timestamp, String) =
+            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+        out.last = Some((closed_at, id));
+        if subject != ERASED {
+            ids.push(id);
+            out.tickets.push((id, number));
+        }
+    }
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    // Integers only: safe to write into the statement.
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+    out.files = c
+        .query(&format!("SELECT DISTINCT sha256 FROM ticket_attachments WHERE ticket_id IN ({list})"), &[])?
+        .iter()
+        .map(|r| r.get(0))
+        .collect::<Result<_>>()?;
+    c.execute(&format!("UPDATE tickets SET subject = $1, description = $1 WHERE id IN ({list})"), args![ERASED])?;
+    c.execute(&format!("UPDATE ticket_messages SET body = $1 WHERE ticket_id IN ({list})"), args![ERASED])?;
+    c.execute(&format!("DELETE FROM ticket_attachments WHERE ticket_id IN ({list})"), &[])?;
+    c.execute(
+        &format!("UPDATE timeline SET body = NULL WHERE kind = $1 AND ref_id IN ({list})"),
+        args![crate::timeline::kind::TICKET],
+    )?;
+    Ok(out)
+}

@@ -211,3 +211,94 @@ pub async fn anonymise(state: &AppState, actor: &User, customer_id: i64, ip: Opt
     super::tickets::attachments::forget(state, files).await;
     Ok(())
 }
+
+/// The daily job that scrubs closed tickets past the retention limit
+/// (`GUANXI_TICKET_RETENTION_DAYS`, SPEC S2).
+pub const RETENTION_JOB: &str = "privacy.ticket_retention";
+/// Tickets visited per transaction.
+pub const RETENTION_BATCH: i64 = 200;
+/// Where the walk over closed tickets stopped (`closed_at|id`): a run
+/// continues there, so old tickets are not visited again every day. A
+/// reopened ticket loses its `closed_at` and is closed later again: it is
+/// after the cursor.
+const RETENTION_CURSOR: &str = "privacy.ticket_retention.after";
+
+/// Arms the retention job to run now (at start-up), or disarms it when
+/// retention is off.
+pub async fn arm_retention(
+    db: &guanxi_store::Db,
+    config: &crate::config::Config,
+    now: jiff::Timestamp,
+) -> AppResult<()> {
+    let on = config.ticket_retention_days.is_some();
+    db.write(move |c| {
+        if on {
+            guanxi_store::jobs::schedule(c, RETENTION_JOB, "tickets", now, "", now)
+        } else {
+            guanxi_store::jobs::cancel(c, RETENTION_JOB, "tickets", now)
+        }
+    })
+    .await?;
+    Ok(())
+}
+
+fn parse_cursor(v: &str) -> Option<(jiff::Timestamp, i64)> {
+    let (at, id) = v.split_once('|')?;
+    Some((at.parse().ok()?, id.parse().ok()?))
+}
+
+/// Runs the retention job: batch after batch, each in its own transaction
+/// with its audit entries (one per scrubbed ticket, no actor), then the
+/// files no ticket holds any more; due again a day later.
+pub async fn run_retention(state: &AppState, lease: guanxi_store::jobs::Lease) -> AppResult<()> {
+    use guanxi_store::{StoreError, jobs, privacy, settings};
+    let now = state.clock.now();
+    let next = state.config.ticket_retention_days.map(|_| now.checked_add(jiff::SignedDuration::from_hours(24)));
+    if let Some(days) = state.config.ticket_retention_days {
+        let cutoff = now.checked_sub(jiff::SignedDuration::from_hours(24 * days)).unwrap_or(now);
+        loop {
+            let batch = state
+                .db
+                .write(move |c| {
+                    let after = settings::get(c, RETENTION_CURSOR)?.as_deref().and_then(parse_cursor);
+                    let b = privacy::scrub_closed_tickets(c, cutoff, after, RETENTION_BATCH)?;
+                    for (id, number) in &b.tickets {
+                        audit::record(
+                            c,
+                            now,
+                            &AuditEntry {
+                                actor_id: None,
+                                action: "retention_scrub",
+                                entity: "ticket",
+                                entity_id: Some(*id),
+                                detail: number.clone(),
+                                ip: None,
+                            },
+                        )?;
+                    }
+                    if let Some((at, id)) = b.last {
+                        settings::set(c, RETENTION_CURSOR, &format!("{at}|{id}"), now)?;
+                    }
+                    Ok(b)
+                })
+                .await?;
+            let done = batch.last.is_none();
+            super::tickets::attachments::forget(state, batch.files).await;
+            if done {
+                break;
+            }
+        }
+    }
+    let next = next.and_then(Result::ok);
+    let kept = state
+        .db
+        .write(move |c| {
+            if jobs::finish(c, &lease, now, next)? {
+                Ok(())
+            } else {
+                Err(StoreError::Other(super::tickets::clocks::LEASE_LOST.into()))
+            }
+        })
+        .await;
+    kept.map_err(Into::into)
+}
