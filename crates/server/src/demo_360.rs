@@ -94,7 +94,7 @@ pub async fn load(state: &AppState, admin: &User, seed: u64) -> AppResult<usize>
                     address: None,
                     decision_maker: Some(k == 0),
                 };
-                svc::create_contact(state, admin, c.id, input).await?;
+                svc::create_contact(state, admin, c.id, input, None).await?;
             }
             if let Some(first) = c.first_purchase_on {
                 let span_days = (today - first).get_days().max(1);
@@ -109,7 +109,7 @@ pub async fn load(state: &AppState, admin: &User, seed: u64) -> AppResult<usize>
                         channel: Some(if rng.random_bool(0.7) { "官网" } else { "代理商" }.into()),
                         external_id: Some(format!("DEMO-{}-{n}", c.code)),
                     };
-                    svc::create_order(state, admin, c.id, input).await?;
+                    svc::create_order(state, admin, c.id, input, None).await?;
                 }
             }
             if c.stage != "prospect" {
@@ -150,7 +150,7 @@ pub async fn load(state: &AppState, admin: &User, seed: u64) -> AppResult<usize>
                         notes: None,
                         action_items: items,
                     };
-                    svc::create_communication(state, admin, c.id, input).await?;
+                    svc::create_communication(state, admin, c.id, input, None).await?;
                 }
             }
             done += 1;

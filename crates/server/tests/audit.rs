@@ -110,6 +110,10 @@ async fn admins_search_and_export_the_audit_log_on_every_engine() {
         let items = page["items"].as_array().unwrap();
         assert!(items.iter().all(|i| i["actor_id"] == agent_id && i["actor_name"] == "li.na"), "[{e}] {page}");
         assert_eq!(items[5]["ip"], "127.0.0.1", "[{e}] the address of the customer's creation");
+        assert!(
+            items.iter().all(|i| i["ip"] == "127.0.0.1"),
+            "[{e}] contacts, orders and communication records carry the address too: {page}"
+        );
         // The contact's change shows before and after, personal data masked.
         let update = &items[3]["detail"];
         let detail: Value = serde_json::from_str(update.as_str().unwrap()).unwrap();

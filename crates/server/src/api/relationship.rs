@@ -70,10 +70,11 @@ pub async fn list_contacts(
 pub async fn create_contact(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
+    crate::web::ClientIp(ip): crate::web::ClientIp,
     Path(id): Path<i64>,
     Json(input): Json<ContactInput>,
 ) -> AppResult<(StatusCode, Json<ContactView>)> {
-    Ok((StatusCode::CREATED, Json(svc::create_contact(&state, &user, id, input).await?.into())))
+    Ok((StatusCode::CREATED, Json(svc::create_contact(&state, &user, id, input, ip).await?.into())))
 }
 
 /// Replaces a contact's fields.
@@ -82,10 +83,11 @@ pub async fn create_contact(
 pub async fn update_contact(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
+    crate::web::ClientIp(ip): crate::web::ClientIp,
     Path(id): Path<i64>,
     Json(input): Json<ContactInput>,
 ) -> AppResult<Json<ContactView>> {
-    Ok(Json(svc::update_contact(&state, &user, id, input).await?.into()))
+    Ok(Json(svc::update_contact(&state, &user, id, input, ip).await?.into()))
 }
 
 /// Deletes a contact.
@@ -94,9 +96,10 @@ pub async fn update_contact(
 pub async fn delete_contact(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
+    crate::web::ClientIp(ip): crate::web::ClientIp,
     Path(id): Path<i64>,
 ) -> AppResult<StatusCode> {
-    svc::delete_contact(&state, &user, id).await?;
+    svc::delete_contact(&state, &user, id, ip).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -115,10 +118,11 @@ pub struct OrderCreated {
 pub async fn create_order(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
+    crate::web::ClientIp(ip): crate::web::ClientIp,
     Path(id): Path<i64>,
     Json(input): Json<OrderInput>,
 ) -> AppResult<(StatusCode, Json<OrderCreated>)> {
-    let created = svc::create_order(&state, &user, id, input).await?;
+    let created = svc::create_order(&state, &user, id, input, ip).await?;
     let status = if created.is_some() { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(OrderCreated { id: created, duplicate: created.is_none() })))
 }
@@ -222,10 +226,11 @@ pub struct Created {
 pub async fn create_communication(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
+    crate::web::ClientIp(ip): crate::web::ClientIp,
     Path(id): Path<i64>,
     Json(input): Json<CommunicationInput>,
 ) -> AppResult<(StatusCode, Json<Created>)> {
-    let id = svc::create_communication(&state, &user, id, input).await?;
+    let id = svc::create_communication(&state, &user, id, input, ip).await?;
     Ok((StatusCode::CREATED, Json(Created { id })))
 }
 
@@ -285,11 +290,12 @@ pub struct StatusChange {
 pub async fn set_action_status(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
+    crate::web::ClientIp(ip): crate::web::ClientIp,
     Path(id): Path<i64>,
     Json(change): Json<StatusChange>,
 ) -> AppResult<Json<ActionItemView>> {
     let status = ActionStatus::parse(&change.status).map_err(|i| AppError::field("status", i))?;
-    let item = svc::set_action_status(&state, &user, id, status).await?;
+    let item = svc::set_action_status(&state, &user, id, status, ip).await?;
     Ok(Json(item_view(item, state.clock.now())))
 }
 

@@ -40,7 +40,9 @@ fn check_active_users(c: &mut Conn, fields: &[(String, i64)]) -> guanxi_store::R
     if e.is_empty() { Ok(()) } else { Err(e.into()) }
 }
 
-/// The audit entry of a change (SPEC S3); personal fields appear masked.
+/// The audit entry of a change (SPEC S3) with the caller's address;
+/// personal fields appear masked.
+#[allow(clippy::too_many_arguments)]
 fn audited(
     c: &mut Conn,
     now: jiff::Timestamp,
@@ -49,18 +51,12 @@ fn audited(
     entity: &str,
     id: i64,
     detail: &serde_json::Value,
+    ip: Option<&str>,
 ) -> guanxi_store::Result<()> {
     audit::record(
         c,
         now,
-        &AuditEntry {
-            actor_id: Some(actor.id),
-            action,
-            entity,
-            entity_id: Some(id),
-            detail: detail.to_string(),
-            ip: None,
-        },
+        &AuditEntry { actor_id: Some(actor.id), action, entity, entity_id: Some(id), detail: detail.to_string(), ip },
     )
 }
 
@@ -80,6 +76,7 @@ pub async fn create_contact(
     actor: &User,
     customer_id: i64,
     input: ContactInput,
+    ip: Option<String>,
 ) -> AppResult<Contact> {
     require_edit(actor)?;
     let draft = ContactDraft::parse(&input, state.today())?;
@@ -107,7 +104,7 @@ pub async fn create_contact(
                 },
             )?;
             let created = contacts::get(c, id)?;
-            audited(c, now, &actor, "create", "contact", id, &serde_json::json!({ "after": created }))?;
+            audited(c, now, &actor, "create", "contact", id, &serde_json::json!({ "after": created }), ip.as_deref())?;
             Ok(created)
         })
         .await?)
@@ -118,6 +115,7 @@ pub async fn update_contact(
     actor: &User,
     contact_id: i64,
     input: ContactInput,
+    ip: Option<String>,
 ) -> AppResult<Contact> {
     require_edit(actor)?;
     let draft = ContactDraft::parse(&input, state.today())?;
@@ -139,13 +137,14 @@ pub async fn update_contact(
                 "contact",
                 contact_id,
                 &serde_json::json!({ "before": existing, "after": after }),
+                ip.as_deref(),
             )?;
             Ok(after)
         })
         .await?)
 }
 
-pub async fn delete_contact(state: &AppState, actor: &User, contact_id: i64) -> AppResult<()> {
+pub async fn delete_contact(state: &AppState, actor: &User, contact_id: i64, ip: Option<String>) -> AppResult<()> {
     require_edit(actor)?;
     let actor = actor.clone();
     let now = state.clock.now();
@@ -164,7 +163,7 @@ pub async fn delete_contact(state: &AppState, actor: &User, contact_id: i64) -> 
                     entity: "contact",
                     entity_id: Some(contact_id),
                     detail: existing.name,
-                    ip: None,
+                    ip: ip.as_deref(),
                 },
             )
         })
@@ -190,6 +189,7 @@ pub async fn create_order(
     actor: &User,
     customer_id: i64,
     input: OrderInput,
+    ip: Option<String>,
 ) -> AppResult<Option<i64>> {
     require_edit(actor)?;
     let draft = OrderDraft::parse(&input, state.today())?;
@@ -213,6 +213,7 @@ pub async fn create_order(
                         "customer_id": customer_id, "ordered_on": draft.ordered_on.to_string(),
                         "amount": draft.amount.to_string(), "product": draft.product,
                     }),
+                    ip.as_deref(),
                 )?;
                 timeline::append(
                     c,
@@ -246,6 +247,7 @@ pub async fn create_communication(
     actor: &User,
     customer_id: i64,
     input: CommunicationInput,
+    ip: Option<String>,
 ) -> AppResult<i64> {
     require_edit(actor)?;
     let draft = CommunicationDraft::parse(&input, state.clock.now(), &state.config.time_zone)?;
@@ -282,6 +284,7 @@ pub async fn create_communication(
                     "customer_id": customer_id, "channel": draft.channel.code(), "purpose": draft.purpose,
                     "action_items": items,
                 }),
+                ip.as_deref(),
             )?;
             timeline::append(
                 c,
@@ -321,6 +324,7 @@ pub async fn set_action_status(
     actor: &User,
     item_id: i64,
     status: ActionStatus,
+    ip: Option<String>,
 ) -> AppResult<ActionItem> {
     require_edit(actor)?;
     let actor = actor.clone();
@@ -344,6 +348,7 @@ pub async fn set_action_status(
                 "action_item",
                 item_id,
                 &serde_json::json!({ "before": item.status.code(), "after": status.code() }),
+                ip.as_deref(),
             )?;
             timeline::append(
                 c,

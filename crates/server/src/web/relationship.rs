@@ -15,7 +15,7 @@ use guanxi_domain::{Issue, Lang, ValidationErrors};
 use guanxi_store::{contacts, users};
 use minijinja::{Value, context};
 
-use super::{form_get, form_pairs, page_ctx, render};
+use super::{ClientIp, form_get, form_pairs, page_ctx, render};
 use crate::auth::PageUser;
 use crate::error::{AppError, AppResult};
 use crate::lang::ReqLang;
@@ -135,13 +135,14 @@ async fn create_contact(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
     u: PageUser,
+    ClientIp(ip): ClientIp,
     Path(id): Path<i64>,
     body: Bytes,
 ) -> AppResult<Response> {
     let pairs = form_pairs(&body)?;
     u.check_csrf(form_get(&pairs, "_csrf"))?;
     let input = contact_input(&pairs);
-    match svc::create_contact(&state, &u.user, id, input.clone()).await {
+    match svc::create_contact(&state, &u.user, id, input.clone(), ip).await {
         Ok(_) => Ok(Redirect::to(&format!("/customers/{id}?flash=contact")).into_response()),
         Err(AppError::Invalid(e)) => {
             Ok((StatusCode::UNPROCESSABLE_ENTITY, render_contact_form(&state, lang, &u, id, &input, Some(&e)).await?)
@@ -154,13 +155,14 @@ async fn create_contact(
 async fn delete_contact(
     State(state): State<AppState>,
     u: PageUser,
+    ClientIp(ip): ClientIp,
     Path(id): Path<i64>,
     body: Bytes,
 ) -> AppResult<Response> {
     let pairs = form_pairs(&body)?;
     u.check_csrf(form_get(&pairs, "_csrf"))?;
     let customer_id = state.db.read(move |c| contacts::get(c, id)).await?.customer_id;
-    svc::delete_contact(&state, &u.user, id).await?;
+    svc::delete_contact(&state, &u.user, id, ip).await?;
     Ok(Redirect::to(&format!("/customers/{customer_id}")).into_response())
 }
 
@@ -262,13 +264,14 @@ async fn create_communication(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
     u: PageUser,
+    ClientIp(ip): ClientIp,
     Path(id): Path<i64>,
     body: Bytes,
 ) -> AppResult<Response> {
     let pairs = form_pairs(&body)?;
     u.check_csrf(form_get(&pairs, "_csrf"))?;
     let result = match communication_input(&pairs) {
-        Ok(input) => svc::create_communication(&state, &u.user, id, input).await,
+        Ok(input) => svc::create_communication(&state, &u.user, id, input, ip).await,
         Err(e) => Err(AppError::Invalid(e)),
     };
     match result {
@@ -313,6 +316,7 @@ async fn create_order(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
     u: PageUser,
+    ClientIp(ip): ClientIp,
     Path(id): Path<i64>,
     body: Bytes,
 ) -> AppResult<Response> {
@@ -325,7 +329,7 @@ async fn create_order(
         channel: opt(&pairs, "channel"),
         external_id: opt(&pairs, "external_id"),
     };
-    match svc::create_order(&state, &u.user, id, input.clone()).await {
+    match svc::create_order(&state, &u.user, id, input.clone(), ip).await {
         Ok(_) => Ok(Redirect::to(&format!("/customers/{id}?flash=order")).into_response()),
         Err(AppError::Invalid(e)) => {
             Ok((StatusCode::UNPROCESSABLE_ENTITY, render_order_form(&state, lang, &u, id, &input, Some(&e)).await?)
@@ -339,6 +343,7 @@ async fn create_order(
 async fn set_status(
     State(state): State<AppState>,
     u: PageUser,
+    ClientIp(ip): ClientIp,
     Path(id): Path<i64>,
     body: Bytes,
 ) -> AppResult<Response> {
@@ -346,7 +351,7 @@ async fn set_status(
     u.check_csrf(form_get(&pairs, "_csrf"))?;
     let status =
         ActionStatus::parse(form_get(&pairs, "status").unwrap_or("")).map_err(|i| AppError::field("status", i))?;
-    let item = svc::set_action_status(&state, &u.user, id, status).await?;
+    let item = svc::set_action_status(&state, &u.user, id, status, ip).await?;
     let back = match form_get(&pairs, "back") {
         Some("home") => "/".to_string(),
         _ => format!("/customers/{}", item.customer_id),
