@@ -207,3 +207,93 @@ async fn approval_needs_a_role_whose_limit_covers_the_compensation() {
         assert_eq!((s, v["state"].as_str()), (200, Some("solution_approved")), "[{e}] {v}");
     }
 }
+
+/// Posts a form of the page; (status, location or body).
+async fn post(app: &TestApp, http: &reqwest::Client, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+    let r = http.post(format!("{}{path}", app.url)).form(form).send().await.unwrap();
+    let s = r.status().as_u16();
+    let loc = r.headers().get("location").map(|l| l.to_str().unwrap().to_string());
+    (s, loc.unwrap_or(r.text().await.unwrap()))
+}
+
+#[tokio::test]
+async fn the_pages_edit_the_catalogue_propose_compensation_and_show_who_approves() {
+    for app in support::app::apps().await {
+        let e = app.engine.clone();
+        let d = desk(&app).await;
+        let admin = app.signed_in(support::app::ADMIN_EMAIL, support::app::ADMIN_PASSWORD).await;
+        let (s, html) = app.page(&admin, "/admin/complaints").await;
+        assert_eq!(s, 200, "[{e}]");
+        assert!(html.contains("免费上门服务") && html.contains("value=\"2,000.00\""), "[{e}] the seeded catalogue");
+        let token = support::app::csrf(&html);
+        // Row 2 without a kind, a bad supervisor limit: refused beside the fields, nothing saved.
+        let form = [
+            ("_csrf", token.as_str()),
+            ("option_rows", "3"),
+            ("opt_code_0", "coupon"),
+            ("opt_kind_0", "coupon"),
+            ("opt_name_0", "优惠券"),
+            ("opt_active_0", "1"),
+            ("opt_code_1", "repair"),
+            ("opt_kind_1", ""),
+            ("opt_name_1", "免费维修"),
+            ("opt_active_1", "1"),
+            ("agent_limit", "200"),
+            ("supervisor_limit", "两千"),
+            ("admin_limit", ""),
+        ];
+        let (s, html) = post(&app, &admin, "/admin/complaints/compensation", &form).await;
+        assert_eq!(s, 422, "[{e}] {html}");
+        assert!(html.contains("补偿选项第2行类型") && html.contains("客服主管审批限额"), "[{e}] {html}");
+        assert!(html.contains("value=\"免费维修\"") && html.contains("value=\"两千\""), "[{e}] what was typed is kept");
+        let (_, v) = call(&app, Method::GET, "/api/v1/complaints/compensation", &d.admin, None).await;
+        assert_eq!(v["options"].as_array().unwrap().len(), 4, "[{e}] nothing saved");
+        let mut form = form.to_vec();
+        form[7] = ("opt_kind_1", "free_service");
+        form[11] = ("supervisor_limit", "2000");
+        let (s, loc) = post(&app, &admin, "/admin/complaints/compensation", &form).await;
+        assert_eq!((s, loc.as_str()), (303, "/admin/complaints?flash=saved"), "[{e}]");
+        let (_, v) = call(&app, Method::GET, "/api/v1/complaints/compensation", &d.admin, None).await;
+        let names: Vec<&str> = v["options"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["优惠券", "免费维修"], "[{e}] {v}");
+
+        // The agent proposes ¥2,600 by the form; a bad amount first.
+        let id = investigated(&app, &d, "维修后仍漏水").await;
+        let agent = app.signed_in("wang.fang@test.cn", "password-123").await;
+        let (_, html) = app.page(&agent, &format!("/complaints/{id}")).await;
+        assert!(html.contains("免费维修 · 免费服务") && html.contains("客服主管 ¥2,000.00"), "[{e}] {html}");
+        let token = support::app::csrf(&html);
+        let path = format!("/complaints/{id}/step");
+        let mut form = vec![
+            ("_csrf", token.as_str()),
+            ("action", "propose"),
+            ("solution", "免费维修并送优惠券"),
+            ("comp_option_0", "repair"),
+            ("comp_amount_0", "2,400"),
+            ("comp_option_1", "coupon"),
+            ("comp_amount_1", "2OO"),
+        ];
+        let (s, html) = post(&app, &agent, &path, &form).await;
+        assert_eq!(s, 422, "[{e}]");
+        assert!(html.contains("第2行补偿金额") && html.contains("value=\"2OO\""), "[{e}] {html}");
+        form[6] = ("comp_amount_1", "200");
+        let (s, _) = post(&app, &agent, &path, &form).await;
+        assert_eq!(s, 303, "[{e}]");
+
+        // The supervisor sees who must approve and is refused; the administrator approves.
+        let sup = app.signed_in("chen.jing@test.cn", "password-123").await;
+        let (_, html) = app.page(&sup, &format!("/complaints/{id}")).await;
+        assert!(html.contains("id=\"over-limit\"") && html.contains("¥2,600.00 · 需由管理员批准"), "[{e}] {html}");
+        let token = support::app::csrf(&html);
+        let (s, html) = post(&app, &sup, &path, &[("_csrf", &token), ("action", "approve")]).await;
+        assert_eq!(s, 409, "[{e}]");
+        assert!(html.contains("超出客服主管的审批限额 ¥2,000.00，需由管理员批准"), "[{e}] {html}");
+        let (_, html) = app.page(&admin, &format!("/complaints/{id}")).await;
+        assert!(!html.contains("id=\"over-limit\""), "[{e}]");
+        let token = support::app::csrf(&html);
+        let (s, _) = post(&app, &admin, &path, &[("_csrf", &token), ("action", "approve")]).await;
+        assert_eq!(s, 303, "[{e}]");
+        let (_, html) = app.page(&admin, &format!("/complaints/{id}")).await;
+        assert!(html.contains("免费维修（免费服务）¥2,400.00") && html.contains("合计 ¥2,600.00"), "[{e}] {html}");
+    }
+}

@@ -35,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/complaints/{id}/report", get(report::page))
         .route("/complaints/{id}/report.xlsx", get(report::xlsx))
         .route("/admin/complaints", get(view::settings_page).post(view::save_settings))
+        .route("/admin/complaints/compensation", post(view::save_compensation))
 }
 
 /// The step form, which may carry evidence files: `app` in lib.rs gives it

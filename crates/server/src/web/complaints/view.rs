@@ -14,11 +14,14 @@ use axum::extract::multipart::Multipart;
 use axum::extract::{FromRequest, Path, RawQuery, Request, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use guanxi_domain::complaint::compensation::{self, CatalogueInput, LineInput, OptionInput};
 use guanxi_domain::complaint::grading::RulesInput;
 use guanxi_domain::complaint::workflow::{self as flow, Action};
 use guanxi_domain::complaint::{DemandType, ResponsibleParty, Urgency};
 use guanxi_domain::customer::Channel;
+use guanxi_domain::money::Money;
 use guanxi_domain::ticket::Category;
+use guanxi_domain::user::Role;
 use guanxi_domain::{Lang, ValidationErrors};
 use guanxi_store::customers::CustomerFilter;
 use guanxi_store::tickets::TicketEvent;
@@ -49,6 +52,9 @@ fn options<T: Copy>(
     all.iter().map(|x| context! { value => code(*x), label => label(*x, lang) }).collect()
 }
 
+/// Compensation rows on the propose form.
+const COMPENSATION_ROWS: usize = 3;
+
 fn field_errors(e: &ValidationErrors, lang: Lang) -> BTreeMap<String, String> {
     e.0.iter().map(|f| (f.field.clone(), f.issue.message(lang))).collect()
 }
@@ -74,7 +80,20 @@ fn field_label(field: &str, lang: Lang) -> String {
         "feedback" => ("客户意见", "Customer's words"),
         "file" => ("证据附件", "Evidence files"),
         "urgency" => ("紧急程度", "Urgency"),
-        other => return other.to_string(),
+        "compensation" => ("补偿", "Compensation"),
+        other => {
+            // `compensation[0].option` / `compensation[0].amount`: the row of the propose form.
+            let row = other.strip_prefix("compensation[").and_then(|r| r.split_once("]."));
+            return match row.and_then(|(i, f)| i.parse::<usize>().ok().map(|i| (i + 1, f))) {
+                Some((n, "option")) => {
+                    lang.pick(&format!("第{n}行补偿选项"), &format!("compensation option, row {n}")).to_string()
+                }
+                Some((n, _)) => {
+                    lang.pick(&format!("第{n}行补偿金额"), &format!("compensation amount, row {n}")).to_string()
+                }
+                None => other.to_string(),
+            };
+        }
     };
     lang.pick(zh, en).to_string()
 }
@@ -271,6 +290,7 @@ async fn render_view(
 ) -> AppResult<Html<String>> {
     let d = svc::detail(state, &u.user, id).await?;
     let setup = setup::get(state).await?;
+    let catalogue = rules_svc::load_catalogue(state).await?;
     let now = state.clock.now();
     let p = &d.complaint;
     let supervisor = u.user.role.can_assign_tickets();
@@ -299,6 +319,12 @@ async fn render_view(
         "paused" => lang.pick("已暂停（等待客户）", "paused (waiting for the customer)"),
         _ => "",
     };
+    let total = compensation::total(&p.compensation).unwrap_or_default();
+    let approver = catalogue.lowest_approver(total).map(|r| r.label(lang));
+    let limit_words = |r: Role| match catalogue.limit(r).flatten() {
+        Some(m) => format!("{} ¥{m}", r.label(lang)),
+        None => format!("{} {}", r.label(lang), lang.pick("不限", "no limit")),
+    };
     let title = format!("{} · {}", p.number, p.subject);
     let ctx = context! { ..page_ctx(u, lang, "complaints", &title), ..context! {
         flash => flash(raw, lang),
@@ -322,7 +348,18 @@ async fn render_view(
             executed => p.executed_at.map(|t| local(t, state)), notified => p.notified_at.map(|t| local(t, state)),
             satisfaction => p.satisfaction, feedback => p.feedback, close_reason => p.close_reason,
             escalated => p.escalated_at.map(|t| local(t, state)), overdue => p.overdue,
+            compensation => p.compensation.iter().map(|l| context! {
+                name => l.name, kind => l.kind.label(lang), amount => Money::from_fen(l.amount_fen).to_string(),
+            }).collect::<Vec<_>>(),
+            compensation_total => total.to_string(),
+            approver => approver,
+            may_approve => catalogue.covers(u.user.role, total),
         },
+        compensation_options => catalogue.options.iter().filter(|o| o.active)
+            .map(|o| context! { value => o.code, label => format!("{} · {}", o.name, o.kind.label(lang)) })
+            .collect::<Vec<_>>(),
+        compensation_rows => (0..COMPENSATION_ROWS).collect::<Vec<_>>(),
+        limits => [Role::Agent, Role::Supervisor, Role::Admin].map(limit_words).join(lang.pick("；", "; ")),
         grading => context! {
             reasons => g.reasons(lang), safety_words => g.safety_words, batch_size => g.batch_size,
             score => g.emotion.display(),
@@ -428,6 +465,16 @@ pub async fn step(
     };
     let department_id = number("department_id");
     let satisfaction = number("satisfaction");
+    // Compensation rows up to the last one filled in (a blank row between is refused).
+    let mut rows: Vec<LineInput> = (0..COMPENSATION_ROWS)
+        .map(|i| LineInput {
+            option: text(&format!("comp_option_{i}")).unwrap_or_default(),
+            amount: text(&format!("comp_amount_{i}")).unwrap_or_default(),
+        })
+        .collect();
+    while rows.last().is_some_and(|l| l.option.is_empty() && l.amount.trim().is_empty()) {
+        rows.pop();
+    }
     let input = StepInput {
         action: action.clone(),
         department_id,
@@ -435,7 +482,7 @@ pub async fn step(
         root_cause: text("root_cause"),
         evidence: text("evidence"),
         solution: text("solution"),
-        compensation: None,
+        compensation: (action == "propose").then_some(rows),
         reason: text("reason"),
         promised_at: text("promised_at"),
         message: text("message"),
@@ -500,7 +547,32 @@ async fn render_settings(
     v: &RulesInput,
     e: Option<&ValidationErrors>,
     saved: bool,
+    cat: Option<(&CatalogueInput, &ValidationErrors)>,
 ) -> AppResult<Html<String>> {
+    // The catalogue as saved, or as typed when it was refused; two blank rows to add options.
+    let saved_cat;
+    let (cat, ce) = match cat {
+        Some((c, e)) => (c, Some(e)),
+        None => {
+            saved_cat = catalogue_input(&rules_svc::load_catalogue(state).await?);
+            (&saved_cat, None)
+        }
+    };
+    let mut rows: Vec<Value> = cat
+        .options
+        .iter()
+        .map(|o| context! { code => o.code, kind => o.kind, name => o.name, active => o.active })
+        .collect();
+    for _ in 0..2 {
+        rows.push(context! { code => "", kind => "", name => "", active => true });
+    }
+    let comp_errors: Vec<Value> = ce
+        .map(|e| {
+            e.0.iter()
+                .map(|f| context! { field => f.field, label => settings_label(&f.field, lang), message => f.issue.message(lang) })
+                .collect()
+        })
+        .unwrap_or_default();
     let errors: Vec<Value> = e
         .map(|e| {
             e.0.iter()
@@ -513,6 +585,11 @@ async fn render_settings(
         flash => saved.then(|| lang.pick("投诉设置已保存", "Complaint settings saved")),
         errors => errors,
         err => e.map(|e| field_errors(e, lang)).unwrap_or_default(),
+        comp_errors => comp_errors,
+        cerr => ce.map(|e| field_errors(e, lang)).unwrap_or_default(),
+        options => rows,
+        kinds => options(compensation::Kind::ALL, compensation::Kind::code, compensation::Kind::label, lang),
+        limits => context! { agent => cat.agent_limit, supervisor => cat.supervisor_limit, admin => cat.admin_limit },
         v => context! {
             urgent_emotion => v.urgent_emotion, general_emotion => v.general_emotion, safety_words => v.safety_words,
             batch_window_hours => v.batch_window_hours, batch_customers => v.batch_customers,
@@ -528,7 +605,25 @@ fn settings_label(field: &str, lang: Lang) -> String {
         "safety_words" => ("安全问题词", "Safety words"),
         "batch_window_hours" => ("批量客诉时间窗口", "Batch window"),
         "batch_customers" => ("批量客诉客户数", "Batch customers"),
-        other => return other.to_string(),
+        "agent_limit" => ("客服专员审批限额", "Agent's approval limit"),
+        "supervisor_limit" => ("客服主管审批限额", "Supervisor's approval limit"),
+        "admin_limit" => ("管理员审批限额", "Administrator's approval limit"),
+        "options" => ("补偿选项", "Compensation options"),
+        other => {
+            let row = other.strip_prefix("options[").and_then(|r| r.split_once("]."));
+            return match row.and_then(|(i, f)| i.parse::<usize>().ok().map(|i| (i + 1, f))) {
+                Some((n, f)) => {
+                    let (zh, en) = match f {
+                        "code" => ("代码", "code"),
+                        "kind" => ("类型", "kind"),
+                        _ => ("名称", "name"),
+                    };
+                    lang.pick(&format!("补偿选项第{n}行{zh}"), &format!("compensation option row {n}: {en}"))
+                        .to_string()
+                }
+                None => other.to_string(),
+            };
+        }
     };
     lang.pick(zh, en).to_string()
 }
@@ -544,7 +639,7 @@ pub async fn settings_page(
     }
     let rules = rules_svc::load(&state).await?;
     let saved = raw.as_deref().is_some_and(|q| q.contains("flash=saved"));
-    render_settings(&state, lang, &u, &rules.to_input(), None, saved).await
+    render_settings(&state, lang, &u, &rules.to_input(), None, saved, None).await
 }
 
 pub async fn save_settings(
@@ -566,9 +661,73 @@ pub async fn save_settings(
     };
     match rules_svc::save(&state, &u.user, &input, ip).await {
         Ok(_) => Ok(Redirect::to("/admin/complaints?flash=saved").into_response()),
+        Err(AppError::Invalid(e)) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            render_settings(&state, lang, &u, &input, Some(&e), false, None).await?,
+        )
+            .into_response()),
+        Err(e) => Err(e),
+    }
+}
+
+fn catalogue_input(c: &compensation::Catalogue) -> CatalogueInput {
+    let limit = |fen: Option<i64>| fen.map(|f| Money::from_fen(f).to_string()).unwrap_or_default();
+    CatalogueInput {
+        options: c
+            .options
+            .iter()
+            .map(|o| OptionInput {
+                code: o.code.clone(),
+                kind: o.kind.code().into(),
+                name: o.name.clone(),
+                active: o.active,
+            })
+            .collect(),
+        agent_limit: limit(c.agent_limit_fen),
+        supervisor_limit: limit(c.supervisor_limit_fen),
+        admin_limit: limit(c.admin_limit_fen),
+    }
+}
+
+/// The compensation catalogue and limits (SPEC P4): the rows of the form
+/// (blank rows are left out).
+pub async fn save_compensation(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    u: PageUser,
+    ClientIp(ip): ClientIp,
+    body: Bytes,
+) -> AppResult<Response> {
+    let pairs = form_pairs(&body)?;
+    u.check_csrf(form_get(&pairs, "_csrf"))?;
+    let get = |k: &str| form_get(&pairs, k).unwrap_or("").to_string();
+    let count = get("option_rows").parse::<usize>().unwrap_or(0).min(60);
+    let mut options = Vec::new();
+    for i in 0..count {
+        let o = OptionInput {
+            code: get(&format!("opt_code_{i}")),
+            kind: get(&format!("opt_kind_{i}")),
+            name: get(&format!("opt_name_{i}")),
+            active: form_get(&pairs, &format!("opt_active_{i}")).is_some(),
+        };
+        if o.code.trim().is_empty() && o.name.trim().is_empty() {
+            continue;
+        }
+        options.push(o);
+    }
+    let input = CatalogueInput {
+        options,
+        agent_limit: get("agent_limit"),
+        supervisor_limit: get("supervisor_limit"),
+        admin_limit: get("admin_limit"),
+    };
+    match rules_svc::save_catalogue(&state, &u.user, &input, ip).await {
+        Ok(_) => Ok(Redirect::to("/admin/complaints?flash=saved").into_response()),
         Err(AppError::Invalid(e)) => {
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, render_settings(&state, lang, &u, &input, Some(&e), false).await?)
-                .into_response())
+            // The form shows the filled rows again in order, so `options[k]` names the k-th row.
+            let rules = rules_svc::load(&state).await?;
+            let html = render_settings(&state, lang, &u, &rules.to_input(), None, false, Some((&input, &e))).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response())
         }
         Err(e) => Err(e),
     }
