@@ -386,6 +386,7 @@ pub const RULES: &[Rule] = &[
     r("POST", "/admin/groups/{id}/delete", ADMIN_ONLY, All),
     r("GET", "/admin/audit", ADMIN_ONLY, All),
     r("GET", "/admin/audit/export", ADMIN_ONLY, All),
+    r("GET", "/admin/security", ADMIN_ONLY, All),
     r("GET", "/admin/calendar", ADMIN_ONLY, All),
     r("POST", "/admin/calendar/overrides", ADMIN_ONLY, All),
     r("POST", "/admin/calendar/overrides/{date}/delete", ADMIN_ONLY, All),

@@ -541,6 +541,69 @@ pub fn list_events(c: &mut Conn, kind: Option<&str>, limit: i64) -> Result<Vec<S
     .collect()
 }
 
+/// A search of the security events (admins' page): each condition optional.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// The account's e-mail (lower case), as the attempt named it.
+    pub email: Option<String>,
+    pub kind: Option<String>,
+    /// From this instant (inclusive).
+    pub from: Option<Timestamp>,
+    /// Until this instant (exclusive).
+    pub until: Option<Timestamp>,
+    /// Keyset cursor: only events older than this `(at, id)`.
+    pub before: Option<(Timestamp, i64)>,
+}
+
+/// The newest events matching `f`, at most `limit`, newest first; an
+/// e-mail narrows the (email, at) index, else the at index.
+pub fn search_events(c: &mut Conn, f: &EventFilter, limit: i64) -> Result<Vec<SecurityEventRow>> {
+    let mut cond: Vec<String> = Vec::new();
+    let mut vals: Vec<crate::Value> = Vec::new();
+    let mut push = |sql: &str, v: crate::Value, cond: &mut Vec<String>| {
+        vals.push(v);
+        cond.push(sql.replace('?', &format!("${}", vals.len())));
+    };
+    if let Some(e) = &f.email {
+        push("email = ?", e.as_str().into(), &mut cond);
+    }
+    if let Some(k) = &f.kind {
+        push("kind = ?", k.as_str().into(), &mut cond);
+    }
+    if let Some(t) = f.from {
+        push("at >= ?", t.into(), &mut cond);
+    }
+    if let Some(t) = f.until {
+        push("at < ?", t.into(), &mut cond);
+    }
+    if let Some((at, id)) = f.before {
+        push("at <= ?", at.into(), &mut cond);
+        let n = vals.len();
+        vals.push(id.into());
+        cond.push(format!("(at < ${n} OR id < ${})", n + 1));
+    }
+    vals.push(limit.clamp(1, 1000).into());
+    let sql = format!(
+        "SELECT id, at, kind, user_id, email, ip, detail FROM security_events {} ORDER BY at DESC, id DESC LIMIT ${}",
+        if cond.is_empty() { String::new() } else { format!("WHERE {}", cond.join(" AND ")) },
+        vals.len()
+    );
+    c.query(&sql, &vals)?
+        .iter()
+        .map(|r| {
+            Ok(SecurityEventRow {
+                id: r.get(0)?,
+                at: r.get(1)?,
+                kind: r.get(2)?,
+                user_id: r.get(3)?,
+                email: r.get(4)?,
+                ip: r.get(5)?,
+                detail: r.get(6)?,
+            })
+        })
+        .collect()
+}
+
 pub fn create_token(
     c: &mut Conn,
     user_id: i64,

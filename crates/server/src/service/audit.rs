@@ -40,7 +40,7 @@ fn present(v: Option<&String>) -> Option<&str> {
 
 /// A day boundary or an instant: a bare date means the start of that day
 /// (`end`: the start of the next day) in the business time zone.
-fn instant(raw: &str, tz: &TimeZone, end: bool) -> Result<Timestamp, Issue> {
+pub(crate) fn instant(raw: &str, tz: &TimeZone, end: bool) -> Result<Timestamp, Issue> {
     if let Ok(ts) = raw.parse::<Timestamp>() {
         return Ok(ts);
     }

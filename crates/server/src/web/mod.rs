@@ -16,6 +16,7 @@ mod maintenance;
 mod outreach;
 mod relationship;
 mod reports;
+mod security;
 mod segments;
 pub mod templates;
 mod ticket_settings;
@@ -51,6 +52,7 @@ pub fn router() -> Router<AppState> {
         .merge(relationship::router())
         .merge(admin::router())
         .merge(audit::router())
+        .merge(security::router())
         .merge(calendar::router())
         .merge(import::router())
         .merge(segments::router())

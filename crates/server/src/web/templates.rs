@@ -44,6 +44,7 @@ impl Templates {
             "admin/user_form.html",
             "admin/groups.html",
             "admin/audit.html",
+            "admin/security.html",
             "admin/calendar.html",
             "import/form.html",
             "import/report.html",
