@@ -295,5 +295,11 @@ async fn the_pages_edit_the_catalogue_propose_compensation_and_show_who_approves
         assert_eq!(s, 303, "[{e}]");
         let (_, html) = app.page(&admin, &format!("/complaints/{id}")).await;
         assert!(html.contains("免费维修（免费服务）¥2,400.00") && html.contains("合计 ¥2,600.00"), "[{e}] {html}");
+        // In the tracking table's solution column and the investigation report.
+        let words = "补偿：免费维修 ¥2,400.00、优惠券 ¥200.00，合计 ¥2,600.00";
+        let (_, html) = app.page(&admin, "/complaints").await;
+        assert!(html.contains(words), "[{e}] {html}");
+        let (_, html) = app.page(&admin, &format!("/complaints/{id}/report")).await;
+        assert!(html.contains(words), "[{e}] {html}");
     }
 }

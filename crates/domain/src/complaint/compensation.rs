@@ -229,6 +229,20 @@ pub fn total(lines: &[Line]) -> Option<Money> {
     lines.iter().try_fold(Money::from_fen(0), |acc, l| acc.checked_add(Money::from_fen(l.amount_fen)))
 }
 
+/// The lines in words for the tracking table and the report:
+/// `补偿：退款 ¥1,200.50、优惠券 ¥300.00，合计 ¥1,500.50` (`None` without lines).
+pub fn summary(lines: &[Line], lang: Lang) -> Option<String> {
+    if lines.is_empty() {
+        return None;
+    }
+    let items: Vec<String> = lines.iter().map(|l| format!("{} ¥{}", l.name, Money::from_fen(l.amount_fen))).collect();
+    let sum = total(lines).unwrap_or_default();
+    Some(match lang {
+        Lang::Zh => format!("补偿：{}，合计 ¥{sum}", items.join("、")),
+        Lang::En => format!("Compensation: {}; total CNY {sum}", items.join(", ")),
+    })
+}
+
 /// One compensation line of a solution, as proposed (the option's kind
 /// and name are copied, so renaming the catalogue keeps the history).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -160,7 +160,11 @@ pub fn row(p: &Complaint, tz: &TimeZone, lang: Lang) -> Vec<String> {
         p.subject.clone(),
         p.department_name.clone().unwrap_or_default(),
         p.responsible_party.map(|r| r.label(lang).to_string()).unwrap_or_default(),
-        p.solution.clone().unwrap_or_default(),
+        [p.solution.clone(), guanxi_domain::complaint::compensation::summary(&p.compensation, lang)]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("\n"),
         p.handler_name.clone().unwrap_or_default(),
         deadline,
         p.feedback.clone().unwrap_or_default(),

@@ -56,6 +56,10 @@ fn rows(d: &ComplaintDetail, state: &AppState, lang: Lang) -> Vec<(String, Strin
         (l("证据", "Evidence"), if evidence.is_empty() { none() } else { evidence.join("\n") }),
         (l("证据附件", "Evidence files"), if files.is_empty() { none() } else { files.join("\n") }),
         (l("处理方案", "Solution"), p.solution.clone().unwrap_or_else(none)),
+        (
+            l("补偿", "Compensation"),
+            guanxi_domain::complaint::compensation::summary(&p.compensation, lang).unwrap_or_else(none),
+        ),
         (l("当前状态", "State"), p.state.label(lang).to_string()),
     ]
 }
