@@ -3,7 +3,8 @@
 //! field; a solution proposed with compensation lines (unknown, inactive
 //! options and bad amounts refused, nothing written); a supervisor approves
 //! within the limit and is refused above it (state, complaint and database
-//! unchanged), where an administrator approves.
+//! unchanged), where an administrator approves; the same on the pages, and
+//! in Chromium with screenshots (target/screenshots/complaint-compensation-*).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -11,6 +12,7 @@ mod support;
 use reqwest::Method;
 use serde_json::{Value, json};
 use support::app::TestApp;
+use support::webdriver::Browser;
 
 async fn json_of(r: reqwest::Response) -> (u16, Value) {
     let s = r.status().as_u16();
@@ -302,4 +304,53 @@ async fn the_pages_edit_the_catalogue_propose_compensation_and_show_who_approves
         let (_, html) = app.page(&admin, &format!("/complaints/{id}/report")).await;
         assert!(html.contains(words), "[{e}] {html}");
     }
+}
+
+#[tokio::test]
+async fn the_compensation_pages_in_a_browser() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn(guanxi_store::testing::sqlite().unwrap()).await;
+    let d = desk(&app).await;
+    let id = investigated(&app, &d, "净水器漏水泡坏地板").await;
+    let b = json!({"action": "propose", "solution": "赔偿地板维修费，并上门更换滤芯",
+        "compensation": [{"option": "refund", "amount": "4500"}, {"option": "free_service", "amount": "500"}]});
+    let (s, v) = call(&app, Method::POST, &format!("/api/v1/complaints/{id}/steps"), &d.agent, Some(b)).await;
+    assert_eq!(s, 200, "{v}");
+
+    let b = &browser;
+    b.resize(1366, 1000).await;
+    let url = app.url.clone();
+    let login = |email: &'static str, password: &'static str| {
+        let url = url.clone();
+        async move {
+            b.client.delete_all_cookies().await.unwrap();
+            b.goto(&format!("{url}/login")).await;
+            b.fill("#email", email).await;
+            b.fill("#password", password).await;
+            b.click("button[type=submit]").await;
+            b.wait_for(".sidebar").await;
+        }
+    };
+    login("chen.jing@test.cn", "password-123").await;
+    b.goto(&format!("{}/complaints/{id}", app.url)).await;
+    let warn = b.text("#over-limit").await;
+    assert!(warn.contains("管理员") && warn.contains("2,000.00"), "{warn}");
+    assert!(b.text("#compensation").await.contains("合计 ¥5,000.00"));
+    b.screenshot("complaint-compensation-over-limit").await;
+    b.click("#step-approve button").await;
+    b.wait_for("#form-errors").await;
+    assert!(b.text("#form-errors").await.contains("需由管理员批准"));
+
+    login(support::app::ADMIN_EMAIL, support::app::ADMIN_PASSWORD).await;
+    b.goto(&format!("{}/admin/complaints", app.url)).await;
+    b.wait_for("#compensation-options").await;
+    assert_eq!(b.count("#compensation-options tbody tr").await, 6, "four options and two blank rows");
+    b.fill("input[name=supervisor_limit]", "abc").await;
+    b.click("#save-compensation").await;
+    b.wait_for("#compensation-errors").await;
+    b.client.execute("document.getElementById('compensation-settings').scrollIntoView()", vec![]).await.unwrap();
+    b.screenshot("complaint-compensation-settings").await;
+    browser.close().await;
 }
