@@ -170,3 +170,40 @@ async fn closed_tickets_past_the_retention_limit_lose_their_text_and_files_but_k
         assert_eq!(files_on_disk(&app), 1, "[{e}]");
     }
 }
+
+#[tokio::test]
+async fn the_retention_walk_pages_through_tickets_closed_at_the_same_instant() {
+    for app in apps_with(|c| c.ticket_retention_days = Some(30)).await {
+        let e = app.engine.clone();
+        let admin = app.admin_token().await;
+        let r = app.call(Method::POST, "/api/v1/customers", Some(&admin), Some(json!({"name": "杭州西湖茶业"}))).await;
+        let customer = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+        let mut ids = Vec::new();
+        for subject in ["一号", "二号", "三号"] {
+            let id = ticket(&app, &admin, customer, subject, ("单.pdf", PDF, "application/pdf")).await;
+            act(&app, &admin, id, "resolve").await;
+            act(&app, &admin, id, "close").await;
+            ids.push(id);
+        }
+        // One ticket per batch: the (closed_at, id) cursor passes ties.
+        let cutoff = guanxi_domain::Clock::now(app.clock.as_ref()).checked_add(SignedDuration::from_hours(1)).unwrap();
+        let mut after = None;
+        let mut seen = Vec::new();
+        loop {
+            let b = app
+                .state
+                .db
+                .write(move |c| guanxi_store::privacy::scrub_closed_tickets(c, cutoff, after, 1))
+                .await
+                .unwrap();
+            let Some(last) = b.last else { break };
+            seen.extend(b.tickets.iter().map(|(id, _)| *id));
+            after = Some(last);
+            assert!(seen.len() <= 3, "[{e}] the walk loops: {seen:?}");
+        }
+        assert_eq!(seen, ids, "[{e}] each ticket once, in order");
+        for id in ids {
+            assert!(stored(&app, id).await.1.starts_with("[已匿名] / [已匿名]"), "[{e}]");
+        }
+    }
+}
