@@ -27,6 +27,7 @@ const KINDS: &[(&str, &str, &str)] = &[
     ("login_failed", "登录失败", "Sign-in failed"),
     ("totp_failed", "动态码错误", "Wrong one-time code"),
     ("login_locked", "已锁定，拒绝登录", "Locked out"),
+    ("login_refused", "未设置二次验证，拒绝登录", "Sign-in refused (no second factor)"),
     ("denied", "请求被拒绝", "Request refused"),
     ("password_changed", "修改密码", "Password changed"),
     ("totp_enabled", "启用二次验证", "Second factor enabled"),
