@@ -51,5 +51,14 @@ async fn an_admin_reads_the_security_events_in_a_browser() {
     b.wait_url("kind=login_failed").await;
     b.wait_for("#security-table").await;
     assert_eq!(b.count("#security-table tbody tr").await, 1);
+    // Every settings page links both logs.
+    b.goto(&format!("{}/admin/templates", app.url)).await;
+    b.wait_for(".tabs a[href='/admin/security']").await;
+    b.screenshot("settings-tabs").await;
+    // On a phone the tabs wrap instead of running off the screen.
+    b.resize(390, 844).await;
+    b.goto(&format!("{}/admin/security", app.url)).await;
+    b.wait_for("#security-table").await;
+    b.screenshot("security-events-phone").await;
     browser.close().await;
 }
