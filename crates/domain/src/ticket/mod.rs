@@ -8,6 +8,7 @@
 pub mod attachment;
 pub mod escalation;
 pub mod lifecycle;
+pub mod need;
 pub mod routing;
 pub mod sla;
 
