@@ -113,6 +113,11 @@ pub const RULES: &[Rule] = &[
     r("GET", "/api/v1/me/sessions", SignedIn, Own),
     r("DELETE", "/api/v1/me/sessions/{handle}", SignedIn, Own),
     r("DELETE", "/api/v1/me/tokens/{id}", SignedIn, Own),
+    r("GET", "/api/v1/me/notifications", SignedIn, Own),
+    r("POST", "/api/v1/me/notifications/{id}/read", SignedIn, Own),
+    r("POST", "/api/v1/me/notifications/read-all", SignedIn, Own),
+    r("POST", "/notifications/{id}/read", SignedIn, Own),
+    r("POST", "/notifications/read-all", SignedIn, Own),
     r("GET", "/api/v1/security-events", ADMIN_ONLY, All),
     // ---- API: customers and their records (C1–C9)
     r("GET", "/api/v1/customers", SignedIn, Customers),

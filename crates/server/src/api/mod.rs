@@ -11,6 +11,7 @@ pub mod json;
 pub mod knowledge;
 pub mod kpis;
 pub mod maintenance;
+pub mod notifications;
 mod openapi_errors;
 pub mod outreach;
 pub mod privacy;
@@ -121,6 +122,9 @@ fn main_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::my_sessions))
         .routes(routes!(auth::end_my_session))
         .routes(routes!(auth::revoke_my_token))
+        .routes(routes!(notifications::list))
+        .routes(routes!(notifications::mark_read))
+        .routes(routes!(notifications::mark_all_read))
         .routes(routes!(auth::security_events))
         .routes(routes!(customers::list, customers::create))
         .routes(routes!(import::export_customers))

@@ -1,13 +1,14 @@
 //! 工作台: the landing page after login.
 
-use axum::extract::State;
-use axum::response::Html;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use guanxi_store::customers::{self, CustomerFilter};
 use minijinja::context;
 
-use super::{page_ctx, render};
+use super::{form_get, form_pairs, page_ctx, render};
 use crate::auth::PageUser;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::lang::ReqLang;
 use crate::service::customer_scope;
 use crate::state::AppState;
@@ -18,7 +19,7 @@ pub async fn workbench(State(state): State<AppState>, ReqLang(lang): ReqLang, u:
     let today = state.today();
     let now = state.clock.now();
     let tz = state.config.time_zone.clone();
-    let (mine, review, renewals, (items, overdue)) = state
+    let (mine, review, renewals, (items, overdue), (notes, unread)) = state
         .db
         .read(move |c| {
             let scope = customer_scope(c, &user)?;
@@ -32,7 +33,9 @@ pub async fn workbench(State(state): State<AppState>, ReqLang(lang): ReqLang, u:
             let renewal_count = customers::count_renewals_due(c, &scope, today, 60)?;
             let items = guanxi_store::communications::open_items_of(c, user.id, 10)?;
             let overdue = guanxi_store::communications::count_overdue(c, user.id, now)?;
-            Ok((mine, review, (renewal_count, renewals), (items, overdue)))
+            let notes = guanxi_store::notifications::list(c, user.id, true, None, 20)?;
+            let unread = guanxi_store::notifications::count_unread(c, user.id)?;
+            Ok((mine, review, (renewal_count, renewals), (items, overdue), (notes, unread)))
         })
         .await?;
     let maintenance = super::maintenance::workbench_card(&state, &u, lang).await?;
@@ -46,6 +49,13 @@ pub async fn workbench(State(state): State<AppState>, ReqLang(lang): ReqLang, u:
         renewals => renewals.1.iter().map(|c| context!{ id => c.id, code => c.code, name => c.name, contract_end => c.contract_end.map(|d| d.to_string()) }).collect::<Vec<_>>(),
         today => today.to_string(),
         maintenance => maintenance,
+        notif_count => unread,
+        notifications => notes.iter().map(|n| context!{
+            id => n.id, ticket_id => n.ticket_id, breach => n.kind == "sla_breach",
+            text => crate::api::notifications::text(n, lang),
+            subject => n.ticket_subject,
+            at => n.created_at.to_zoned(tz.clone()).strftime("%m-%d %H:%M").to_string(),
+        }).collect::<Vec<_>>(),
         overdue_count => overdue,
         action_items => items.iter().map(|a| context!{
             id => a.id, content => a.content, customer_id => a.customer_id, customer => a.customer_name,
@@ -55,4 +65,29 @@ pub async fn workbench(State(state): State<AppState>, ReqLang(lang): ReqLang, u:
         }).collect::<Vec<_>>(),
     }};
     render(&state, "home.html", ctx)
+}
+
+/// Marks one of the caller's notifications read, back to the workbench.
+pub async fn read_notification(
+    State(state): State<AppState>,
+    u: PageUser,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> AppResult<Response> {
+    let pairs = form_pairs(&body)?;
+    u.check_csrf(form_get(&pairs, "_csrf"))?;
+    let (uid, now) = (u.user.id, state.clock.now());
+    if !state.db.write(move |c| guanxi_store::notifications::mark_read(c, uid, id, now)).await? {
+        return Err(AppError::NotFound);
+    }
+    Ok(Redirect::to("/").into_response())
+}
+
+/// Marks all the caller's notifications read, back to the workbench.
+pub async fn read_all_notifications(State(state): State<AppState>, u: PageUser, body: Bytes) -> AppResult<Response> {
+    let pairs = form_pairs(&body)?;
+    u.check_csrf(form_get(&pairs, "_csrf"))?;
+    let (uid, now) = (u.user.id, state.clock.now());
+    state.db.write(move |c| guanxi_store::notifications::mark_all_read(c, uid, now)).await?;
+    Ok(Redirect::to("/").into_response())
 }

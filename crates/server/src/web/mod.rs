@@ -43,6 +43,8 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home::workbench))
+        .route("/notifications/{id}/read", axum::routing::post(home::read_notification))
+        .route("/notifications/read-all", axum::routing::post(home::read_all_notifications))
         .route("/login", get(login::form).post(login::submit))
         .route("/login/totp", get(login::totp_form).post(login::totp_submit))
         .route("/logout", axum::routing::post(login::logout))

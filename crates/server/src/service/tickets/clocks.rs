@@ -7,6 +7,7 @@
 use guanxi_domain::ticket::escalation::{Cause, Ended, Escalation, EscalationPath, StepDue, StepTarget, path_for};
 use guanxi_domain::ticket::sla::{ClockKind, SlaEvent};
 use guanxi_store::jobs::{self, Lease};
+use guanxi_store::notifications as store_notifications;
 use guanxi_store::tickets::{self as store, Ticket};
 use guanxi_store::users as store_users;
 use guanxi_store::{Conn, StoreError, escalation as store_escalation};
@@ -163,6 +164,7 @@ pub async fn run_sla(state: &AppState, lease: Lease) -> AppResult<()> {
                     let cause = Cause::Breach { clock: clock.code().to_string() };
                     start_escalation(c, &mut t, &path.clone(), cause, now, &setup, None, None)?;
                 }
+                notify_sla(c, &t, clock.code(), *event, *at, now)?;
             }
             if !events.is_empty() {
                 t.updated_at = now;
@@ -172,6 +174,30 @@ pub async fn run_sla(state: &AppState, lease: Lease) -> AppResult<()> {
             if jobs::finish(c, &lease, now, t.sla.next_event())? { Ok(()) } else { Err(lost()) }
         })
         .await?;
+    Ok(())
+}
+
+/// Tells the people a ticket's SLA event concerns, in the app: the assignee
+/// of a warning; for a breach also the group's supervisors and the person
+/// the escalation now waits on. Each once per event and deadline.
+fn notify_sla(
+    c: &mut Conn,
+    t: &Ticket,
+    clock: &str,
+    event: SlaEvent,
+    due_at: Timestamp,
+    now: Timestamp,
+) -> guanxi_store::Result<()> {
+    let mut to: Vec<i64> = t.assignee_id.into_iter().collect();
+    if event == SlaEvent::Breach {
+        to.extend(store_escalation::supervisors_for(c, t.group_id)?);
+        to.extend(t.escalation.as_ref().filter(|e| e.is_running()).and_then(|e| e.target_id));
+    }
+    to.sort_unstable();
+    to.dedup();
+    for user in to {
+        store_notifications::notify_sla(c, user, event.code(), t.id, clock, due_at, now)?;
+    }
     Ok(())
 }
 
