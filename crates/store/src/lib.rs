@@ -26,6 +26,7 @@ pub mod jobs;
 pub mod knowledge;
 pub mod kpi;
 pub mod maintenance;
+pub mod needs;
 pub mod notifications;
 pub mod orders;
 pub mod outreach;

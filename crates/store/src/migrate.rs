@@ -26,6 +26,7 @@ const SQLITE: &[(i64, &str)] = &[
     (20, include_str!("../migrations/sqlite/0020_outreach_rules.sql")),
     (21, include_str!("../migrations/sqlite/0021_complaint_compensation.sql")),
     (22, include_str!("../migrations/sqlite/0022_ticket_retention.sql")),
+    (24, include_str!("../migrations/sqlite/0024_needs.sql")),
     (23, include_str!("../migrations/sqlite/0023_notifications.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
@@ -50,6 +51,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (20, include_str!("../migrations/postgres/0020_outreach_rules.sql")),
     (21, include_str!("../migrations/postgres/0021_complaint_compensation.sql")),
     (22, include_str!("../migrations/postgres/0022_ticket_retention.sql")),
+    (24, include_str!("../migrations/postgres/0024_needs.sql")),
     (23, include_str!("../migrations/postgres/0023_notifications.sql")),
 ];
 
