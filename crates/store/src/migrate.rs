@@ -26,8 +26,8 @@ const SQLITE: &[(i64, &str)] = &[
     (20, include_str!("../migrations/sqlite/0020_outreach_rules.sql")),
     (21, include_str!("../migrations/sqlite/0021_complaint_compensation.sql")),
     (22, include_str!("../migrations/sqlite/0022_ticket_retention.sql")),
-    (24, include_str!("../migrations/sqlite/0024_needs.sql")),
     (23, include_str!("../migrations/sqlite/0023_notifications.sql")),
+    (24, include_str!("../migrations/sqlite/0024_needs.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -51,8 +51,8 @@ const POSTGRES: &[(i64, &str)] = &[
     (20, include_str!("../migrations/postgres/0020_outreach_rules.sql")),
     (21, include_str!("../migrations/postgres/0021_complaint_compensation.sql")),
     (22, include_str!("../migrations/postgres/0022_ticket_retention.sql")),
-    (24, include_str!("../migrations/postgres/0024_needs.sql")),
     (23, include_str!("../migrations/postgres/0023_notifications.sql")),
+    (24, include_str!("../migrations/postgres/0024_needs.sql")),
 ];
 
 /// An arbitrary constant: the advisory lock that keeps two starting
