@@ -169,3 +169,83 @@ async fn sla_warning_and_breach_notify_the_assignee_and_the_supervisor_once() {
         assert_eq!(notes(&app, &sup.1, "").await["unread"], 1, "[{e}]");
     }
 }
+
+async fn ticket(app: &TestApp, tok: &str, id: i64) -> Value {
+    json_of(app.call(Method::GET, &format!("/api/v1/tickets/{id}"), Some(tok), None).await).await.1
+}
+
+fn plan_clock(t: &Value) -> Option<&Value> {
+    t["clocks"].as_array().unwrap().iter().find(|c| c["clock"] == "plan")
+}
+
+#[tokio::test]
+async fn the_green_channel_plans_within_two_working_hours() {
+    for app in apps().await {
+        let e = app.engine.clone();
+        // Monday 11:00: two working hours end at 14:30 (lunch 12:00–13:30).
+        app.clock.set(at("2026-11-23 11:00"));
+        let admin = app.admin_token().await;
+        let team = post(&app, &admin, "/api/v1/groups", json!({"name": "专项小组", "kind": "team"})).await;
+        let team = team["id"].as_i64().unwrap();
+        let agent = staff(&app, &admin, "wang.fang@test.cn", "agent", team).await;
+        let cust =
+            post(&app, &agent.1, "/api/v1/customers", json!({"name": "杭州明远科技有限公司", "owner_id": agent.0}))
+                .await;
+        let body = |urgent: bool, important: bool| {
+            json!({"type": "consultation", "channel": "phone", "category": "product", "urgent": urgent, "important": important,
+                "customer_id": cust["id"], "subject": "生产线停机", "description": "设备无法启动", "assignee_id": agent.0})
+        };
+        let green = post(&app, &agent.1, "/api/v1/tickets", body(true, true)).await;
+        let plan = plan_clock(&green).unwrap_or_else(|| panic!("[{e}] no plan clock: {green}"));
+        assert_eq!(plan["due_at"], at("2026-11-23 14:30").to_string(), "[{e}] {plan}");
+        assert_eq!(plan["target_minutes"], 120);
+        assert!(plan["label"].as_str().unwrap().contains("绿色通道"), "[{e}] {plan}");
+        for (u, i) in [(true, false), (false, true), (false, false)] {
+            let t = post(&app, &agent.1, "/api/v1/tickets", body(u, i)).await;
+            assert!(plan_clock(&t).is_none(), "[{e}] urgent {u} important {i}: no green channel");
+        }
+        let id = green["id"].as_i64().unwrap();
+        // Warning at 80 % (96 working minutes): 14:06; breach at 14:30.
+        run_at(&app, "2026-11-23 14:05").await;
+        assert_eq!(plan_clock(&ticket(&app, &agent.1, id).await["ticket"]).unwrap()["state"], "running", "[{e}]");
+        run_at(&app, "2026-11-23 14:06").await;
+        assert_eq!(plan_clock(&ticket(&app, &agent.1, id).await["ticket"]).unwrap()["state"], "warning", "[{e}]");
+        assert!(
+            kinds(&notes(&app, &agent.1, "").await).contains(&("sla_warning".to_string(), "plan".to_string())),
+            "[{e}] the assignee is warned"
+        );
+        run_at(&app, "2026-11-23 14:30").await;
+        assert_eq!(plan_clock(&ticket(&app, &agent.1, id).await["ticket"]).unwrap()["state"], "breached", "[{e}]");
+        // The plan written down as an internal note stops the clock (late).
+        let r = app
+            .call(
+                Method::POST,
+                &format!("/api/v1/tickets/{id}/messages"),
+                Some(&agent.1),
+                Some(json!({"kind": "note", "body": "方案：派工程师上门更换主板"})),
+            )
+            .await;
+        assert_eq!(r.status(), 200, "[{e}]");
+        assert_eq!(plan_clock(&ticket(&app, &agent.1, id).await["ticket"]).unwrap()["state"], "late", "[{e}]");
+        // Another green ticket planned in time is met.
+        let t2 = post(&app, &agent.1, "/api/v1/tickets", body(true, true)).await;
+        let id2 = t2["id"].as_i64().unwrap();
+        app.clock.set(at("2026-11-23 15:00"));
+        let r = app
+            .call(
+                Method::POST,
+                &format!("/api/v1/tickets/{id2}/messages"),
+                Some(&agent.1),
+                Some(json!({"kind": "reply", "body": "您好，工程师明早 9 点上门。"})),
+            )
+            .await;
+        let (s, v) = json_of(r).await;
+        assert_eq!(s, 200, "[{e}] {v}");
+        assert_eq!(plan_clock(&v).unwrap()["state"], "met", "[{e}] {v}");
+        // The ticket page shows the clock.
+        let http = app.signed_in("wang.fang@test.cn", "password-123").await;
+        let (s, html) = app.page(&http, &format!("/tickets/{id2}")).await;
+        assert_eq!(s, 200);
+        assert!(html.contains("绿色通道"), "[{e}] the page shows the plan clock");
+    }
+}

@@ -32,8 +32,20 @@ vocabulary!(
         Progress = "progress", "进度更新", "Progress update";
         Resolution = "resolution", "解决时限", "Resolution";
         Revisit = "revisit", "解决后回访", "Revisit";
+        Plan = "plan", "绿色通道：2 小时内出方案", "Green channel: plan within 2 h";
     }
 );
+
+/// The green channel (T5): an urgent-and-important ticket gets a plan
+/// within 2 working hours (the `plan` clock, met by the first message —
+/// a reply or an internal note — or the resolution).
+pub const GREEN_CHANNEL_PLAN_MINUTES: u32 = 120;
+
+/// Whether a ticket of this priority is in the green channel: the priority
+/// matrix maps urgent-and-important to `urgent`.
+pub fn is_green_channel(p: Priority) -> bool {
+    p == Priority::Urgent
+}
 
 /// Minutes of working time per priority.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -198,6 +210,7 @@ impl SlaPolicy {
             ClockKind::Resolution => self.resolution.get(f.priority),
             ClockKind::Progress => self.progress_update_minutes,
             ClockKind::Revisit => self.revisit_minutes,
+            ClockKind::Plan => GREEN_CHANNEL_PLAN_MINUTES,
         };
         let matching = self.rules.iter().filter(|r| {
             r.clock == clock

@@ -185,7 +185,7 @@ pub async fn act(
                 if t.first_response_at.is_none() {
                     t.first_response_at = Some(now);
                 }
-                for k in [ClockKind::FirstResponse, ClockKind::Progress, ClockKind::Resolution] {
+                for k in [ClockKind::FirstResponse, ClockKind::Progress, ClockKind::Resolution, ClockKind::Plan] {
                     let o = t.sla.stop(k, now, cal);
                     clock_stopped(c, t, ctx, k, o)?;
                 }
@@ -326,6 +326,13 @@ async fn reply_in(
         }
         let now = ctx.now;
         let message_id = store::add_message(c, t.id, now, Some(ctx.actor.id), kind.code(), &body)?;
+        // The green channel's plan (T5) is written down in the first
+        // message, to the customer or as an internal note.
+        if t.sla.get(ClockKind::Plan).is_some_and(|k| !k.is_stopped()) {
+            let cal = ctx.setup.calendar(&t.schedule_code);
+            let o = t.sla.stop(ClockKind::Plan, now, cal);
+            clock_stopped(c, t, ctx, ClockKind::Plan, o)?;
+        }
         if kind == MessageKind::Reply {
             let cal = ctx.setup.calendar(&t.schedule_code);
             if t.first_response_at.is_none() {

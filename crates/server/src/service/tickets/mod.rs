@@ -220,6 +220,10 @@ fn plan(
     for k in [ClockKind::FirstResponse, ClockKind::Resolution] {
         clocks.start(k, setup.policy.target(k, &sf), setup.policy.warn_percent, draft.received_at, cal);
     }
+    if guanxi_domain::ticket::sla::is_green_channel(priority) {
+        let k = ClockKind::Plan;
+        clocks.start(k, setup.policy.target(k, &sf), setup.policy.warn_percent, draft.received_at, cal);
+    }
     let reason = RoutingReason {
         group_by,
         group: group_id.and_then(|g| setup.groups.get(&g)).map(|g| g.name.clone()),
