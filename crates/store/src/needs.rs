@@ -5,12 +5,12 @@
 //! customer was told are kept for the closed loop and the needs report.
 
 use guanxi_domain::ticket::need::{self, NeedRow, NeedStatus, NeedTransitionError, NeedUpdate};
-use jiff::civil::Date;
 use jiff::Timestamp;
+use jiff::civil::Date;
 use serde::Serialize;
 
 use crate::sql::{Conn, Row};
-use crate::{args, Result, StoreError};
+use crate::{Result, StoreError, args};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NeedRecord {

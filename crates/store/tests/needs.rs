@@ -4,10 +4,10 @@
 //! report rows give the needs report's numbers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use guanxi_domain::ticket::need::{self, parse_update, NeedStatus, NeedUpdateInput};
-use guanxi_store::{args, needs, testing, Db, DbOptions, StoreError};
-use jiff::tz::TimeZone;
+use guanxi_domain::ticket::need::{self, NeedStatus, NeedUpdateInput, parse_update};
+use guanxi_store::{Db, DbOptions, StoreError, args, needs, testing};
 use jiff::Timestamp;
+use jiff::tz::TimeZone;
 
 fn at(day: i64) -> Timestamp {
     // 2026-12-01T00:00:00Z plus whole days.

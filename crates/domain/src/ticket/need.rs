@@ -14,9 +14,9 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 
+use crate::Lang;
 use crate::customer::vocabulary;
 use crate::validation::{self, Issue, ValidationErrors};
-use crate::Lang;
 
 vocabulary!(
     /// Where a need stands.
@@ -86,11 +86,7 @@ impl NeedTransitionError {
 
 /// The status a change leads to, or why it is refused.
 pub fn transition(from: NeedStatus, to: NeedStatus) -> Result<NeedStatus, NeedTransitionError> {
-    if allowed(from, to) {
-        Ok(to)
-    } else {
-        Err(NeedTransitionError::NotFrom { from, to })
-    }
+    if allowed(from, to) { Ok(to) } else { Err(NeedTransitionError::NotFrom { from, to }) }
 }
 
 /// Longest planned version text.

@@ -11,6 +11,7 @@ pub mod json;
 pub mod knowledge;
 pub mod kpis;
 pub mod maintenance;
+pub mod needs;
 pub mod notifications;
 mod openapi_errors;
 pub mod outreach;
@@ -179,6 +180,7 @@ fn main_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(tickets::revisit))
         .routes(routes!(tickets::assign))
         .routes(routes!(tickets::escalate))
+        .routes(routes!(needs::get_need, needs::put_need))
         .routes(routes!(tickets::my_availability, tickets::set_availability))
         .routes(routes!(ticket_settings::sla, ticket_settings::save_sla))
         .routes(routes!(ticket_settings::rules, ticket_settings::create_rule))
