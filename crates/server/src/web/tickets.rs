@@ -36,7 +36,7 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/tickets", get(queue_page))
-        .route("/tickets/new", get(new_form).post(create))
+        .route("/tickets/new", get(new_form))
         .route("/tickets/availability", post(set_availability))
         .route("/tickets/{id}", get(view))
         .route("/tickets/{id}/action", post(act))
@@ -49,7 +49,7 @@ pub fn router() -> Router<AppState> {
 /// The reply form, which may carry files: `app` in lib.rs gives it the
 /// attachment size limit (`GUANXI_ATTACHMENT_MAX_MB`).
 pub fn upload_router() -> Router<AppState> {
-    Router::new().route("/tickets/{id}/message", post(message))
+    Router::new().route("/tickets/{id}/message", post(message)).route("/tickets/new", post(create))
 }
 
 // ---- Formatting ----
@@ -507,6 +507,22 @@ pub(crate) async fn read_multipart(
     Ok((pairs, files))
 }
 
+/// A form's fields and files: urlencoded, or multipart when it carries files.
+async fn form_and_files(state: &AppState, req: Request) -> AppResult<(Vec<(String, String)>, Vec<Upload>)> {
+    let multipart = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if multipart {
+        let mp = Multipart::from_request(req, state).await.map_err(|e| AppError::BadRequest(e.body_text()))?;
+        read_multipart(mp, state.config.attachment_max_bytes()).await
+    } else {
+        let body = Bytes::from_request(req, state).await.map_err(|e| AppError::BadRequest(e.body_text()))?;
+        Ok((form_pairs(&body)?, Vec::new()))
+    }
+}
+
 /// The reply form: urlencoded, or multipart when it carries files.
 async fn message(
     State(state): State<AppState>,
@@ -516,18 +532,7 @@ async fn message(
     Path(id): Path<i64>,
     req: Request,
 ) -> AppResult<Response> {
-    let multipart = req
-        .headers()
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/form-data"));
-    let (pairs, files) = if multipart {
-        let mp = Multipart::from_request(req, &state).await.map_err(|e| AppError::BadRequest(e.body_text()))?;
-        read_multipart(mp, state.config.attachment_max_bytes()).await?
-    } else {
-        let body = Bytes::from_request(req, &state).await.map_err(|e| AppError::BadRequest(e.body_text()))?;
-        (form_pairs(&body)?, Vec::new())
-    };
+    let (pairs, files) = form_and_files(&state, req).await?;
     u.check_csrf(form_get(&pairs, "_csrf"))?;
     let text = form_get(&pairs, "body").unwrap_or("").to_string();
     let kind = form_get(&pairs, "kind").unwrap_or("reply").to_string();
@@ -740,12 +745,12 @@ async fn create(
     ReqLang(lang): ReqLang,
     u: PageUser,
     ClientIp(ip): ClientIp,
-    body: Bytes,
+    req: Request,
 ) -> AppResult<Response> {
-    let pairs = form_pairs(&body)?;
+    let (pairs, files) = form_and_files(&state, req).await?;
     u.check_csrf(form_get(&pairs, "_csrf"))?;
     let result = match input_from(&pairs) {
-        Ok(input) => svc::create(&state, &u.user, input, ip).await,
+        Ok(input) => svc::create_with_files(&state, &u.user, input, files, ip).await,
         Err(e) => Err(AppError::Invalid(e)),
     };
     match result {

@@ -264,6 +264,41 @@ pub async fn create(state: &AppState, actor: &User, input: TicketInput, ip: Opti
     Ok(create_with(state, actor, input, ip, |_, _, _| Ok(())).await?.0)
 }
 
+/// Creates a ticket with files attached (SPEC T1): every file is checked
+/// before anything is written (field `file`); the files are written before
+/// the transaction that records the ticket, as an attachment-only note of
+/// the creator, and removed again when it refuses.
+pub async fn create_with_files(
+    state: &AppState,
+    actor: &User,
+    input: TicketInput,
+    files: Vec<attachments::Upload>,
+    ip: Option<String>,
+) -> AppResult<Ticket> {
+    if files.is_empty() {
+        return create(state, actor, input, ip).await;
+    }
+    if !actor.role.can_create_tickets() {
+        return Err(AppError::Forbidden);
+    }
+    // The ticket's own fields are checked before any byte is written.
+    TicketDraft::parse(&input, state.clock.now(), &state.config.time_zone)?;
+    let files = attachments::check_all(files, state.config.attachment_max_bytes())?;
+    let created = attachments::write_files(state, &files).await?;
+    let (actor_id, now, ip2) = (actor.id, state.clock.now(), ip.clone());
+    let result = create_with(state, actor, input, ip, move |c, t, _| {
+        let message_id = store::add_message(c, t.id, now, Some(actor_id), "note", "")?;
+        let rows = attachments::insert_rows(c, t.id, message_id, &files, actor_id, now)?;
+        let detail = serde_json::json!({"message_id": message_id, "kind": "note", "files": rows});
+        record(c, t, now, Some(actor_id), "attachment", &detail, None, ip2.as_deref())
+    })
+    .await;
+    if result.is_err() {
+        attachments::forget(state, created).await;
+    }
+    Ok(result?.0)
+}
+
 /// Creates a ticket and runs `then` on it in the same transaction (a
 /// complaint adds its own row there); `then` saves what it changes.
 pub(crate) async fn create_with<R, F>(
