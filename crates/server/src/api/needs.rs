@@ -137,10 +137,14 @@ pub async fn update(
         planned_date: input.planned_date,
         decline_reason: input.decline_reason,
     };
-    let u = need::parse_update(&raw).map_err(AppError::Invalid)?;
+    // Whether the ticket exists for the user comes first: another's
+    // ticket is 404 whatever the body holds.
+    let who = user.clone();
+    state.db.read(move |c| need_ticket(c, &who, id)).await??;
     if !user.role.can_create_tickets() {
         return Err(AppError::Forbidden);
     }
+    let u = need::parse_update(&raw).map_err(AppError::Invalid)?;
     let now = state.clock.now();
     let user = user.clone();
     state
