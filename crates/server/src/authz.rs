@@ -199,6 +199,7 @@ pub const RULES: &[Rule] = &[
     r("POST", "/api/v1/tickets/{id}/escalate", STAFF_ONLY, Tickets),
     r("GET", "/api/v1/tickets/{id}/need", SignedIn, Tickets),
     r("PUT", "/api/v1/tickets/{id}/need", STAFF_ONLY, Tickets),
+    r("POST", "/api/v1/tickets/{id}/need/customer-told", STAFF_ONLY, Tickets),
     r("GET", "/api/v1/agents/me/availability", SignedIn, Own),
     r("PUT", "/api/v1/agents/me/availability", SignedIn, Own),
     r("GET", "/api/v1/ticket-settings/sla", SignedIn, All),

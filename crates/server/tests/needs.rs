@@ -94,6 +94,22 @@ async fn a_need_moves_through_its_flow_and_refusals_change_nothing() {
         assert_eq!((s, v["status"].as_str()), (200, Some("delivered")), "[{e}] {v}");
         assert_eq!(v["outcome_at"].as_str(), Some(t1.to_string().as_str()), "[{e}] {v}");
         assert!(v["customer_told_at"].is_null(), "[{e}] {v}");
+        // Not closed before the customer was told; told once, then closed.
+        let act = |action: &str| {
+            let (app, agent) = (&app, agent.clone());
+            let body = json!({"action": action});
+            async move { call(app, Method::POST, &agent, &format!("/api/v1/tickets/{id}/actions"), Some(body)).await }
+        };
+        let (s, v) = act("resolve").await;
+        assert_eq!(s, 200, "[{e}] {v}");
+        let (s, v) = act("close").await;
+        assert_eq!(s, 409, "[{e}] {v}");
+        assert!(v.to_string().contains("尚未告知客户"), "[{e}] {v}");
+        let told = format!("{path}/customer-told");
+        let (s, v) = call(&app, Method::POST, &agent, &told, None).await;
+        assert_eq!((s, v["customer_told_at"].as_str()), (200, Some(t1.to_string().as_str())), "[{e}] {v}");
+        let (s, v) = act("close").await;
+        assert_eq!((s, v["status"].as_str()), (200, Some("closed")), "[{e}] {v}");
         // An outcome is final.
         let (s, _) = put(json!({"status": "declined", "decline_reason": "改主意了"})).await;
         assert_eq!(s, 409, "[{e}]");
@@ -102,5 +118,17 @@ async fn a_need_moves_through_its_flow_and_refusals_change_nothing() {
         let other = post(&app, &agent, "/api/v1/tickets", ticket("consultation")).await["id"].as_i64().unwrap();
         let (s, v) = call(&app, Method::GET, &agent, &format!("/api/v1/tickets/{other}/need"), None).await;
         assert_eq!(s, 409, "[{e}] {v}");
+        // Without an outcome the customer cannot be told, nor the ticket closed.
+        let open_need = post(&app, &agent, "/api/v1/tickets", ticket("need")).await["id"].as_i64().unwrap();
+        let (s, v) =
+            call(&app, Method::POST, &agent, &format!("/api/v1/tickets/{open_need}/need/customer-told"), None).await;
+        assert_eq!(s, 409, "[{e}] {v}");
+        let close = json!({"action": "resolve"});
+        call(&app, Method::POST, &agent, &format!("/api/v1/tickets/{open_need}/actions"), Some(close)).await;
+        let close = json!({"action": "close"});
+        let (s, v) =
+            call(&app, Method::POST, &agent, &format!("/api/v1/tickets/{open_need}/actions"), Some(close)).await;
+        assert_eq!(s, 409, "[{e}] {v}");
+        assert!(v.to_string().contains("需求尚无结果"), "[{e}] {v}");
     }
 }

@@ -166,3 +166,41 @@ pub async fn update(
         })
         .await?
 }
+
+/// Records that the customer was told the need's outcome (delivered or
+/// declined); 409 before there is an outcome. Told once: the first time stays.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/need/customer-told", tag = "tickets", params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, body = NeedView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn customer_told(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+) -> AppResult<Json<NeedView>> {
+    let who = user.clone();
+    state.db.read(move |c| need_ticket(c, &who, id)).await??;
+    if !user.role.can_create_tickets() {
+        return Err(AppError::Forbidden);
+    }
+    let now = state.clock.now();
+    let r = state
+        .db
+        .write(move |c| {
+            if let Err(e) = need_ticket(c, &user, id)? {
+                return Ok(Err(e));
+            }
+            let r = store::submit(c, id, None, now)?;
+            if !r.status.is_outcome() {
+                let e = need::CloseRefused::NoOutcome;
+                return Ok(Err(AppError::Refused {
+                    code: e.code(),
+                    zh: e.message(Lang::Zh).into(),
+                    en: e.message(Lang::En).into(),
+                }));
+            }
+            store::mark_told(c, id, None, Some(user.id), now)?;
+            store::get(c, id)?.ok_or(StoreError::NotFound).map(Ok)
+        })
+        .await??;
+    Ok(Json(view(&r)))
+}

@@ -201,6 +201,20 @@ pub async fn act(
                 }
             }
             Action::Close => {
+                if t.ticket_type == TicketType::Need {
+                    // The closed loop (SPEC T1): told the outcome before closing.
+                    let (status, told) = guanxi_store::needs::get(c, t.id)?
+                        .map_or((guanxi_domain::ticket::need::NeedStatus::Submitted, None), |r| {
+                            (r.status, r.customer_told_at)
+                        });
+                    if let Err(e) = guanxi_domain::ticket::need::may_close(status, told) {
+                        return Ok(Err(AppError::Refused {
+                            code: e.code(),
+                            zh: e.message(guanxi_domain::Lang::Zh).into(),
+                            en: e.message(guanxi_domain::Lang::En).into(),
+                        }));
+                    }
+                }
                 t.sla.stop_all(now, cal);
                 t.closed_at = Some(now);
                 settle_escalation(t, now);
