@@ -80,6 +80,8 @@ async fn outreach_settings_templates_consent_and_appointments_in_a_browser() {
     b.goto(&format!("{}/admin/templates", app.url)).await;
     b.wait_for("#templates").await;
     assert!(b.count("#templates tbody tr").await >= 7, "the seeded templates are listed");
+    let listed = b.text("#templates tbody").await;
+    assert!(listed.contains("系统内置") && !listed.contains("1970"), "seeded templates show no 1970 time: {listed}");
     b.click("#new-template").await;
     b.wait_for("#template-form").await;
     b.fill("#f-name", "新年问候（邮件）").await;

@@ -446,7 +446,12 @@ async fn template_list(
                 scenario => Scenario::parse(&t.scenario).map_or(t.scenario.as_str(), |s| s.label(lang)),
                 subject => t.subject,
                 body => if t.body.chars().count() > 60 { format!("{}…", t.body.chars().take(60).collect::<String>()) } else { t.body.clone() },
-                updated => local_time(&state, &t.updated_at.to_string()),
+                // The seeded templates carry no time of their own.
+                updated => if t.updated_at == jiff::Timestamp::UNIX_EPOCH {
+                    lang.pick("系统内置", "Built in").to_string()
+                } else {
+                    local_time(&state, &t.updated_at.to_string())
+                },
             }
         })
         .collect();
