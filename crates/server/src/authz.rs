@@ -505,12 +505,22 @@ pub async fn enforce(State(state): State<AppState>, req: Request, next: Next) ->
     let (mut parts, body) = req.into_parts();
     let user = if is_api(&matched) {
         match ApiUser::from_request_parts(&mut parts, &state).await {
-            Ok(ApiUser(u)) => u,
+            Ok(u) => {
+                // The handler's extractor takes it from here instead of
+                // reading the token again.
+                let user = u.0.clone();
+                parts.extensions.insert(u);
+                user
+            }
             Err(e) => return e.into_response(),
         }
     } else {
         match PageUser::from_request_parts(&mut parts, &state).await {
-            Ok(u) => u.user,
+            Ok(u) => {
+                let user = u.user.clone();
+                parts.extensions.insert(u);
+                user
+            }
             Err(rejection) => return rejection.into_response(),
         }
     };

@@ -45,6 +45,10 @@ impl FromRequestParts<AppState> for ApiUser {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        // Already resolved by the authorisation middleware for this request.
+        if let Some(u) = parts.extensions.get::<ApiUser>() {
+            return Ok(u.clone());
+        }
         let token = bearer(&parts.headers).ok_or(AppError::Unauthorized)?;
         let hash = sha256_hex(token);
         let now = state.clock.now();
@@ -175,6 +179,10 @@ impl FromRequestParts<AppState> for PageUser {
     type Rejection = PageRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        // Already resolved by the authorisation middleware for this request.
+        if let Some(u) = parts.extensions.get::<PageUser>() {
+            return Ok(u.clone());
+        }
         let next = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_else(|| "/".into());
         match current_session(parts, state).await.map_err(PageRejection::Error)? {
             Some((s, hash)) => match s.stage {
