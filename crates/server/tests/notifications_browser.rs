@@ -67,6 +67,14 @@ async fn the_workbench_flags_unread_sla_notifications_in_a_browser() {
     assert!(b.text("#my-notifications").await.contains("首次响应"));
     b.screenshot("workbench-sla-notifications").await;
     b.click("#my-notifications form[action='/notifications/read-all'] button").await;
+    // The workbench comes back at the same address: wait until the new page
+    // (without the card) replaced the old one.
+    for _ in 0..300 {
+        if b.count("#my-notifications").await == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     b.wait_for("#my-actions").await;
     assert_eq!(b.count("#my-notifications").await, 0, "all read");
     assert_eq!(b.count("#nav-notif-count").await, 0);
