@@ -32,6 +32,7 @@ vocabulary!(
         Coupon = "coupon", "优惠券", "Coupon";
         Survey = "survey", "满意度调查", "Survey";
         ImportantNotice = "important_notice", "重要变更通知", "Important notice";
+        NeedOutcome = "need_outcome", "需求结果告知", "Need outcome";
     }
 );
 
@@ -47,6 +48,7 @@ impl Scenario {
             Scenario::Coupon => &["customer_name", "coupon_code", "expires_on"],
             Scenario::Survey => &["customer_name", "survey_link", "subject"],
             Scenario::ImportantNotice => &["customer_name", "notice"],
+            Scenario::NeedOutcome => &["customer_name", "ticket_number", "subject", "outcome"],
         }
     }
 

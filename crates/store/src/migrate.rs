@@ -28,6 +28,7 @@ const SQLITE: &[(i64, &str)] = &[
     (22, include_str!("../migrations/sqlite/0022_ticket_retention.sql")),
     (23, include_str!("../migrations/sqlite/0023_notifications.sql")),
     (24, include_str!("../migrations/sqlite/0024_needs.sql")),
+    (25, include_str!("../migrations/sqlite/0025_need_outcome.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -53,6 +54,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (22, include_str!("../migrations/postgres/0022_ticket_retention.sql")),
     (23, include_str!("../migrations/postgres/0023_notifications.sql")),
     (24, include_str!("../migrations/postgres/0024_needs.sql")),
+    (25, include_str!("../migrations/postgres/0025_need_outcome.sql")),
 ];
 
 /// An arbitrary constant: the advisory lock that keeps two starting

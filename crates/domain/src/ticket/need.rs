@@ -16,6 +16,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::Lang;
 use crate::customer::vocabulary;
+use crate::ticket::Category;
 use crate::validation::{self, Issue, ValidationErrors};
 
 vocabulary!(
@@ -169,6 +170,50 @@ pub fn parse_update(input: &NeedUpdateInput) -> Result<NeedUpdate, ValidationErr
     })
 }
 
+/// The setting holding the administrators' choice of department per
+/// ticket category: a JSON object `{"product": 12, ...}` of group ids.
+pub const DEPARTMENTS_SETTING: &str = "need.departments";
+
+/// The department names a new need is routed to by default, by the
+/// ticket's category, most fitting first: product needs to product then
+/// R&D, service needs to after-sales, communication to sales, logistics to
+/// logistics; "other" is left for the agent to route. The first existing
+/// group with one of these names is chosen.
+pub fn default_departments(category: Category) -> &'static [&'static str] {
+    match category {
+        Category::Product => &["产品部", "研发部", "技术支持部", "Product", "R&D"],
+        Category::Service => &["售后服务部", "售后部", "客户服务部", "After-sales"],
+        Category::Communication => &["销售部", "市场部", "Sales"],
+        Category::Logistics => &["物流部", "Logistics"],
+        Category::Other => &[],
+    }
+}
+
+/// The outcome as told to the customer (the `outcome` variable of the
+/// `need_outcome` message; customers' messages are in Chinese).
+pub fn outcome_text(
+    status: NeedStatus,
+    planned_version: Option<&str>,
+    planned_date: Option<Date>,
+    decline_reason: Option<&str>,
+) -> Option<String> {
+    match status {
+        NeedStatus::Delivered => {
+            let plan = match (planned_version, planned_date) {
+                (Some(v), _) => format!("（版本 {v}）"),
+                (None, Some(d)) => format!("（{}）", d.strftime("%Y年%-m月%-d日")),
+                (None, None) => String::new(),
+            };
+            Some(format!("已上线{plan}，欢迎使用并继续提出宝贵意见"))
+        }
+        NeedStatus::Declined => Some(format!(
+            "经评估暂不采纳，原因：{}。感谢您的建议，我们会持续关注",
+            decline_reason.unwrap_or("暂不符合产品规划")
+        )),
+        _ => None,
+    }
+}
+
 /// Why a need ticket may not be closed yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CloseRefused {
@@ -239,6 +284,12 @@ pub struct NeedGroup {
     pub told: u32,
     /// Average days from submission to outcome, over needs with an outcome.
     pub avg_days_to_outcome: Option<f64>,
+    /// Median (nearest rank) days from submission to outcome.
+    pub median_days_to_outcome: Option<f64>,
+    /// Needs taken up: accepted, planned or delivered.
+    pub adopted: u32,
+    /// Needs decided either way: taken up, or declined.
+    pub decided: u32,
 }
 
 impl NeedGroup {
@@ -246,6 +297,29 @@ impl NeedGroup {
     pub fn share_told(&self) -> Option<f64> {
         (self.with_outcome > 0).then(|| f64::from(self.told) / f64::from(self.with_outcome))
     }
+
+    /// Share of decided needs that were taken up (accepted, planned or
+    /// delivered, over those and the declined ones): the adoption rate.
+    pub fn adoption_rate(&self) -> Option<f64> {
+        (self.decided > 0).then(|| f64::from(self.adopted) / f64::from(self.decided))
+    }
+}
+
+impl NeedStatus {
+    /// Taken up: accepted, planned or delivered.
+    pub fn is_adopted(self) -> bool {
+        matches!(self, NeedStatus::Accepted | NeedStatus::Planned | NeedStatus::Delivered)
+    }
+}
+
+/// The median (nearest rank) of some values; `None` when there are none.
+pub fn median(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let rank = values.len().div_ceil(2);
+    values.get(rank - 1).copied()
 }
 
 /// The needs report (R3): by department, by month of submission (in the
@@ -260,14 +334,23 @@ pub struct NeedsReport {
 fn group(key: String, rows: &[&NeedRow]) -> NeedGroup {
     let mut g = NeedGroup { key, by_status: vec![0; NeedStatus::ALL.len()], ..NeedGroup::default() };
     let mut days = 0.0;
+    let mut each = Vec::new();
     for r in rows {
         g.total += 1;
+        if r.status.is_adopted() {
+            g.adopted += 1;
+        }
+        if r.status.is_adopted() || r.status == NeedStatus::Declined {
+            g.decided += 1;
+        }
         if let Some(n) = NeedStatus::ALL.iter().position(|s| *s == r.status).and_then(|i| g.by_status.get_mut(i)) {
             *n += 1;
         }
         if let (true, Some(out)) = (r.status.is_outcome(), r.outcome_at) {
             g.with_outcome += 1;
-            days += out.duration_since(r.submitted_at).as_secs_f64() / SignedDuration::from_hours(24).as_secs_f64();
+            let d = out.duration_since(r.submitted_at).as_secs_f64() / SignedDuration::from_hours(24).as_secs_f64();
+            days += d;
+            each.push(d);
             if r.customer_told_at.is_some() {
                 g.told += 1;
             }
@@ -276,6 +359,7 @@ fn group(key: String, rows: &[&NeedRow]) -> NeedGroup {
     if g.with_outcome > 0 {
         g.avg_days_to_outcome = Some(days / f64::from(g.with_outcome));
     }
+    g.median_days_to_outcome = median(&mut each);
     g
 }
 
@@ -365,6 +449,22 @@ mod tests {
     }
 
     #[test]
+    fn medians_departments_and_the_outcome_told() {
+        assert_eq!(median(&mut []), None);
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), Some(2.0));
+        assert_eq!(default_departments(Category::Product)[0], "产品部");
+        assert!(default_departments(Category::Other).is_empty());
+        let t = outcome_text(NeedStatus::Delivered, Some("v2.3"), None, None).unwrap();
+        assert!(t.contains("已上线（版本 v2.3）"), "{t}");
+        let t = outcome_text(NeedStatus::Delivered, None, Some(jiff::civil::date(2027, 1, 5)), None).unwrap();
+        assert!(t.contains("2027年1月5日"), "{t}");
+        let t = outcome_text(NeedStatus::Declined, None, None, Some("与安全策略冲突")).unwrap();
+        assert!(t.contains("与安全策略冲突"), "{t}");
+        assert_eq!(outcome_text(NeedStatus::Planned, Some("v2"), None, None), None);
+    }
+
+    #[test]
     fn a_need_ticket_closes_only_after_the_customer_was_told() {
         let t: Timestamp = "2026-12-01T08:00:00Z".parse().unwrap();
         assert_eq!(may_close(NeedStatus::Planned, None), Err(CloseRefused::NoOutcome));
@@ -413,5 +513,10 @@ mod tests {
         assert_eq!(months, vec![("2026-11", 2), ("2026-12", 3)]);
         assert_eq!(r.total.total, 5);
         assert_eq!(r.total.share_told(), Some(0.5));
+        // Adoption: delivered and planned of those decided (plus the declined one).
+        assert_eq!((r.total.adopted, r.total.decided), (2, 3));
+        assert_eq!(product.median_days_to_outcome, Some(4.0)); // nearest rank of 4, 10
+        assert_eq!(r.total.adoption_rate(), Some(2.0 / 3.0));
+        assert_eq!(r.by_department[2].adoption_rate(), None);
     }
 }
