@@ -1,4 +1,4 @@
-// Charts of the reports dashboard (SPEC R2), drawn with Apache ECharts from
+// Charts of the reports dashboard (SPEC R2) and the report pages (R3), drawn with Apache ECharts from
 // the JSON the page carries (#report-data). Target lines are drawn from the
 // SPEC targets; values that miss their target are red.
 (function () {
@@ -89,6 +89,14 @@
       series: [{ type: "pie", radius: ["38%", "68%"], center: ["50%", "45%"],
         label: { formatter: function (p) { return p.name + " " + (p.data.share || ""); } },
         data: d.mix.length ? d.mix : [{ name: d.labels.no_data, value: 0 }] }]
+    });
+    if (d.needs) chart("chart-needs", {
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" } }, legend: { top: 0 }, grid: { left: 88, right: 24, top: 56, bottom: 28 },
+      xAxis: { type: "value", minInterval: 1, name: d.labels.needs },
+      yAxis: { type: "category", data: d.needs.departments.length ? d.needs.departments : [d.labels.no_data] },
+      series: d.needs.statuses.map(function (s, j) {
+        return { name: s, type: "bar", stack: "all", barMaxWidth: 28, data: d.needs.data.map(function (row) { return row[j] || null; }) };
+      })
     });
     window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
     document.body.setAttribute("data-charts", String(charts.length));

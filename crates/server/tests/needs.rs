@@ -132,3 +132,153 @@ async fn a_need_moves_through_its_flow_and_refusals_change_nothing() {
         assert!(v.to_string().contains("需求尚无结果"), "[{e}] {v}");
     }
 }
+
+async fn outbox_rows(app: &TestApp, key: String) -> Vec<(i64, String, String, String)> {
+    app.state
+        .db
+        .read(move |c| {
+            c.query(
+                "SELECT id, channel, scenario, body FROM outbox WHERE idempotency_key = $1 ORDER BY id",
+                guanxi_store::args![key.as_str()],
+            )?
+            .iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .collect::<guanxi_store::Result<Vec<_>>>()
+        })
+        .await
+        .unwrap()
+}
+
+async fn told_outreach_id(app: &TestApp, ticket: i64) -> Option<i64> {
+    app.state
+        .db
+        .read(move |c| {
+            c.scalar("SELECT told_outreach_id FROM ticket_needs WHERE ticket_id = $1", guanxi_store::args![ticket])
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_need_is_routed_by_category_and_its_customer_told_once_through_the_outbox() {
+    for app in apps().await {
+        let e = app.engine.clone();
+        let t0: Timestamp = "2026-11-23T02:00:00Z".parse().unwrap();
+        app.clock.set(t0);
+        let admin = app.admin_token().await;
+        let team = post(&app, &admin, "/api/v1/groups", json!({"name": "一线客服组", "kind": "team"})).await;
+        let product = post(&app, &admin, "/api/v1/groups", json!({"name": "产品部", "kind": "department"})).await;
+        let after_sales =
+            post(&app, &admin, "/api/v1/groups", json!({"name": "售后服务部", "kind": "department"})).await;
+        let after_sales = after_sales["id"].as_i64().unwrap();
+        let body = json!({"email": "wang.fang@test.cn", "name": "王芳", "role": "agent",
+            "password": "password-123", "group_id": team["id"], "certified": true});
+        let agent_id = post(&app, &admin, "/api/v1/users", body).await["id"].as_i64().unwrap();
+        let agent = app.token("wang.fang@test.cn", "password-123").await;
+        let customer = |body: Value| {
+            let (app, agent) = (&app, agent.clone());
+            let mut body = body;
+            body["owner_id"] = json!(agent_id);
+            async move { post(app, &agent, "/api/v1/customers", body).await["id"].as_i64().unwrap() }
+        };
+        let mailed = customer(json!({"name": "杭州明远科技有限公司", "email": "contact@mingyuan.cn"})).await;
+        let sms_only = customer(json!({"name": "宁波海蓝贸易有限公司", "phone": "13912345678"})).await;
+        let unreachable = customer(json!({"name": "温州启航电子商行"})).await;
+        // The SMS customer refuses SMS.
+        let consent = json!({"channel": "sms", "granted": false, "source": "电话", "note": "客户来电要求不发短信"});
+        post(&app, &admin, &format!("/api/v1/customers/{sms_only}/consents"), consent).await;
+        let need = |cust: i64, category: &str| {
+            let (app, agent) = (&app, agent.clone());
+            let body = json!({"type": "need", "channel": "email", "category": category, "priority": "normal",
+                "customer_id": cust, "subject": "希望支持批量导出", "description": "客户希望报表可以批量导出",
+                "assignee_id": agent_id});
+            async move { post(app, &agent, "/api/v1/tickets", body).await["id"].as_i64().unwrap() }
+        };
+        let get = |id: i64| {
+            let (app, agent) = (&app, agent.clone());
+            async move { call(app, Method::GET, &agent, &format!("/api/v1/tickets/{id}/need"), None).await.1 }
+        };
+
+        // Routed on creation: product → 产品部, service → 售后服务部, other → nobody.
+        let a = need(mailed, "product").await;
+        let v = get(a).await;
+        assert_eq!(
+            (v["status"].as_str(), v["department_name"].as_str()),
+            (Some("submitted"), Some("产品部")),
+            "[{e}] {v}"
+        );
+        assert_eq!(v["submitted_at"].as_str(), Some(t0.to_string().as_str()), "[{e}] {v}");
+        let b = need(sms_only, "service").await;
+        assert_eq!(get(b).await["department_name"].as_str(), Some("售后服务部"), "[{e}]");
+        let c = need(unreachable, "other").await;
+        assert!(get(c).await["department_name"].is_null(), "[{e}]");
+        let routed: i64 = app
+            .state
+            .db
+            .read(move |c| {
+                c.scalar(
+                    "SELECT COUNT(*) FROM ticket_events WHERE ticket_id = $1 AND kind = 'need_routed'",
+                    guanxi_store::args![a],
+                )
+            })
+            .await
+            .unwrap();
+        assert_eq!(routed, 1, "[{e}] the routing is in the ticket's history");
+        // The administrators' choice per category wins over the default names.
+        let choice = format!("{{\"product\": {after_sales}}}");
+        app.state.db.write(move |c| guanxi_store::settings::set(c, "need.departments", &choice, t0)).await.unwrap();
+        let d = need(mailed, "product").await;
+        assert_eq!(get(d).await["department_name"].as_str(), Some("售后服务部"), "[{e}]");
+        let _ = product;
+
+        // A delivers: telling with notify queues one need_outcome message.
+        for body in [
+            json!({"status": "evaluating"}),
+            json!({"status": "planned", "planned_version": "v2.3"}),
+            json!({"status": "delivered"}),
+        ] {
+            let (s, v) = call(&app, Method::PUT, &agent, &format!("/api/v1/tickets/{a}/need"), Some(body)).await;
+            assert_eq!(s, 200, "[{e}] {v}");
+        }
+        let told = |id: i64, notify: bool| {
+            let (app, agent) = (&app, agent.clone());
+            let path = format!("/api/v1/tickets/{id}/need/customer-told?notify={notify}");
+            async move { call(app, Method::POST, &agent, &path, None).await }
+        };
+        let (s, v) = told(a, true).await;
+        assert_eq!(s, 200, "[{e}] {v}");
+        assert_eq!(v["customer_told_at"].as_str(), Some(t0.to_string().as_str()), "[{e}] {v}");
+        let rows = outbox_rows(&app, format!("need-outcome-{a}")).await;
+        assert_eq!(rows.len(), 1, "[{e}] {rows:?}");
+        let (msg_id, channel, scenario, text) = &rows[0];
+        assert_eq!((channel.as_str(), scenario.as_str()), ("email", "need_outcome"), "[{e}]");
+        assert!(text.contains("杭州明远科技有限公司") && text.contains("已上线（版本 v2.3）"), "[{e}] {text}");
+        assert_eq!(told_outreach_id(&app, a).await, Some(*msg_id), "[{e}]");
+        // Told once: again is a no-op, no second message, the first time stays.
+        app.clock.set(t0 + jiff::SignedDuration::from_hours(1));
+        let (s, v) = told(a, true).await;
+        assert_eq!((s, v["customer_told_at"].as_str()), (200, Some(t0.to_string().as_str())), "[{e}] {v}");
+        assert_eq!(outbox_rows(&app, format!("need-outcome-{a}")).await.len(), 1, "[{e}] exactly one message");
+
+        // B declines; the customer refuses SMS (their only address): nothing is
+        // queued or recorded; told another way, it is recorded without a message.
+        let body = json!({"status": "declined", "decline_reason": "与现有安全策略冲突"});
+        let (s, v) = call(&app, Method::PUT, &agent, &format!("/api/v1/tickets/{b}/need"), Some(body)).await;
+        assert_eq!(s, 200, "[{e}] {v}");
+        let (s, v) = told(b, true).await;
+        assert_eq!((s, v["errors"][0]["code"].as_str()), (409, Some("channel_refused")), "[{e}] {v}");
+        assert!(get(b).await["customer_told_at"].is_null(), "[{e}] nothing recorded");
+        assert!(outbox_rows(&app, format!("need-outcome-{b}")).await.is_empty(), "[{e}]");
+        let (s, v) = told(b, false).await;
+        assert_eq!(s, 200, "[{e}] {v}");
+        assert!(v["customer_told_at"].is_string(), "[{e}] {v}");
+        assert_eq!(told_outreach_id(&app, b).await, None, "[{e}]");
+        assert!(outbox_rows(&app, format!("need-outcome-{b}")).await.is_empty(), "[{e}]");
+
+        // C has no address at all: refused, naming why.
+        let body = json!({"status": "declined", "decline_reason": "不在产品规划内"});
+        call(&app, Method::PUT, &agent, &format!("/api/v1/tickets/{c}/need"), Some(body)).await;
+        let (s, v) = told(c, true).await;
+        assert_eq!((s, v["errors"][0]["code"].as_str()), (409, Some("no_channel")), "[{e}] {v}");
+    }
+}

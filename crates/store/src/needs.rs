@@ -71,7 +71,7 @@ pub fn submit(c: &mut Conn, ticket_id: i64, department_id: Option<i64>, now: Tim
 }
 
 /// Applies an update: refused (nothing written) when the stored status may
-/// not become the new one, or when the department is not an existing
+/// not become the new one (the same open status edits the rest only), or when the department is not an existing
 /// group. A record is started first when the ticket has none.
 pub fn update(
     c: &mut Conn,
@@ -99,9 +99,14 @@ pub fn update(
             submit(c, ticket_id, None, now)?
         }
     };
-    let to = match need::transition(current.status, u.status) {
-        Ok(to) => to,
-        Err(e) => return Ok(Err(e)),
+    // The same open status again edits the department and plan only.
+    let to = if u.status == current.status && !current.status.is_outcome() {
+        current.status
+    } else {
+        match need::transition(current.status, u.status) {
+            Ok(to) => to,
+            Err(e) => return Ok(Err(e)),
+        }
     };
     let outcome_at = if to.is_outcome() { Some(now) } else { None };
     c.execute(
@@ -169,6 +174,97 @@ pub fn report_rows(c: &mut Conn, from: Timestamp, until: Timestamp) -> Result<Ve
             submitted_at: r.get(2)?,
             outcome_at: r.get(3)?,
             customer_told_at: r.get(4)?,
+        })
+    })
+    .collect()
+}
+
+/// The department a new need of `category` is routed to: the group the
+/// administrators chose for the category (setting
+/// [`need::DEPARTMENTS_SETTING`], if that group still exists), else the
+/// first existing group named as [`need::default_departments`] lists
+/// (departments before teams), else none.
+pub fn department_for(c: &mut Conn, category: guanxi_domain::ticket::Category) -> Result<Option<i64>> {
+    if let Some(raw) = crate::settings::get(c, need::DEPARTMENTS_SETTING)?
+        && let Ok(map) = serde_json::from_str::<std::collections::BTreeMap<String, i64>>(&raw)
+        && let Some(id) = map.get(category.code()).copied()
+    {
+        let n: i64 = c.scalar("SELECT COUNT(*) FROM groups WHERE id = $1", args![id])?;
+        if n > 0 {
+            return Ok(Some(id));
+        }
+    }
+    for name in need::default_departments(category) {
+        let found = c.query_opt(
+            "SELECT id FROM groups WHERE name = $1 ORDER BY CASE WHEN kind = 'department' THEN 0 ELSE 1 END, id LIMIT 1",
+            args![*name],
+        )?;
+        if let Some(r) = found {
+            return Ok(Some(r.get(0)?));
+        }
+    }
+    Ok(None)
+}
+
+/// One need as the report's list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NeedListRow {
+    pub ticket_id: i64,
+    pub number: String,
+    pub subject: String,
+    pub customer_name: Option<String>,
+    pub category: String,
+    pub department_name: Option<String>,
+    pub status: NeedStatus,
+    pub planned_version: Option<String>,
+    pub planned_date: Option<Date>,
+    pub decline_reason: Option<String>,
+    pub submitted_at: Timestamp,
+    pub outcome_at: Option<Timestamp>,
+    pub customer_told_at: Option<Timestamp>,
+}
+
+impl NeedListRow {
+    /// The row as [`need::report`] counts it.
+    pub fn report_row(&self) -> NeedRow {
+        NeedRow {
+            department: self.department_name.clone(),
+            status: self.status,
+            submitted_at: self.submitted_at,
+            outcome_at: self.outcome_at,
+            customer_told_at: self.customer_told_at,
+        }
+    }
+}
+
+/// The needs submitted in `[from, until)` with their tickets, oldest first
+/// (at most `limit`).
+pub fn list(c: &mut Conn, from: Timestamp, until: Timestamp, limit: i64) -> Result<Vec<NeedListRow>> {
+    c.query(
+        "SELECT n.ticket_id, t.number, t.subject, cu.name, t.category, g.name, n.status, n.planned_version,
+                n.planned_date, n.decline_reason, n.submitted_at, n.outcome_at, n.customer_told_at
+         FROM ticket_needs n JOIN tickets t ON t.id = n.ticket_id
+         LEFT JOIN customers cu ON cu.id = t.customer_id
+         LEFT JOIN groups g ON g.id = n.department_id
+         WHERE n.submitted_at >= $1 AND n.submitted_at < $2 ORDER BY n.submitted_at, n.ticket_id LIMIT $3",
+        args![from, until, limit],
+    )?
+    .iter()
+    .map(|r| {
+        Ok(NeedListRow {
+            ticket_id: r.get(0)?,
+            number: r.get(1)?,
+            subject: r.get(2)?,
+            customer_name: r.get(3)?,
+            category: r.get(4)?,
+            department_name: r.get(5)?,
+            status: status(&r.get::<String>(6)?)?,
+            planned_version: r.get(7)?,
+            planned_date: r.get(8)?,
+            decline_reason: r.get(9)?,
+            submitted_at: r.get(10)?,
+            outcome_at: r.get(11)?,
+            customer_told_at: r.get(12)?,
         })
     })
     .collect()

@@ -3,7 +3,7 @@
 //! planned version/date or decline reason. A refused transition is 409 and
 //! writes nothing; bad fields are 422 naming the field.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use guanxi_domain::Lang;
 use guanxi_domain::ticket::TicketType;
 use guanxi_domain::ticket::need::{self, NeedUpdateInput};
@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use super::json::Json;
 use crate::auth::ApiUser;
 use crate::error::{AppError, AppResult, Problem};
+use crate::lang::ReqLang;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -64,7 +65,7 @@ pub struct NeedInput {
 }
 
 /// A need ticket the user may see; 404 otherwise, 409 for another type.
-fn need_ticket(
+pub(crate) fn need_ticket(
     c: &mut guanxi_store::Conn,
     user: &guanxi_store::users::User,
     id: i64,
@@ -167,40 +168,157 @@ pub async fn update(
         .await?
 }
 
+/// Whether to tell the customer through the outbox.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct TellParams {
+    /// `true`: queue the `need_outcome` message on the customer's channel
+    /// (consent and quiet hours apply) and keep its id; default `false`
+    /// (the customer was told another way, e.g. by phone).
+    pub notify: Option<bool>,
+}
+
 /// Records that the customer was told the need's outcome (delivered or
-/// declined); 409 before there is an outcome. Told once: the first time stays.
-#[utoipa::path(post, path = "/api/v1/tickets/{id}/need/customer-told", tag = "tickets", params(("id" = i64, Path)),
+/// declined), optionally by an outbox message; 409 before there is an
+/// outcome, or when the message cannot go (channel refused, no address).
+/// Told once: the first time stays and no second message is queued.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/need/customer-told", tag = "tickets", params(("id" = i64, Path), TellParams),
     security(("bearer" = [])),
     responses((status = 200, body = NeedView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn customer_told(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
     Path(id): Path<i64>,
+    Query(p): Query<TellParams>,
 ) -> AppResult<Json<NeedView>> {
-    let who = user.clone();
-    state.db.read(move |c| need_ticket(c, &who, id)).await??;
-    if !user.role.can_create_tickets() {
-        return Err(AppError::Forbidden);
-    }
-    let now = state.clock.now();
-    let r = state
-        .db
-        .write(move |c| {
-            if let Err(e) = need_ticket(c, &user, id)? {
-                return Ok(Err(e));
-            }
-            let r = store::submit(c, id, None, now)?;
-            if !r.status.is_outcome() {
-                let e = need::CloseRefused::NoOutcome;
-                return Ok(Err(AppError::Refused {
-                    code: e.code(),
-                    zh: e.message(Lang::Zh).into(),
-                    en: e.message(Lang::En).into(),
-                }));
-            }
-            store::mark_told(c, id, None, Some(user.id), now)?;
-            store::get(c, id)?.ok_or(StoreError::NotFound).map(Ok)
-        })
-        .await??;
+    let r = crate::service::needs::tell(&state, &user, id, p.notify.unwrap_or(false)).await?;
     Ok(Json(view(&r)))
+}
+
+/// The period of the needs report.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ReportParams {
+    /// `YYYY-MM`; default the current month (ignored when `from`/`to` are given).
+    pub month: Option<String>,
+    /// First day, `YYYY-MM-DD` (with `to`; at most 366 days).
+    pub from: Option<String>,
+    /// Last day, `YYYY-MM-DD`, inclusive.
+    pub to: Option<String>,
+}
+
+/// One group of the needs report: a department, a month or the total.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NeedGroupView {
+    /// The department's name or the month (`YYYY-MM`); empty for the total.
+    pub key: String,
+    pub total: u32,
+    /// Count per status code (submitted, evaluating, accepted, planned, delivered, declined).
+    pub by_status: std::collections::BTreeMap<String, u32>,
+    /// Accepted, planned or delivered.
+    pub adopted: u32,
+    /// Adopted or declined.
+    pub decided: u32,
+    /// adopted / decided; null when nothing was decided.
+    pub adoption_rate: Option<f64>,
+    /// Delivered or declined.
+    pub with_outcome: u32,
+    /// Of those, the customer was told.
+    pub told: u32,
+    /// told / with_outcome.
+    pub share_told: Option<f64>,
+    /// Median (nearest rank) days from submission to outcome.
+    pub median_days_to_outcome: Option<f64>,
+    pub avg_days_to_outcome: Option<f64>,
+}
+
+fn group_view(g: &need::NeedGroup) -> NeedGroupView {
+    NeedGroupView {
+        key: g.key.clone(),
+        total: g.total,
+        by_status: need::NeedStatus::ALL.iter().zip(&g.by_status).map(|(s, n)| (s.code().to_string(), *n)).collect(),
+        adopted: g.adopted,
+        decided: g.decided,
+        adoption_rate: g.adoption_rate(),
+        with_outcome: g.with_outcome,
+        told: g.told,
+        share_told: g.share_told(),
+        median_days_to_outcome: g.median_days_to_outcome,
+        avg_days_to_outcome: g.avg_days_to_outcome,
+    }
+}
+
+/// One need of the report's list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NeedListView {
+    pub ticket_id: i64,
+    pub number: String,
+    pub subject: String,
+    pub customer_name: Option<String>,
+    pub category: String,
+    pub department_name: Option<String>,
+    pub status: String,
+    pub planned_version: Option<String>,
+    pub planned_date: Option<String>,
+    pub decline_reason: Option<String>,
+    pub submitted_at: String,
+    pub outcome_at: Option<String>,
+    pub customer_told_at: Option<String>,
+}
+
+/// 客户需求分析报告 (R3) as JSON.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NeedsReportView {
+    /// YYYY-MM-DD, inclusive.
+    pub from: String,
+    pub to: String,
+    pub total: NeedGroupView,
+    pub by_department: Vec<NeedGroupView>,
+    pub by_month: Vec<NeedGroupView>,
+    pub needs: Vec<NeedListView>,
+    /// The list stops at 2000 needs; the figures count them all.
+    pub truncated: bool,
+}
+
+/// 客户需求分析报告 (R3): the needs submitted in the period by department,
+/// month and status, the adoption rate, the share told, the median days to
+/// an outcome, and the needs themselves (supervisors and administrators).
+#[utoipa::path(get, path = "/api/v1/reports/needs", tag = "reports", params(ReportParams),
+    security(("bearer" = [])),
+    responses((status = 200, body = NeedsReportView), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn report(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    ApiUser(user): ApiUser,
+    Query(p): Query<ReportParams>,
+) -> AppResult<Json<NeedsReportView>> {
+    let (from, to) =
+        crate::service::needs::parse_period(p.month.as_deref(), p.from.as_deref(), p.to.as_deref(), state.today())
+            .map_err(AppError::Invalid)?;
+    let d = crate::service::needs::report(&state, &user, from, to, lang).await?;
+    Ok(Json(NeedsReportView {
+        from: d.from.to_string(),
+        to: d.to.to_string(),
+        total: group_view(&d.report.total),
+        by_department: d.report.by_department.iter().map(group_view).collect(),
+        by_month: d.report.by_month.iter().map(group_view).collect(),
+        needs: d
+            .needs
+            .iter()
+            .map(|n| NeedListView {
+                ticket_id: n.ticket_id,
+                number: n.number.clone(),
+                subject: n.subject.clone(),
+                customer_name: n.customer_name.clone(),
+                category: n.category.clone(),
+                department_name: n.department_name.clone(),
+                status: n.status.code().into(),
+                planned_version: n.planned_version.clone(),
+                planned_date: n.planned_date.map(|d| d.to_string()),
+                decline_reason: n.decline_reason.clone(),
+                submitted_at: n.submitted_at.to_string(),
+                outcome_at: n.outcome_at.map(|t| t.to_string()),
+                customer_told_at: n.customer_told_at.map(|t| t.to_string()),
+            })
+            .collect(),
+        truncated: d.truncated,
+    }))
 }

@@ -9,6 +9,7 @@ pub mod customers;
 pub mod knowledge;
 pub mod kpis;
 pub mod maintenance;
+pub mod needs;
 pub mod outreach;
 pub mod privacy;
 pub mod relationship;

@@ -32,6 +32,8 @@ pub fn router() -> Router<AppState> {
         .route("/reports/problems.xlsx", get(problems_xlsx))
         .route("/reports/diagnosis", get(diagnosis))
         .route("/reports/diagnosis.xlsx", get(diagnosis_xlsx))
+        .route("/reports/needs", get(needs))
+        .route("/reports/needs.xlsx", get(needs_xlsx))
 }
 
 fn query(state: &AppState, raw: Option<&str>, default_by: &str) -> AppResult<KpiQuery> {
@@ -697,4 +699,213 @@ async fn problems_xlsx(
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(r)
+}
+
+// ---- 客户需求分析报告 (R3) ----
+
+/// Days as the needs report shows them: one decimal, or — for none.
+fn days(v: Option<f64>) -> String {
+    v.map_or_else(|| "—".to_string(), |d| format!("{d:.1}"))
+}
+
+/// The needs report's tables, exactly as the page and the Excel file show
+/// them: the summary, by department, by month, and the needs themselves.
+fn needs_tables(d: &crate::service::needs::NeedsReportData, state: &AppState, lang: Lang) -> Vec<Table> {
+    use guanxi_domain::ticket::need::{NeedGroup, NeedStatus};
+    let h = |zh: &str, en: &str| lang.pick(zh, en).to_string();
+    let pct = |v: Option<f64>| kpi::display(v, Unit::Percent);
+    let total = &d.report.total;
+    let group_head = |first: String| -> Vec<String> {
+        std::iter::once(first)
+            .chain(std::iter::once(h("需求数", "Needs")))
+            .chain(NeedStatus::ALL.iter().map(|s| s.label(lang).to_string()))
+            .chain([
+                h("采纳率", "Adoption rate"),
+                h("告知率", "Share told"),
+                h("提交到结果中位数（天）", "Median days to outcome"),
+            ])
+            .collect()
+    };
+    let group_row = |g: &NeedGroup, label: String, is_total: bool| TableRow {
+        label,
+        cells: std::iter::once(g.total.to_string())
+            .chain(g.by_status.iter().map(u32::to_string))
+            .chain([pct(g.adoption_rate()), pct(g.share_told()), days(g.median_days_to_outcome)])
+            .map(|v| (v, false))
+            .collect(),
+        total: is_total,
+    };
+    let total_label = h("合计", "Total");
+    let mut deps: Vec<TableRow> = d.report.by_department.iter().map(|g| group_row(g, g.key.clone(), false)).collect();
+    deps.push(group_row(total, total_label.clone(), true));
+    let mut months: Vec<TableRow> = d.report.by_month.iter().map(|g| group_row(g, g.key.clone(), false)).collect();
+    months.push(group_row(total, total_label, true));
+    let plain = |label: String, v: String| TableRow { label, cells: vec![(v, false)], total: false };
+    let local = |t: jiff::Timestamp| t.to_zoned(state.config.time_zone.clone()).strftime("%Y-%m-%d %H:%M").to_string();
+    let cat = |c: &str| Category::parse(c).map_or_else(|_| c.to_string(), |c| c.label(lang).to_string());
+    vec![
+        Table {
+            id: "needs-summary",
+            title: h("概览", "Summary"),
+            head: vec![h("指标", "Figure"), h("数值", "Value")],
+            rows: vec![
+                plain(h("需求数", "Needs"), total.total.to_string()),
+                plain(h("已决定（采纳或未采纳）", "Decided (taken up or declined)"), total.decided.to_string()),
+                plain(h("采纳率", "Adoption rate"), pct(total.adoption_rate())),
+                plain(
+                    h("已有结果（已上线或未采纳）", "With an outcome (delivered or declined)"),
+                    total.with_outcome.to_string(),
+                ),
+                plain(h("已告知客户", "Customer told"), total.told.to_string()),
+                plain(h("告知率", "Share told"), pct(total.share_told())),
+                plain(h("提交到结果中位数（天）", "Median days to outcome"), days(total.median_days_to_outcome)),
+            ],
+        },
+        Table {
+            id: "needs-departments",
+            title: h("按部门", "By department"),
+            head: group_head(h("部门", "Department")),
+            rows: deps,
+        },
+        Table {
+            id: "needs-months",
+            title: h("按月份", "By month"),
+            head: group_head(h("月份", "Month")),
+            rows: months,
+        },
+        Table {
+            id: "needs-list",
+            title: h("需求清单", "Needs"),
+            head: vec![
+                h("工单号", "Ticket"),
+                h("主题", "Subject"),
+                h("客户", "Customer"),
+                h("类别", "Category"),
+                h("部门", "Department"),
+                h("状态", "Status"),
+                h("排期 / 原因", "Plan / reason"),
+                h("提交时间", "Submitted"),
+                h("结果时间", "Outcome"),
+                h("告知客户时间", "Customer told"),
+            ],
+            rows: d
+                .needs
+                .iter()
+                .map(|n| {
+                    let plan = match (&n.planned_version, n.planned_date, &n.decline_reason) {
+                        (_, _, Some(r)) if n.status == NeedStatus::Declined => r.clone(),
+                        (Some(v), Some(dt), _) => format!("{v} · {dt}"),
+                        (Some(v), None, _) => v.clone(),
+                        (None, Some(dt), _) => dt.to_string(),
+                        _ => "—".into(),
+                    };
+                    TableRow {
+                        label: n.number.clone(),
+                        cells: [
+                            n.subject.clone(),
+                            n.customer_name.clone().unwrap_or_else(|| "—".into()),
+                            cat(&n.category),
+                            n.department_name.clone().unwrap_or_else(|| h("未分派", "Not routed")),
+                            n.status.label(lang).to_string(),
+                            plan,
+                            local(n.submitted_at),
+                            n.outcome_at.map_or_else(|| "—".into(), local),
+                            n.customer_told_at.map_or_else(|| "—".into(), local),
+                        ]
+                        .into_iter()
+                        .map(|v| (v, false))
+                        .collect(),
+                        total: false,
+                    }
+                })
+                .collect(),
+        },
+    ]
+}
+
+fn needs_period(state: &AppState, raw: Option<&str>) -> AppResult<(jiff::civil::Date, jiff::civil::Date)> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or("")).unwrap_or_default();
+    crate::service::needs::parse_period(
+        form_get(&pairs, "month"),
+        form_get(&pairs, "from"),
+        form_get(&pairs, "to"),
+        state.today(),
+    )
+    .map_err(AppError::Invalid)
+}
+
+/// 客户需求分析报告 (R3): the needs submitted in a month or period by
+/// department, status and month, the adoption rate, the share told, the
+/// median days to an outcome, the needs themselves, with its charts.
+async fn needs(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    u: PageUser,
+    RawQuery(raw): RawQuery,
+) -> AppResult<Html<String>> {
+    use guanxi_domain::ticket::need::NeedStatus;
+    let (from, to) = needs_period(&state, raw.as_deref())?;
+    let d = crate::service::needs::report(&state, &u.user, from, to, lang).await?;
+    let tables = needs_tables(&d, &state, lang);
+    let percent = |v: Option<f64>| chart_value(v, Unit::Percent);
+    let charts = serde_json::json!({
+        "needs": {
+            "departments": d.report.by_department.iter().map(|g| g.key.clone()).collect::<Vec<_>>(),
+            "statuses": NeedStatus::ALL.iter().map(|s| s.label(lang)).collect::<Vec<_>>(),
+            "data": d.report.by_department.iter().map(|g| g.by_status.clone()).collect::<Vec<_>>(),
+        },
+        "periods": d.report.by_month.iter().map(|g| g.key.clone()).collect::<Vec<_>>(),
+        "rates": [
+            { "name": "adoption_rate", "label": lang.pick("采纳率", "Adoption rate"), "target": null, "at_least": true,
+              "values": d.report.by_month.iter().map(|g| percent(g.adoption_rate())).collect::<Vec<_>>() },
+            { "name": "share_told", "label": lang.pick("告知率", "Share told"), "target": null, "at_least": true,
+              "values": d.report.by_month.iter().map(|g| percent(g.share_told())).collect::<Vec<_>>() },
+        ],
+        "labels": {
+            "target": lang.pick("目标", "Target"),
+            "needs": lang.pick("需求数", "Needs"),
+            "no_data": lang.pick("暂无数据", "No data"),
+        },
+    });
+    let month =
+        (from == from.first_of_month() && to == from.last_of_month()).then(|| from.strftime("%Y-%m").to_string());
+    let query = match &month {
+        Some(m) => format!("month={m}"),
+        None => format!("from={from}&to={to}"),
+    };
+    let total = &d.report.total;
+    let title = lang.pick("客户需求分析报告", "Customer needs analysis report");
+    let ctx = context! { ..page_ctx(&u, lang, "reports", title), ..context! {
+        tab => "needs",
+        month => month.clone().unwrap_or_default(),
+        from => from.to_string(), to => to.to_string(),
+        period => match &month { Some(m) => m.clone(), None => format!("{from} ~ {to}") },
+        xlsx => format!("/reports/needs.xlsx?{query}"),
+        cards => [
+            (lang.pick("需求数", "Needs"), total.total.to_string(), "needs-total"),
+            (lang.pick("采纳率", "Adoption rate"), kpi::display(total.adoption_rate(), Unit::Percent), "needs-adoption"),
+            (lang.pick("告知率", "Share told"), kpi::display(total.share_told(), Unit::Percent), "needs-told"),
+            (lang.pick("提交到结果中位数（天）", "Median days to outcome"), days(total.median_days_to_outcome), "needs-median"),
+        ].iter().map(|(l, v, id)| context! { label => l, value => v, id => id }).collect::<Vec<_>>(),
+        tables => tables.iter().map(Table::ctx).collect::<Vec<_>>(),
+        truncated => d.truncated,
+        charts => script_json(&charts),
+    }};
+    render(&state, "reports/needs.html", ctx)
+}
+
+/// The needs report as an Excel file: one sheet per table of the page,
+/// the same values (counts as numbers, the rest as shown), Chinese headers.
+async fn needs_xlsx(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    u: PageUser,
+    RawQuery(raw): RawQuery,
+) -> AppResult<Response> {
+    let (from, to) = needs_period(&state, raw.as_deref())?;
+    let d = crate::service::needs::report(&state, &u.user, from, to, lang).await?;
+    let tables = needs_tables(&d, &state, lang);
+    let title = format!("{}（{} ~ {}）", lang.pick("客户需求分析报告", "Customer needs analysis report"), from, to);
+    let bytes = tables_book(&tables, &title).map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(xlsx_response(bytes, &format!("needs-{}-{}.xlsx", from.strftime("%Y%m%d"), to.strftime("%Y%m%d"))))
 }

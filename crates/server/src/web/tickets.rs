@@ -14,6 +14,7 @@ use axum::routing::{get, post};
 use guanxi_domain::calendar::BusinessCalendar;
 use guanxi_domain::customer::Channel;
 use guanxi_domain::ticket::lifecycle::{self, Action};
+use guanxi_domain::ticket::need::{self as need_flow, NeedStatus};
 use guanxi_domain::ticket::sla::{ClockKind, SlaClock};
 use guanxi_domain::ticket::{Category, Priority, Status, TicketInput, TicketType};
 use guanxi_domain::{Lang, ValidationErrors};
@@ -44,6 +45,8 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{id}/revisit", post(revisit))
         .route("/tickets/{id}/assign", post(assign))
         .route("/tickets/{id}/escalate", post(escalate))
+        .route("/tickets/{id}/need", post(need_update))
+        .route("/tickets/{id}/need/told", post(need_told))
 }
 
 /// The reply form, which may carry files: `app` in lib.rs gives it the
@@ -118,6 +121,12 @@ fn flash(raw: Option<&str>, lang: Lang) -> Option<&'static str> {
         "customer" => lang.pick("已记录客户反馈", "Customer's message recorded"),
         "action" => lang.pick("工单状态已更新", "Status updated"),
         "revisit" => lang.pick("回访已记录", "Revisit recorded"),
+        "need" => lang.pick("需求记录已更新", "Need record updated"),
+        "told" => lang.pick("已记录告知客户需求结果", "Recorded that the customer was told the outcome"),
+        "notified" => lang.pick(
+            "已记录告知客户，结果通知已进入发送队列",
+            "Recorded that the customer was told; the outcome message is queued",
+        ),
         "assigned" => lang.pick("处理人已更新", "Assignment updated"),
         "escalated" => lang.pick("已升级", "Escalated"),
         "available" => lang.pick("已设为在线，可接新工单", "You are available for new tickets"),
@@ -305,6 +314,34 @@ pub(crate) fn event_words(e: &TicketEvent, lang: Lang, state: &AppState) -> Stri
             format!("{}{}", lang.pick("上传附件：", "Attached: "), names.join(lang.pick("、", ", ")))
         }
         ("repeat_inquiry", _) => lang.pick("7 天内同类重复咨询", "Repeat inquiry within 7 days").into(),
+        ("need_routed", Lang::Zh) => format!("需求分派至「{}」", s("department_name")),
+        ("need_routed", Lang::En) => format!("Need routed to {}", s("department_name")),
+        ("need_status", _) => {
+            let st = |k: &str| NeedStatus::parse(&s(k)).map(|x| x.label(lang).to_string()).unwrap_or_default();
+            let mut out = if s("from") == s("to") {
+                lang.pick("需求记录更新", "Need record updated").to_string()
+            } else {
+                format!("{}{} → {}", lang.pick("需求状态：", "Need status: "), st("from"), st("to"))
+            };
+            if let Some(v) = d["planned_version"].as_str() {
+                out.push_str(&format!("{}{v}", lang.pick("，排期版本 ", "; version ")));
+            }
+            if let Some(v) = d["planned_date"].as_str() {
+                out.push_str(&format!("{}{v}", lang.pick("，计划日期 ", "; planned ")));
+            }
+            if let Some(v) = d["decline_reason"].as_str() {
+                out.push_str(&format!("{}{v}", lang.pick("，原因：", "; reason: ")));
+            }
+            out
+        }
+        ("need_customer_told", _) if d["outreach_id"].is_i64() => {
+            format!(
+                "{}{}",
+                lang.pick("已通知客户需求结果，消息 #", "Customer notified of the outcome, message #"),
+                d["outreach_id"]
+            )
+        }
+        ("need_customer_told", _) => lang.pick("已告知客户需求结果", "Customer told the outcome").into(),
         (other, _) => other.to_string(),
     }
 }
@@ -358,6 +395,8 @@ struct Kept {
     body: String,
     kind: String,
     form: &'static str,
+    /// The need form's fields as typed.
+    need: Vec<(String, String)>,
 }
 
 async fn render_view(
@@ -378,9 +417,11 @@ async fn render_view(
     let revisit_due = t.sla.get(ClockKind::Revisit).is_some_and(|k| !k.is_stopped());
     let used_script = raw.and_then(|q| q.split('&').find_map(|p| p.strip_prefix("script=")?.parse::<i64>().ok()));
     let kb = super::knowledge::ticket_panel(state, u, t.id, used_script, lang).await?;
+    let need = if t.ticket_type == TicketType::Need { Some(need_ctx(state, u, t, &kept, lang).await?) } else { None };
     let title = format!("{} · {}", t.number, t.subject);
     let ctx = context! { ..page_ctx(u, lang, "tickets", &title), ..context! {
         kb => kb,
+        need => need,
         flash => flash(raw, lang),
         tk => context! {
             id => t.id, number => t.number, subject => t.subject, description => t.description,
@@ -422,6 +463,100 @@ async fn render_view(
         error => kept.error, err => kept.field_errors, kept_body => kept.body, kept_kind => kept.kind, kept_form => kept.form,
     }};
     render(state, "tickets/view.html", ctx)
+}
+
+/// The need section of a need ticket: its record, the form to move it
+/// along (the statuses it may go to, the departments), and "customer told".
+async fn need_ctx(state: &AppState, u: &PageUser, t: &Ticket, kept: &Kept, lang: Lang) -> AppResult<Value> {
+    let id = t.id;
+    let (record, groups) =
+        state.db.read(move |c| Ok((guanxi_store::needs::get(c, id)?, users::list_groups(c)?))).await?;
+    let status = record.as_ref().map_or(NeedStatus::Submitted, |r| r.status);
+    let keep = |k: &str| kept.need.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let r = record.as_ref();
+    let value = |k: &str, stored: Option<String>| keep(k).or(stored).unwrap_or_default();
+    // The statuses offered: the current one (edit the rest) while open, then where it may go.
+    let mut next: Vec<NeedStatus> =
+        NeedStatus::ALL.iter().copied().filter(|s| need_flow::allowed(status, *s)).collect();
+    if !status.is_outcome() {
+        next.insert(0, status);
+    }
+    let chosen = keep("status").unwrap_or_else(|| status.code().to_string());
+    let dep = value("department_id", r.and_then(|r| r.department_id).map(|d| d.to_string()));
+    let outcome = r.and_then(|r| {
+        need_flow::outcome_text(r.status, r.planned_version.as_deref(), r.planned_date, r.decline_reason.as_deref())
+    });
+    let staff = u.user.role.can_create_tickets();
+    Ok(context! {
+        status => status.code(), status_label => status.label(lang), outcome_reached => status.is_outcome(),
+        department => r.and_then(|r| r.department_name.clone()),
+        planned_version => r.and_then(|r| r.planned_version.clone()),
+        planned_date => r.and_then(|r| r.planned_date).map(|d| d.to_string()),
+        decline_reason => r.and_then(|r| r.decline_reason.clone()),
+        submitted => r.map(|r| local(r.submitted_at, state)),
+        outcome_at => r.and_then(|r| r.outcome_at).map(|x| local(x, state)),
+        told_at => r.and_then(|r| r.customer_told_at).map(|x| local(x, state)),
+        told_message => r.and_then(|r| r.told_outreach_id),
+        outcome_text => outcome,
+        can_edit => staff && !status.is_outcome(),
+        can_tell => staff && status.is_outcome() && r.is_some_and(|r| r.customer_told_at.is_none()),
+        statuses => next.iter().map(|s| context! { value => s.code(), label => s.label(lang), selected => s.code() == chosen }).collect::<Vec<_>>(),
+        departments => groups.iter().map(|g| context! {
+            value => g.id.to_string(), label => g.name, kind => g.kind.label(lang), selected => g.id.to_string() == dep,
+        }).collect::<Vec<_>>(),
+        f_version => value("planned_version", r.and_then(|r| r.planned_version.clone())),
+        f_date => value("planned_date", r.and_then(|r| r.planned_date).map(|d| d.to_string())),
+        f_reason => value("decline_reason", r.and_then(|r| r.decline_reason.clone())),
+        notify => keep("notify").is_some() || kept.form != "need_told",
+    })
+}
+
+/// The need form of the ticket page: status, department, plan, reason.
+async fn need_update(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    u: PageUser,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> AppResult<Response> {
+    let pairs = form_pairs(&body)?;
+    u.check_csrf(form_get(&pairs, "_csrf"))?;
+    let field = |k: &str| form_get(&pairs, k).map(str::to_string);
+    let input = crate::api::needs::NeedInput {
+        status: field("status"),
+        department_id: field("department_id"),
+        planned_version: field("planned_version"),
+        planned_date: field("planned_date"),
+        decline_reason: field("decline_reason"),
+    };
+    match crate::api::needs::update(&state, &u.user, id, input).await {
+        Ok(_) => Ok(back(id, "need")),
+        Err(e) => {
+            let need = pairs.into_iter().filter(|(k, _)| k != "_csrf").collect();
+            refused(&state, lang, &u, id, e, Kept { form: "need", need, ..Kept::default() }).await
+        }
+    }
+}
+
+/// "Customer told" on the ticket page, by default telling them through
+/// the outbox (the `notify` box).
+async fn need_told(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    u: PageUser,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> AppResult<Response> {
+    let pairs = form_pairs(&body)?;
+    u.check_csrf(form_get(&pairs, "_csrf"))?;
+    let notify = form_get(&pairs, "notify").is_some_and(|v| v == "1" || v == "on" || v == "true");
+    match crate::service::needs::tell(&state, &u.user, id, notify).await {
+        Ok(r) => Ok(back(id, if r.told_outreach_id.is_some() { "notified" } else { "told" })),
+        Err(e) => {
+            let need = if notify { vec![("notify".to_string(), "1".to_string())] } else { Vec::new() };
+            refused(&state, lang, &u, id, e, Kept { form: "need_told", need, ..Kept::default() }).await
+        }
+    }
 }
 
 async fn view(

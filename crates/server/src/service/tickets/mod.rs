@@ -481,6 +481,15 @@ fn insert_planned(
     if plan.repeat_of.is_some() {
         record(c, &t, now, None, "repeat_inquiry", &serde_json::json!({"repeat_of": plan.repeat_of}), None, None)?;
     }
+    if t.ticket_type == guanxi_domain::ticket::TicketType::Need {
+        // The need record starts with the ticket, routed to the category's department.
+        let dep = guanxi_store::needs::department_for(c, t.category)?;
+        let n = guanxi_store::needs::submit(c, id, dep, now)?;
+        if let Some(dep) = dep {
+            let detail = serde_json::json!({"department_id": dep, "department_name": n.department_name});
+            store::add_event(c, id, now, None, "need_routed", &detail.to_string())?;
+        }
+    }
     sync_sla_job(c, &t, None, now)?;
     Ok(t)
 }
