@@ -18,8 +18,10 @@ pub const SCENARIOS: &[&str] = &[
     "customer-360",
     "ticket-create",
     "ticket-queue",
+    "complaint-register",
     "report-monthly",
     "report-monitoring",
+    "dashboard",
 ];
 
 /// Knowledge-base scenarios (SPEC K1), run when named: they need the
@@ -45,7 +47,9 @@ const KB_QUERIES: &[&str] = &[
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    pub url: String,
+    /// One server, or several instances behind one database: connection
+    /// `i` talks to `urls[i % urls.len()]` (a tiny round robin).
+    pub urls: Vec<String>,
     pub scenarios: Vec<String>,
     pub duration: Duration,
     pub connections: usize,
@@ -54,9 +58,10 @@ pub struct RunOptions {
     pub seed: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ScenarioResult {
     pub scenario: String,
+    pub connections: usize,
     pub requests: usize,
     pub errors: usize,
     pub requests_per_sec: f64,
@@ -118,6 +123,8 @@ fn path_for(scenario: &str, rng: &mut Mix, customers: u64) -> String {
             let m = last_month();
             format!("/reports/monitoring?by=month&from={m}&to={}", m.last_of_month())
         }
+        // The supervisors' dashboard (SPEC R2) over its default range.
+        "dashboard" => "/reports".into(),
         _ => format!("/customers/{}", 1 + rng.below(customers.max(1))),
     }
 }
@@ -133,7 +140,7 @@ fn last_month() -> jiff::civil::Date {
 
 /// Scenarios that request a page (with the session cookie), not the API.
 fn is_page(scenario: &str) -> bool {
-    matches!(scenario, "customer-360" | "report-monthly" | "report-monitoring")
+    matches!(scenario, "customer-360" | "report-monthly" | "report-monitoring" | "dashboard")
 }
 
 fn percentile(sorted: &[u64], p: f64) -> f64 {
@@ -148,7 +155,8 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 }
 
 pub async fn run(opts: &RunOptions) -> anyhow::Result<Vec<ScenarioResult>> {
-    let base = opts.url.trim_end_matches('/').to_string();
+    let bases: Vec<String> = opts.urls.iter().map(|u| u.trim_end_matches('/').to_string()).collect();
+    let base = bases.first().context("no server URL")?.clone();
     let api = reqwest::Client::builder().pool_max_idle_per_host(opts.connections).build()?;
     let token: serde_json::Value = api
         .post(format!("{base}/api/v1/auth/token"))
@@ -170,6 +178,8 @@ pub async fn run(opts: &RunOptions) -> anyhow::Result<Vec<ScenarioResult>> {
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(opts.connections)
         .build()?;
+    // Every instance shares the database, so one login serves them all;
+    // the cookie store keys cookies by host, not port.
     pages
         .post(format!("{base}/login"))
         .form(&[("email", opts.email.as_str()), ("password", opts.password.as_str()), ("next", "/")])
@@ -189,8 +199,9 @@ pub async fn run(opts: &RunOptions) -> anyhow::Result<Vec<ScenarioResult>> {
         let started = Instant::now();
         let mut tasks = Vec::new();
         for conn in 0..opts.connections {
-            let (api, pages, base, token, scenario, agents) =
-                (api.clone(), pages.clone(), base.clone(), token.clone(), Arc::new(scenario.clone()), agents.clone());
+            let base = bases[conn % bases.len()].clone();
+            let (api, pages, token, scenario, agents) =
+                (api.clone(), pages.clone(), token.clone(), Arc::new(scenario.clone()), agents.clone());
             let mut rng = Mix(opts.seed ^ ((conn as u64) << 32));
             tasks.push(tokio::spawn(async move {
                 let mut lat = Vec::new();
@@ -225,22 +236,27 @@ pub async fn run(opts: &RunOptions) -> anyhow::Result<Vec<ScenarioResult>> {
             all.extend(lat);
             errors += e;
         }
-        let secs = started.elapsed().as_secs_f64();
-        all.sort_unstable();
-        #[allow(clippy::cast_precision_loss)]
-        let rps = all.len() as f64 / secs.max(1e-9);
-        results.push(ScenarioResult {
-            scenario: scenario.clone(),
-            requests: all.len(),
-            errors,
-            requests_per_sec: rps,
-            p50_ms: percentile(&all, 0.50),
-            p90_ms: percentile(&all, 0.90),
-            p99_ms: percentile(&all, 0.99),
-            max_ms: percentile(&all, 1.0),
-        });
+        results.push(summarise(scenario, opts.connections, all, errors, started.elapsed().as_secs_f64()));
     }
     Ok(results)
+}
+
+/// A scenario's figures from its latencies (µs).
+pub fn summarise(scenario: &str, connections: usize, mut all: Vec<u64>, errors: usize, secs: f64) -> ScenarioResult {
+    all.sort_unstable();
+    #[allow(clippy::cast_precision_loss)]
+    let rps = all.len() as f64 / secs.max(1e-9);
+    ScenarioResult {
+        scenario: scenario.to_string(),
+        connections,
+        requests: all.len(),
+        errors,
+        requests_per_sec: rps,
+        p50_ms: percentile(&all, 0.50),
+        p90_ms: percentile(&all, 0.90),
+        p99_ms: percentile(&all, 0.99),
+        max_ms: percentile(&all, 1.0),
+    }
 }
 
 pub fn print_table(results: &[ScenarioResult]) {

@@ -2,7 +2,8 @@
 //! `ticket-create` posts new tickets over the API as the benchmark
 //! supervisor (routing then picks the least-loaded bench agent), and
 //! `ticket-queue` reads an agent's 我的工单 (the 25 nearest SLA deadlines)
-//! as each of the bench agents in turn. `bench run` calls [`request`] for
+//! as each of the bench agents in turn; `complaint-register` registers a
+//! complaint over the API as the supervisor. `bench run` calls [`request`] for
 //! every request of these scenarios.
 
 use anyhow::Context as _;
@@ -16,6 +17,16 @@ const SUBJECTS: &[&str] =
 const TYPES: &[&str] = &["consultation", "complaint", "suggestion", "feedback", "need"];
 const CHANNELS: &[&str] = &["phone", "online_chat", "email", "wechat"];
 const CATEGORIES: &[&str] = &["product", "service", "communication", "logistics", "other"];
+/// Complaints as customers word them (graded for emotion, compared for batches).
+const COMPLAINTS: &[(&str, &str)] = &[
+    ("收到的商品外包装破损", "收到的货外包装破了，里面的零件也有划痕，希望尽快给个说法。"),
+    ("快递一周还没送到", "下单一周了快递还没到，客服电话一直打不通，太失望了！"),
+    ("退款迟迟不到账", "申请退款已经十天了还没到账，每次问都说在处理，请给个明确时间。"),
+    ("安装师傅态度差", "上门安装的师傅迟到两个小时，态度还很差，要求道歉。"),
+    ("发票开错多次", "发票抬头第三次开错了，耽误我们报销，非常不满意。"),
+    ("设备使用三天就坏了", "新买的设备用了三天就无法开机，要求换货并赔偿损失。"),
+];
+const DEMANDS: &[&str] = &["refund", "exchange", "repair", "apology", "compensation", "other"];
 
 fn pick<'a>(rng: &mut Mix, xs: &[&'a str]) -> &'a str {
     xs[usize::try_from(rng.below(xs.len() as u64)).unwrap_or(0)]
@@ -57,6 +68,17 @@ pub fn request(
                 "description": "客户来电反映的问题，已记录，待处理。",
             });
             Some(api.post(format!("{base}/api/v1/tickets")).bearer_auth(token).json(&body))
+        }
+        // 投诉登记 (SPEC P1): a complaint and its ticket, graded, checked for
+        // a batch of similar complaints, deadlines armed.
+        "complaint-register" => {
+            let (subject, words) = COMPLAINTS[usize::try_from(rng.below(COMPLAINTS.len() as u64)).unwrap_or(0)];
+            let body = serde_json::json!({
+                "customer_id": 1 + rng.below(customers.max(1)), "channel": pick(rng, CHANNELS),
+                "category": pick(rng, CATEGORIES), "demand_type": pick(rng, DEMANDS),
+                "subject": subject, "description": words,
+            });
+            Some(api.post(format!("{base}/api/v1/complaints")).bearer_auth(token).json(&body))
         }
         "ticket-queue" => {
             let agent = agents.get(usize::try_from(rng.below(agents.len() as u64)).unwrap_or(0))?;

@@ -3,6 +3,7 @@
 
 mod analyze;
 mod bench;
+mod bench_all;
 mod bench_tickets;
 mod transfer;
 
@@ -178,10 +179,37 @@ enum BenchAction {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Every figure of BENCHMARKS.md in one command: generates the data set
+    /// (unless DATA_DIR holds one of this scale), times the offline jobs
+    /// (recompute, maintenance plans, import), measures the storage floor,
+    /// starts `guanxi serve` on free ports, runs every scenario with the
+    /// connections BENCHMARKS.md uses and reports the server's peak RSS.
+    All {
+        #[arg(long, default_value_t = 0.01)]
+        scale: f64,
+        /// Delete the data set (one `bench all` made) and generate it again.
+        #[arg(long)]
+        fresh: bool,
+        /// Seconds per scenario.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        /// Run against PostgreSQL (an empty database the first time);
+        /// the data directory keeps the data key and the run's logs.
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Server instances behind the one database (round robin).
+        #[arg(long, default_value_t = 1)]
+        instances: usize,
+        /// Also write the report as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// Drives a running server over HTTP and reports throughput and latency.
     Run {
+        /// The server; repeat for several instances behind one database
+        /// (connections are spread over them round robin).
         #[arg(long, default_value = "http://127.0.0.1:8080")]
-        url: String,
+        url: Vec<String>,
         /// Comma-separated scenarios (default: all).
         #[arg(long, value_delimiter = ',')]
         scenario: Vec<String>,
@@ -398,7 +426,7 @@ async fn main() -> anyhow::Result<()> {
                 );
             }
             let opts = bench::RunOptions {
-                url,
+                urls: url,
                 scenarios,
                 duration: std::time::Duration::from_secs(duration.max(1)),
                 connections: connections.max(1),
@@ -413,6 +441,29 @@ async fn main() -> anyhow::Result<()> {
             }
             if results.iter().any(|r| r.errors > 0) {
                 anyhow::bail!("some requests failed");
+            }
+            Ok(())
+        }
+        Command::Bench { action: BenchAction::All { scale, fresh, duration, database_url, instances, json } } => {
+            if !(scale > 0.0 && scale <= 10.0) {
+                anyhow::bail!("--scale must be between 0 and 10");
+            }
+            let data_dir = cli.data_dir.clone().context("bench all needs --data-dir (its data set lives there)")?;
+            let opts = bench_all::AllOptions {
+                scale,
+                data_dir,
+                fresh,
+                duration: std::time::Duration::from_secs(duration.max(1)),
+                database_url,
+                instances: instances.max(1),
+                json,
+            };
+            let report = bench_all::run(&opts).await?;
+            if let Some(path) = &opts.json {
+                bench_all::write_json(&report, path)?;
+            }
+            if !bench_all::clean(&report) {
+                anyhow::bail!("some scenarios had errors");
             }
             Ok(())
         }

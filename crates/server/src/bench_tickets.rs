@@ -249,3 +249,132 @@ pub async fn generate_tickets(
     state.db.write(move |c| settings::set(c, "bench_tickets", &marker, now)).await?;
     Ok(done)
 }
+
+/// The storage floor of the benchmark (issue 11): the rows one ticket
+/// creation writes — the ticket, the agent's load, the history row, the
+/// audit entry, the timeline entry and the SLA job — inserted in one write
+/// transaction through the same writer (and group commit) a request uses,
+/// from the bench process itself: no HTTP, no sign-in, no validation, no
+/// routing or repeat-inquiry reads. `guanxi bench all` runs it against the
+/// data set before it starts the server; `ticket-create` and
+/// `complaint-register` are printed as ratios to it.
+pub struct StorageFloor {
+    team: i64,
+    agents: Vec<i64>,
+    customers: i64,
+    /// Numbers of floor tickets: `BF` + a run stamp + a sequence, unique
+    /// across runs.
+    stamp: i64,
+    reason: RoutingReason,
+}
+
+impl StorageFloor {
+    pub async fn prepare(state: &AppState) -> anyhow::Result<Self> {
+        let (customers, agents, team) = state
+            .db
+            .read(|c| {
+                let n = guanxi_store::segments::max_customer_id(c)?;
+                let agents: Vec<i64> = users::list(c)?
+                    .into_iter()
+                    .filter(|u| u.email.starts_with("agent") && u.email.ends_with("@bench.guanxi.cn"))
+                    .map(|u| u.id)
+                    .collect();
+                Ok((n, agents, routing::group_by_name(c, BENCH_TEAM)?))
+            })
+            .await?;
+        let team = team.filter(|_| customers > 0 && !agents.is_empty());
+        let team =
+            team.ok_or_else(|| anyhow::anyhow!("generate the benchmark data set first (guanxi bench generate)"))?;
+        let reason = RoutingReason {
+            group_by: GroupBy::Default,
+            group: Some(BENCH_TEAM.into()),
+            skill: None,
+            assignee_by: AssigneeBy::LeastLoaded { load: 0, candidates: agents.len() },
+            raised: None,
+            tier_schedule: None,
+            tier: None,
+        };
+        Ok(Self { team, agents, customers, stamp: state.clock.now().as_second() % 1_000_000, reason })
+    }
+
+    /// Writes the rows of one ticket creation (`seq` numbers it).
+    pub async fn insert_one(&self, state: &AppState, seq: u64) -> anyhow::Result<()> {
+        let now = state.clock.now();
+        let policy = SlaPolicy::default();
+        let cal = BusinessCalendar::new(WeeklySchedule::standard(), [], state.config.time_zone.clone());
+        let f = SlaFacts {
+            channel: Channel::Phone,
+            ticket_type: TicketType::Consultation,
+            priority: Priority::Normal,
+            tier: None,
+        };
+        let mut clocks = SlaClocks::default();
+        for k in [ClockKind::FirstResponse, ClockKind::Resolution] {
+            clocks.start(k, policy.target(k, &f), policy.warn_percent, now, &cal);
+        }
+        let number = format!("BF{:06}{seq:09}", self.stamp);
+        let n = i64::try_from(seq).unwrap_or(0);
+        let agent = self.agents[usize::try_from(seq).unwrap_or(0) % self.agents.len()];
+        let customer = 1 + n.rem_euclid(self.customers);
+        let (team, reason) = (self.team, self.reason.clone());
+        state
+            .db
+            .write(move |c| {
+                let t = NewTicket {
+                    number: &number,
+                    ticket_type: TicketType::Consultation,
+                    channel: Channel::Phone,
+                    category: Category::Service,
+                    priority: Priority::Normal,
+                    status: Status::New,
+                    customer_id: customer,
+                    subject: "快递显示已签收但未收到货",
+                    description: "客户来电反映的问题，已记录，待处理。",
+                    group_id: Some(team),
+                    assignee_id: Some(agent),
+                    schedule_code: "default",
+                    routing: &reason,
+                    repeat_of: None,
+                    sla: &clocks,
+                    external_id: None,
+                    created_by: None,
+                    received_at: now,
+                    now,
+                };
+                let id = store::insert(c, &t)?;
+                routing::add_load(c, agent, 1, now)?;
+                let detail = "{\"priority\":\"normal\"}".to_string();
+                store::add_event(c, id, now, None, "created", &detail)?;
+                guanxi_store::audit::record(
+                    c,
+                    now,
+                    &guanxi_store::audit::AuditEntry {
+                        actor_id: None,
+                        action: "created",
+                        entity: "ticket",
+                        entity_id: Some(id),
+                        detail: format!("{number} {detail}"),
+                        ip: None,
+                    },
+                )?;
+                timeline::append(
+                    c,
+                    &NewEntry {
+                        customer_id: customer,
+                        at: now,
+                        kind: kind::TICKET,
+                        ref_id: Some(id),
+                        title: "ticket.created".into(),
+                        body: Some(format!("{number} 快递显示已签收但未收到货")),
+                        actor_id: None,
+                    },
+                )?;
+                if let Some(at) = clocks.next_event() {
+                    jobs::schedule_many(c, SLA_JOB, &[(id.to_string(), at)], now)?;
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(())
+    }
+}
