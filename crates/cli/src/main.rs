@@ -149,7 +149,9 @@ enum MaintenanceAction {
 #[derive(Debug, Subcommand)]
 enum BenchAction {
     /// Writes the deterministic benchmark data set into an empty database
-    /// (scale 1: 1,000,000 customers, 2,000,000 contacts, 20,000,000 orders).
+    /// (scale 1: 1,000,000 customers, 2,000,000 contacts, 20,000,000 orders,
+    /// 5,000,000 communication records, 2,000,000 tickets of which 200,000
+    /// complaints, 100,000 knowledge-base articles).
     Generate {
         #[arg(long, default_value_t = 0.01)]
         scale: f64,
@@ -228,15 +230,29 @@ enum BenchAction {
     },
 }
 
-async fn generate_tickets(state: &guanxi_server::state::AppState, count: usize, seed: u64) -> anyhow::Result<()> {
+async fn generate_tickets(
+    state: &guanxi_server::state::AppState,
+    count: usize,
+    seed: u64,
+) -> anyhow::Result<(usize, usize)> {
     let started = std::time::Instant::now();
     let bar = indicatif::ProgressBar::new(count as u64);
-    let n =
+    let (n, complaints) =
         guanxi_server::bench_tickets::generate_tickets(state, count, seed, &|done, _| bar.set_position(done as u64))
             .await?;
     bar.finish_and_clear();
-    println!("Generated {n} tickets in {:.1} s.", started.elapsed().as_secs_f64());
-    Ok(())
+    println!("Generated {n} tickets ({complaints} with a complaint) in {:.1} s.", started.elapsed().as_secs_f64());
+    Ok((n, complaints))
+}
+
+async fn generate_articles(state: &guanxi_server::state::AppState, count: usize, seed: u64) -> anyhow::Result<usize> {
+    let started = std::time::Instant::now();
+    let bar = indicatif::ProgressBar::new(count as u64);
+    let n = guanxi_server::bench_kb::generate_articles(state, count, seed, &|done, _| bar.set_position(done as u64))
+        .await?;
+    bar.finish_and_clear();
+    println!("Generated {n} articles in {:.1} s.", started.elapsed().as_secs_f64());
+    Ok(n)
 }
 
 fn load_config(cli: &Cli) -> anyhow::Result<Config> {
@@ -328,34 +344,42 @@ async fn main() -> anyhow::Result<()> {
             let plan = guanxi_server::bench_data::BenchScale::from_scale(scale);
             let started = std::time::Instant::now();
             let bar = indicatif::ProgressBar::new(plan.customers as u64);
-            let (n, orders) =
+            let made =
                 guanxi_server::bench_data::generate(&state, &plan, &|done, _| bar.set_position(done as u64)).await?;
             bar.finish_and_clear();
             println!(
-                "Generated {n} customers, {} contacts, {} orders in {:.1} s.",
-                n * plan.contacts_per_customer,
-                orders,
+                "Generated {} customers, {} contacts, {} orders, {} communication records in {:.1} s.",
+                made.customers,
+                made.customers * plan.contacts_per_customer,
+                made.orders,
+                made.communications,
                 started.elapsed().as_secs_f64()
             );
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let tickets = (guanxi_server::bench_tickets::TICKETS_PER_SCALE * scale).round() as usize;
-            generate_tickets(&state, tickets.max(1), plan.seed).await
+            let per = |n: f64| {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let n = (n * scale).round() as usize;
+                n.max(1)
+            };
+            let (tickets, complaints) =
+                generate_tickets(&state, per(guanxi_server::bench_tickets::TICKETS_PER_SCALE), plan.seed).await?;
+            let articles =
+                generate_articles(&state, per(guanxi_server::bench_kb::ARTICLES_PER_SCALE), plan.seed).await?;
+            println!(
+                "Generated the data set of scale {scale} in {:.1} s: {} customers, {} orders, {} communication records, {tickets} tickets, {complaints} complaints, {articles} articles.",
+                started.elapsed().as_secs_f64(),
+                made.customers,
+                made.orders,
+                made.communications
+            );
+            Ok(())
         }
         Command::Bench { action: BenchAction::Tickets { count, seed } } => {
             let state = guanxi_server::prepare(config, Arc::new(SystemClock)).await?;
-            generate_tickets(&state, count, seed).await
+            generate_tickets(&state, count, seed).await.map(|_| ())
         }
         Command::Bench { action: BenchAction::Articles { count, seed } } => {
             let state = guanxi_server::prepare(config, Arc::new(SystemClock)).await?;
-            let started = std::time::Instant::now();
-            let bar = indicatif::ProgressBar::new(count as u64);
-            let n = guanxi_server::bench_kb::generate_articles(&state, count, seed, &|done, _| {
-                bar.set_position(done as u64)
-            })
-            .await?;
-            bar.finish_and_clear();
-            println!("Generated {n} articles in {:.1} s.", started.elapsed().as_secs_f64());
-            Ok(())
+            generate_articles(&state, count, seed).await.map(|_| ())
         }
         Command::Bench { action: BenchAction::ImportFile { rows, out } } => {
             let file = std::fs::File::create(&out).with_context(|| format!("cannot create {}", out.display()))?;

@@ -92,6 +92,15 @@ fn bench_all_runs_every_scenario_on_sqlite() {
     let report = bench_all(&dir, SCALE, &[]);
     assert_eq!(report["database"], "sqlite");
     assert_clean(&report);
+    // The data set of scale 0.01: every kind of row of issue 11 in proportion.
+    let said = report["jobs"][0]["said"].as_str().unwrap();
+    let count = |what: &str| -> u64 {
+        let before = said.split(&format!(" {what}")).next().unwrap();
+        before.rsplit(' ').next().unwrap().parse().unwrap_or_else(|_| panic!("{what} in {said}"))
+    };
+    assert_eq!((count("customers"), count("tickets"), count("articles")), (10_000, 20_000, 1_000), "{said}");
+    assert!((40_000..60_000).contains(&count("communication records")), "{said}");
+    assert!((1_500..2_500).contains(&count("complaints")), "{said}");
     // The data set is kept: a second run skips the generation, and a data
     // directory of another scale is refused.
     assert_eq!(std::fs::read_to_string(dir.join("data/bench-scale.txt")).unwrap(), SCALE);

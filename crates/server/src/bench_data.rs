@@ -9,7 +9,7 @@ use guanxi_domain::order::{OrderDraft, OrderInput};
 use guanxi_domain::user::{UserDraft, UserInput};
 use guanxi_store::contacts::SealedContact;
 use guanxi_store::timeline::{self, NewEntry, kind};
-use guanxi_store::{contacts, customers, orders, settings, users};
+use guanxi_store::{communications, contacts, customers, orders, settings, users};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -20,6 +20,8 @@ pub struct BenchScale {
     pub customers: usize,
     pub contacts_per_customer: usize,
     pub orders_per_customer: usize,
+    /// Mean communication records a customer (0–2 × this, uniformly).
+    pub communications_per_customer: usize,
     pub seed: u64,
 }
 
@@ -32,7 +34,7 @@ impl BenchScale {
         let customers = ((1_000_000.0 * scale).round() as usize).max(10);
         // A mean parameter of 22 gives about 20.1 orders a customer (dropout
         // and the cap take some): 20,000,000 orders at scale 1.
-        Self { customers, contacts_per_customer: 2, orders_per_customer: 22, seed: 42 }
+        Self { customers, contacts_per_customer: 2, orders_per_customer: 22, communications_per_customer: 5, seed: 42 }
     }
 }
 
@@ -113,17 +115,67 @@ pub fn write_import_file(out: &mut impl std::io::Write, rows: usize, seed: u64) 
     Ok(())
 }
 
+const PURPOSES: &[&str] =
+    &["售后回访", "续约沟通", "需求调研", "投诉跟进", "新品推荐", "账期确认", "节日问候", "培训安排"];
+const SUBJECTS_OF_TALK: &[&str] = &[
+    "本季度订单交付情况",
+    "设备运行状况",
+    "明年的采购计划",
+    "上次反馈的发票问题",
+    "新版系统的使用体验",
+    "合同续签条款",
+];
+const OUTCOMES: &[&str] = &[
+    "客户表示满意，暂无新的需求",
+    "客户希望下周安排技术人员上门",
+    "已约定月底前再次沟通",
+    "客户对价格有顾虑，需要主管审批优惠",
+    "客户提出两条改进建议，已记录",
+    "联系人已更换，已更新联系方式",
+];
+
+/// One communication record of a bench customer (SPEC C5).
+struct BenchTalk {
+    at: jiff::Timestamp,
+    channel: &'static str,
+    direction: &'static str,
+    purpose: &'static str,
+    summary: String,
+    result: Option<&'static str>,
+    satisfaction: Option<i64>,
+}
+
+fn talk(rng: &mut StdRng, now: jiff::Timestamp) -> BenchTalk {
+    BenchTalk {
+        at: now - jiff::SignedDuration::from_mins(rng.random_range(60..730 * 24 * 60)),
+        channel: pick(rng, &["phone", "wechat", "wecom", "email", "visit"]),
+        direction: if rng.random_bool(0.7) { "outbound" } else { "inbound" },
+        purpose: pick(rng, PURPOSES),
+        summary: format!("与客户沟通{}，{}。", pick(rng, SUBJECTS_OF_TALK), pick(rng, OUTCOMES)),
+        result: rng.random_bool(0.5).then(|| pick(rng, &["已解决", "待跟进", "已转交"])),
+        satisfaction: rng.random_bool(0.4).then(|| rng.random_range(3..=5)),
+    }
+}
+
 fn mobile(rng: &mut StdRng) -> String {
     format!("1{}{:09}", rng.random_range(3..=9), rng.random_range(0..1_000_000_000u32))
 }
 
+/// What [`generate`] wrote.
+#[derive(Debug, Clone, Copy)]
+pub struct Generated {
+    pub customers: usize,
+    pub orders: usize,
+    pub communications: usize,
+}
+
 /// Generates the data set into an empty database; `progress(done, total)`
-/// is called after each batch. Returns the number of customers written.
+/// is called after each batch.
 pub async fn generate(
     state: &AppState,
     scale: &BenchScale,
     progress: &(dyn Fn(usize, usize) + Sync),
-) -> anyhow::Result<(usize, usize)> {
+) -> anyhow::Result<Generated> {
     if state.db.read(|c| settings::get(c, "bench_generated")).await?.is_some() {
         anyhow::bail!("this database already holds a benchmark data set");
     }
@@ -157,7 +209,11 @@ pub async fn generate(
         }
     }
     let mut rng = StdRng::seed_from_u64(scale.seed);
+    // Communication records from their own generator: customers, contacts
+    // and orders stay those of the data set before they were added.
+    let mut trng = StdRng::seed_from_u64(scale.seed ^ 0x7461_6c6b);
     let mut orders_written = 0usize;
+    let mut talks_written = 0usize;
     let mut done = 0;
     let mut in_flight: Option<tokio::task::JoinHandle<guanxi_store::Result<()>>> = None;
     while done < scale.customers {
@@ -214,7 +270,11 @@ pub async fn generate(
                 order_drafts.push(OrderDraft::parse(&oi, today).map_err(|e| anyhow::anyhow!("{e}"))?);
             }
             orders_written += order_drafts.len();
-            batch.push((draft, phone, people, order_drafts));
+            let talks: Vec<BenchTalk> = (0..trng.random_range(0..=2 * scale.communications_per_customer))
+                .map(|_| talk(&mut trng, now))
+                .collect();
+            talks_written += talks.len();
+            batch.push((draft, phone, people, order_drafts, talks));
         }
         // This batch is written while the next one is built and sealed.
         if let Some(write) = in_flight.take() {
@@ -227,14 +287,26 @@ pub async fn generate(
                 // The bulk paths an import uses: a few multi-row statements per batch.
                 let new: Vec<customers::NewCustomer<'_>> = batch
                     .iter()
-                    .map(|(draft, phone, _, _)| customers::NewCustomer { draft, phone, email: &None })
+                    .map(|(draft, phone, _, _, _)| customers::NewCustomer { draft, phone, email: &None })
                     .collect();
                 let made = customers::insert_many(c, &new, None, now)?;
                 let mut people = Vec::new();
                 let mut orders_of = Vec::new();
-                for ((id, _), (_, _, ps, os)) in made.iter().zip(&batch) {
+                let mut talks = Vec::new();
+                for ((id, _), (draft, _, ps, os, ts)) in made.iter().zip(&batch) {
                     people.extend(ps.iter().map(|(cd, sealed)| (*id, cd, sealed)));
                     orders_of.extend(os.iter().map(|od| (*id, od)));
+                    talks.extend(ts.iter().map(|t| communications::NewCommunication {
+                        customer_id: *id,
+                        occurred_at: t.at,
+                        channel: t.channel,
+                        direction: t.direction,
+                        purpose: t.purpose,
+                        summary: t.summary.clone(),
+                        result: t.result,
+                        owner_id: draft.owner_id,
+                        satisfaction: t.satisfaction,
+                    }));
                 }
                 contacts::insert_many(c, &people, now)?;
                 let order_ids = orders::insert_many(c, &orders_of, now)?;
@@ -258,6 +330,23 @@ pub async fn generate(
                     })
                     .collect();
                 timeline::append_many(c, &entries)?;
+                // Communication records, each with its timeline entry as
+                // recording one in the app writes.
+                let talk_ids = communications::insert_many(c, &talks, now)?;
+                let entries: Vec<NewEntry<'_>> = talks
+                    .iter()
+                    .zip(talk_ids)
+                    .map(|(t, id)| NewEntry {
+                        customer_id: t.customer_id,
+                        at: t.occurred_at,
+                        kind: kind::COMMUNICATION,
+                        ref_id: Some(id),
+                        title: format!("communication.{}", t.channel),
+                        body: Some(format!("{}：{}", t.purpose, t.summary)),
+                        actor_id: None,
+                    })
+                    .collect();
+                timeline::append_many(c, &entries)?;
                 Ok(())
             })
             .await
@@ -270,5 +359,5 @@ pub async fn generate(
     progress(done, scale.customers);
     let marker = format!("customers={}", scale.customers);
     state.db.write(move |c| settings::set(c, "bench_generated", &marker, now)).await?;
-    Ok((done, orders_written))
+    Ok(Generated { customers: done, orders: orders_written, communications: talks_written })
 }

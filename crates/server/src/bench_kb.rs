@@ -12,6 +12,8 @@ use rand::{Rng, SeedableRng};
 
 use crate::state::AppState;
 
+/// Articles per customer-scale unit: scale 1 has 100,000.
+pub const ARTICLES_PER_SCALE: f64 = 100_000.0;
 /// Articles per write transaction.
 const BATCH: usize = 1_000;
 

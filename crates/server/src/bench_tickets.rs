@@ -4,15 +4,21 @@
 //! agents' queues with running clocks and armed SLA jobs — written through
 //! the store's bulk paths. The bench agents become one team, the default
 //! group of routing, so that `bench run`'s ticket creation routes to the
-//! least-loaded of them. Used by `guanxi bench generate` and
-//! `guanxi bench tickets`.
+//! least-loaded of them. Half of the complaint-type tickets carry a
+//! complaint (SPEC P1, scale 1: about 200,000) with generated Chinese
+//! complaint text, its grading, signature and registration/solution
+//! deadlines. Used by `guanxi bench generate` and `guanxi bench tickets`.
 
 use guanxi_domain::calendar::{BusinessCalendar, WeeklySchedule};
+use guanxi_domain::complaint::grading::{self, Grading};
+use guanxi_domain::complaint::workflow::State as ComplaintState;
+use guanxi_domain::complaint::{DeadlineKind, Deadlines, DemandType, REGISTRATION_WITHIN, SOLUTION_WITHIN};
 use guanxi_domain::customer::Channel;
 use guanxi_domain::ticket::routing::{AssigneeBy, GroupBy, RoutingReason};
 use guanxi_domain::ticket::sla::{ClockKind, SlaClocks, SlaFacts, SlaPolicy};
 use guanxi_domain::ticket::{Category, Priority, Status, TicketType};
 use guanxi_domain::user::GroupKind;
+use guanxi_store::complaints::{self as complaints_store, NewComplaint};
 use guanxi_store::tickets::{self as store, NewTicket};
 use guanxi_store::timeline::{self, NewEntry, kind};
 use guanxi_store::{jobs, routing, settings, users};
@@ -29,6 +35,53 @@ pub const TICKETS_PER_SCALE: f64 = 2_000_000.0;
 /// The team the bench agents join.
 pub const BENCH_TEAM: &str = "基准客服组";
 const BATCH: usize = 2_000;
+/// What customers complain about, how they feel and what they ask for:
+/// complaint texts are one of each (10 × 8 × 6 = 480 distinct texts).
+const PROBLEMS: &[&str] = &[
+    "收到的货物外包装破损，里面的零件有划痕",
+    "快递超过一周还没送到，物流信息也不更新",
+    "退款申请十天了还没到账",
+    "上门安装的师傅迟到两个小时，态度也不好",
+    "发票抬头又开错了，耽误了报销",
+    "设备用了三天就无法开机",
+    "客服电话一直打不通，在线客服也没人回复",
+    "账单金额和合同约定的不一致",
+    "维修后同样的故障又出现了",
+    "促销时承诺的赠品一直没有发",
+];
+const FEELINGS: &[&str] = &[
+    "",
+    "非常失望，",
+    "太不负责任了！",
+    "已经是第三次反映了，",
+    "再不处理就要投诉到消协，",
+    "希望尽快给个说法，",
+    "严重影响了我们的生产，",
+    "很不满意，",
+];
+
+fn complaint_text(rng: &mut StdRng, demand: DemandType) -> String {
+    let ask = match demand {
+        DemandType::Refund => "要求全额退款",
+        DemandType::Exchange => "要求换货",
+        DemandType::Repair => "请尽快安排维修",
+        DemandType::Apology => "要求书面道歉",
+        DemandType::Compensation => "要求赔偿损失",
+        DemandType::Other => "请给出处理方案",
+    };
+    format!("{}，{}{ask}。", pick(rng, PROBLEMS), pick(rng, FEELINGS))
+}
+
+/// The complaint row of a bench ticket, made before the write.
+struct BenchComplaint {
+    number: String,
+    demand: DemandType,
+    grading: Grading,
+    signature: String,
+    deadlines: Deadlines,
+    registered: jiff::Timestamp,
+}
+
 /// One ticket in this many is still open.
 const OPEN_ONE_IN: u64 = 50;
 
@@ -50,13 +103,14 @@ fn pick<T: Copy>(rng: &mut StdRng, xs: &[T]) -> T {
 }
 
 /// Adds `count` tickets to a database that holds the benchmark customers
-/// and agents. Returns how many were written.
+/// and agents. Returns how many tickets were written, and how many of
+/// them carry a complaint.
 pub async fn generate_tickets(
     state: &AppState,
     count: usize,
     seed: u64,
     progress: &(dyn Fn(usize, usize) + Sync),
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<(usize, usize)> {
     let now = state.clock.now();
     let (customers, agents, last) = state
         .db
@@ -97,6 +151,10 @@ pub async fn generate_tickets(
         guanxi_domain::clock::local_date(now, &tz).at(0, 0, 0, 0).to_zoned(tz.clone()).map_or(now, |z| z.timestamp())
             - SignedDuration::from_mins(1);
     let mut rng = StdRng::seed_from_u64(seed ^ 0x7469_636b_6574);
+    // Complaints draw from their own generator: the tickets stay the same
+    // as before complaints were added.
+    let mut crng = StdRng::seed_from_u64(seed ^ 0x636f_6d70_6c61);
+    let mut complaints = 0usize;
     let mut done = 0;
     while done < count {
         let n = BATCH.min(count - done);
@@ -137,10 +195,38 @@ pub async fn generate_tickets(
             }
             let date = guanxi_domain::clock::local_date(received, &tz);
             let agent = agents[i % agents.len()];
+            let seq = last + 1 + i64::try_from(i).unwrap_or(0);
+            let mut priority = priority;
+            let mut description = "客户来电反映的问题，详见沟通记录。".to_string();
+            let complaint = if ticket_type == TicketType::Complaint && crng.random_bool(0.5) {
+                let demand = pick(&mut crng, DemandType::ALL);
+                description = complaint_text(&mut crng, demand);
+                let grading = grading::grade(&description, 0);
+                priority = crate::service::complaints::priority_of(grading.urgency);
+                let registered = received + SignedDuration::from_mins(crng.random_range(2..90));
+                let mut deadlines = Deadlines::default();
+                deadlines.start(DeadlineKind::Registration, received, REGISTRATION_WITHIN, &cal);
+                deadlines.meet(DeadlineKind::Registration, registered);
+                deadlines.start(DeadlineKind::Solution, received, SOLUTION_WITHIN, &cal);
+                if status == Status::Closed {
+                    deadlines.meet(DeadlineKind::Solution, resolved);
+                }
+                complaints += 1;
+                Some(BenchComplaint {
+                    number: format!("CP{}{seq:09}", date.strftime("%Y%m%d")),
+                    demand,
+                    signature: grading::signature(&description).join(" "),
+                    grading,
+                    deadlines,
+                    registered,
+                })
+            } else {
+                None
+            };
             rows.push((
                 // Past days, numbered after every ticket already there
                 // (live tickets take today's numbers from the day's counter).
-                format!("GD{}{:09}", date.strftime("%Y%m%d"), last + 1 + i64::try_from(i).unwrap_or(0)),
+                format!("GD{}{seq:09}", date.strftime("%Y%m%d")),
                 ticket_type,
                 channel,
                 category,
@@ -153,6 +239,8 @@ pub async fn generate_tickets(
                 received,
                 replied,
                 resolved,
+                description,
+                complaint,
             ));
         }
         let reason = RoutingReason {
@@ -178,7 +266,7 @@ pub async fn generate_tickets(
                         status: r.5,
                         customer_id: r.6,
                         subject: r.7,
-                        description: "客户来电反映的问题，详见沟通记录。",
+                        description: &r.13,
                         group_id: Some(team),
                         assignee_id: Some(r.8),
                         schedule_code: "default",
@@ -234,6 +322,33 @@ pub async fn generate_tickets(
                         )?;
                     }
                 }
+                let filed: Vec<_> = rows
+                    .iter()
+                    .zip(&ids)
+                    .filter_map(|(r, id)| {
+                        let p = r.14.as_ref()?;
+                        let state =
+                            if r.5 == Status::Closed { ComplaintState::Closed } else { ComplaintState::Registered };
+                        let closed = (r.5 == Status::Closed).then_some(r.12);
+                        let new = NewComplaint {
+                            ticket_id: *id,
+                            number: &p.number,
+                            customer_id: r.6,
+                            category: r.3,
+                            demand_type: p.demand,
+                            urgency: p.grading.urgency,
+                            grading: &p.grading,
+                            signature: &p.signature,
+                            batch_id: None,
+                            handler_id: Some(r.8),
+                            deadlines: &p.deadlines,
+                            received_at: r.10,
+                            now: p.registered,
+                        };
+                        Some((new, state, closed))
+                    })
+                    .collect();
+                complaints_store::insert_many(c, &filed)?;
                 store::add_events(c, &events)?;
                 store::add_messages(c, &messages)?;
                 timeline::append_many(c, &entries)?;
@@ -247,7 +362,7 @@ pub async fn generate_tickets(
     state.db.write(move |c| routing::recount_loads(c, now)).await?;
     let marker = format!("tickets={count}");
     state.db.write(move |c| settings::set(c, "bench_tickets", &marker, now)).await?;
-    Ok(done)
+    Ok((done, complaints))
 }
 
 /// The storage floor of the benchmark (issue 11): the rows one ticket

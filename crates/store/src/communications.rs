@@ -179,3 +179,48 @@ pub fn set_status(c: &mut Conn, id: i64, status: ActionStatus, now: Timestamp) -
     }
     Ok(())
 }
+
+/// A communication record of a bulk insert (the benchmark data set).
+pub struct NewCommunication<'a> {
+    pub customer_id: i64,
+    pub occurred_at: Timestamp,
+    pub channel: &'a str,
+    pub direction: &'a str,
+    pub purpose: &'a str,
+    pub summary: String,
+    pub result: Option<&'a str>,
+    pub owner_id: Option<i64>,
+    pub satisfaction: Option<i64>,
+}
+
+/// Inserts records in multi-row statements (no action items); returns
+/// their ids in input order. The customers must exist.
+pub fn insert_many(c: &mut Conn, items: &[NewCommunication<'_>], now: Timestamp) -> Result<Vec<i64>> {
+    crate::customers::check_customers_exist(c, items.iter().map(|x| x.customer_id))?;
+    let ids = crate::sql::reserve_ids(c, "communications", items.len())?;
+    let mut v: Vec<Value> = Vec::with_capacity(items.len() * 11);
+    for (m, id) in items.iter().zip(&ids) {
+        v.extend([
+            (*id).into(),
+            m.customer_id.into(),
+            m.occurred_at.into(),
+            m.channel.into(),
+            m.direction.into(),
+            m.purpose.into(),
+            m.summary.as_str().into(),
+            m.result.into(),
+            m.owner_id.into(),
+            m.satisfaction.into(),
+            now.into(),
+        ]);
+    }
+    crate::sql::insert_rows(
+        c,
+        "INSERT INTO communications (id, customer_id, occurred_at, channel, direction, purpose, summary, result,
+            owner_id, satisfaction, created_at) VALUES",
+        11,
+        v,
+        "",
+    )?;
+    Ok(ids)
+}

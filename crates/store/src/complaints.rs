@@ -487,3 +487,40 @@ pub fn notifications(c: &mut Conn, complaint_id: i64, limit: i64) -> Result<Vec<
     .map(|r| Ok(Notification { id: r.get(0)?, at: r.get(1)?, actor_id: r.get(2)?, purpose: r.get(3)?, body: r.get(4)? }))
     .collect()
 }
+
+/// Inserts complaints of existing tickets in multi-row statements (the
+/// benchmark data set): each with its state and, if closed, when.
+pub fn insert_many(c: &mut Conn, items: &[(NewComplaint<'_>, State, Option<Timestamp>)]) -> Result<()> {
+    let mut v: Vec<Value> = Vec::with_capacity(items.len() * 18);
+    for (p, state, closed_at) in items {
+        v.extend([
+            p.ticket_id.into(),
+            p.number.into(),
+            p.customer_id.into(),
+            p.category.code().into(),
+            p.demand_type.code().into(),
+            state.code().into(),
+            p.urgency.code().into(),
+            to_json(p.grading)?.into(),
+            p.signature.into(),
+            p.batch_id.into(),
+            p.handler_id.into(),
+            to_json(p.deadlines)?.into(),
+            p.deadlines.next_due().into(),
+            p.deadlines.any_late().into(),
+            p.received_at.into(),
+            p.now.into(),
+            p.now.into(),
+            (*closed_at).into(),
+        ]);
+    }
+    crate::sql::insert_rows(
+        c,
+        "INSERT INTO complaints (ticket_id, number, customer_id, category, demand_type, state, urgency, grading,
+            signature, batch_id, handler_id, deadlines, next_due_at, overdue, received_at, registered_at, updated_at,
+            closed_at) VALUES",
+        18,
+        v,
+        "",
+    )
+}
