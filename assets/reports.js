@@ -95,7 +95,9 @@
       xAxis: { type: "value", minInterval: 1, name: d.labels.needs },
       yAxis: { type: "category", data: d.needs.departments.length ? d.needs.departments : [d.labels.no_data] },
       series: d.needs.statuses.map(function (s, j) {
-        return { name: s, type: "bar", stack: "all", barMaxWidth: 28, data: d.needs.data.map(function (row) { return row[j] || null; }) };
+        // Submitted, evaluating, accepted, planned, delivered (green), declined (grey).
+        var color = [BLUE, "#13a8a8", "#8a5cd1", "#e08a00", GREEN, "#9aa3b2"][j];
+        return { name: s, type: "bar", stack: "all", barMaxWidth: 28, itemStyle: { color: color }, data: d.needs.data.map(function (row) { return row[j] || null; }) };
       })
     });
     window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });

@@ -94,6 +94,7 @@ impl Templates {
             "reports/monitoring.html",
             "reports/problems.html",
             "reports/diagnosis.html",
+            "reports/needs.html",
         );
         env.add_function("t", t);
         Ok(Self { env })
