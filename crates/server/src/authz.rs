@@ -201,6 +201,8 @@ pub const RULES: &[Rule] = &[
     r("PUT", "/api/v1/tickets/{id}/need", STAFF_ONLY, Tickets),
     r("POST", "/api/v1/tickets/{id}/need/customer-told", STAFF_ONLY, Tickets),
     r("GET", "/api/v1/reports/needs", LEADS_ONLY, All),
+    r("GET", "/api/v1/needs/departments", ADMIN_ONLY, All),
+    r("PUT", "/api/v1/needs/departments", ADMIN_ONLY, All),
     r("GET", "/api/v1/agents/me/availability", SignedIn, Own),
     r("PUT", "/api/v1/agents/me/availability", SignedIn, Own),
     r("GET", "/api/v1/ticket-settings/sla", SignedIn, All),

@@ -224,9 +224,29 @@ async fn a_need_is_routed_by_category_and_its_customer_told_once_through_the_out
             .await
             .unwrap();
         assert_eq!(routed, 1, "[{e}] the routing is in the ticket's history");
-        // The administrators' choice per category wins over the default names.
-        let choice = format!("{{\"product\": {after_sales}}}");
-        app.state.db.write(move |c| guanxi_store::settings::set(c, "need.departments", &choice, t0)).await.unwrap();
+        // The administrators' choice per category wins over the default names;
+        // an unknown category or group is refused naming it, nothing changed.
+        let routes = "/api/v1/needs/departments";
+        let (s, v) = call(&app, Method::GET, &admin, routes, None).await;
+        assert_eq!(s, 200, "[{e}] {v}");
+        assert_eq!(v[0]["category"], "product", "[{e}] {v}");
+        assert_eq!((v[0]["group_name"].as_str(), v[0]["chosen"].as_bool()), (Some("产品部"), Some(false)), "[{e}] {v}");
+        let (s, v) = call(&app, Method::PUT, &admin, routes, Some(json!({"fax": after_sales}))).await;
+        assert_eq!(s, 422, "[{e}] {v}");
+        assert!(v.to_string().contains("fax"), "[{e}] {v}");
+        let (s, v) = call(&app, Method::PUT, &admin, routes, Some(json!({"product": 999999}))).await;
+        assert_eq!(s, 422, "[{e}] {v}");
+        let (s, _) = call(&app, Method::PUT, &agent, routes, Some(json!({"product": after_sales}))).await;
+        assert_eq!(s, 403, "[{e}] administrators only");
+        let (s, v) = call(&app, Method::GET, &admin, routes, None).await;
+        assert_eq!((s, v[0]["chosen"].as_bool()), (200, Some(false)), "[{e}] nothing changed: {v}");
+        let (s, v) = call(&app, Method::PUT, &admin, routes, Some(json!({"product": after_sales}))).await;
+        assert_eq!(s, 200, "[{e}] {v}");
+        assert_eq!(
+            (v[0]["group_name"].as_str(), v[0]["chosen"].as_bool()),
+            (Some("售后服务部"), Some(true)),
+            "[{e}] {v}"
+        );
         let d = need(mailed, "product").await;
         assert_eq!(get(d).await["department_name"].as_str(), Some("售后服务部"), "[{e}]");
         let _ = product;

@@ -183,6 +183,7 @@ fn main_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(needs::get_need, needs::put_need))
         .routes(routes!(needs::customer_told))
         .routes(routes!(needs::report))
+        .routes(routes!(needs::get_departments, needs::put_departments))
         .routes(routes!(tickets::my_availability, tickets::set_availability))
         .routes(routes!(ticket_settings::sla, ticket_settings::save_sla))
         .routes(routes!(ticket_settings::rules, ticket_settings::create_rule))

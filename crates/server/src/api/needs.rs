@@ -322,3 +322,30 @@ pub async fn report(
         truncated: d.truncated,
     }))
 }
+
+/// Where new needs go, per ticket category: the group an administrator
+/// chose, else the first existing group with one of the default names
+/// (product → 产品部/研发部, service → 售后服务部, communication → 销售部,
+/// logistics → 物流部), else none (administrators).
+#[utoipa::path(get, path = "/api/v1/needs/departments", tag = "tickets", security(("bearer" = [])),
+    responses((status = 200, body = [crate::service::needs::DepartmentRoute]), (status = 403, body = Problem)))]
+pub async fn get_departments(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+) -> AppResult<Json<Vec<crate::service::needs::DepartmentRoute>>> {
+    Ok(Json(crate::service::needs::department_routes(&state, &user).await?))
+}
+
+/// Chooses the department of new needs per category: `{"product": 12,
+/// "service": null}` (null: back to the default names). Categories not
+/// named keep their choice; an unknown category or group is 422 naming it.
+#[utoipa::path(put, path = "/api/v1/needs/departments", tag = "tickets", security(("bearer" = [])),
+    request_body(content = std::collections::BTreeMap<String, Option<i64>>, description = "category → group id or null"),
+    responses((status = 200, body = [crate::service::needs::DepartmentRoute]), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn put_departments(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Json(input): Json<std::collections::BTreeMap<String, Option<i64>>>,
+) -> AppResult<Json<Vec<crate::service::needs::DepartmentRoute>>> {
+    Ok(Json(crate::service::needs::set_department_routes(&state, &user, input).await?))
+}

@@ -220,3 +220,102 @@ mod tests {
         assert_eq!(parse_period(None, Some("2026-03-01"), None, today).unwrap_err().fields(), vec!["to"]);
     }
 }
+
+/// Where new needs of one category go.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct DepartmentRoute {
+    /// product, service, communication, logistics, other.
+    pub category: String,
+    /// The group new needs go to now; null: not routed.
+    pub group_id: Option<i64>,
+    pub group_name: Option<String>,
+    /// Chosen by an administrator (else found by the default names).
+    pub chosen: bool,
+    /// The default names looked for, most fitting first.
+    pub default_names: Vec<String>,
+}
+
+fn routes_in(c: &mut guanxi_store::Conn) -> guanxi_store::Result<Vec<DepartmentRoute>> {
+    use guanxi_domain::ticket::Category;
+    let chosen: BTreeMap<String, i64> = guanxi_store::settings::get(c, need::DEPARTMENTS_SETTING)?
+        .and_then(|raw| serde_json::from_str(&raw).ok())
+        .unwrap_or_default();
+    let groups = guanxi_store::users::list_groups(c)?;
+    let mut out = Vec::new();
+    for cat in Category::ALL {
+        let id = store::department_for(c, *cat)?;
+        out.push(DepartmentRoute {
+            category: cat.code().into(),
+            group_id: id,
+            group_name: id.and_then(|id| groups.iter().find(|g| g.id == id)).map(|g| g.name.clone()),
+            chosen: id.is_some() && chosen.get(cat.code()) == id.as_ref(),
+            default_names: need::default_departments(*cat).iter().map(|s| s.to_string()).collect(),
+        });
+    }
+    Ok(out)
+}
+
+/// Where new needs go, per ticket category (administrators).
+pub async fn department_routes(state: &AppState, user: &User) -> AppResult<Vec<DepartmentRoute>> {
+    if !user.role.can_configure_service() {
+        return Err(AppError::Forbidden);
+    }
+    Ok(state.db.read(routes_in).await?)
+}
+
+/// Sets the department of new needs per category (administrators): a
+/// group id, or null to fall back to the default names. An unknown
+/// category or group is refused naming it; nothing is written then.
+pub async fn set_department_routes(
+    state: &AppState,
+    user: &User,
+    input: BTreeMap<String, Option<i64>>,
+) -> AppResult<Vec<DepartmentRoute>> {
+    use guanxi_domain::ticket::Category;
+    if !user.role.can_configure_service() {
+        return Err(AppError::Forbidden);
+    }
+    for key in input.keys() {
+        if Category::parse(key).is_err() {
+            return Err(AppError::field(key, Issue::NotAllowed));
+        }
+    }
+    let (uid, now) = (user.id, state.clock.now());
+    Ok(state
+        .db
+        .write(move |c| {
+            let mut chosen: BTreeMap<String, i64> = guanxi_store::settings::get(c, need::DEPARTMENTS_SETTING)?
+                .and_then(|raw| serde_json::from_str(&raw).ok())
+                .unwrap_or_default();
+            for (key, id) in &input {
+                match id {
+                    Some(id) => {
+                        let n: i64 = c.scalar("SELECT COUNT(*) FROM groups WHERE id = $1", guanxi_store::args![*id])?;
+                        if n == 0 {
+                            return Err(ValidationErrors::single(key, Issue::Unknown).into());
+                        }
+                        chosen.insert(key.clone(), *id);
+                    }
+                    None => {
+                        chosen.remove(key);
+                    }
+                }
+            }
+            let value = serde_json::to_string(&chosen).map_err(|e| guanxi_store::StoreError::Other(e.to_string()))?;
+            guanxi_store::settings::set(c, need::DEPARTMENTS_SETTING, &value, now)?;
+            guanxi_store::audit::record(
+                c,
+                now,
+                &guanxi_store::audit::AuditEntry {
+                    actor_id: Some(uid),
+                    action: "update",
+                    entity: "need_departments",
+                    entity_id: None,
+                    detail: value,
+                    ip: None,
+                },
+            )?;
+            routes_in(c)
+        })
+        .await?)
+}
