@@ -207,6 +207,11 @@ async fn the_needs_report_page_excel_and_api_show_the_same_numbers() {
         assert_eq!(v["total"]["total"], 7, "[{e}]");
         let months: Vec<&str> = v["by_month"].as_array().unwrap().iter().map(|m| m["key"].as_str().unwrap()).collect();
         assert_eq!(months, ["2026-11", "2026-12"], "[{e}]");
+        // English.
+        let (_, html) = app.page(&http, "/reports/needs?month=2026-11&lang=en").await;
+        assert!(html.contains("Customer needs analysis report · 2026-11"), "[{e}]");
+        assert_eq!(html_table(&html, "needs-departments")[2][0], "Not routed", "[{e}]");
+        assert_eq!(html_table(&html, "needs-list")[0][5], "Delivered", "[{e}]");
         // The default period is the current month (December: one need).
         let (_, html) = app.page(&http, "/reports/needs").await;
         assert_eq!(html_table(&html, "needs-summary")[0][1], "1", "[{e}]");
