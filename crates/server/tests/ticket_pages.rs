@@ -418,3 +418,100 @@ async fn the_customer_page_lists_its_tickets_a_page_at_a_time() {
         assert!(html.contains("提交的内容有误"), "[{e}] refused, not an internal error");
     }
 }
+
+/// The SLA badges of a page: (state class, words), in order.
+fn sla_badges(html: &str) -> Vec<(String, String)> {
+    html.split("class=\"badge sla sla-")
+        .skip(1)
+        .map(|rest| {
+            let state = rest.split('"').next().unwrap().to_string();
+            let text = rest.split_once('>').unwrap().1.split("</span>").next().unwrap().to_string();
+            (state, text)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_badge_reads_and_looks_breached_before_the_scheduler_records_it() {
+    for app in apps().await {
+        let e = app.engine.clone();
+        let admin = app.admin_token().await;
+        let team = ok_json(&app, Method::POST, "/api/v1/groups", &admin, json!({"name": "一线客服组", "kind": "team"}))
+            .await["id"]
+            .as_i64()
+            .unwrap();
+        let agent = ok_json(
+            &app,
+            Method::POST,
+            "/api/v1/users",
+            &admin,
+            json!({"email": "wang.fang@test.cn", "name": "王芳", "role": "agent", "password": "password-123",
+                "group_id": team, "certified": true}),
+        )
+        .await["id"]
+            .as_i64()
+            .unwrap();
+        let tok = app.token("wang.fang@test.cn", "password-123").await;
+        let customer = ok_json(
+            &app,
+            Method::POST,
+            "/api/v1/customers",
+            &tok,
+            json!({"name": "杭州明远科技有限公司", "owner_id": agent}),
+        )
+        .await["id"]
+            .as_i64()
+            .unwrap();
+        // Monday 10:00; high priority: first response 1 h (warning at 48 min), resolution 8 h.
+        let id = ok_json(
+            &app,
+            Method::POST,
+            "/api/v1/tickets",
+            &tok,
+            json!({"type": "consultation", "channel": "email", "category": "product", "priority": "high",
+                "customer_id": customer, "subject": "导出报表时报错", "description": "点击导出后页面提示 500"}),
+        )
+        .await["id"]
+            .as_i64()
+            .unwrap();
+        ok_json(&app, Method::PUT, &format!("/api/v1/tickets/{id}/assignment"), &admin, json!({"assignee_id": agent}))
+            .await;
+        let http = app.signed_in("wang.fang@test.cn", "password-123").await;
+        let pages = [
+            format!("/tickets/{id}"),
+            "/tickets?queue=mine".to_string(),
+            format!("/tickets?queue=team&group_id={team}"),
+            format!("/customers/{customer}"),
+        ];
+        let first = |badges: &[(String, String)]| badges.first().cloned().unwrap();
+
+        // 10:50, no job run: the first response is at 83 %.
+        app.clock.advance(jiff::SignedDuration::from_mins(50));
+        for p in &pages {
+            let (s, html) = app.page(&http, p).await;
+            assert_eq!(s, StatusCode::OK, "[{e}] {p}");
+            let b = sla_badges(&html);
+            assert_eq!(first(&b), ("warning".into(), "即将超时 · 剩 10 分钟".into()), "[{e}] {p}: {b:?}");
+        }
+        let (_, html) = app.page(&http, &format!("/tickets/{id}")).await;
+        assert_eq!(sla_badges(&html)[1], ("running".into(), "剩 7 小时 10 分".into()), "[{e}] the resolution clock");
+
+        // 11:10, still no job run: 10 minutes past the deadline, red and saying so.
+        app.clock.advance(jiff::SignedDuration::from_mins(20));
+        for p in &pages {
+            let (_, html) = app.page(&http, p).await;
+            let b = sla_badges(&html);
+            assert_eq!(first(&b), ("breached".into(), "已超时 10 分钟".into()), "[{e}] {p}: {b:?}");
+            assert!(!b.iter().any(|(s, t)| s != "breached" && t.contains("已超时")), "[{e}] {p}: {b:?}");
+        }
+        let (_, html) = app.page(&http, &format!("/tickets/{id}?lang=en")).await;
+        assert_eq!(first(&sla_badges(&html)), ("breached".into(), "overdue 10 min".into()), "[{e}]");
+        // The API evaluates at the same instant; nothing was recorded yet.
+        let t = ok_json(&app, Method::GET, &format!("/api/v1/tickets/{id}"), &tok, Value::Null).await;
+        assert_eq!(t["ticket"]["clocks"][0]["state"], "breached", "[{e}] {t}");
+        assert_eq!(t["ticket"]["clocks"][0]["remaining_minutes"], -10, "[{e}] {t}");
+        assert!(t["ticket"]["clocks"][0]["breached_at"].is_null(), "[{e}] the scheduler has not run: {t}");
+        let q = ok_json(&app, Method::GET, "/api/v1/tickets?queue=mine", &tok, Value::Null).await;
+        assert_eq!(q["items"][0]["sla_state"], "breached", "[{e}] {q}");
+    }
+}

@@ -304,6 +304,36 @@ impl SlaEvent {
     }
 }
 
+/// What a clock shows at an instant: the one evaluation every badge uses
+/// (colour and words alike), so a clock past its deadline reads as breached
+/// before the scheduler has recorded the breach ([`SlaClock::state_at`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockState {
+    Running,
+    /// The warning share of the target is used up.
+    Warning,
+    Paused,
+    /// Past the deadline, recorded or not.
+    Breached,
+    /// Stopped in time.
+    Met,
+    /// Stopped after the deadline.
+    Late,
+}
+
+impl ClockState {
+    pub fn code(self) -> &'static str {
+        match self {
+            ClockState::Running => "running",
+            ClockState::Warning => "warning",
+            ClockState::Paused => "paused",
+            ClockState::Breached => "breached",
+            ClockState::Met => "met",
+            ClockState::Late => "late",
+        }
+    }
+}
+
 /// How a stopped clock ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -370,6 +400,25 @@ impl SlaClock {
     /// Working time left before the deadline (negative when overdue).
     pub fn remaining(&self, now: Timestamp, cal: &BusinessCalendar) -> SignedDuration {
         SignedDuration::from_millis(self.target_ms) - self.used(now, cal)
+    }
+
+    /// The clock's state at `now`: a recorded breach or warning, or one
+    /// reached by the working time used so far though not yet recorded by
+    /// the scheduler. A breach outranks a pause; a pause outranks a warning.
+    pub fn state_at(&self, now: Timestamp, cal: &BusinessCalendar) -> ClockState {
+        if self.is_stopped() {
+            return if self.breached_at.is_some() { ClockState::Late } else { ClockState::Met };
+        }
+        let used = ms(self.used(now, cal));
+        if self.breached_at.is_some() || used >= self.target_ms {
+            ClockState::Breached
+        } else if self.paused {
+            ClockState::Paused
+        } else if self.warned || used >= self.warn_ms {
+            ClockState::Warning
+        } else {
+            ClockState::Running
+        }
     }
 
     fn pause(&mut self, at: Timestamp, cal: &BusinessCalendar) {
@@ -641,6 +690,43 @@ mod tests {
         assert_eq!(
             clocks.due_events(at("2026-11-24 15:00")),
             vec![(ClockKind::Resolution, SlaEvent::Breach, at("2026-11-24 10:00"))]
+        );
+    }
+
+    #[test]
+    fn the_state_at_now_does_not_wait_for_the_scheduler() {
+        let cal = cal();
+        let mut clocks = SlaClocks::default();
+        clocks.start(ClockKind::FirstResponse, SignedDuration::from_hours(1), 80, at("2026-11-23 09:00"), &cal);
+        let c = clocks.get(ClockKind::FirstResponse).unwrap().clone();
+        assert_eq!(c.state_at(at("2026-11-23 09:47"), &cal), ClockState::Running);
+        assert_eq!(c.state_at(at("2026-11-23 09:48"), &cal), ClockState::Warning, "80 %, nothing recorded yet");
+        assert_eq!(c.state_at(at("2026-11-23 10:00"), &cal), ClockState::Breached, "at the deadline");
+        assert_eq!(c.state_at(at("2026-11-23 11:00"), &cal), ClockState::Breached);
+        // Lunch is not working time: 12:00 to 13:30 adds nothing.
+        let mut noon = SlaClocks::default();
+        noon.start(ClockKind::Resolution, SignedDuration::from_hours(1), 80, at("2026-11-23 11:30"), &cal);
+        let n = noon.get(ClockKind::Resolution).unwrap();
+        assert_eq!(n.state_at(at("2026-11-23 13:30"), &cal).code(), "running");
+        assert_eq!(n.state_at(at("2026-11-23 13:54"), &cal).code(), "warning");
+        // Paused before the warning: paused; paused past the deadline: breached.
+        clocks.pause_all(at("2026-11-23 09:30"), &cal);
+        let p = clocks.get(ClockKind::FirstResponse).unwrap().clone();
+        assert_eq!(p.state_at(at("2026-11-24 15:00"), &cal), ClockState::Paused);
+        let mut late = SlaClocks::default();
+        late.start(ClockKind::FirstResponse, SignedDuration::from_hours(1), 80, at("2026-11-23 09:00"), &cal);
+        late.pause_all(at("2026-11-23 10:30"), &cal);
+        assert_eq!(
+            late.get(ClockKind::FirstResponse).unwrap().state_at(at("2026-11-23 10:30"), &cal),
+            ClockState::Breached
+        );
+        // Stopped: met or late, whatever the time now.
+        noon.stop(ClockKind::Resolution, at("2026-11-23 14:10"), &cal);
+        assert_eq!(noon.get(ClockKind::Resolution).unwrap().state_at(at("2026-11-30 10:00"), &cal), ClockState::Late);
+        clocks.stop(ClockKind::FirstResponse, at("2026-11-23 09:40"), &cal);
+        assert_eq!(
+            clocks.get(ClockKind::FirstResponse).unwrap().state_at(at("2026-11-30 10:00"), &cal),
+            ClockState::Met
         );
     }
 

@@ -33,7 +33,8 @@ pub struct ClockView {
     pub label: String,
     /// `running`, `warning` (past the warning share), `breached` (past the
     /// deadline, still running), `paused` (waiting for the customer),
-    /// `met`, or `late` (met after the deadline).
+    /// `met`, or `late` (met after the deadline) — evaluated at the time of
+    /// the request, whether or not the scheduler has recorded it yet.
     pub state: String,
     /// The target in minutes of working time.
     pub target_minutes: i64,
@@ -45,22 +46,17 @@ pub struct ClockView {
     pub stopped_at: Option<String>,
 }
 
-pub fn clock_state(k: &SlaClock) -> &'static str {
-    match (k.is_stopped(), k.breached_at.is_some(), k.paused, k.warned) {
-        (true, true, _, _) => "late",
-        (true, false, _, _) => "met",
-        (false, true, _, _) => "breached",
-        (false, false, true, _) => "paused",
-        (false, false, false, true) => "warning",
-        _ => "running",
-    }
+/// A clock's state at `now` (the domain's one evaluation: a clock past its
+/// deadline reads as breached before the scheduler records it).
+pub fn clock_state(k: &SlaClock, now: Timestamp, cal: &BusinessCalendar) -> &'static str {
+    k.state_at(now, cal).code()
 }
 
 pub fn clock_view(k: &SlaClock, now: Timestamp, cal: &BusinessCalendar, lang: Lang) -> ClockView {
     ClockView {
         clock: k.kind.code().into(),
         label: k.kind.label(lang).into(),
-        state: clock_state(k).into(),
+        state: clock_state(k, now, cal).into(),
         target_minutes: k.target_ms / 60_000,
         due_at: k.due_at.map(|d| d.to_string()),
         remaining_minutes: (!k.is_stopped()).then(|| k.remaining(now, cal).as_mins()),
@@ -257,7 +253,7 @@ pub struct QueueItem {
     pub received_at: String,
 }
 
-pub fn queue_item(t: &Ticket) -> QueueItem {
+pub fn queue_item(t: &Ticket, now: Timestamp, setup: &TicketSetup) -> QueueItem {
     let nearest = t.sla.0.iter().filter(|k| k.is_running() && k.due_at.is_some()).min_by_key(|k| k.due_at);
     let paused = t.sla.0.iter().any(|k| k.paused && !k.is_stopped());
     QueueItem {
@@ -276,7 +272,7 @@ pub fn queue_item(t: &Ticket) -> QueueItem {
         group_name: t.group_name.clone(),
         sla_due_at: t.sla_due_at.map(|d| d.to_string()),
         sla_state: match nearest {
-            Some(k) => clock_state(k).into(),
+            Some(k) => clock_state(k, now, setup.calendar(&t.schedule_code)).into(),
             None if paused => "paused".into(),
             None => "none".into(),
         },
@@ -333,7 +329,9 @@ pub async fn queue(
     let r = parse_queue(&q)?;
     let rows = svc::queue(&state, &user, r).await?;
     let next = (i64::try_from(rows.len()).unwrap_or(0) == r.limit).then(|| rows.last().map(svc::cursor_of)).flatten();
-    Ok(Json(QueuePage { items: rows.iter().map(queue_item).collect(), next }))
+    let setup = setup::get(&state).await?;
+    let now = state.clock.now();
+    Ok(Json(QueuePage { items: rows.iter().map(|t| queue_item(t, now, &setup)).collect(), next }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

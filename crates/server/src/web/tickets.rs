@@ -15,7 +15,7 @@ use guanxi_domain::calendar::BusinessCalendar;
 use guanxi_domain::customer::Channel;
 use guanxi_domain::ticket::lifecycle::{self, Action};
 use guanxi_domain::ticket::need::{self as need_flow, NeedStatus};
-use guanxi_domain::ticket::sla::{ClockKind, SlaClock};
+use guanxi_domain::ticket::sla::{ClockKind, ClockState, SlaClock};
 use guanxi_domain::ticket::{Category, Priority, Status, TicketInput, TicketType};
 use guanxi_domain::{Lang, ValidationErrors};
 use guanxi_store::tickets::{Ticket, TicketAttachment, TicketEvent};
@@ -24,7 +24,7 @@ use jiff::{SignedDuration, Timestamp};
 use minijinja::{Value, context};
 
 use super::{ClientIp, form_get, form_pairs, page_ctx, render};
-use crate::api::tickets::{QueueParams, clock_state, parse_queue};
+use crate::api::tickets::{QueueParams, parse_queue};
 use crate::auth::PageUser;
 use crate::error::{AppError, AppResult};
 use crate::lang::ReqLang;
@@ -74,21 +74,25 @@ pub fn duration_words(d: SignedDuration, lang: Lang) -> String {
     }
 }
 
-/// A clock as a badge: its state, and what is left or overdue in working time.
+/// A clock as a badge: its state at `now` and what is left or overdue in
+/// working time, both from the one evaluation ([`SlaClock::state_at`]) so the
+/// colour (the `sla-<state>` class) and the words always agree.
 fn clock_badge(k: &SlaClock, now: Timestamp, cal: &BusinessCalendar, state: &AppState, lang: Lang) -> Value {
-    let st = clock_state(k);
-    let left = (!k.is_stopped()).then(|| k.remaining(now, cal));
-    let text = match (st, left) {
-        ("paused", Some(l)) => {
-            format!("{} · {}{}", lang.pick("已暂停", "paused"), lang.pick("剩 ", ""), duration_words(l, lang))
+    let st = k.state_at(now, cal);
+    let left = k.remaining(now, cal);
+    let text = match st {
+        ClockState::Paused => {
+            format!("{} · {}{}", lang.pick("已暂停", "paused"), lang.pick("剩 ", ""), duration_words(left, lang))
         }
-        ("breached", Some(l)) => format!("{}{}", lang.pick("已超时 ", "overdue "), duration_words(l, lang)),
-        (_, Some(l)) if l.is_negative() => format!("{}{}", lang.pick("已超时 ", "overdue "), duration_words(l, lang)),
-        ("warning", Some(l)) => format!("{}{}", lang.pick("即将超时 · 剩 ", "due soon · "), duration_words(l, lang)),
-        (_, Some(l)) => format!("{}{}", lang.pick("剩 ", ""), duration_words(l, lang)) + lang.pick("", " left"),
-        ("late", None) => lang.pick("超时完成", "met late").into(),
-        _ => lang.pick("按时完成", "met in time").into(),
+        ClockState::Breached => format!("{}{}", lang.pick("已超时 ", "overdue "), duration_words(left, lang)),
+        ClockState::Warning => format!("{}{}", lang.pick("即将超时 · 剩 ", "due soon · "), duration_words(left, lang)),
+        ClockState::Running => {
+            format!("{}{}", lang.pick("剩 ", ""), duration_words(left, lang)) + lang.pick("", " left")
+        }
+        ClockState::Late => lang.pick("超时完成", "met late").into(),
+        ClockState::Met => lang.pick("按时完成", "met in time").into(),
     };
+    let st = st.code();
     context! {
         clock => k.kind.code(), label => k.kind.label(lang), state => st, text => text,
         due => k.due_at.map(|d| local(d, state)),
