@@ -318,6 +318,9 @@ async fn main() -> anyhow::Result<()> {
             if let Some(l) = listen {
                 config.listen = l;
             }
+            if with_demo && let Some(warning) = config.relax_for_demo() {
+                tracing::warn!("{warning}");
+            }
             let addr = config.listen;
             let state = guanxi_server::prepare(config, Arc::new(SystemClock)).await?;
             if with_demo {

@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use guanxi_store::DbTarget;
@@ -13,6 +14,8 @@ use serde_json::{Value, json};
 struct Server {
     child: Child,
     url: String,
+    /// What the server wrote on stderr so far (its log).
+    log: Arc<Mutex<String>>,
 }
 
 impl Drop for Server {
@@ -23,6 +26,17 @@ impl Drop for Server {
 }
 
 fn start(data_dir: &std::path::Path, database_url: Option<&str>, extra: &[&str]) -> Server {
+    // The administrator signs in with the password alone (no TOTP set-up).
+    start_env(data_dir, database_url, extra, &[("GUANXI_TOTP_REQUIRED_ROLES", Some("none"))])
+}
+
+/// As [`start`], with environment variables set (`Some`) or removed (`None`).
+fn start_env(
+    data_dir: &std::path::Path,
+    database_url: Option<&str>,
+    extra: &[&str],
+    vars: &[(&str, Option<&str>)],
+) -> Server {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_guanxi"));
     cmd.args(["serve", "--data-dir"])
         .arg(data_dir)
@@ -30,18 +44,34 @@ fn start(data_dir: &std::path::Path, database_url: Option<&str>, extra: &[&str])
         .args(extra)
         .env("GUANXI_ADMIN_EMAIL", "ops@test.cn")
         .env("GUANXI_ADMIN_PASSWORD", "ops-password-1")
-        // The administrator signs in with the password alone (no TOTP set-up).
-        .env("GUANXI_TOTP_REQUIRED_ROLES", "none")
         .env("RUST_LOG", "warn")
         .env_remove("DATABASE_URL")
         .env_remove("GUANXI_DATA_KEY")
+        .env_remove("GUANXI_CONFIG")
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        .stderr(Stdio::piped());
+    for (k, v) in vars {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
     if let Some(u) = database_url {
         cmd.env("DATABASE_URL", u);
     }
     let mut child = cmd.spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let log = Arc::new(Mutex::new(String::new()));
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("{line}");
+            let mut l = sink.lock().unwrap();
+            l.push_str(&line);
+            l.push('\n');
+        }
+    });
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -52,7 +82,43 @@ fn start(data_dir: &std::path::Path, database_url: Option<&str>, extra: &[&str])
     });
     // A cold start includes migrations and the demo load; allow a slow machine.
     let url = rx.recv_timeout(Duration::from_secs(120)).expect("the server never said where it listens");
-    Server { child, url }
+    Server { child, url, log }
+}
+
+/// The status of `POST /api/v1/auth/token` for a password sign-in.
+async fn token_status(server: &Server, email: &str, password: &str) -> u16 {
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/auth/token", server.url))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    r.status().as_u16()
+}
+
+#[tokio::test]
+async fn the_demo_does_not_require_two_factor_unless_told_to() {
+    let supervisor = ("chen.jing@demo.guanxi.cn", "guanxi-demo");
+    let admin = ("admin@demo.guanxi.cn", "guanxi-demo");
+    // --demo, GUANXI_TOTP_REQUIRED_ROLES unset: nobody needs it, and the log says so.
+    let (dir, _guard) = testing::temp_dir().unwrap();
+    let server = start_env(&dir, None, &["--demo"], &[("GUANXI_TOTP_REQUIRED_ROLES", None)]);
+    assert_eq!(token_status(&server, supervisor.0, supervisor.1).await, 200, "the demo supervisor");
+    assert_eq!(token_status(&server, admin.0, admin.1).await, 200, "the demo administrator");
+    let log = server.log.lock().unwrap().clone();
+    assert!(log.contains("WARN") && log.contains("GUANXI_TOTP_REQUIRED_ROLES=admin,supervisor"), "{log}");
+    drop(server);
+    // Set explicitly, it wins under --demo too: no second factor set up, refused.
+    let server = start_env(&dir, None, &["--demo"], &[("GUANXI_TOTP_REQUIRED_ROLES", Some("admin,supervisor"))]);
+    assert_eq!(token_status(&server, supervisor.0, supervisor.1).await, 403, "required again");
+    assert_eq!(token_status(&server, admin.0, admin.1).await, 403);
+    assert!(!server.log.lock().unwrap().contains("GUANXI_TOTP_REQUIRED_ROLES=admin"), "no warning");
+    drop(server);
+    // Without --demo the default requires it of administrators and supervisors.
+    let server = start_env(&dir, None, &[], &[("GUANXI_TOTP_REQUIRED_ROLES", None)]);
+    assert_eq!(token_status(&server, supervisor.0, supervisor.1).await, 403, "the default stands");
+    assert_eq!(token_status(&server, "ops@test.cn", "ops-password-1").await, 403);
+    assert!(!server.log.lock().unwrap().contains("GUANXI_TOTP_REQUIRED_ROLES=admin"), "no warning");
 }
 
 async fn exercise(server: &Server) {

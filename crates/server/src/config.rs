@@ -28,6 +28,9 @@ pub struct Config {
     /// Roles that must sign in with a second factor (TOTP); a user of such a
     /// role without one sets it up at the next sign-in.
     pub totp_required_roles: Vec<guanxi_domain::user::Role>,
+    /// Whether `totp_required_roles` was set (environment or file) rather
+    /// than defaulted: `serve --demo` relaxes only the default.
+    pub totp_roles_explicit: bool,
     pub token_days: i64,
     pub cookie_secure: bool,
     pub default_lang: Lang,
@@ -115,6 +118,7 @@ impl Default for Config {
             session_hours: 12,
             session_idle_minutes: 30,
             totp_required_roles: vec![guanxi_domain::user::Role::Admin, guanxi_domain::user::Role::Supervisor],
+            totp_roles_explicit: false,
             token_days: 90,
             cookie_secure: false,
             default_lang: Lang::Zh,
@@ -159,6 +163,21 @@ impl Config {
     /// The largest ticket attachment, bytes.
     pub fn attachment_max_bytes(&self) -> u64 {
         self.attachment_max_mb * 1024 * 1024
+    }
+
+    /// `guanxi serve --demo`: the demo's administrator and supervisors sign
+    /// in with the password alone unless `GUANXI_TOTP_REQUIRED_ROLES` (or
+    /// the file's `totp_required_roles`) was set. Returns the warning to log
+    /// when the requirement was dropped.
+    pub fn relax_for_demo(&mut self) -> Option<&'static str> {
+        if self.totp_roles_explicit || self.totp_required_roles.is_empty() {
+            return None;
+        }
+        self.totp_required_roles.clear();
+        Some(
+            "--demo: two-factor sign-in (TOTP) is not required for any role; \
+             set GUANXI_TOTP_REQUIRED_ROLES=admin,supervisor to require it",
+        )
     }
 
     /// Reads the file (if given) and then the environment through `env`.
@@ -208,6 +227,7 @@ impl Config {
         }
         if let Some(v) = get("GUANXI_TOTP_REQUIRED_ROLES", f.totp_required_roles) {
             c.totp_required_roles = parse_roles(&v)?;
+            c.totp_roles_explicit = true;
         }
         if let Some(v) = get("GUANXI_TOKEN_DAYS", f.token_days.map(|n| n.to_string())) {
             c.token_days = parse_num("GUANXI_TOKEN_DAYS", &v)?;
@@ -341,6 +361,27 @@ mod tests {
         std::fs::write(&file, "lisen = \"typo\"\n").unwrap();
         assert!(Config::load(Some(&file), env(&[])).is_err(), "unknown keys are refused");
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn the_demo_drops_the_default_totp_requirement_only() {
+        use guanxi_domain::user::Role;
+        let mut c = Config::load(None, env(&[])).unwrap();
+        let warning = c.relax_for_demo().unwrap();
+        assert!(c.totp_required_roles.is_empty(), "demo: nobody needs a second factor");
+        assert!(warning.contains("GUANXI_TOTP_REQUIRED_ROLES=admin,supervisor"), "{warning}");
+        // An explicit setting wins, even the default's own value.
+        for (v, roles) in [("admin,supervisor", vec![Role::Admin, Role::Supervisor]), ("agent", vec![Role::Agent])] {
+            let mut c = Config::load(None, env(&[("GUANXI_TOTP_REQUIRED_ROLES", v)])).unwrap();
+            assert_eq!(c.relax_for_demo(), None, "{v}");
+            assert_eq!(c.totp_required_roles, roles, "{v}");
+        }
+        let mut c = Config::load(None, env(&[("GUANXI_TOTP_REQUIRED_ROLES", "none")])).unwrap();
+        assert_eq!(c.relax_for_demo(), None, "nothing to drop, nothing to warn about");
+        // Without --demo the default stands.
+        let c = Config::load(None, env(&[])).unwrap();
+        assert_eq!(c.totp_required_roles, vec![Role::Admin, Role::Supervisor]);
+        assert!(!c.totp_roles_explicit);
     }
 
     #[test]
