@@ -97,6 +97,13 @@ pub struct Row {
 }
 
 #[derive(Debug, Serialize)]
+pub struct GroupRss {
+    pub connections: usize,
+    pub scenarios: Vec<String>,
+    pub server_peak_rss_mb: Vec<f64>,
+}
+
+#[derive(Debug, Serialize)]
 pub struct Report {
     pub scale: f64,
     pub database: &'static str,
@@ -109,6 +116,9 @@ pub struct Report {
     pub scenarios: Vec<Row>,
     /// Peak RSS (`VmHWM`) of each server instance over the whole HTTP run.
     pub server_peak_rss_mb: Vec<f64>,
+    /// The servers' peak RSS so far after each group of the plan: which
+    /// load raised it.
+    pub rss_by_group: Vec<GroupRss>,
     pub total_seconds: f64,
 }
 
@@ -354,6 +364,7 @@ pub async fn run(opts: &AllOptions) -> anyhow::Result<Report> {
     }
     let urls: Vec<String> = servers.iter().map(|s| s.url.clone()).collect();
     let mut results = Vec::new();
+    let mut rss_by_group = Vec::new();
     for (connections, scenarios) in PLAN {
         let run = bench::RunOptions {
             urls: urls.clone(),
@@ -367,6 +378,11 @@ pub async fn run(opts: &AllOptions) -> anyhow::Result<Report> {
         let got = bench::run(&run).await?;
         bench::print_table(&got);
         results.extend(got);
+        rss_by_group.push(GroupRss {
+            connections: *connections,
+            scenarios: run.scenarios,
+            server_peak_rss_mb: servers.iter().map(|s| mb(vm_hwm_kb(s.child.id()).unwrap_or(0))).collect(),
+        });
     }
     let server_peak_rss_mb = servers.iter().map(|s| mb(vm_hwm_kb(s.child.id()).unwrap_or(0))).collect();
     drop(servers);
@@ -400,6 +416,7 @@ pub async fn run(opts: &AllOptions) -> anyhow::Result<Report> {
         storage_floor: floors,
         scenarios,
         server_peak_rss_mb,
+        rss_by_group,
         total_seconds: started.elapsed().as_secs_f64(),
     };
     print_report(&report);
@@ -459,6 +476,15 @@ fn print_report(r: &Report) {
     println!();
     let rss: Vec<String> = r.server_peak_rss_mb.iter().map(|m| format!("{m:.0} MB")).collect();
     println!("Server peak RSS (VmHWM): {}. Total {:.0} s.", rss.join(", "), r.total_seconds);
+    for g in &r.rss_by_group {
+        let rss: Vec<String> = g.server_peak_rss_mb.iter().map(|m| format!("{m:.0} MB")).collect();
+        println!(
+            "  peak after the {}-connection group ({}): {}",
+            g.connections,
+            g.scenarios.join(", "),
+            rss.join(", ")
+        );
+    }
 }
 
 /// Writes the report as JSON.

@@ -84,6 +84,7 @@ fn assert_clean(report: &serde_json::Value) {
         assert!(r["p50_over_floor"].as_f64().unwrap() > 0.0, "every scenario has its floor: {r}");
     }
     assert!(report["server_peak_rss_mb"][0].as_f64().unwrap() > 0.0, "{report}");
+    assert_eq!(report["rss_by_group"].as_array().unwrap().len(), 5, "the peak after each group of the plan");
 }
 
 #[test]
