@@ -159,6 +159,7 @@ pub const RULES: &[Rule] = &[
     r("POST", "/api/v1/rule-tags", ADMIN_ONLY, All),
     r("GET", "/api/v1/rule-tags/{id}", SignedIn, All),
     r("PATCH", "/api/v1/rule-tags/{id}", ADMIN_ONLY, All),
+    r("DELETE", "/api/v1/rule-tags/{id}", ADMIN_ONLY, All),
     // ---- API: relationship maintenance (M)
     r("GET", "/api/v1/maintenance/tasks", SignedIn, Customers),
     r("GET", "/api/v1/maintenance/tasks/{id}", SignedIn, Customers),
@@ -317,6 +318,8 @@ pub const RULES: &[Rule] = &[
     r("GET", "/segments/rule-tags/{id}", ADMIN_ONLY, All),
     r("POST", "/segments/rule-tags/{id}", ADMIN_ONLY, All),
     r("POST", "/segments/rule-tags/{id}/toggle", ADMIN_ONLY, All),
+    r("GET", "/segments/rule-tags/{id}/delete", ADMIN_ONLY, All),
+    r("POST", "/segments/rule-tags/{id}/delete", ADMIN_ONLY, All),
     r("GET", "/segments/settings", ADMIN_ONLY, All),
     r("POST", "/segments/settings", ADMIN_ONLY, All),
     // ---- Pages: tickets and complaints

@@ -458,6 +458,22 @@ async fn a_supervisor_recomputes_the_segments_and_reads_the_churn_risk_list() {
     assert!(b_.text("#rule-tag-table").await.contains("重点新品客户"));
     b_.resize(1366, 900).await;
     b_.screenshot("rule-tags").await;
+    // Deleting 高价值 waits while 重点新品客户 tests it; 重点新品客户 itself goes.
+    let high: i64 =
+        app.state.db.read(|c| c.scalar("SELECT id FROM rule_tags WHERE name = '高价值'", &[])).await.unwrap();
+    b_.click(&format!("#delete-rule-tag-{high}")).await;
+    assert!(b_.wait_for("#delete-used-by").await.text().await.unwrap().contains("重点新品客户"));
+    assert_eq!(b_.count("#confirm-delete").await, 0);
+    b_.screenshot("rule-tag-delete-refused").await;
+    let combined: i64 =
+        app.state.db.read(|c| c.scalar("SELECT id FROM rule_tags WHERE name = '重点新品客户'", &[])).await.unwrap();
+    b_.goto(&format!("{}/segments/rule-tags/{combined}", app.url)).await;
+    b_.click("#delete-rule-tag").await;
+    b_.wait_for("#confirm-delete").await;
+    b_.screenshot("rule-tag-delete").await;
+    b_.click("#confirm-delete").await;
+    b_.wait_url("flash=rule_deleted").await;
+    assert!(!b_.text("#rule-tag-table").await.contains("重点新品客户"));
 
     // Settings (administrators).
     b_.click("#tab-settings").await;

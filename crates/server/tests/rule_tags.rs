@@ -1,5 +1,5 @@
 //! Rule tags defined by administrators (SPEC G6) over the API, on every
-//! engine: the seeded defaults; creating, changing and disabling them with
+//! engine: the seeded defaults; creating, changing, disabling and deleting them with
 //! every refusal named by field in zh/en and nothing changed; agents
 //! refused; the recompute job gives an admin-defined combined tag to
 //! exactly the customers that match and takes it away when they stop
@@ -270,5 +270,91 @@ async fn administrators_define_rule_tags_the_job_applies() {
                     .await;
             assert_eq!(m["total"], total, "[{e}] {tag}: {m}");
         }
+    }
+}
+
+#[tokio::test]
+async fn administrators_delete_rule_tags_and_the_job_takes_them_away() {
+    for app in apps().await {
+        let e = app.engine.clone();
+        let admin = app.admin_token().await;
+        let (_, agent) = app.user(&admin, "agent@corp.cn", "agent", None).await;
+        // A: high value, prefers new products; B: nothing special.
+        let a = customer(&app, &admin, json!({"name": "北京明远科技", "tags": ["偏好新品"]})).await;
+        order(&app, &admin, a, "A-1", "2026-11-01", "150000").await;
+        let b = customer(&app, &admin, json!({"name": "上海星辰机械"})).await;
+        let (s, big) = post(
+            &app,
+            "/api/v1/rule-tags",
+            &admin,
+            json!({"name": "大单客户", "definition": {"all": [{"tier": "high"}]}}),
+        )
+        .await;
+        assert_eq!(s, 201, "[{e}] {big}");
+        let big = big["id"].as_i64().unwrap();
+        let (s, combo) = post(
+            &app,
+            "/api/v1/rule-tags",
+            &admin,
+            json!({"name": "大单新品", "definition": {"all": [{"has_tag": "大单客户"}, {"has_tag": "偏好新品"}]}}),
+        )
+        .await;
+        assert_eq!(s, 201, "[{e}] {combo}");
+        let combo = combo["id"].as_i64().unwrap();
+        recompute(&app, &admin).await;
+        assert_eq!(rule_tags_of(&app, &admin, a).await, vec!["高价值", "活跃", "大单客户", "大单新品"], "[{e}]");
+        let timeline_before = segment_timeline(&app, &admin, a).await.len();
+
+        // Refused, nothing changed: an agent; a rule tag another one tests
+        // (named, in zh and en); one that does not exist.
+        let before = rule_tag_rows(&app).await;
+        let (s, v) = call(&app, Method::DELETE, &format!("/api/v1/rule-tags/{big}"), &agent, None).await;
+        assert_eq!(s, 403, "[{e}] {v}");
+        let (s, v) = call(&app, Method::DELETE, &format!("/api/v1/rule-tags/{big}"), &admin, None).await;
+        assert_eq!(s, 409, "[{e}] {v}");
+        assert_eq!(v["errors"][0]["code"], "rule_tag_in_use", "[{e}] {v}");
+        assert!(v["detail"].as_str().unwrap().contains("其他规则标签的条件引用了该标签：大单新品"), "[{e}] {v}");
+        let (s, v) = call(&app, Method::DELETE, &format!("/api/v1/rule-tags/{big}?lang=en"), &admin, None).await;
+        assert_eq!(s, 409, "[{e}]");
+        assert!(v["detail"].as_str().unwrap().contains("Other rule tags test this tag in their conditions: 大单新品"));
+        let (s, _) = call(&app, Method::DELETE, "/api/v1/rule-tags/9999", &admin, None).await;
+        assert_eq!(s, 404, "[{e}]");
+        assert_eq!(rule_tag_rows(&app).await, before, "[{e}] nothing changed");
+
+        // The combination first, then the tag it tested: both gone, audited.
+        for id in [combo, big] {
+            let (s, v) = call(&app, Method::DELETE, &format!("/api/v1/rule-tags/{id}"), &admin, None).await;
+            assert_eq!(s, 204, "[{e}] {v}");
+            assert_eq!(get(&app, &format!("/api/v1/rule-tags/{id}"), &admin).await.0, 404, "[{e}]");
+        }
+        let (_, list) = get(&app, "/api/v1/rule-tags", &agent).await;
+        let names: Vec<&str> = list.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+        assert_eq!(names, vec!["高价值", "活跃", "流失预警", "投诉风险"], "[{e}]");
+        let deletes: Vec<String> = app
+            .state
+            .db
+            .read(|c| {
+                c.query("SELECT detail FROM audit_log WHERE entity = 'rule_tag' AND action = 'delete' ORDER BY id", &[])
+            })
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<String>(0).unwrap())
+            .collect();
+        assert_eq!(deletes.len(), 2, "[{e}] {deletes:?}");
+        assert!(deletes[0].contains("大单新品") && deletes[1].contains("大单客户"), "[{e}] {deletes:?}");
+
+        // The customers keep the tags until the next recomputation, which
+        // takes them away on the timeline.
+        assert!(rule_tags_of(&app, &admin, a).await.contains(&"大单客户".to_string()), "[{e}]");
+        recompute(&app, &admin).await;
+        assert_eq!(rule_tags_of(&app, &admin, a).await, vec!["高价值", "活跃"], "[{e}]");
+        let tl = segment_timeline(&app, &admin, a).await;
+        assert_eq!(tl.len(), timeline_before + 1, "[{e}] {tl:?}");
+        assert!(
+            tl.iter().any(|x| x.contains("tag_removed") && x.contains("大单客户") && x.contains("大单新品")),
+            "[{e}] {tl:?}"
+        );
+        assert!(segment_timeline(&app, &admin, b).await.is_empty(), "[{e}] nothing changed for B");
     }
 }

@@ -687,3 +687,75 @@ async fn administrators_manage_rule_tags_from_their_pages() {
         assert_eq!(rule_tag_count(&app).await, before.0 + 1);
     }
 }
+
+#[tokio::test]
+async fn administrators_delete_rule_tags_from_their_pages() {
+    for app in apps().await {
+        let e = app.engine.clone();
+        let admin = app.admin_token().await;
+        let mk = |name: &str, def: Value| {
+            let (app, admin) = (&app, admin.clone());
+            let body = json!({"name": name, "definition": def});
+            async move {
+                let r = app.call(Method::POST, "/api/v1/rule-tags", Some(&admin), Some(body)).await;
+                assert_eq!(r.status(), StatusCode::CREATED);
+                r.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+            }
+        };
+        let big = mk("大单客户", json!({"all": [{"tier": "high"}]})).await;
+        let combo = mk("大单新品", json!({"all": [{"has_tag": "大单客户"}, {"has_tag": "偏好新品"}]})).await;
+        let http = login(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+
+        // The list and the edit form link to the confirmation.
+        let (_, html) = get(&app, &http, "/segments/rule-tags").await;
+        assert!(html.contains(&format!("id=\"delete-rule-tag-{big}\"")), "[{e}]");
+        let (_, html) = get(&app, &http, &format!("/segments/rule-tags/{combo}")).await;
+        assert!(html.contains("id=\"delete-rule-tag\""), "[{e}]");
+        let token = csrf(&html);
+
+        // A tag another rule tests: the confirmation names it and offers no
+        // button; a forced post is refused on the page, nothing deleted.
+        let (s, html) = get(&app, &http, &format!("/segments/rule-tags/{big}/delete")).await;
+        assert_eq!(s, StatusCode::OK, "[{e}]");
+        assert!(by_id(&html, "delete-used-by").unwrap().contains("请先修改或删除它们"), "[{e}]");
+        assert!(text(&html).contains("大单新品") && !html.contains("id=\"confirm-delete\""), "[{e}]");
+        let before = (rule_tag_count(&app).await, app.snapshot().await);
+        let (s, _, html) = post(&app, &http, &format!("/segments/rule-tags/{big}/delete"), &[("_csrf", &token)]).await;
+        assert_eq!(s, StatusCode::CONFLICT, "[{e}]");
+        assert!(by_id(&html, "delete-error").unwrap().contains("其他规则标签的条件引用了该标签：大单新品"), "[{e}]");
+        let (s, _, _) = post(&app, &http, &format!("/segments/rule-tags/{big}/delete"), &[("_csrf", "forged")]).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "[{e}] the form token is checked");
+        assert_eq!((rule_tag_count(&app).await, app.snapshot().await), before, "[{e}] nothing deleted");
+        // In English.
+        let (_, html) = get(&app, &http, &format!("/segments/rule-tags/{big}/delete?lang=en")).await;
+        assert!(text(&html).contains("Delete this rule tag?") && text(&html).contains("change or delete them first"));
+
+        // Agents may not.
+        let agent_email = "agent@corp.cn";
+        app.user(&admin, agent_email, "agent", None).await;
+        let agent = login(&app, agent_email, "password-123").await;
+        let (s, html) = get(&app, &agent, "/segments/rule-tags").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(!html.contains("id=\"delete-rule-tag-"), "[{e}] no delete link for agents");
+        assert_eq!(get(&app, &agent, &format!("/segments/rule-tags/{combo}/delete")).await.0, StatusCode::FORBIDDEN);
+        let agent_token = csrf(&html);
+        let (s, _, _) =
+            post(&app, &agent, &format!("/segments/rule-tags/{combo}/delete"), &[("_csrf", &agent_token)]).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "[{e}]");
+        assert_eq!(rule_tag_count(&app).await, before.0, "[{e}]");
+
+        // The combination, then the tag: confirmed, gone, said so.
+        let (s, html) = get(&app, &http, &format!("/segments/rule-tags/{combo}/delete")).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(html.contains("id=\"confirm-delete\"") && by_id(&html, "delete-name").unwrap() == "大单新品");
+        for id in [combo, big] {
+            let (s, to, _) = post(&app, &http, &format!("/segments/rule-tags/{id}/delete"), &[("_csrf", &token)]).await;
+            assert_eq!((s, to.as_str()), (StatusCode::SEE_OTHER, "/segments/rule-tags?flash=rule_deleted"), "[{e}]");
+        }
+        let (_, html) = get(&app, &http, "/segments/rule-tags?flash=rule_deleted").await;
+        let t = text(&html);
+        assert!(t.contains("规则标签已删除") && !t.contains("大单客户") && !t.contains("大单新品"), "[{e}] {t}");
+        assert_eq!(rule_tag_count(&app).await, before.0 - 2, "[{e}]");
+        assert_eq!(get(&app, &http, &format!("/segments/rule-tags/{big}/delete")).await.0, StatusCode::NOT_FOUND);
+    }
+}

@@ -95,3 +95,14 @@ pub fn update(
     }
     Ok(())
 }
+
+/// Removes a rule tag; returns its name. The customers who carry it keep
+/// it until the next recomputation, which takes it away (on their timelines).
+pub fn delete(c: &mut Conn, id: i64) -> Result<String> {
+    let name: String = match c.query("SELECT name FROM rule_tags WHERE id = $1", args![id])?.first() {
+        Some(r) => r.get(0)?,
+        None => return Err(StoreError::NotFound),
+    };
+    c.execute("DELETE FROM rule_tags WHERE id = $1", args![id])?;
+    Ok(name)
+}

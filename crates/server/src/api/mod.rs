@@ -149,7 +149,7 @@ fn main_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(segments::list, segments::create))
         .routes(routes!(segments::get_one, segments::update, segments::delete))
         .routes(routes!(rule_tags::list, rule_tags::create))
-        .routes(routes!(rule_tags::get_one, rule_tags::update))
+        .routes(routes!(rule_tags::get_one, rule_tags::update, rule_tags::delete))
         .routes(routes!(segments::recompute))
         .routes(routes!(segments::record_churn_reason))
         .routes(routes!(segments::churn_reasons))

@@ -1,6 +1,6 @@
 //! Rule tags over the API (SPEC G6): a tag name and a segment condition
 //! over tier, activity, RFM, churn signals, tags and fields. Anyone signed
-//! in reads them; administrators create, change and disable them. The next
+//! in reads them; administrators create, change, disable and delete them. The next
 //! recomputation applies the change to every customer.
 
 use axum::Json;
@@ -152,4 +152,22 @@ pub async fn update(
     let seg = q.definition.as_ref().map(|d| definition(d, q.name.as_deref())).transpose()?;
     svc::update(&state, &user, id, RuleTagChange { name: q.name, definition: seg, enabled: q.enabled }).await?;
     Ok(Json(RuleTagView::new(&svc::get(&state, id).await?, lang)))
+}
+
+/// Deletes a rule tag (administrators). The next recomputation takes the
+/// tag from the customers who had it (on their timelines). Refused with 409
+/// `rule_tag_in_use`, nothing changed, while another rule tag tests it
+/// with `has_tag`; the message names them.
+#[utoipa::path(delete, path = "/api/v1/rule-tags/{id}", tag = "segments", params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+) -> AppResult<StatusCode> {
+    admin_only(&user)?;
+    svc::delete(&state, &user, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,9 +1,9 @@
 //! Rule tags defined by administrators (SPEC G6): list, create, edit,
-//! enable/disable, and what the recompute job needs — the enabled rules,
+//! enable/disable, delete, and what the recompute job needs — the enabled rules,
 //! read once per run, and [`evaluate`], called once per customer from facts
 //! the job has already computed (no query per customer).
 
-use guanxi_domain::segment::{CustomerFacts, RuleTagSet, Segment, validate_rule_tag};
+use guanxi_domain::segment::{CustomerFacts, RuleTagSet, Segment, tags_tested, validate_rule_tag};
 use guanxi_domain::{Issue, ValidationErrors};
 use guanxi_store::rule_tags::{self as store, RuleTag};
 use guanxi_store::{StoreError, audit};
@@ -126,6 +126,57 @@ pub async fn update(state: &AppState, user: &User, id: i64, change: RuleTagChang
             audit::record(c, now, &entry(by, "update", id, &name, &json, enabled))
         })
         .await?)
+}
+
+/// The other rule tags whose conditions test this one's name (`has_tag`):
+/// deleting it would change what they mean, so it is refused until they
+/// no longer do.
+fn dependents(all: &[RuleTag], id: i64) -> Option<Vec<String>> {
+    let name = all.iter().find(|r| r.id == id)?.name.trim().to_string();
+    Some(
+        all.iter()
+            .filter(|r| r.id != id)
+            .filter(|r| parse_segment(&r.definition).is_ok_and(|s| tags_tested(&s).contains(&name)))
+            .map(|r| r.name.clone())
+            .collect(),
+    )
+}
+
+/// The rule tags that test this one (the confirmation page lists them).
+pub async fn used_by(state: &AppState, id: i64) -> AppResult<Vec<String>> {
+    let all = state.db.read(store::list).await?;
+    dependents(&all, id).ok_or(AppError::NotFound)
+}
+
+/// Deletes a rule tag (administrators), audited. The next recomputation
+/// takes the tag from the customers who had it, on their timelines, as for
+/// a disabled one. Refused (409 `rule_tag_in_use`, nothing changed) while
+/// another rule tag tests it.
+pub async fn delete(state: &AppState, user: &User, id: i64) -> AppResult<()> {
+    admin_only(user)?;
+    let (by, now) = (user.id, state.clock.now());
+    let outcome = state
+        .db
+        .write(move |c| {
+            let all = store::list(c)?;
+            let used_by = dependents(&all, id).ok_or(StoreError::NotFound)?;
+            if !used_by.is_empty() {
+                return Ok(Err(used_by));
+            }
+            let r = all.iter().find(|r| r.id == id).ok_or(StoreError::NotFound)?;
+            store::delete(c, id)?;
+            audit::record(c, now, &entry(by, "delete", id, &r.name, &r.definition, r.enabled))?;
+            Ok(Ok(()))
+        })
+        .await?;
+    outcome.map_err(|used_by| AppError::Refused {
+        code: "rule_tag_in_use",
+        zh: format!("其他规则标签的条件引用了该标签：{}；请先修改或删除它们", used_by.join("、")),
+        en: format!(
+            "Other rule tags test this tag in their conditions: {}; change or delete them first",
+            used_by.join(", ")
+        ),
+    })
 }
 
 fn entry<'a>(by: i64, action: &'a str, id: i64, name: &str, json: &str, enabled: bool) -> audit::AuditEntry<'a> {

@@ -53,6 +53,7 @@ pub fn router() -> Router<AppState> {
         .route("/segments/rule-tags/new", get(rule_tags::new_form).post(rule_tags::create))
         .route("/segments/rule-tags/{id}", get(rule_tags::edit_form).post(rule_tags::update))
         .route("/segments/rule-tags/{id}/toggle", post(rule_tags::toggle))
+        .route("/segments/rule-tags/{id}/delete", get(rule_tags::confirm_delete).post(rule_tags::delete))
         .route("/segments/settings", get(settings::form).post(settings::save))
 }
 
@@ -144,6 +145,7 @@ fn flash_text(pairs: &[(String, String)], lang: Lang) -> Option<String> {
                 .into(),
         ),
         "rule_enabled" => Some(lang.pick("规则标签已启用，下次重新计算时生效", "Rule tag enabled; it applies from the next recomputation").into()),
+        "rule_deleted" => Some(lang.pick("规则标签已删除，下次重新计算时从客户身上移除", "Rule tag deleted; the next recomputation removes it from customers").into()),
         "rule_disabled" => Some(lang.pick("规则标签已停用，下次重新计算时从客户身上移除", "Rule tag disabled; the next recomputation removes it from customers").into()),
         "settings" => Some(
             lang.pick("分层设置已保存，下次重新计算时生效", "Settings saved; they apply from the next recomputation")

@@ -58,6 +58,7 @@ impl Templates {
             "segments/conditions.html",
             "segments/rule_tags.html",
             "segments/rule_tag_form.html",
+            "segments/rule_tag_delete.html",
             "segments/delete.html",
             "tickets/queue.html",
             "complaints/table.html",

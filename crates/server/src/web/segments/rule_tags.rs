@@ -2,7 +2,8 @@
 //! for administrators the form to create or change one — a tag name and
 //! the same condition fields as the segment builder, "any of" groups
 //! included, with a preview of who matches now — and the switch that
-//! disables or enables it. The next recomputation applies every change.
+//! disables or enables it, and deletion after a confirmation. The next
+//! recomputation applies every change.
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -243,4 +244,56 @@ pub(super) async fn toggle(
     svc::update(&state, &u.user, id, RuleTagChange { enabled: Some(enabled), ..RuleTagChange::default() }).await?;
     let flash = if enabled { "rule_enabled" } else { "rule_disabled" };
     Ok(Redirect::to(&format!("/segments/rule-tags?flash={flash}")).into_response())
+}
+
+async fn render_delete(
+    state: &AppState,
+    lang: Lang,
+    u: &PageUser,
+    r: &RuleTag,
+    error: Option<String>,
+) -> AppResult<Response> {
+    let used_by = svc::used_by(state, r.id).await?;
+    let title = lang.pick("删除规则标签", "Delete rule tag");
+    let status = if error.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
+    let ctx = context! { ..page_ctx(u, lang, "segments", title), ..context! {
+        r => row(state, r, lang),
+        used_by => used_by,
+        error => error,
+    }};
+    Ok((status, render(state, "segments/rule_tag_delete.html", ctx)?).into_response())
+}
+
+/// "确认删除该规则标签？" — the confirmation, naming the rule tags that test
+/// it (then it cannot be deleted yet).
+pub(super) async fn confirm_delete(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    u: PageUser,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    admin_only(&u)?;
+    let r = svc::get(&state, id).await?;
+    render_delete(&state, lang, &u, &r, None).await
+}
+
+pub(super) async fn delete(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    u: PageUser,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> AppResult<Response> {
+    let pairs = form_pairs(&body)?;
+    u.check_csrf(form_get(&pairs, "_csrf"))?;
+    admin_only(&u)?;
+    let r = svc::get(&state, id).await?;
+    match svc::delete(&state, &u.user, id).await {
+        Ok(()) => Ok(Redirect::to("/segments/rule-tags?flash=rule_deleted").into_response()),
+        Err(AppError::Refused { zh, en, .. }) => {
+            let msg = lang.pick(&zh, &en).to_string();
+            render_delete(&state, lang, &u, &r, Some(msg)).await
+        }
+        Err(e) => Err(e),
+    }
 }
