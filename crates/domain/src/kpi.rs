@@ -520,10 +520,28 @@ pub struct TicketFigures {
 }
 
 fn merge_hist(into: &mut Vec<(i64, i64)>, from: &[(i64, i64)]) {
-    into.extend_from_slice(from);
-    into.sort_unstable();
-    let mut out: Vec<(i64, i64)> = Vec::with_capacity(into.len());
-    for &(v, n) in into.iter() {
+    if from.is_empty() && into.is_sorted_by(|a, b| a.0 < b.0) {
+        return;
+    }
+    // Both sides sorted (each usually is already), then one linear merge
+    // that adds the counts of equal values.
+    let mut from = from.to_vec();
+    if !from.is_sorted() {
+        from.sort_unstable();
+    }
+    if !into.is_sorted() {
+        into.sort_unstable();
+    }
+    let mut out: Vec<(i64, i64)> = Vec::with_capacity(into.len() + from.len());
+    let (mut a, mut b) = (into.iter().peekable(), from.iter().peekable());
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if x.0 <= y.0 => a.next(),
+            (Some(_), Some(_)) | (None, Some(_)) => b.next(),
+            (Some(_), None) => a.next(),
+            (None, None) => break,
+        };
+        let Some(&(v, n)) = next else { break };
         match out.last_mut() {
             Some(last) if last.0 == v => last.1 += n,
             _ => out.push((v, n)),

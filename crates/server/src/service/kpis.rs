@@ -198,19 +198,23 @@ async fn ticket_grid(state: &AppState, q: KpiQuery, lang: Lang) -> AppResult<Gri
                 e.1.merge(&f);
             }
             for which in [Duration::FirstResponse, Duration::Resolution] {
+                // A month holds tens of thousands of (day, minutes) rows:
+                // gather each (slice, bucket)'s histogram first and merge it
+                // once, not row by row (which re-sorted the whole histogram
+                // for every row: seconds over a month at scale 1).
+                let mut hists: BTreeMap<(String, usize), Vec<(i64, i64)>> = BTreeMap::new();
                 for (day, key, minutes, count) in store::ticket_durations(c, from_day, to_day, offset, q.group, which)?
                 {
-                    let Some((key, i)) = slot(&key, day) else { continue };
+                    let Some(at) = slot(&key, day) else { continue };
+                    hists.entry(at).or_default().push((minutes, count));
+                }
+                for ((key, i), hist) in hists {
                     let e = data
                         .entry(key)
                         .or_insert_with(|| (vec![TicketFigures::default(); n], TicketFigures::default()));
                     let f = match which {
-                        Duration::FirstResponse => {
-                            TicketFigures { first_response: vec![(minutes, count)], ..Default::default() }
-                        }
-                        Duration::Resolution => {
-                            TicketFigures { resolution: vec![(minutes, count)], ..Default::default() }
-                        }
+                        Duration::FirstResponse => TicketFigures { first_response: hist, ..Default::default() },
+                        Duration::Resolution => TicketFigures { resolution: hist, ..Default::default() },
                     };
                     e.0[i].merge(&f);
                     e.1.merge(&f);
