@@ -41,15 +41,24 @@ impl PhoneNumber {
         mask_digits(&self.0)
     }
 
-    /// The endings the blind index stores a keyed hash of: the last four
-    /// digits and the last seven. A search by any ending of four to six
-    /// digits finds the few hundred numbers sharing its last four, one of
-    /// seven digits or more (the whole number, say) the one or two sharing
-    /// its last seven; longer endings are then checked on the decrypted
-    /// numbers.
-    pub fn search_endings(&self) -> [&str; 2] {
-        let tail = |n: usize| self.0.get(self.0.len().saturating_sub(n)..).unwrap_or(&self.0);
-        [tail(4), tail(7)]
+    /// The ending the blind index files a number under: its last four
+    /// digits. A search by any ending of four to six digits finds the few
+    /// hundred numbers sharing its last four; longer endings are then
+    /// checked on the decrypted numbers.
+    pub fn search_ending(&self) -> &str {
+        self.tail(4)
+    }
+
+    /// The ending whose keyed hash the blind index keeps beside
+    /// [`Self::search_ending`]: the last seven digits, so that a search by
+    /// seven digits or more (the whole number, say) finds the one or two
+    /// numbers sharing them.
+    pub fn long_ending(&self) -> &str {
+        self.tail(7)
+    }
+
+    fn tail(&self, n: usize) -> &str {
+        self.0.get(self.0.len().saturating_sub(n)..).unwrap_or(&self.0)
     }
 }
 
@@ -170,8 +179,10 @@ mod tests {
 
     #[test]
     fn search_endings() {
-        assert_eq!(PhoneNumber::parse("13812345678").unwrap().search_endings(), ["5678", "2345678"]);
-        assert_eq!(PhoneNumber::parse("010-6212 3456").unwrap().search_endings(), ["3456", "2123456"]);
+        let p = PhoneNumber::parse("13812345678").unwrap();
+        assert_eq!((p.search_ending(), p.long_ending()), ("5678", "2345678"));
+        let p = PhoneNumber::parse("010-6212 3456").unwrap();
+        assert_eq!((p.search_ending(), p.long_ending()), ("3456", "2123456"));
     }
 
     proptest! {

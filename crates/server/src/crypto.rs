@@ -109,7 +109,8 @@ impl PiiCipher {
             ciphertext: self.encrypt(p.as_str()),
             masked: p.masked(),
             index: self.index("contact", p.as_str()),
-            search: p.search_endings().iter().map(|e| self.index("phone", e)).collect(),
+            search: vec![self.index("phone", p.search_ending())],
+            ending: Some(self.index("phone", p.long_ending())),
         }
     }
 
@@ -120,18 +121,19 @@ impl PiiCipher {
             masked: e.masked(),
             index: self.index("contact", &lower),
             search: vec![self.index("email", &lower)],
+            ending: None,
         }
     }
 
     /// A personal value that is encrypted and masked but not searchable.
     pub fn seal_text(&self, value: &str, masked: String) -> Sealed {
-        Sealed { ciphertext: self.encrypt(value), masked, index: String::new(), search: Vec::new() }
+        Sealed { ciphertext: self.encrypt(value), masked, index: String::new(), search: Vec::new(), ending: None }
     }
 
     /// How a search query finds customers by a contact detail: a query of
     /// four or more digits (a whole phone number or its ending) by the
-    /// digest of its last four digits, or of its last seven when it has
-    /// seven or more, longer endings checked on the decrypted numbers; an
+    /// digest of its last four digits and, when it has seven or more, of
+    /// its last seven, longer endings checked on the decrypted numbers; an
     /// email address by its digest.
     pub fn contact_lookup_for_query(&self, q: &str) -> Option<ContactLookup> {
         let q = q.trim();
@@ -140,19 +142,20 @@ impl PiiCipher {
             Err(_) => q.chars().filter(|c| !matches!(c, ' ' | '-')).collect(),
         };
         if digits.len() >= 4 && digits.chars().all(|c| c.is_ascii_digit()) {
-            let indexed = if digits.len() >= 7 { 7 } else { 4 };
-            let ending = digits.get(digits.len() - indexed..).unwrap_or(&digits);
-            let digest = self.index("phone", ending);
+            let tail = |n: usize| digits.get(digits.len() - n..).unwrap_or(&digits);
+            let digest = self.index("phone", tail(4));
+            let (ending, indexed) = if digits.len() >= 7 { (Some(self.index("phone", tail(7))), 7) } else { (None, 4) };
             if digits.len() == indexed {
-                return Some(ContactLookup { digest, check: None });
+                return Some(ContactLookup { digest, ending, check: None });
             }
             let cipher = self.clone();
             let check: PhoneCheck =
                 Arc::new(move |stored: &str| cipher.decrypt(stored).is_ok_and(|phone| phone.ends_with(&digits)));
-            return Some(ContactLookup { digest, check: Some(check) });
+            return Some(ContactLookup { digest, ending, check: Some(check) });
         }
         if let Ok(e) = Email::parse(q) {
-            return Some(ContactLookup { digest: self.index("email", &e.as_str().to_lowercase()), check: None });
+            let digest = self.index("email", &e.as_str().to_lowercase());
+            return Some(ContactLookup { digest, ending: None, check: None });
         }
         None
     }
@@ -184,10 +187,13 @@ mod tests {
         let c = PiiCipher::from_bytes(&[7; 32]);
         let p = PhoneNumber::parse("138 1234 5678").unwrap();
         let sealed = c.seal_phone(&p);
-        assert_eq!(sealed.search.len(), 2, "two digests per number: its last four and last seven digits");
+        assert_eq!(sealed.search.len(), 1, "one row per number: under its last four digits");
+        assert!(sealed.ending.is_some(), "with the digest of its last seven");
         let found = |q: &str| {
             let l = c.contact_lookup_for_query(q).unwrap();
-            sealed.search.contains(&l.digest) && l.check.as_ref().is_none_or(|check| check(&sealed.ciphertext))
+            sealed.search.contains(&l.digest)
+                && l.ending.as_ref().is_none_or(|e| sealed.ending.as_ref() == Some(e))
+                && l.check.as_ref().is_none_or(|check| check(&sealed.ciphertext))
         };
         assert!(found("13812345678"), "the whole number");
         assert!(found("+86 138-1234-5678"), "the whole number, written otherwise");

@@ -13,38 +13,52 @@ use crate::{Result, StoreError, args, settings};
 
 /// A personal value as stored: ciphertext, the masked form for lists, a
 /// keyed hash for exact lookups, and the keyed hashes it can be searched by
-/// (for a phone number: the whole number and every suffix of 4+ digits).
+/// (a phone number: its last four digits; an email: the address).
 #[derive(Debug, Clone, Default)]
 pub struct Sealed {
     pub ciphertext: String,
     pub masked: String,
     pub index: String,
     pub search: Vec<String>,
+    /// A phone number's keyed hash of its last seven digits, stored in the
+    /// `ending` column of its `search` rows (migration 0026): every number's
+    /// row sits under its last four digits, so that a bulk insert touches
+    /// few index pages, and a search by seven digits or more still reads
+    /// one index range, `(digest, ending)`.
+    pub ending: Option<String>,
 }
 
-/// Replaces the search digests of a customer's own fields (`contact_id`
-/// None) or of one of its contacts.
+/// A search digest and, for a phone number, the digest of its last seven
+/// digits (see [`Sealed::ending`]).
+pub type SearchKey<'a> = (&'a str, Option<&'a str>);
+
 /// Adds search digests for new customers or contacts: (customer, contact, digests).
-pub fn add_search_digests(c: &mut Conn, items: &[(i64, Option<i64>, Vec<&str>)]) -> Result<()> {
-    let mut rows: Vec<(&str, i64, Option<i64>)> = Vec::new();
+pub fn add_search_digests(c: &mut Conn, items: &[(i64, Option<i64>, Vec<SearchKey<'_>>)]) -> Result<()> {
+    let mut rows: Vec<(&str, Option<&str>, i64, Option<i64>)> = Vec::new();
     for (customer_id, contact_id, digests) in items {
-        rows.extend(digests.iter().map(|d| (*d, *customer_id, *contact_id)));
+        rows.extend(digests.iter().map(|(d, e)| (*d, *e, *customer_id, *contact_id)));
     }
     // In index order, without repeats.
     rows.sort_unstable();
     rows.dedup();
-    let mut v: Vec<Value> = Vec::with_capacity(rows.len() * 3);
-    for (d, customer_id, contact_id) in rows {
-        v.extend([d.into(), customer_id.into(), contact_id.into()]);
+    let mut v: Vec<Value> = Vec::with_capacity(rows.len() * 4);
+    for (d, e, customer_id, contact_id) in rows {
+        v.extend([d.into(), e.into(), customer_id.into(), contact_id.into()]);
     }
-    crate::sql::insert_rows(c, "INSERT INTO contact_index (digest, customer_id, contact_id) VALUES", 3, v, "")
+    crate::sql::insert_rows(c, "INSERT INTO contact_index (digest, ending, customer_id, contact_id) VALUES", 4, v, "")
 }
 
 /// The search digests of some sealed values.
-pub fn digests_of<'a>(sealed: &[&'a Option<Sealed>]) -> Vec<&'a str> {
-    sealed.iter().filter_map(|s| s.as_ref()).flat_map(|s| s.search.iter().map(String::as_str)).collect()
+pub fn digests_of<'a>(sealed: &[&'a Option<Sealed>]) -> Vec<SearchKey<'a>> {
+    sealed
+        .iter()
+        .filter_map(|s| s.as_ref())
+        .flat_map(|s| s.search.iter().map(|d| (d.as_str(), s.ending.as_deref())))
+        .collect()
 }
 
+/// Replaces the search digests of a customer's own fields (`contact_id`
+/// None) or of one of its contacts.
 pub fn replace_search_index(
     c: &mut Conn,
     customer_id: i64,
@@ -421,7 +435,7 @@ pub fn insert_many(
     )?;
     crate::sql::insert_rows(c, "INSERT INTO customer_tags (customer_id, tag) VALUES", 2, tags, "")?;
     add_search_digests(c, &digests)?;
-    crate::search::index_new(c, &names)?;
+    crate::search::index_fresh(c, &names)?;
     Ok(out)
 }
 
@@ -495,18 +509,43 @@ impl CustomerSort {
 /// Whether a stored (encrypted) phone number is the one searched for.
 pub type PhoneCheck = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
-/// A search by a contact detail: the blind-index digest to look up and, for
-/// a phone ending longer than four digits, the check each stored number
-/// found by its last four digits must pass.
+/// A search by a contact detail: the blind-index digest to look up, for a
+/// phone ending of seven digits or more the digest of its last seven (the
+/// `ending` column), and, for an ending longer than the digests cover, the
+/// check each stored number found must pass.
 #[derive(Clone)]
 pub struct ContactLookup {
     pub digest: String,
+    pub ending: Option<String>,
     pub check: Option<PhoneCheck>,
 }
 
 impl std::fmt::Debug for ContactLookup {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ContactLookup").field("digest", &self.digest).field("check", &self.check.is_some()).finish()
+        f.debug_struct("ContactLookup")
+            .field("digest", &self.digest)
+            .field("ending", &self.ending)
+            .field("check", &self.check.is_some())
+            .finish()
+    }
+}
+
+impl ContactLookup {
+    /// The condition on `contact_index x`, its parameters appended to `p`.
+    /// With an ending, a row written before migration 0026 (when the last
+    /// seven digits had a row of their own, `digest` = that hash) is found
+    /// too.
+    fn condition(&self, p: &mut Vec<Value>) -> String {
+        p.push(self.digest.as_str().into());
+        let d = p.len();
+        match &self.ending {
+            None => format!("x.digest = ${d}"),
+            Some(e) => {
+                p.push(e.as_str().into());
+                let e = p.len();
+                format!("(x.digest = ${d} AND x.ending = ${e} OR x.digest = ${e})")
+            }
+        }
     }
 }
 
@@ -588,15 +627,15 @@ fn search_ids(
     }
     let mut incomplete = false;
     match contact {
-        Some(ContactLookup { digest, check: None }) => {
-            p.extend([digest.as_str().into(), cap_i64.into()]);
+        Some(l @ ContactLookup { check: None, .. }) => {
+            let found_by = l.condition(&mut p);
+            p.push(cap_i64.into());
             let found = c
                 .query(
                     &format!(
-                        "SELECT c.id FROM customers c WHERE c.id IN (SELECT customer_id FROM contact_index WHERE digest = ${})
+                        "SELECT c.id FROM customers c WHERE c.id IN (SELECT x.customer_id FROM contact_index x WHERE {found_by})
                          AND {cond} ORDER BY c.id DESC LIMIT ${}",
-                        n + 1,
-                        n + 2
+                        p.len()
                     ),
                     &p,
                 )?
@@ -606,18 +645,18 @@ fn search_ids(
             add(&mut ids, found);
             p.truncate(n);
         }
-        Some(ContactLookup { digest, check: Some(check) }) => {
-            // The numbers ending in the same four digits, newest customer
-            // first, each checked for the longer ending.
-            p.extend([digest.as_str().into(), PHONE_CANDIDATES.into()]);
+        Some(l @ ContactLookup { check: Some(check), .. }) => {
+            // The numbers found by their last four (or seven) digits,
+            // newest customer first, each checked for the longer ending.
+            let found_by = l.condition(&mut p);
+            p.push(PHONE_CANDIDATES.into());
             let rows = c.query(
                 &format!(
                     "SELECT c.id, CASE WHEN x.contact_id IS NULL THEN c.phone_enc
                                   ELSE (SELECT k.phone_enc FROM contacts k WHERE k.id = x.contact_id) END
                      FROM contact_index x JOIN customers c ON c.id = x.customer_id
-                     WHERE x.digest = ${} AND {cond} ORDER BY c.id DESC LIMIT ${}",
-                    n + 1,
-                    n + 2
+                     WHERE {found_by} AND {cond} ORDER BY c.id DESC LIMIT ${}",
+                    p.len()
                 ),
                 &p,
             )?;

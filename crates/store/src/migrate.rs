@@ -29,6 +29,7 @@ const SQLITE: &[(i64, &str)] = &[
     (23, include_str!("../migrations/sqlite/0023_notifications.sql")),
     (24, include_str!("../migrations/sqlite/0024_needs.sql")),
     (25, include_str!("../migrations/sqlite/0025_need_outcome.sql")),
+    (26, include_str!("../migrations/sqlite/0026_phone_ending.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -55,6 +56,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (23, include_str!("../migrations/postgres/0023_notifications.sql")),
     (24, include_str!("../migrations/postgres/0024_needs.sql")),
     (25, include_str!("../migrations/postgres/0025_need_outcome.sql")),
+    (26, include_str!("../migrations/postgres/0026_phone_ending.sql")),
 ];
 
 /// An arbitrary constant: the advisory lock that keeps two starting

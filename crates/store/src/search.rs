@@ -142,9 +142,27 @@ pub fn index_new(c: &mut Conn, customers: &[(i64, Vec<String>)]) -> Result<()> {
     add_counts(c, counts)
 }
 
-/// Inserts the grams of these names; with `returning`, the grams each
-/// customer did not have yet (one row each).
-fn write_grams(c: &mut Conn, customers: &[(i64, Vec<String>)], returning: bool) -> Result<Vec<crate::sql::Row>> {
+/// [`index_new`] for customers just inserted, which have no grams yet: no
+/// conflict to skip, so the grams' counts are known without asking which
+/// rows went in (a bulk import's millions of grams).
+pub fn index_fresh(c: &mut Conn, customers: &[(i64, Vec<String>)]) -> Result<()> {
+    let pairs = gram_pairs(customers);
+    let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+    for (g, _) in &pairs {
+        match counts.get_mut(g.as_str()) {
+            Some(n) => *n += 1,
+            None => {
+                counts.insert(g.clone(), 1);
+            }
+        }
+    }
+    crate::sql::insert_rows(c, "INSERT INTO name_grams (gram, customer_id) VALUES", 2, pair_values(pairs), "")?;
+    add_counts(c, counts)
+}
+
+/// Each customer's grams (from all its names, once each), in index order:
+/// consecutive inserts land on the same pages.
+fn gram_pairs(customers: &[(i64, Vec<String>)]) -> Vec<(String, i64)> {
     let mut pairs: Vec<(String, i64)> = Vec::new();
     for (id, names) in customers {
         let mut all = BTreeSet::new();
@@ -153,13 +171,23 @@ fn write_grams(c: &mut Conn, customers: &[(i64, Vec<String>)], returning: bool) 
         }
         pairs.extend(all.into_iter().map(|g| (g, *id)));
     }
-    // In index order: consecutive inserts land on the same pages.
     pairs.sort_unstable();
+    pairs
+}
+
+fn pair_values(pairs: Vec<(String, i64)>) -> Vec<Value> {
     let mut rows: Vec<Value> = Vec::with_capacity(pairs.len() * 2);
     for (g, id) in pairs {
         rows.push(g.into());
         rows.push(id.into());
     }
+    rows
+}
+
+/// Inserts the grams of these names; with `returning`, the grams each
+/// customer did not have yet (one row each).
+fn write_grams(c: &mut Conn, customers: &[(i64, Vec<String>)], returning: bool) -> Result<Vec<crate::sql::Row>> {
+    let rows = pair_values(gram_pairs(customers));
     let head = "INSERT INTO name_grams (gram, customer_id) VALUES";
     if returning {
         crate::sql::insert_rows_returning(c, head, 2, rows, "ON CONFLICT DO NOTHING RETURNING gram")

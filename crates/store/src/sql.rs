@@ -265,15 +265,16 @@ impl PgConn {
 
 /// `($1, $2), ($3, $4), …`: placeholders for `rows` rows of `cols` values.
 pub fn values_list(cols: usize, rows: usize) -> String {
-    let mut sql = String::with_capacity(rows * cols * 6);
+    use std::fmt::Write as _;
+    let mut sql = String::with_capacity(rows * cols * 8);
     for r in 0..rows {
         sql.push_str(if r == 0 { "(" } else { ", (" });
         for k in 0..cols {
             if k > 0 {
                 sql.push_str(", ");
             }
-            sql.push('$');
-            sql.push_str(&(r * cols + k + 1).to_string());
+            // Writing into a String cannot fail.
+            let _ = write!(sql, "${}", r * cols + k + 1);
         }
         sql.push(')');
     }
@@ -332,13 +333,21 @@ fn insert_chunks(
     let mut values = values.into_iter();
     let total = values.len() / cols;
     let mut done = 0;
+    // Each statement's text, built once per shape.
+    let mut shapes: Vec<(usize, String)> = Vec::new();
     while done < total {
         // Few distinct statement shapes, so that prepared statements are reused.
         let left = total - done;
         let n = [per_statement, 256, 64, 16, 4, 1].into_iter().find(|k| *k <= left && *k <= per_statement).unwrap_or(1);
-        let sql = format!("{head} {} {tail}", values_list(cols, n));
+        let i = match shapes.iter().position(|(k, _)| *k == n) {
+            Some(i) => i,
+            None => {
+                shapes.push((n, format!("{head} {} {tail}", values_list(cols, n))));
+                shapes.len() - 1
+            }
+        };
         let chunk: Vec<Value> = values.by_ref().take(n * cols).collect();
-        run(c, &sql, &chunk)?;
+        run(c, &shapes[i].1, &chunk)?;
         done += n;
     }
     Ok(())

@@ -64,7 +64,7 @@ fn open_conn(path: &Path, read_only: bool, full_sync: bool) -> Result<rusqlite::
         // Checkpoint every 10,000 pages of WAL rather than 1,000: a bulk
         // write's commit alone writes thousands of pages, and checkpointing
         // after each one copies the same hot pages again and again.
-        conn.execute_batch("PRAGMA wal_autocheckpoint = 10000;")?;
+        conn.execute_batch(&format!("PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT};"))?;
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::Config(format!("SQLite refused WAL mode (got {mode})")));
@@ -248,17 +248,32 @@ fn run_alone(conn: &mut Conn, job: WriteFn) {
 /// A bulk write: alone in its transaction, with foreign keys not enforced
 /// (the pragma only changes between transactions), so that SQLite needs no
 /// statement journal for its multi-row INSERTs.
+///
+/// Its commit does not checkpoint unless the WAL has grown past
+/// [`BULK_AUTOCHECKPOINT`] pages: a bulk write commits tens of thousands of
+/// pages at once, past the writer's usual threshold every time, and the
+/// checkpointer thread copies them on the other core while the writer goes
+/// on with the next write (the copy was an eighth of an import's writer).
 fn run_bulk(conn: &mut Conn, job: WriteFn) {
-    if let Err(e) = conn.batch("PRAGMA foreign_keys = OFF; BEGIN IMMEDIATE") {
+    let begin =
+        format!("PRAGMA foreign_keys = OFF; PRAGMA wal_autocheckpoint = {BULK_AUTOCHECKPOINT}; BEGIN IMMEDIATE");
+    let restore = format!("PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT}");
+    if let Err(e) = conn.batch(&begin) {
         tracing::error!(error = %e, "sqlite writer could not begin a bulk write");
-        let _ = conn.batch("PRAGMA foreign_keys = ON");
+        let _ = conn.batch(&restore);
         return;
     }
     run_alone(conn, job);
-    if let Err(e) = conn.batch("PRAGMA foreign_keys = ON") {
+    if let Err(e) = conn.batch(&restore) {
         tracing::error!(error = %e, "sqlite writer could not enforce foreign keys again");
     }
 }
+
+/// The writer's own checkpoint threshold in WAL pages (see `open_conn`).
+const AUTOCHECKPOINT: u32 = 10_000;
+/// The same after a bulk write (see [`run_bulk`]): 400 MB of WAL, reached
+/// only if the checkpointer falls behind.
+const BULK_AUTOCHECKPOINT: u32 = 100_000;
 
 /// Every 200 ms, copies what the WAL holds into the database file.
 fn checkpoint_loop(conn: &rusqlite::Connection, stop: &Receiver<()>) {

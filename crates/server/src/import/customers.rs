@@ -11,7 +11,7 @@ use guanxi_store::customers::{self, Customer, OwnerCandidate, Scope, Sealed};
 use guanxi_store::timeline::{self, NewEntry, kind};
 
 use super::fields::{self as f, Field, Mapping, Problem, Reason, vocabulary_code};
-use super::table::Table;
+use super::table::{Row, Table};
 use super::{Counts, Cx, audit_batch, problem, push_field_errors};
 use crate::crypto::PiiCipher;
 use crate::error::{AppError, AppResult};
@@ -75,12 +75,25 @@ fn is_masked(s: &str) -> bool {
     s.contains("**")
 }
 
-fn parse_rows(table: &Table, mapping: &Mapping, today: jiff::civil::Date) -> (Vec<Parsed>, Vec<Problem>) {
+/// The codes and external ids met so far in the file, with their rows.
+#[derive(Default)]
+struct Seen {
+    code: HashMap<String, usize>,
+    ext: HashMap<String, usize>,
+}
+
+/// Parses some rows of the file (consumed, so that their cells are freed
+/// as the file is read), `seen` carried from one chunk to the next.
+fn parse_rows(
+    rows: Vec<Row>,
+    mapping: &Mapping,
+    today: jiff::civil::Date,
+    seen: &mut Seen,
+) -> (Vec<Parsed>, Vec<Problem>) {
     let mut problems = Vec::new();
-    let mut parsed = Vec::with_capacity(table.rows.len());
-    let mut seen_code: HashMap<String, usize> = HashMap::new();
-    let mut seen_ext: HashMap<String, usize> = HashMap::new();
-    for row in &table.rows {
+    let mut parsed = Vec::with_capacity(rows.len());
+    let Seen { code: seen_code, ext: seen_ext } = seen;
+    for row in rows {
         let get = |name: &str| mapping.cell(&row.cells, f::field(FIELDS, name));
         let line = row.line;
         let mut bad = false;
@@ -312,14 +325,10 @@ fn plan_chunk(
 pub(super) async fn run(cx: &Cx<'_>, table: Table, mapping: Mapping) -> AppResult<Result<Counts, Vec<Problem>>> {
     let today = cx.today();
     let total = table.rows.len();
-    let (parsed, mut problems) = {
-        let mapping = mapping.clone();
-        tokio::task::spawn_blocking(move || parse_rows(&table, &mapping, today))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?
-    };
     // Owners named in the file, in one lookup.
-    let mut keys: Vec<String> = parsed.iter().filter_map(|p| p.owner.clone()).filter(|o| !o.is_empty()).collect();
+    let owner = f::field(FIELDS, "owner_id");
+    let mut keys: Vec<String> =
+        table.rows.iter().filter_map(|r| mapping.cell(&r.cells, owner)).filter(|o| !o.is_empty()).collect();
     keys.sort_unstable();
     keys.dedup();
     let owners = if keys.is_empty() {
@@ -327,10 +336,25 @@ pub(super) async fn run(cx: &Cx<'_>, table: Table, mapping: Mapping) -> AppResul
     } else {
         cx.state.db.read(move |c| customers::active_users_matching(c, &keys)).await?
     };
-    // The stored records the rows update, one lookup per chunk.
-    let mut planned: Vec<Planned> = Vec::with_capacity(parsed.len());
+    // Chunk by chunk, the rows parsed and checked and the stored records
+    // they update looked up (one lookup per chunk): only the plan is kept
+    // for the whole file, not its cells nor the parsed rows.
+    let mapping = std::sync::Arc::new(mapping);
+    let mut seen = Seen::default();
+    let mut problems = Vec::new();
+    let mut planned: Vec<Planned> = Vec::with_capacity(total);
     let mut done = 0;
-    for chunk in super::batches(parsed) {
+    for rows in super::batches(table.rows) {
+        done += rows.len();
+        let m = mapping.clone();
+        let (chunk, found_problems, back) = tokio::task::spawn_blocking(move || {
+            let (parsed, problems) = parse_rows(rows, &m, today, &mut seen);
+            (parsed, problems, seen)
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+        seen = back;
+        problems.extend(found_problems);
         let codes: Vec<String> = chunk.iter().filter_map(|p| p.code.clone()).collect();
         let exts: Vec<String> = chunk.iter().filter_map(|p| p.draft.external_id.clone()).collect();
         let found = if codes.is_empty() && exts.is_empty() {
@@ -338,7 +362,6 @@ pub(super) async fn run(cx: &Cx<'_>, table: Table, mapping: Mapping) -> AppResul
         } else {
             cx.state.db.read(move |c| customers::find_by_codes_or_external_ids(c, &codes, &exts)).await?
         };
-        done += chunk.len();
         planned.extend(plan_chunk(chunk, &found, &owners, &mapping, &cx.state.cipher, today, &mut problems)?);
         if cx.dry_run {
             (cx.progress)(done, total);
@@ -380,7 +403,7 @@ async fn write(cx: &Cx<'_>, planned: Vec<Planned>, total: usize) -> AppResult<()
     let mut done = 0;
     // One batch is written while the next one is sealed.
     let mut in_flight: Option<(usize, tokio::task::JoinHandle<guanxi_store::Result<()>>)> = None;
-    for batch in super::batches(planned) {
+    for batch in super::batches_of(planned, cx.customer_write_batch) {
         let size = batch.len();
         let items: Vec<Item> = batch
             .into_iter()

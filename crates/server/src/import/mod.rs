@@ -5,11 +5,14 @@
 //!    mapped to fields ([`fields`]): field names, Chinese aliases such as
 //!    客户名称 or 联系电话, and the user's `column=field` overrides.
 //! 2. Every row is parsed with the domain parsers, and what only the
-//!    database knows is looked up in batches (one `IN (…)` query per 500
-//!    rows): the customer a row names, the record it updates, the owner.
+//!    database knows is looked up in batches of [`BATCH`] rows (`IN (…)`
+//!    queries of 500 keys): the customer a row names, the record it
+//!    updates, the owner. (Customers are parsed a batch at a time too, so
+//!    that only the plan of what to write is kept for the whole file.)
 //!    Every bad cell is reported with its row number as a spreadsheet shows
 //!    it, its column and the reason. One bad row and nothing is written.
-//! 3. Otherwise the rows are written 500 per transaction. Customers are
+//! 3. Otherwise the rows are written [`BATCH`] per transaction (customers
+//!    [`CUSTOMER_WRITE_BATCH`]). Customers are
 //!    matched by 客户编号 (`code`) or `external_id` and updated (a column
 //!    missing from the file keeps its value; an empty cell clears it; a
 //!    masked phone or email equal to the stored one keeps it), else
@@ -41,9 +44,15 @@ pub const BATCH: usize = 10_000;
 /// `items` in order, [`BATCH`] at a time, each moved out once (draining
 /// batches from the front of a long vector would move the rest each time).
 fn batches<T>(items: Vec<T>) -> impl Iterator<Item = Vec<T>> {
+    batches_of(items, BATCH)
+}
+
+/// `items` in order, `size` at a time (see [`batches`]).
+fn batches_of<T>(items: Vec<T>, size: usize) -> impl Iterator<Item = Vec<T>> {
     let mut it = items.into_iter();
+    let size = size.max(1);
     std::iter::from_fn(move || {
-        let batch: Vec<T> = it.by_ref().take(BATCH).collect();
+        let batch: Vec<T> = it.by_ref().take(size).collect();
         (!batch.is_empty()).then_some(batch)
     })
 }
@@ -133,11 +142,27 @@ pub struct ImportOptions {
     pub ip: Option<String>,
     /// The most data rows accepted (a longer file is refused whole).
     pub max_rows: usize,
+    /// Customers written per transaction ([`CUSTOMER_WRITE_BATCH`]).
+    pub customer_write_batch: usize,
 }
+
+/// Customers per write transaction. New customers' name grams and phone
+/// digests land all over their indexes, so each transaction rewrites a
+/// share of those indexes' pages that grows with them; five times fewer
+/// transactions than [`BATCH`] write each page about five times less
+/// often (see BENCHMARKS.md, Import).
+pub const CUSTOMER_WRITE_BATCH: usize = 5 * BATCH;
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        Self { dry_run: false, mapping: Vec::new(), lang: Lang::default(), ip: None, max_rows: MAX_ROWS }
+        Self {
+            dry_run: false,
+            mapping: Vec::new(),
+            lang: Lang::default(),
+            ip: None,
+            max_rows: MAX_ROWS,
+            customer_write_batch: CUSTOMER_WRITE_BATCH,
+        }
     }
 }
 
@@ -197,6 +222,7 @@ struct Cx<'a> {
     dry_run: bool,
     ip: Option<String>,
     progress: Progress<'a>,
+    customer_write_batch: usize,
 }
 
 impl Cx<'_> {
@@ -253,7 +279,14 @@ pub async fn import_file(
         return Ok(with_problems(report, problems, opts.lang));
     }
     let header_ok = problems.is_empty();
-    let cx = Cx { state, actor, dry_run: opts.dry_run || !header_ok, ip: opts.ip.clone(), progress };
+    let cx = Cx {
+        state,
+        actor,
+        dry_run: opts.dry_run || !header_ok,
+        ip: opts.ip.clone(),
+        progress,
+        customer_write_batch: opts.customer_write_batch,
+    };
     let outcome = match kind {
         ImportKind::Customers => customers::run(&cx, table, mapping).await?,
         ImportKind::Contacts => contacts::run(&cx, table, mapping).await?,
