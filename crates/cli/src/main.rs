@@ -321,6 +321,7 @@ async fn main() -> anyhow::Result<()> {
             if with_demo && let Some(warning) = config.relax_for_demo() {
                 tracing::warn!("{warning}");
             }
+            config.for_serving();
             let addr = config.listen;
             let state = guanxi_server::prepare(config, Arc::new(SystemClock)).await?;
             if with_demo {

@@ -281,7 +281,7 @@ async fn check(db: &Db, acked: &Acked, max_unacked: usize) {
 }
 
 fn open(target: &DbTarget) -> Db {
-    Db::open(target, &DbOptions { pool_size: 1, sqlite_full_sync: false }).unwrap()
+    Db::open(target, &DbOptions { pool_size: 1, ..DbOptions::default() }).unwrap()
 }
 
 const CLIENTS: usize = 4;

@@ -125,7 +125,7 @@ async fn two_instances_on_one_postgres_run_each_due_job_once() {
     }
     drop(a);
 
-    let db = Db::open(&pg.target, &DbOptions { pool_size: 1, sqlite_full_sync: false }).unwrap();
+    let db = Db::open(&pg.target, &DbOptions { pool_size: 1, ..DbOptions::default() }).unwrap();
     // SLA jobs due now and not run (a run re-arms the job for the ticket's
     // next SLA instant, e.g. the escalation's 30-minute customer update).
     let pending = |db: &Db| {

@@ -16,6 +16,9 @@ pub struct Config {
     pub database_url: Option<String>,
     pub db_pool_size: Option<usize>,
     pub sqlite_full_sync: bool,
+    /// The SQLite writer's page cache, MiB (`GUANXI_SQLITE_CACHE_MB`); unset,
+    /// `serve` takes a small one and bulk commands a large one.
+    pub sqlite_cache_mb: Option<u32>,
     pub admin_email: String,
     pub admin_password: Option<String>,
     pub data_key: Option<String>,
@@ -79,6 +82,7 @@ struct FileConfig {
     database_url: Option<String>,
     db_pool_size: Option<usize>,
     sqlite_full_sync: Option<bool>,
+    sqlite_cache_mb: Option<u32>,
     admin_email: Option<String>,
     admin_password: Option<String>,
     data_key: Option<String>,
@@ -110,6 +114,7 @@ impl Default for Config {
             database_url: None,
             db_pool_size: None,
             sqlite_full_sync: false,
+            sqlite_cache_mb: None,
             admin_email: "admin@guanxi.local".into(),
             admin_password: None,
             data_key: None,
@@ -208,6 +213,9 @@ impl Config {
         if let Some(v) = get("GUANXI_SQLITE_FULL_SYNC", f.sqlite_full_sync.map(|b| b.to_string())) {
             c.sqlite_full_sync = parse_bool("GUANXI_SQLITE_FULL_SYNC", &v)?;
         }
+        if let Some(v) = get("GUANXI_SQLITE_CACHE_MB", f.sqlite_cache_mb.map(|n| n.to_string())) {
+            c.sqlite_cache_mb = Some(parse_num("GUANXI_SQLITE_CACHE_MB", &v)?);
+        }
         if let Some(v) = get("GUANXI_ADMIN_EMAIL", f.admin_email) {
             c.admin_email = v;
         }
@@ -305,6 +313,9 @@ impl Config {
         if self.ticket_retention_days.is_some_and(|d| !(30..=36_500).contains(&d)) {
             return Err(ConfigError("GUANXI_TICKET_RETENTION_DAYS must be from 30 to 36500 days, or off".into()));
         }
+        if self.sqlite_cache_mb.is_some_and(|mb| !(1..=65_536).contains(&mb)) {
+            return Err(ConfigError("GUANXI_SQLITE_CACHE_MB must be from 1 to 65536 MiB".into()));
+        }
         if matches!(self.db_pool_size, Some(0)) {
             return Err(ConfigError("GUANXI_DB_POOL_SIZE must be at least 1".into()));
         }
@@ -324,7 +335,15 @@ impl Config {
         DbOptions {
             pool_size: self.db_pool_size.unwrap_or(if postgres { 8 } else { 4 }),
             sqlite_full_sync: self.sqlite_full_sync,
+            sqlite_writer_cache_mb: self.sqlite_cache_mb.unwrap_or(DbOptions::BULK_WRITER_CACHE_MB),
+            ..DbOptions::default()
         }
+    }
+
+    /// A serving process's writer cache unless one was configured: small,
+    /// so that the server's memory stays low (SPEC X, issue 11).
+    pub fn for_serving(&mut self) {
+        self.sqlite_cache_mb.get_or_insert(DbOptions::SERVE_WRITER_CACHE_MB);
     }
 
     pub fn key_file(&self) -> PathBuf {
@@ -423,6 +442,21 @@ mod tests {
                 .unwrap();
         let s = format!("{c:?}");
         assert!(!s.contains("hunter22") && !s.contains(":pw@"), "{s}");
+    }
+
+    #[test]
+    fn serving_takes_a_small_writer_cache_unless_told() {
+        let mut c = Config::load(None, env(&[])).unwrap();
+        assert_eq!(c.db_options().sqlite_writer_cache_mb, DbOptions::BULK_WRITER_CACHE_MB, "bulk commands");
+        c.for_serving();
+        assert_eq!(c.db_options().sqlite_writer_cache_mb, DbOptions::SERVE_WRITER_CACHE_MB);
+        let mut c = Config::load(None, env(&[("GUANXI_SQLITE_CACHE_MB", "96")])).unwrap();
+        c.for_serving();
+        assert_eq!(c.db_options().sqlite_writer_cache_mb, 96, "an explicit setting wins");
+        for bad in ["0", "lots", "100000"] {
+            let e = Config::load(None, env(&[("GUANXI_SQLITE_CACHE_MB", bad)])).unwrap_err();
+            assert!(e.0.contains("GUANXI_SQLITE_CACHE_MB"), "{bad}: {}", e.0);
+        }
     }
 
     #[test]

@@ -314,7 +314,7 @@ fn pg_restore(url: &str, file: &Path) -> Result<BackupReport> {
     }
     check_versions(&header.migrations, crate::Engine::Postgres, true)?;
     // The schema, as this build makes it.
-    drop(crate::Db::open(&DbTarget::Postgres(url.to_string()), &DbOptions { pool_size: 1, sqlite_full_sync: false })?);
+    drop(crate::Db::open(&DbTarget::Postgres(url.to_string()), &DbOptions { pool_size: 1, ..DbOptions::default() })?);
     let mut client = postgres::Client::connect(url, postgres::NoTls)?;
     let mut tx = client.transaction()?;
     let users: i64 = tx.query_one("SELECT COUNT(*) FROM users", &[])?.get(0);

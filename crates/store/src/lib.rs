@@ -103,11 +103,31 @@ pub struct DbOptions {
     /// SQLite `synchronous=FULL` (survives power loss) instead of NORMAL
     /// (survives a process crash).
     pub sqlite_full_sync: bool,
+    /// The SQLite writer's page cache, MiB. Bulk writes into large indexes
+    /// (imports, recomputes, the bench generator) want a large one; a
+    /// serving process a small one, since the operating system caches the
+    /// file anyway and the cache counts in the process's memory.
+    pub sqlite_writer_cache_mb: u32,
+    /// Each SQLite reader's page cache, MiB. Readers sort on disk (temporary
+    /// files), so a report's large sort does not grow the process.
+    pub sqlite_reader_cache_mb: u32,
+}
+
+impl DbOptions {
+    /// The writer's cache for bulk commands (import, recompute, generate).
+    pub const BULK_WRITER_CACHE_MB: u32 = 256;
+    /// The writer's cache for a serving process.
+    pub const SERVE_WRITER_CACHE_MB: u32 = 32;
 }
 
 impl Default for DbOptions {
     fn default() -> Self {
-        Self { pool_size: 4, sqlite_full_sync: false }
+        Self {
+            pool_size: 4,
+            sqlite_full_sync: false,
+            sqlite_writer_cache_mb: Self::BULK_WRITER_CACHE_MB,
+            sqlite_reader_cache_mb: 8,
+        }
     }
 }
 

@@ -41,7 +41,7 @@ struct ThreadsGuard {
     _stop_checkpoints: Sender<()>,
 }
 
-fn open_conn(path: &Path, read_only: bool, full_sync: bool) -> Result<rusqlite::Connection> {
+fn open_conn(path: &Path, read_only: bool, options: &DbOptions) -> Result<rusqlite::Connection> {
     let flags = if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
     } else {
@@ -54,11 +54,19 @@ fn open_conn(path: &Path, read_only: bool, full_sync: bool) -> Result<rusqlite::
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.set_prepared_statement_cache_capacity(256);
     // The writer keeps more pages: bulk writes into large indexes (search
-    // digests, name grams) touch pages all over them.
+    // digests, name grams) touch pages all over them. Readers sort in
+    // temporary files (cached by the OS, not held by the process): a
+    // report's GROUP BY over millions of rows would otherwise hold them all
+    // in the process's memory.
+    let (cache_mb, temp_store) = if read_only {
+        (options.sqlite_reader_cache_mb, "FILE")
+    } else {
+        (options.sqlite_writer_cache_mb, "MEMORY")
+    };
     conn.execute_batch(&format!(
-        "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = {}; PRAGMA synchronous = {};",
-        if read_only { -16_000 } else { -256_000 },
-        if full_sync { "FULL" } else { "NORMAL" }
+        "PRAGMA foreign_keys = ON; PRAGMA temp_store = {temp_store}; PRAGMA cache_size = -{}; PRAGMA synchronous = {};",
+        u64::from(cache_mb.max(1)) * 1024,
+        if options.sqlite_full_sync { "FULL" } else { "NORMAL" }
     ))?;
     if !read_only {
         // Checkpoint every 10,000 pages of WAL rather than 1,000: a bulk
@@ -79,7 +87,7 @@ impl SqliteDb {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
         }
-        let mut write = Conn::Sqlite(open_conn(path, false, options.sqlite_full_sync)?);
+        let mut write = Conn::Sqlite(open_conn(path, false, options)?);
         migrate::apply_outside_transaction(&mut write, Engine::Sqlite)?;
 
         let (wtx, wrx) = crossbeam_channel::unbounded::<WriteJob>();
@@ -90,7 +98,7 @@ impl SqliteDb {
 
         let (rtx, rrx) = crossbeam_channel::unbounded::<ReadJob>();
         for i in 0..options.pool_size.max(1) {
-            let conn = Conn::Sqlite(open_conn(path, true, options.sqlite_full_sync)?);
+            let conn = Conn::Sqlite(open_conn(path, true, options)?);
             let rx = rrx.clone();
             std::thread::Builder::new()
                 .name(format!("sqlite-reader-{i}"))
@@ -102,7 +110,7 @@ impl SqliteDb {
         // into the database and its fsync no longer stall every queued
         // write (the writer's own autocheckpoint stays as a safety net).
         let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
-        let ckpt = open_conn(path, false, options.sqlite_full_sync)?;
+        let ckpt = open_conn(path, false, options)?;
         std::thread::Builder::new()
             .name("sqlite-checkpointer".into())
             .spawn(move || checkpoint_loop(&ckpt, &stop_rx))
