@@ -243,8 +243,6 @@ pub fn ratio_counts(
     hi_day: jiff::civil::Date,
     group: GroupBy,
 ) -> Result<Vec<(String, i64, i64)>> {
-    let year = jiff::Span::new().months(12);
-    let (lo12, hi12) = (lo_day.checked_sub(year).unwrap_or(lo_day), hi_day.checked_sub(year).unwrap_or(hi_day));
     let sum = |cond: &str| format!("CAST(COALESCE(SUM(CASE WHEN {cond} THEN 1 ELSE 0 END), 0) AS BIGINT)");
     let (sql, params): (String, Vec<Value>) = match name {
         "complaint_timeout_rate" => {
@@ -308,37 +306,8 @@ pub fn ratio_counts(
             )
         }
         "churn_rate" | "core_customer_retention" | "churn_warning_recall" => {
-            // Each customer with an order in the 12 months before the
-            // period's start, and its last order before the period's end:
-            // churned when that is more than 12 months before the end.
-            let base = "SELECT o.customer_id, MAX(o.ordered_on) AS last_on FROM orders o
-                 WHERE o.ordered_on >= $1 AND o.ordered_on < $2
-                 GROUP BY o.customer_id HAVING MIN(o.ordered_on) < $3";
-            let key = if group == GroupBy::Tier { "COALESCE(s.tier, '')" } else { "''" };
-            // The tier only when it is read: a lookup per customer otherwise saved.
-            let join = if group == GroupBy::Tier || name == "core_customer_retention" {
-                "LEFT JOIN customer_segments s ON s.customer_id = x.customer_id"
-            } else {
-                ""
-            };
-            let churned = "x.last_on < $4";
-            let sql = match name {
-                "churn_rate" => format!("SELECT {key}, {}, COUNT(*) FROM ({base}) x {join} GROUP BY 1", sum(churned)),
-                "core_customer_retention" => format!(
-                    "SELECT {key}, {}, COUNT(*) FROM ({base}) x {join} WHERE s.tier = 'high' GROUP BY 1",
-                    sum("x.last_on >= $4")
-                ),
-                _ => format!(
-                    "SELECT {key}, {}, COUNT(*) FROM ({base}) x {join} WHERE {churned} GROUP BY 1",
-                    sum("EXISTS (SELECT 1 FROM segment_events e WHERE e.customer_id = x.customer_id
-                           AND e.kind = 'churn_warning' AND e.at < $5)")
-                ),
-            };
-            let mut params: Vec<Value> = vec![lo12.into(), hi_day.into(), lo_day.into(), hi12.into()];
-            if name == "churn_warning_recall" {
-                params.push(hi.into());
-            }
-            (sql, params)
+            let counts = churn_counts(c, &[name], hi, lo_day, hi_day, group)?;
+            return Ok(counts.into_iter().next().unwrap_or_default());
         }
         "repurchase_rate" => {
             let (key, join) = if group == GroupBy::Tier {
@@ -375,6 +344,89 @@ pub fn ratio_counts(
     };
     let rows = c.query(&sql, &params)?;
     rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).collect()
+}
+
+/// The KPIs counted from the customers' orders around a period's two
+/// ends ([`churn_counts`]): one scan of the orders serves all three.
+pub const CHURN_KPIS: [&str; 3] = ["churn_rate", "core_customer_retention", "churn_warning_recall"];
+
+/// The (slice key, num, den) rows of each of `names` (some of
+/// [`CHURN_KPIS`]), in that order, over one period, from ONE statement:
+/// each customer with an order in the 12 months before the period's start,
+/// and its last order before the period's end (churned when that is more
+/// than 12 months before the end), are found by one grouped scan of the
+/// orders; the three KPIs' counts are sums over those customers.
+/// A slice is listed for a KPI only when the KPI counts someone in it, as
+/// when each KPI had its own statement.
+pub fn churn_counts(
+    c: &mut Conn,
+    names: &[&str],
+    hi: Timestamp,
+    lo_day: jiff::civil::Date,
+    hi_day: jiff::civil::Date,
+    group: GroupBy,
+) -> Result<Vec<Vec<(String, i64, i64)>>> {
+    let year = jiff::Span::new().months(12);
+    let (lo12, hi12) = (lo_day.checked_sub(year).unwrap_or(lo_day), hi_day.checked_sub(year).unwrap_or(hi_day));
+    let sum = |cond: &str| format!("CAST(COALESCE(SUM(CASE WHEN {cond} THEN 1 ELSE 0 END), 0) AS BIGINT)");
+    let wants = |n: &str| names.contains(&n);
+    let key = if group == GroupBy::Tier { "COALESCE(s.tier, '')" } else { "''" };
+    // The tier only when it is read: a lookup per customer otherwise saved.
+    let join = if group == GroupBy::Tier || wants("core_customer_retention") {
+        "LEFT JOIN customer_segments s ON s.customer_id = x.customer_id"
+    } else {
+        ""
+    };
+    let (core, kept) = if wants("core_customer_retention") {
+        (sum("s.tier = 'high'"), sum("s.tier = 'high' AND x.last_on >= $4"))
+    } else {
+        ("CAST(0 AS BIGINT)".to_string(), "CAST(0 AS BIGINT)".to_string())
+    };
+    // The warning is looked up for the churned only (CASE evaluates
+    // lazily on both engines).
+    let (warned, mut params): (String, Vec<Value>) = (
+        if wants("churn_warning_recall") {
+            "CAST(COALESCE(SUM(CASE WHEN x.last_on < $4 THEN CASE WHEN EXISTS (SELECT 1 FROM segment_events e
+                 WHERE e.customer_id = x.customer_id AND e.kind = 'churn_warning' AND e.at < $5) THEN 1 ELSE 0 END
+                 ELSE 0 END), 0) AS BIGINT)"
+                .to_string()
+        } else {
+            "CAST(0 AS BIGINT)".to_string()
+        },
+        vec![lo12.into(), hi_day.into(), lo_day.into(), hi12.into()],
+    );
+    if wants("churn_warning_recall") {
+        params.push(hi.into());
+    }
+    let rows = c.query(
+        &format!(
+            "SELECT {key}, COUNT(*), {churned}, {core}, {kept}, {warned}
+             FROM (SELECT o.customer_id, MAX(o.ordered_on) AS last_on FROM orders o
+                   WHERE o.ordered_on >= $1 AND o.ordered_on < $2
+                   GROUP BY o.customer_id HAVING MIN(o.ordered_on) < $3) x
+             {join} GROUP BY 1",
+            churned = sum("x.last_on < $4"),
+        ),
+        &params,
+    )?;
+    let mut out = vec![Vec::new(); names.len()];
+    for r in &rows {
+        let key: String = r.get(0)?;
+        let (customers, churned, core, kept, warned): (i64, i64, i64, i64, i64) =
+            (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?);
+        for (i, name) in names.iter().enumerate() {
+            let (num, den) = match *name {
+                "churn_rate" => (churned, customers),
+                "core_customer_retention" => (kept, core),
+                "churn_warning_recall" => (warned, churned),
+                _ => continue,
+            };
+            if den > 0 {
+                out[i].push((key.clone(), num, den));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Customers per (tier, activity) as the last segmentation run counted

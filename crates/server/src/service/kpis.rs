@@ -312,6 +312,20 @@ async fn ratio_grid(
     lang: Lang,
     per_period: bool,
 ) -> AppResult<Grid<RatioFigures>> {
+    let mut grids = ratio_grids(state, vec![def], q, lang, per_period).await?;
+    grids.pop().ok_or_else(|| AppError::Internal("no grid".into()))
+}
+
+/// The two counts of each of `defs` (ratio KPIs), as [`ratio_grid`], in
+/// one read: the churn KPIs among them (store::kpi::CHURN_KPIS) share one
+/// statement per period, which scans a year of orders once for all three.
+async fn ratio_grids(
+    state: &AppState,
+    defs: Vec<&'static KpiDef>,
+    q: KpiQuery,
+    lang: Lang,
+    per_period: bool,
+) -> AppResult<Vec<Grid<RatioFigures>>> {
     let buckets = q.period.buckets(q.from, q.to, MAX_BUCKETS);
     let tz = state.config.time_zone.clone();
     let start =
@@ -325,39 +339,75 @@ async fn ratio_grid(
     }
     let whole = (start(q.from)?, start(end)?, q.from, end);
     // One period covering the whole range is its own total.
-    let sum_up = per_period && (additive(def) || (ranges.len() == 1 && ranges[0] == whole));
+    let sum_up: Vec<bool> =
+        defs.iter().map(|def| per_period && (additive(def) || (ranges.len() == 1 && ranges[0] == whole))).collect();
     if !per_period {
         ranges.clear();
     }
     let b = buckets.clone();
-    let slices = state
+    let all_slices = state
         .db
         .read(move |c| {
             let n = b.len();
-            let mut data: BTreeMap<String, (Vec<RatioFigures>, RatioFigures)> = BTreeMap::new();
+            let names: Vec<&str> = defs.iter().map(|d| d.name).collect();
+            let mut data: Vec<BTreeMap<String, (Vec<RatioFigures>, RatioFigures)>> = vec![BTreeMap::new(); defs.len()];
             for (i, (lo, hi, lo_day, hi_day)) in ranges.iter().enumerate() {
-                for (key, num, den) in store::ratio_counts(c, def.name, *lo, *hi, *lo_day, *hi_day, q.group)? {
-                    let e =
-                        data.entry(key).or_insert_with(|| (vec![RatioFigures::default(); n], RatioFigures::default()));
-                    let f = RatioFigures { num, den };
-                    e.0[i].merge(&f);
-                    if sum_up {
-                        e.1.merge(&f);
+                for (j, rows) in counts(c, &names, *lo, *hi, *lo_day, *hi_day, q.group)?.into_iter().enumerate() {
+                    for (key, num, den) in rows {
+                        let e = data[j]
+                            .entry(key)
+                            .or_insert_with(|| (vec![RatioFigures::default(); n], RatioFigures::default()));
+                        let f = RatioFigures { num, den };
+                        e.0[i].merge(&f);
+                        if sum_up[j] {
+                            e.1.merge(&f);
+                        }
                     }
                 }
             }
-            if !sum_up {
+            let rest: Vec<&str> = names.iter().zip(&sum_up).filter(|(_, s)| !**s).map(|(n, _)| *n).collect();
+            if !rest.is_empty() {
                 let (lo, hi, lo_day, hi_day) = whole;
-                for (key, num, den) in store::ratio_counts(c, def.name, lo, hi, lo_day, hi_day, q.group)? {
-                    let e =
-                        data.entry(key).or_insert_with(|| (vec![RatioFigures::default(); n], RatioFigures::default()));
-                    e.1.merge(&RatioFigures { num, den });
+                for (name, rows) in rest.iter().zip(counts(c, &rest, lo, hi, lo_day, hi_day, q.group)?) {
+                    let Some(j) = names.iter().position(|n| n == name) else { continue };
+                    for (key, num, den) in rows {
+                        let e = data[j]
+                            .entry(key)
+                            .or_insert_with(|| (vec![RatioFigures::default(); n], RatioFigures::default()));
+                        e.1.merge(&RatioFigures { num, den });
+                    }
                 }
             }
-            arrange(c, q.group, lang, n, data)
+            data.into_iter().map(|d| arrange(c, q.group, lang, n, d)).collect::<guanxi_store::Result<Vec<_>>>()
         })
         .await?;
-    Ok(Grid { buckets, slices })
+    Ok(all_slices.into_iter().map(|slices| Grid { buckets: buckets.clone(), slices }).collect())
+}
+
+/// The (key, num, den) rows of each of `names` over one period, in order:
+/// the churn KPIs together in one statement, the others one each.
+fn counts(
+    c: &mut guanxi_store::Conn,
+    names: &[&str],
+    lo: jiff::Timestamp,
+    hi: jiff::Timestamp,
+    lo_day: Date,
+    hi_day: Date,
+    group: GroupBy,
+) -> guanxi_store::Result<Vec<Vec<(String, i64, i64)>>> {
+    let churn: Vec<&str> = names.iter().copied().filter(|n| store::CHURN_KPIS.contains(n)).collect();
+    let mut shared =
+        if churn.is_empty() { Vec::new() } else { store::churn_counts(c, &churn, hi, lo_day, hi_day, group)? }
+            .into_iter();
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        if store::CHURN_KPIS.contains(name) {
+            out.push(shared.next().unwrap_or_default());
+        } else {
+            out.push(store::ratio_counts(c, name, lo, hi, lo_day, hi_day, group)?);
+        }
+    }
+    Ok(out)
 }
 
 fn ratio_series(def: &'static KpiDef, q: KpiQuery, g: &Grid<RatioFigures>) -> Series {
@@ -442,6 +492,18 @@ pub async fn all_series_with(
     } else {
         None
     };
+    // The churn KPIs read the same year of orders: counted together.
+    let churn: Vec<&'static KpiDef> = kpi::REGISTRY
+        .iter()
+        .filter(|k| k.supports(q.group) && k.available() && store::CHURN_KPIS.contains(&k.name))
+        .collect();
+    let per_period = |def: &KpiDef| customer_periods || additive(def);
+    let mut churn_grids: HashMap<&'static str, Grid<RatioFigures>> = HashMap::new();
+    if let Some(first) = churn.first() {
+        let names: Vec<&'static str> = churn.iter().map(|d| d.name).collect();
+        let grids = ratio_grids(state, churn.clone(), q, lang, per_period(first)).await?;
+        churn_grids.extend(names.into_iter().zip(grids));
+    }
     let mut out = Vec::new();
     for def in kpi::REGISTRY.iter().filter(|k| k.supports(q.group)) {
         match def.source {
@@ -452,10 +514,10 @@ pub async fn all_series_with(
                 }
             }
             Source::Pending => {}
-            _ => {
-                let per_period = customer_periods || additive(def);
-                out.push(ratio_series(def, q, &ratio_grid(state, def, q, lang, per_period).await?));
-            }
+            _ => match churn_grids.get(def.name) {
+                Some(g) => out.push(ratio_series(def, q, g)),
+                None => out.push(ratio_series(def, q, &ratio_grid(state, def, q, lang, per_period(def)).await?)),
+            },
         }
     }
     Ok(out)
