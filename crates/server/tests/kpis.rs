@@ -975,6 +975,24 @@ async fn ratio_kpis_on_a_hand_built_dataset() {
         assert_eq!(html_row(&html, "客户流失率"), ["—", "50.0%", "50.0%"], "[{}]", app.engine);
         assert_eq!(html_row(&html, "满意率"), ["≥ 85.0%", "66.7%", "66.7%"]);
         assert!(html.contains("期初前 12 个月内下过单的客户中"), "the definition is on the page");
+        // The three churn KPIs (counted together, one statement a period)
+        // over February and March by month: February's base A–D, nobody
+        // lapsed by 1 March (0%; the high-value A, B, D all kept: 100%; no
+        // churned customer to recall: —); March and both months: B and C
+        // lapsed, A and D kept (66.7%), B warned on 20 February (50%).
+        let (s, html) = app.page(&http, "/reports/monitoring?from=2026-02-01&to=2026-03-31&by=month").await;
+        assert_eq!(s, 200, "[{}] {html}", app.engine);
+        assert_eq!(html_row(&html, "客户流失率"), ["—", "0.0%", "50.0%", "50.0%"], "[{}]", app.engine);
+        assert_eq!(html_row(&html, "核心客户留存率"), ["≥ 90.0%", "100.0%", "66.7%", "66.7%"], "[{}]", app.engine);
+        assert_eq!(html_row(&html, "流失预警召回率"), ["≥ 90.0%", "—", "50.0%", "50.0%"], "[{}]", app.engine);
+        // By tier, each on its own: retention has high-value customers only;
+        // recall: the high-value B was warned, the ordinary C was not.
+        let v = kpi(&app, &admin, &format!("/api/v1/kpis/core_customer_retention?{march}&group=tier")).await;
+        assert_eq!(slice(&v, "高价值")["total_display"], "66.7%", "[{}] {v}", app.engine);
+        assert_eq!(slice(&v, "普通")["total_display"], "—");
+        let v = kpi(&app, &admin, &format!("/api/v1/kpis/churn_warning_recall?{march}&group=tier")).await;
+        assert_eq!(slice(&v, "高价值")["total_display"], "100.0%", "[{}] {v}", app.engine);
+        assert_eq!(slice(&v, "普通")["total_display"], "0.0%");
         // The dashboard by day over March: the customer KPIs' cards hold the
         // month's figure (counted once over the range, not day by day).
         let (s, html) = app.page(&http, "/reports?from=2026-03-01&to=2026-03-31&by=day").await;

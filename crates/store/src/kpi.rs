@@ -352,10 +352,15 @@ pub const CHURN_KPIS: [&str; 3] = ["churn_rate", "core_customer_retention", "chu
 
 /// The (slice key, num, den) rows of each of `names` (some of
 /// [`CHURN_KPIS`]), in that order, over one period, from ONE statement:
-/// each customer with an order in the 12 months before the period's start,
-/// and its last order before the period's end (churned when that is more
-/// than 12 months before the end), are found by one grouped scan of the
-/// orders; the three KPIs' counts are sums over those customers.
+/// the customers with an order in the 12 months before the period's start
+/// (their last order before the start is no older than that), and the
+/// last order of each before the period's end (churned when that is more
+/// than 12 months before the end); the three KPIs' counts are sums over
+/// those customers. Each last order is one seek into `orders_customer_amount`
+/// (customer, day) per customer: no grouping of a year of orders, no
+/// temporary b-tree, whatever the length of the order history. The
+/// customers are materialised so that each last order is looked up once
+/// however many sums read it.
 /// A slice is listed for a KPI only when the KPI counts someone in it, as
 /// when each KPI had its own statement.
 pub fn churn_counts(
@@ -400,11 +405,12 @@ pub fn churn_counts(
     }
     let rows = c.query(
         &format!(
-            "SELECT {key}, COUNT(*), {churned}, {core}, {kept}, {warned}
-             FROM (SELECT o.customer_id, MAX(o.ordered_on) AS last_on FROM orders o
-                   WHERE o.ordered_on >= $1 AND o.ordered_on < $2
-                   GROUP BY o.customer_id HAVING MIN(o.ordered_on) < $3) x
-             {join} GROUP BY 1",
+            "WITH x AS MATERIALIZED (
+                 SELECT c.id AS customer_id,
+                     (SELECT MAX(o.ordered_on) FROM orders o WHERE o.customer_id = c.id AND o.ordered_on < $2) AS last_on
+                 FROM customers c
+                 WHERE (SELECT MAX(o.ordered_on) FROM orders o WHERE o.customer_id = c.id AND o.ordered_on < $3) >= $1)
+             SELECT {key}, COUNT(*), {churned}, {core}, {kept}, {warned} FROM x {join} GROUP BY 1",
             churned = sum("x.last_on < $4"),
         ),
         &params,
