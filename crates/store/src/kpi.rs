@@ -180,22 +180,35 @@ pub fn category_counts(c: &mut Conn, from: Timestamp, to: Timestamp) -> Result<V
     rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?))).collect()
 }
 
-/// The most frequent subjects of one category's tickets received in
-/// `[from, to)`: (subject, tickets), most first, at most `limit`.
-pub fn top_subjects(
+/// The `limit` most frequent subjects of each category among the tickets
+/// received in `[from, to)`, most first: (category, subject, tickets). One
+/// pass over the period for every category (a pass per category read the
+/// period's tickets once per category).
+pub fn top_subjects_by_category(
     c: &mut Conn,
     from: Timestamp,
     to: Timestamp,
-    category: &str,
-    limit: i64,
-) -> Result<Vec<(String, i64)>> {
+    limit: usize,
+) -> Result<Vec<(String, String, i64)>> {
     let rows = c.query(
-        "SELECT t.subject, COUNT(*) FROM tickets t
-         WHERE t.received_at >= $1 AND t.received_at < $2 AND t.category = $3
-         GROUP BY t.subject ORDER BY 2 DESC, 1 LIMIT $4",
-        args![from, to, category, limit],
+        "SELECT t.category, t.subject, COUNT(*) FROM tickets t
+         WHERE t.received_at >= $1 AND t.received_at < $2
+         GROUP BY t.category, t.subject ORDER BY 1, 3 DESC, 2",
+        args![from, to],
     )?;
-    rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?))).collect()
+    let mut out: Vec<(String, String, i64)> = Vec::new();
+    let mut taken = 0;
+    for r in &rows {
+        let (category, subject, n): (String, String, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        if out.last().is_none_or(|last| last.0 != category) {
+            taken = 0;
+        }
+        if taken < limit {
+            out.push((category, subject, n));
+            taken += 1;
+        }
+    }
+    Ok(out)
 }
 
 /// The most frequent subjects of all tickets received in `[from, to)` (the

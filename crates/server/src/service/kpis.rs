@@ -566,23 +566,21 @@ pub async fn problem_analysis(
     let tz = state.config.time_zone.clone();
     let at = |d: Date| d.to_zoned(tz.clone()).map(|z| z.timestamp()).map_err(|e| AppError::Internal(e.to_string()));
     let (lo, hi) = (at(from)?, at(to.tomorrow().unwrap_or(to))?);
-    let codes: Vec<String> = grid.slices.iter().map(|s| s.0.clone()).collect();
-    let tops = state
-        .db
-        .read(move |c| codes.iter().map(|code| store::top_subjects(c, lo, hi, code, 5)).collect::<Result<Vec<_>, _>>())
-        .await?;
+    let mut tops: HashMap<String, Vec<(String, i64)>> = HashMap::new();
+    for (category, subject, n) in state.db.read(move |c| store::top_subjects_by_category(c, lo, hi, 5)).await? {
+        tops.entry(category).or_default().push((subject, n));
+    }
     let total: i64 = grid.slices.iter().map(|s| s.3.received).sum();
     let mut out: Vec<ProblemCategory> = grid
         .slices
         .into_iter()
-        .zip(tops)
-        .map(|((code, label, _, figures), top)| ProblemCategory {
+        .map(|(code, label, _, figures)| ProblemCategory {
+            top: tops.remove(&code).unwrap_or_default(),
             code,
             label,
             tickets: figures.received,
             share: kpi::ratio(figures.received, total),
             figures,
-            top,
         })
         .collect();
     out.sort_by(|a, b| b.tickets.cmp(&a.tickets).then(a.code.cmp(&b.code)));
