@@ -259,6 +259,9 @@ pub const RULES: &[Rule] = &[
     // ---- API: reports (R)
     r("GET", "/api/v1/kpis", LEADS_ONLY, All),
     r("GET", "/api/v1/kpis/{name}", LEADS_ONLY, All),
+    r("GET", "/api/v1/kpi-targets", LEADS_ONLY, All),
+    r("PUT", "/api/v1/kpi-targets", LEADS_ONLY, All),
+    r("DELETE", "/api/v1/kpi-targets/{id}", LEADS_ONLY, All),
     // ---- Pages: shell, login, assets
     r("GET", "/", SignedIn, Customers),
     r("GET", "/login", Public, Token),

@@ -1046,3 +1046,123 @@ async fn ratio_kpis_on_a_hand_built_dataset() {
         );
     }
 }
+
+/// The id of a user by email.
+async fn user_id(app: &TestApp, email: &'static str) -> i64 {
+    id_of(app, "SELECT id FROM users WHERE email = $1", vec![V::Text(email.into())]).await
+}
+
+/// PUT /api/v1/kpi-targets; (status, body).
+async fn put_target(app: &TestApp, token: &str, body: Value) -> (u16, Value) {
+    json_of(app.call(Method::PUT, "/api/v1/kpi-targets", Some(token), Some(body)).await).await
+}
+
+/// The fields a 422 names.
+fn fields(v: &Value) -> Vec<String> {
+    v["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap().to_string()).collect()
+}
+
+/// SPEC R1: a target on a slice. wang's first-response median over 2–15
+/// March is 30 minutes (10, 30, 40), li's 15 (5, 15, 20). With the KPI's
+/// default set to ≤ 60 both pass; wang's own ≤ 20 flags wang only (API and
+/// the monitoring page's own default override), and deleting it lifts the
+/// flag. Every refusal names its field.
+#[tokio::test]
+async fn slice_targets_flag_the_slices_below_them() {
+    use support::app::{ADMIN_EMAIL, ADMIN_PASSWORD};
+    for app in apps().await {
+        let (admin, agent_token) = build(&app).await;
+        let wang = user_id(&app, "wang@example.com").await;
+        let path = "/api/v1/kpis/first_response_median?from=2026-03-02&to=2026-03-15&by=month&group=agent";
+
+        // No target at all: nothing is flagged.
+        let v = kpi(&app, &admin, path).await;
+        assert_eq!(slice(&v, "wang")["total_met"], Value::Null, "[{}] {v}", app.engine);
+
+        // The KPI's default, ≤ 60 minutes: wang (30) and li (15) pass.
+        let (s, t) =
+            put_target(&app, &admin, json!({"kpi": "first_response_median", "at_least": false, "value": 60})).await;
+        assert_eq!(s, 200, "[{}] {t}", app.engine);
+        assert_eq!((t["group_by"].as_str(), t["display"].as_str()), (Some("none"), Some("≤ 60")));
+        let v = kpi(&app, &admin, path).await;
+        assert_eq!(v["kpi"]["target"], "≤ 60", "[{}] {v}", app.engine);
+        assert_eq!(shown(slice(&v, "wang")).1, "30");
+        assert_eq!(slice(&v, "wang")["total_met"], true, "[{}] {v}", app.engine);
+        assert_eq!(slice(&v, "li")["total_met"], true);
+
+        // wang's own, stricter target: wang is flagged, li is not.
+        let body = json!({"kpi": "first_response_median", "group_by": "agent", "slice_key": wang.to_string(),
+            "at_least": false, "value": 20});
+        let (s, t) = put_target(&app, &admin, body.clone()).await;
+        assert_eq!(s, 200, "[{}] {t}", app.engine);
+        // Setting it again replaces it (one target per slice).
+        let (s, t2) = put_target(&app, &admin, body).await;
+        assert_eq!((s, &t2["id"]), (200, &t["id"]));
+        let v = kpi(&app, &admin, path).await;
+        assert_eq!(slice(&v, "wang")["target"], "≤ 20", "[{}] {v}", app.engine);
+        assert_eq!(slice(&v, "wang")["total_met"], false, "[{}] {v}", app.engine);
+        assert_eq!(slice(&v, "wang")["points"][0]["met"], false);
+        assert_eq!(slice(&v, "li")["target"], "≤ 60");
+        assert_eq!(slice(&v, "li")["total_met"], true);
+        let (s, list) = json_of(app.call(Method::GET, "/api/v1/kpi-targets", Some(&admin), None).await).await;
+        assert_eq!((s, list["items"].as_array().unwrap().len()), (200, 2), "[{}] {list}", app.engine);
+
+        // Deleting wang's target lifts the flag.
+        let r = app.call(Method::DELETE, &format!("/api/v1/kpi-targets/{}", t["id"]), Some(&admin), None).await;
+        assert_eq!(r.status().as_u16(), 204);
+        let v = kpi(&app, &admin, path).await;
+        assert_eq!(slice(&v, "wang")["total_met"], true, "[{}] {v}", app.engine);
+        let r = app.call(Method::DELETE, &format!("/api/v1/kpi-targets/{}", t["id"]), Some(&admin), None).await;
+        assert_eq!(r.status().as_u16(), 404);
+
+        // The monitoring page shows and flags against the KPI's override:
+        // over 2–4 March the median is 10 (≤ 60 met), then ≤ 5 missed.
+        let http = app.signed_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let page = "/reports/monitoring?by=day&from=2026-03-02&to=2026-03-04";
+        let (_, html) = app.page(&http, page).await;
+        assert_eq!(html_row(&html, "首次响应时长（中位数）"), ["≤ 60", "10", "20", "—", "10"], "[{}]", app.engine);
+        assert!(!html.contains(r#"<td class="num total missed">10</td>"#), "[{}] met: not red", app.engine);
+        let (s, _) =
+            put_target(&app, &admin, json!({"kpi": "first_response_median", "at_least": false, "value": 5})).await;
+        assert_eq!(s, 200);
+        let (_, html) = app.page(&http, page).await;
+        assert_eq!(html_row(&html, "首次响应时长（中位数）")[0], "≤ 5", "[{}]", app.engine);
+        assert!(html.contains(r#"<td class="num total missed">10</td>"#), "[{}] missed: red", app.engine);
+
+        // Refusals, each naming its field.
+        let refused = [
+            (json!({"kpi": "no_such_kpi", "at_least": true, "value": 0.5}), "kpi"),
+            (json!({"kpi": "feedback_closed_loop_rate", "at_least": true, "value": 0.5}), "kpi"),
+            (
+                json!({"kpi": "maintenance_execution_rate", "group_by": "channel", "slice_key": "phone",
+                "at_least": true, "value": 0.5}),
+                "group_by",
+            ),
+            (json!({"kpi": "resolution_rate", "group_by": "planet", "at_least": true, "value": 0.5}), "group_by"),
+            (
+                json!({"kpi": "resolution_rate", "group_by": "channel", "slice_key": "pigeon",
+                "at_least": true, "value": 0.5}),
+                "slice_key",
+            ),
+            (json!({"kpi": "resolution_rate", "at_least": true, "value": 95}), "value"),
+            (json!({"kpi": "resolution_rate", "at_least": true, "value": -0.1}), "value"),
+            (json!({"kpi": "resolution_rate", "value": 0.9}), "at_least"),
+        ];
+        for (body, field) in refused {
+            let (s, v) = put_target(&app, &admin, body.clone()).await;
+            assert_eq!((s, fields(&v)), (422, vec![field.to_string()]), "[{}] {body}: {v}", app.engine);
+        }
+        let (s, v) = put_target(&app, &admin, json!({"kpi": "resolution_rate", "value": 2})).await;
+        assert_eq!(s, 422);
+        let msg = v["errors"][0]["message"].as_str().unwrap_or_default().to_string();
+        assert!(!msg.is_empty(), "[{}] the error says what is wrong: {v}", app.engine);
+        // NPS may be negative.
+        let (s, v) = put_target(&app, &admin, json!({"kpi": "nps", "at_least": true, "value": -0.2})).await;
+        assert_eq!(s, 200, "[{}] {v}", app.engine);
+        // Agents may neither read nor set targets.
+        let (s, _) = put_target(&app, &agent_token, json!({"kpi": "nps", "at_least": true, "value": 0.2})).await;
+        assert_eq!(s, 403);
+        let (s, _) = json_of(app.call(Method::GET, "/api/v1/kpi-targets", Some(&agent_token), None).await).await;
+        assert_eq!(s, 403);
+    }
+}

@@ -25,6 +25,7 @@ pub mod escalation;
 pub mod jobs;
 pub mod knowledge;
 pub mod kpi;
+pub mod kpi_targets;
 pub mod maintenance;
 pub mod needs;
 pub mod notifications;

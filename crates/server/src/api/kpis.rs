@@ -113,6 +113,11 @@ pub struct SliceView {
     pub total_met: Option<bool>,
     /// The tickets (or maintenance tasks due) the total is computed over.
     pub base: i64,
+    /// The slice's effective target: its own (`/api/v1/kpi-targets`), else
+    /// the KPI's default; `met` and `total_met` are against it.
+    pub target: Option<String>,
+    pub target_value: Option<f64>,
+    pub target_at_least: Option<bool>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -127,9 +132,12 @@ pub struct SeriesView {
 
 impl SeriesView {
     pub fn new(s: &Series, lang: Lang) -> Self {
-        let met = |v: Option<f64>| s.def.target.and_then(|t| t.met(v));
+        let mut info = KpiInfo::new(s.def, lang);
+        info.target = crate::service::kpi_targets::target_text(s.default_target, s.def.unit);
+        info.target_value = s.default_target.map(|t| t.value);
+        info.target_at_least = s.default_target.map(|t| t.at_least);
         Self {
-            kpi: KpiInfo::new(s.def, lang),
+            kpi: info,
             from: s.query.from.to_string(),
             to: s.query.to.to_string(),
             by: s.query.period.code().into(),
@@ -137,24 +145,30 @@ impl SeriesView {
             slices: s
                 .slices
                 .iter()
-                .map(|sl| SliceView {
-                    key: sl.key.clone(),
-                    label: sl.label.clone(),
-                    points: s
-                        .buckets
-                        .iter()
-                        .zip(&sl.values)
-                        .map(|(b, v)| PointView {
-                            period: b.to_string(),
-                            value: *v,
-                            display: kpi::display(*v, s.def.unit),
-                            met: met(*v),
-                        })
-                        .collect(),
-                    total: sl.total,
-                    total_display: kpi::display(sl.total, s.def.unit),
-                    total_met: met(sl.total),
-                    base: sl.base,
+                .map(|sl| {
+                    let met = |v: Option<f64>| sl.target.and_then(|t| t.met(v));
+                    SliceView {
+                        key: sl.key.clone(),
+                        label: sl.label.clone(),
+                        points: s
+                            .buckets
+                            .iter()
+                            .zip(&sl.values)
+                            .map(|(b, v)| PointView {
+                                period: b.to_string(),
+                                value: *v,
+                                display: kpi::display(*v, s.def.unit),
+                                met: met(*v),
+                            })
+                            .collect(),
+                        total: sl.total,
+                        total_display: kpi::display(sl.total, s.def.unit),
+                        total_met: met(sl.total),
+                        base: sl.base,
+                        target: crate::service::kpi_targets::target_text(sl.target, s.def.unit),
+                        target_value: sl.target.map(|t| t.value),
+                        target_at_least: sl.target.map(|t| t.at_least),
+                    }
                 })
                 .collect(),
         }
@@ -183,4 +197,113 @@ pub async fn get_one(
     let q = svc::parse_query(q.from.as_deref(), q.to.as_deref(), q.by.as_deref(), q.group.as_deref(), state.today())?;
     let s = svc::series(&state, &user, def, q, lang).await?;
     Ok(Json(SeriesView::new(&s, lang)))
+}
+
+/// A KPI's target on one slice.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KpiTargetView {
+    pub id: i64,
+    pub kpi: String,
+    /// `none` (the KPI's default for every slice), `team`, `agent`,
+    /// `channel`, `category` or `tier`.
+    pub group_by: String,
+    /// The slice: a team or user id (`0`: none), a channel, category or
+    /// tier code; empty with `none`.
+    pub slice_key: String,
+    /// Whether the value must be at least (`true`) or at most the target.
+    pub at_least: bool,
+    /// In the KPI's unit: a 0–1 share (NPS −1–1), minutes, a score 0–10.
+    pub value: f64,
+    /// The target in words, e.g. `≥ 95.0%`.
+    pub display: Option<String>,
+    pub created_by: Option<i64>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl KpiTargetView {
+    pub fn new(t: &guanxi_store::kpi_targets::KpiTarget) -> Self {
+        let unit = kpi::find(&t.kpi).map_or(Unit::Percent, |d| d.unit);
+        Self {
+            id: t.id,
+            kpi: t.kpi.clone(),
+            group_by: t.group_by.clone(),
+            slice_key: t.slice_key.clone(),
+            at_least: t.at_least,
+            value: t.value,
+            display: crate::service::kpi_targets::target_text(
+                Some(kpi::Target { at_least: t.at_least, value: t.value }),
+                unit,
+            ),
+            created_by: t.created_by,
+            created_at: t.created_at.to_string(),
+            updated_at: t.updated_at.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KpiTargetList {
+    pub items: Vec<KpiTargetView>,
+}
+
+/// A target to set.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KpiTargetBody {
+    pub kpi: String,
+    /// Default `none`.
+    #[serde(default)]
+    pub group_by: Option<String>,
+    #[serde(default)]
+    pub slice_key: Option<String>,
+    pub at_least: Option<bool>,
+    pub value: Option<f64>,
+}
+
+/// Every slice target. Supervisors and administrators.
+#[utoipa::path(get, path = "/api/v1/kpi-targets", tag = "reports", security(("bearer" = [])),
+    responses((status = 200, body = KpiTargetList), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn list_targets(State(state): State<AppState>, ApiUser(user): ApiUser) -> AppResult<Json<KpiTargetList>> {
+    let items = crate::service::kpi_targets::list(&state, &user).await?;
+    Ok(Json(KpiTargetList { items: items.iter().map(KpiTargetView::new).collect() }))
+}
+
+/// Sets a KPI's target on a slice, replacing the one it had. 422 names the
+/// field: `kpi` (unknown or not yet available), `group_by` (a slice the KPI
+/// cannot be broken down by), `slice_key`, `at_least`, `value` (outside
+/// the unit's range: a 0–1 share, NPS −1–1, minutes 0–525 600, a score
+/// 0–10). Supervisors and administrators.
+#[utoipa::path(put, path = "/api/v1/kpi-targets", tag = "reports", request_body = KpiTargetBody,
+    security(("bearer" = [])),
+    responses((status = 200, body = KpiTargetView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn put_target(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Json(body): Json<KpiTargetBody>,
+) -> AppResult<Json<KpiTargetView>> {
+    let input = crate::service::kpi_targets::TargetInput {
+        kpi: body.kpi,
+        group_by: body.group_by.unwrap_or_else(|| "none".into()),
+        slice_key: body.slice_key.unwrap_or_default(),
+        at_least: body.at_least,
+        value: body.value,
+    };
+    let t = crate::service::kpi_targets::set(&state, &user, input).await?;
+    Ok(Json(KpiTargetView::new(&t)))
+}
+
+/// Removes a slice target: the slice falls back to the KPI's default.
+#[utoipa::path(delete, path = "/api/v1/kpi-targets/{id}", tag = "reports", params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem)))]
+pub async fn delete_target(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+) -> AppResult<axum::http::StatusCode> {
+    crate::service::kpi_targets::delete(&state, &user, id).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }

@@ -77,6 +77,9 @@ pub struct SliceValues {
     pub total: Option<f64>,
     /// The tickets (or tasks due) the total is computed over.
     pub base: i64,
+    /// The slice's effective target: its own (service::kpi_targets), else
+    /// the KPI's default.
+    pub target: Option<kpi::Target>,
 }
 
 /// A KPI over the periods of a query.
@@ -86,6 +89,8 @@ pub struct Series {
     pub query: KpiQuery,
     pub buckets: Vec<Date>,
     pub slices: Vec<SliceValues>,
+    /// The KPI's default target: the overall override, else the registry's.
+    pub default_target: Option<kpi::Target>,
 }
 
 /// Figures per slice: (key, label, per period, total).
@@ -287,12 +292,16 @@ pub async fn series(state: &AppState, user: &User, def: &'static KpiDef, q: KpiQ
     if !def.supports(q.group) {
         return Err(ValidationErrors::single(if def.available() { "group" } else { "name" }, Issue::NotAllowed).into());
     }
-    match def.source {
-        Source::Tickets => Ok(ticket_series(def, q, &ticket_grid(state, q, lang).await?)),
-        Source::Maintenance => Ok(maintenance_series(def, q, &maintenance_grid(state, q, lang).await?)),
-        Source::Pending => Err(ValidationErrors::single("name", Issue::NotAllowed).into()),
-        _ => Ok(ratio_series(def, q, &ratio_grid(state, def, q, lang, true).await?)),
-    }
+    let s = match def.source {
+        Source::Tickets => ticket_series(def, q, &ticket_grid(state, q, lang).await?),
+        Source::Maintenance => maintenance_series(def, q, &maintenance_grid(state, q, lang).await?),
+        Source::Pending => return Err(ValidationErrors::single("name", Issue::NotAllowed).into()),
+        _ => ratio_series(def, q, &ratio_grid(state, def, q, lang, true).await?),
+    };
+    let mut all = [s];
+    crate::service::kpi_targets::apply(state, &mut all).await?;
+    let [s] = all;
+    Ok(s)
 }
 
 /// Whether a KPI's total over several periods is the sum of theirs: not
@@ -415,6 +424,7 @@ fn ratio_series(def: &'static KpiDef, q: KpiQuery, g: &Grid<RatioFigures>) -> Se
         def,
         query: q,
         buckets: g.buckets.clone(),
+        default_target: def.target,
         slices: g
             .slices
             .iter()
@@ -424,6 +434,7 @@ fn ratio_series(def: &'static KpiDef, q: KpiQuery, g: &Grid<RatioFigures>) -> Se
                 values: per.iter().map(RatioFigures::value).collect(),
                 total: total.value(),
                 base: total.den,
+                target: def.target,
             })
             .collect(),
     }
@@ -434,6 +445,7 @@ fn ticket_series(def: &'static KpiDef, q: KpiQuery, g: &Grid<TicketFigures>) -> 
         def,
         query: q,
         buckets: g.buckets.clone(),
+        default_target: def.target,
         slices: g
             .slices
             .iter()
@@ -443,6 +455,7 @@ fn ticket_series(def: &'static KpiDef, q: KpiQuery, g: &Grid<TicketFigures>) -> 
                 values: per.iter().map(|f| f.value(def.name)).collect(),
                 total: total.value(def.name),
                 base: total.received,
+                target: def.target,
             })
             .collect(),
     }
@@ -453,6 +466,7 @@ fn maintenance_series(def: &'static KpiDef, q: KpiQuery, g: &Grid<ExecutionFigur
         def,
         query: q,
         buckets: g.buckets.clone(),
+        default_target: def.target,
         slices: g
             .slices
             .iter()
@@ -462,6 +476,7 @@ fn maintenance_series(def: &'static KpiDef, q: KpiQuery, g: &Grid<ExecutionFigur
                 values: per.iter().map(ExecutionFigures::rate).collect(),
                 total: total.rate(),
                 base: total.due,
+                target: def.target,
             })
             .collect(),
     }
@@ -520,6 +535,7 @@ pub async fn all_series_with(
             },
         }
     }
+    crate::service::kpi_targets::apply(state, &mut out).await?;
     Ok(out)
 }
 

@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod complaints;
 pub mod customers;
 pub mod knowledge;
+pub mod kpi_targets;
 pub mod kpis;
 pub mod maintenance;
 pub mod needs;

@@ -46,6 +46,7 @@ fn query(state: &AppState, raw: Option<&str>, default_by: &str) -> AppResult<Kpi
 /// A KPI's card: its value over the range, target and definition.
 fn kpi_card(def: &KpiDef, series: Option<&Series>, lang: Lang) -> Value {
     let total = series.and_then(|s| s.slices.first()).and_then(|s| s.total);
+    let target = series.map_or(def.target, |s| s.slices.first().and_then(|sl| sl.target));
     context! {
         name => def.name,
         label => def.label(lang),
@@ -53,8 +54,8 @@ fn kpi_card(def: &KpiDef, series: Option<&Series>, lang: Lang) -> Value {
         available => def.available(),
         pending => lang.pick(def.pending_zh, def.pending_en),
         value => kpi::display(total, def.unit),
-        target => def.target_text(),
-        missed => def.target.and_then(|t| t.met(total)) == Some(false),
+        target => crate::service::kpi_targets::target_text(target, def.unit),
+        missed => target.and_then(|t| t.met(total)) == Some(false),
     }
 }
 
@@ -77,8 +78,8 @@ fn trend(s: &Series, lang: Lang) -> serde_json::Value {
         "name": s.def.name,
         "label": s.def.label(lang),
         "unit": if s.def.unit == Unit::Percent { "%" } else { lang.pick("分钟", "min") },
-        "target": s.def.target.map(|t| chart_value(Some(t.value), s.def.unit)),
-        "at_least": s.def.target.map(|t| t.at_least),
+        "target": s.default_target.map(|t| chart_value(Some(t.value), s.def.unit)),
+        "at_least": s.default_target.map(|t| t.at_least),
         "values": values,
     })
 }
@@ -128,8 +129,8 @@ async fn dashboard(
             serde_json::json!({
                 "label": s.def.label(lang),
                 "value": chart_value(v, s.def.unit),
-                "target": s.def.target.map(|t| chart_value(Some(t.value), s.def.unit)),
-                "missed": s.def.target.and_then(|t| t.met(v)) == Some(false),
+                "target": s.default_target.map(|t| chart_value(Some(t.value), s.def.unit)),
+                "missed": s.default_target.and_then(|t| t.met(v)) == Some(false),
             })
         })
         .collect();
@@ -182,12 +183,13 @@ struct Row {
 fn rows(all: &[Series], lang: Lang) -> Vec<Row> {
     all.iter()
         .map(|s| {
-            let missed = |v: Option<f64>| s.def.target.and_then(|t| t.met(v)) == Some(false);
             let sl = s.slices.first();
+            let target = sl.and_then(|sl| sl.target);
+            let missed = |v: Option<f64>| target.and_then(|t| t.met(v)) == Some(false);
             Row {
                 label: s.def.label(lang).to_string(),
                 definition: s.def.definition(lang).to_string(),
-                target: s.def.target_text(),
+                target: crate::service::kpi_targets::target_text(target, s.def.unit),
                 cells: sl
                     .map(|sl| sl.values.iter().map(|v| (kpi::display(*v, s.def.unit), missed(*v))).collect())
                     .unwrap_or_default(),

@@ -1,0 +1,85 @@
+//! KPI targets on a slice (SPEC R1): one row per (KPI, grouping, slice key)
+//! in `kpi_targets`; grouping `none` with key `''` overrides the KPI's
+//! default target. Validation is the caller's (service::kpi_targets).
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::sql::{Conn, Row};
+use crate::{Result, args};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KpiTarget {
+    pub id: i64,
+    pub kpi: String,
+    pub group_by: String,
+    pub slice_key: String,
+    pub at_least: bool,
+    pub value: f64,
+    pub created_by: Option<i64>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+const COLS: &str = "id, kpi, group_by, slice_key, at_least, value, created_by, created_at, updated_at FROM kpi_targets";
+
+fn record(r: &Row) -> Result<KpiTarget> {
+    Ok(KpiTarget {
+        id: r.get(0)?,
+        kpi: r.get(1)?,
+        group_by: r.get(2)?,
+        slice_key: r.get(3)?,
+        at_least: r.get(4)?,
+        value: r.get(5)?,
+        created_by: r.get(6)?,
+        created_at: r.get(7)?,
+        updated_at: r.get(8)?,
+    })
+}
+
+/// Every target, by KPI, grouping and slice.
+pub fn list(c: &mut Conn) -> Result<Vec<KpiTarget>> {
+    c.query(&format!("SELECT {COLS} ORDER BY kpi, group_by, slice_key"), args![])?.iter().map(record).collect()
+}
+
+/// The targets of one KPI for the grouping `group_by` and its overall
+/// (`none`) override.
+pub fn for_kpi(c: &mut Conn, kpi: &str, group_by: &str) -> Result<Vec<KpiTarget>> {
+    c.query(
+        &format!("SELECT {COLS} WHERE kpi = $1 AND (group_by = $2 OR group_by = 'none') ORDER BY id"),
+        args![kpi, group_by],
+    )?
+    .iter()
+    .map(record)
+    .collect()
+}
+
+/// Sets the target of a slice (inserted, or the existing one replaced).
+#[allow(clippy::too_many_arguments)]
+pub fn upsert(
+    c: &mut Conn,
+    kpi: &str,
+    group_by: &str,
+    slice_key: &str,
+    at_least: bool,
+    value: f64,
+    by: i64,
+    now: Timestamp,
+) -> Result<KpiTarget> {
+    c.execute(
+        "INSERT INTO kpi_targets (kpi, group_by, slice_key, at_least, value, created_by, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+         ON CONFLICT (kpi, group_by, slice_key) DO UPDATE SET at_least = excluded.at_least,
+            value = excluded.value, updated_at = excluded.updated_at",
+        args![kpi, group_by, slice_key, at_least, value, by, now],
+    )?;
+    record(&c.query_one(
+        &format!("SELECT {COLS} WHERE kpi = $1 AND group_by = $2 AND slice_key = $3"),
+        args![kpi, group_by, slice_key],
+    )?)
+}
+
+/// Removes a target; whether there was one.
+pub fn delete(c: &mut Conn, id: i64) -> Result<bool> {
+    Ok(c.execute("DELETE FROM kpi_targets WHERE id = $1", args![id])? > 0)
+}
