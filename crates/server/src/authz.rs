@@ -382,6 +382,9 @@ pub const RULES: &[Rule] = &[
     r("GET", "/reports/diagnosis.xlsx", LEADS_ONLY, All),
     r("GET", "/reports/needs", LEADS_ONLY, All),
     r("GET", "/reports/needs.xlsx", LEADS_ONLY, All),
+    r("GET", "/reports/targets", LEADS_ONLY, All),
+    r("POST", "/reports/targets", LEADS_ONLY, All),
+    r("POST", "/reports/targets/{id}/delete", LEADS_ONLY, All),
     // ---- Pages: outreach (public survey and feedback links)
     r("GET", "/admin/outbox", ADMIN_ONLY, All),
     r("GET", "/admin/templates", ADMIN_ONLY, All),

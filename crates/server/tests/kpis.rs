@@ -1166,3 +1166,67 @@ async fn slice_targets_flag_the_slices_below_them() {
         assert_eq!(s, 403);
     }
 }
+
+/// The targets page (/reports/targets): set a slice target through the
+/// form (a percent KPI typed as a percentage), see it listed and flagged
+/// in the API, have a bad value refused with the field named, delete it.
+#[tokio::test]
+async fn the_targets_page_sets_lists_and_deletes() {
+    use support::app::{ADMIN_EMAIL, ADMIN_PASSWORD, csrf};
+    for app in apps().await {
+        let (admin, _) = build(&app).await;
+        let li = user_id(&app, "li@example.com").await;
+        let http = app.signed_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let (s, html) = app.page(&http, "/reports/targets").await;
+        assert_eq!(s, 200, "[{}] {html}", app.engine);
+        assert!(html.contains("尚未设置目标"), "[{}] empty list", app.engine);
+        let token = csrf(&html);
+        let post = |form: Vec<(&'static str, String)>| {
+            let http = http.clone();
+            let url = format!("{}/reports/targets", app.url);
+            async move {
+                let r = http.post(url).form(&form).send().await.unwrap();
+                (r.status().as_u16(), r.text().await.unwrap())
+            }
+        };
+        // 120% is out of range: refused, the field named, nothing saved.
+        let form = |value: &str| {
+            vec![
+                ("_csrf", token.clone()),
+                ("kpi", "sla_attainment".to_string()),
+                ("group_by", "agent".to_string()),
+                ("slice_key", li.to_string()),
+                ("at_least", "true".to_string()),
+                ("value", value.to_string()),
+            ]
+        };
+        let (s, body) = post(form("120")).await;
+        assert_eq!(s, 422, "[{}] {body}", app.engine);
+        assert!(body.contains("href=\"#f-value\">目标值</a>"), "[{}] the field is named", app.engine);
+        // li's own target; wang has none (and SLA attainment no default).
+        let (s, body) = post(form("99.5")).await;
+        assert!(s == 303 || s == 200, "[{}] {s} {body}", app.engine);
+        let (_, html) = app.page(&http, "/reports/targets").await;
+        let rows = html_table(&html, "kpi-targets");
+        assert_eq!(rows.len(), 1, "[{}] {rows:?}", app.engine);
+        assert_eq!(rows[0][..4], strs(&["SLA 达成率", "客服", "li", "≥ 99.5%"]), "[{}] {rows:?}", app.engine);
+        let v =
+            kpi(&app, &admin, "/api/v1/kpis/sla_attainment?from=2026-03-02&to=2026-03-15&by=month&group=agent").await;
+        assert_eq!(slice(&v, "li")["target"], "≥ 99.5%", "[{}] {v}", app.engine);
+        assert_eq!(slice(&v, "li")["total_met"], true, "[{}] 3 of 3 in time", app.engine);
+        assert_eq!(slice(&v, "wang")["target"], Value::Null);
+
+        // Delete it from the page.
+        let (_, list) = json_of(app.call(Method::GET, "/api/v1/kpi-targets", Some(&admin), None).await).await;
+        let id = list["items"][0]["id"].as_i64().unwrap();
+        let r = http
+            .post(format!("{}/reports/targets/{id}/delete", app.url))
+            .form(&[("_csrf", token.clone())])
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_redirection() || r.status().is_success(), "[{}] {}", app.engine, r.status());
+        let (_, html) = app.page(&http, "/reports/targets").await;
+        assert!(html.contains("尚未设置目标"), "[{}] deleted", app.engine);
+    }
+}

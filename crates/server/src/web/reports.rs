@@ -34,6 +34,8 @@ pub fn router() -> Router<AppState> {
         .route("/reports/diagnosis.xlsx", get(diagnosis_xlsx))
         .route("/reports/needs", get(needs))
         .route("/reports/needs.xlsx", get(needs_xlsx))
+        .route("/reports/targets", get(targets).post(save_target))
+        .route("/reports/targets/{id}/delete", axum::routing::post(delete_target))
 }
 
 fn query(state: &AppState, raw: Option<&str>, default_by: &str) -> AppResult<KpiQuery> {
@@ -910,4 +912,156 @@ async fn needs_xlsx(
     let title = format!("{}（{} ~ {}）", lang.pick("客户需求分析报告", "Customer needs analysis report"), from, to);
     let bytes = tables_book(&tables, &title).map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(xlsx_response(bytes, &format!("needs-{}-{}.xlsx", from.strftime("%Y%m%d"), to.strftime("%Y%m%d"))))
+}
+
+/// The label of a target form field.
+fn target_field(field: &str, lang: Lang) -> &'static str {
+    match field {
+        "kpi" => lang.pick("指标", "KPI"),
+        "group_by" => lang.pick("维度", "Slice by"),
+        "slice_key" => lang.pick("切片", "Slice"),
+        "at_least" => lang.pick("方向", "Direction"),
+        _ => lang.pick("目标值", "Target value"),
+    }
+}
+
+/// 指标目标 (SPEC R1): every slice target with the form to set one. The
+/// value is typed as shown (a percentage for percent KPIs, minutes, a
+/// score) and checked as by `PUT /api/v1/kpi-targets`.
+async fn targets_page(
+    state: &AppState,
+    lang: Lang,
+    u: &PageUser,
+    form: &[(String, String)],
+    errors: Option<&guanxi_domain::ValidationErrors>,
+    flash: Option<&str>,
+) -> AppResult<Html<String>> {
+    use crate::service::kpi_targets as targets;
+    use guanxi_domain::kpi::GroupBy;
+    let rows = targets::list(state, &u.user).await?;
+    let names: std::collections::HashMap<String, String> = state
+        .db
+        .read(|c| {
+            let mut m = std::collections::HashMap::new();
+            for g in [GroupBy::Team, GroupBy::Agent] {
+                for (k, n) in guanxi_store::kpi::staff_slices(c, g)? {
+                    m.insert(format!("{}:{k}", g.code()), n);
+                }
+            }
+            Ok(m)
+        })
+        .await?;
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|t| {
+            let def = kpi::find(&t.kpi);
+            let group = GroupBy::parse(&t.group_by).unwrap_or(GroupBy::None);
+            let mut own = std::collections::HashMap::new();
+            if let Some(n) = names.get(&format!("{}:{}", t.group_by, t.slice_key)) {
+                own.insert(t.slice_key.clone(), n.clone());
+            }
+            let unit = def.map_or(Unit::Percent, |d| d.unit);
+            context! {
+                id => t.id,
+                kpi => def.map_or(t.kpi.as_str(), |d| d.label(lang)),
+                group => group.label(lang),
+                slice => if group == GroupBy::None { lang.pick("默认（所有切片）", "Default (every slice)").to_string() } else { svc::slice_label(group, &t.slice_key, &own, lang) },
+                target => targets::target_text(Some(kpi::Target { at_least: t.at_least, value: t.value }), unit),
+            }
+        })
+        .collect();
+    let err: std::collections::BTreeMap<String, String> =
+        errors.map(|e| e.0.iter().map(|f| (f.field.clone(), f.issue.message(lang))).collect()).unwrap_or_default();
+    let summary: Vec<Value> = errors
+        .map(|e| {
+            e.0.iter()
+                .map(|f| context! { field => f.field, label => target_field(&f.field, lang), message => f.issue.message(lang) })
+                .collect()
+        })
+        .unwrap_or_default();
+    let v = |k: &str| form_get(form, k).unwrap_or("").to_string();
+    let title = lang.pick("指标目标", "KPI targets");
+    let ctx = context! { ..page_ctx(u, lang, "reports", title), ..context! {
+        tab => "targets",
+        items => items, err => err, errors => summary, flash => flash,
+        v => context! { kpi => v("kpi"), group_by => v("group_by"), slice_key => v("slice_key"), at_least => v("at_least"), value => v("value") },
+        kpis => kpi::REGISTRY.iter().filter(|k| k.available()).map(|k| context! { value => k.name, label => k.label(lang) }).collect::<Vec<_>>(),
+        groups => GroupBy::ALL.iter().map(|g| context! { value => g.code(), label => if *g == GroupBy::None { lang.pick("默认（所有切片）", "Default (every slice)") } else { g.label(lang) } }).collect::<Vec<_>>(),
+        directions => [("true", lang.pick("不低于 ≥", "At least ≥")), ("false", lang.pick("不高于 ≤", "At most ≤"))].iter().map(|(c, l)| context! { value => c, label => l }).collect::<Vec<_>>(),
+    }};
+    render(state, "reports/targets.html", ctx)
+}
+
+async fn targets(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    u: PageUser,
+    RawQuery(raw): RawQuery,
+) -> AppResult<Html<String>> {
+    svc::require_reader(&u.user)?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
+    let flash = (form_get(&pairs, "flash") == Some("saved")).then(|| lang.pick("已保存", "Saved"));
+    targets_page(&state, lang, &u, &[], None, flash).await
+}
+
+async fn save_target(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    u: PageUser,
+    body: axum::body::Bytes,
+) -> AppResult<Response> {
+    use crate::service::kpi_targets::{self as targets, TargetInput};
+    svc::require_reader(&u.user)?;
+    let pairs = super::form_pairs(&body)?;
+    u.check_csrf(form_get(&pairs, "_csrf"))?;
+    let get = |k: &str| form_get(&pairs, k).unwrap_or("").trim().to_string();
+    let mut bad_number = false;
+    let value = match get("value").as_str() {
+        "" => None,
+        s => match s.parse::<f64>() {
+            // Percent KPIs are typed as percentages.
+            Ok(v) => Some(if kpi::find(&get("kpi")).is_some_and(|d| d.unit == Unit::Percent) { v / 100.0 } else { v }),
+            Err(_) => {
+                bad_number = true;
+                None
+            }
+        },
+    };
+    let input = TargetInput {
+        kpi: get("kpi"),
+        group_by: get("group_by"),
+        slice_key: get("slice_key"),
+        at_least: match get("at_least").as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        },
+        value,
+    };
+    let result = if bad_number {
+        Err(AppError::Invalid(guanxi_domain::ValidationErrors::single("value", guanxi_domain::Issue::OutOfRange)))
+    } else {
+        targets::set(&state, &u.user, input).await.map(|_| ())
+    };
+    match result {
+        Ok(()) => Ok(axum::response::Redirect::to("/reports/targets?flash=saved").into_response()),
+        Err(AppError::Invalid(e)) => {
+            let mut r = targets_page(&state, lang, &u, &pairs, Some(&e), None).await?.into_response();
+            *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(r)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn delete_target(
+    State(state): State<AppState>,
+    u: PageUser,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    body: axum::body::Bytes,
+) -> AppResult<Response> {
+    let pairs = super::form_pairs(&body)?;
+    u.check_csrf(form_get(&pairs, "_csrf"))?;
+    crate::service::kpi_targets::delete(&state, &u.user, id).await?;
+    Ok(axum::response::Redirect::to("/reports/targets?flash=saved").into_response())
 }

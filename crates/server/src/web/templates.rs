@@ -96,6 +96,7 @@ impl Templates {
             "reports/problems.html",
             "reports/diagnosis.html",
             "reports/needs.html",
+            "reports/targets.html",
         );
         env.add_function("t", t);
         Ok(Self { env })
