@@ -262,6 +262,9 @@ pub const RULES: &[Rule] = &[
     r("GET", "/api/v1/kpi-targets", LEADS_ONLY, All),
     r("PUT", "/api/v1/kpi-targets", LEADS_ONLY, All),
     r("DELETE", "/api/v1/kpi-targets/{id}", LEADS_ONLY, All),
+    r("GET", "/api/v1/kpi-actions", LEADS_ONLY, All),
+    r("POST", "/api/v1/kpi-actions", LEADS_ONLY, All),
+    r("GET", "/api/v1/kpi-actions/{id}", LEADS_ONLY, All),
     // ---- Pages: shell, login, assets
     r("GET", "/", SignedIn, Customers),
     r("GET", "/login", Public, Token),

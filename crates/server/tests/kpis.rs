@@ -1230,3 +1230,91 @@ async fn the_targets_page_sets_lists_and_deletes() {
         assert!(html.contains("尚未设置目标"), "[{}] deleted", app.engine);
     }
 }
+
+/// POST /api/v1/kpi-actions; (status, body).
+async fn post_action(app: &TestApp, token: &str, body: Value) -> (u16, Value) {
+    json_of(app.call(Method::POST, "/api/v1/kpi-actions", Some(token), Some(body)).await).await
+}
+
+/// Improvement actions (优化措施, SPEC R1): li's resolution rate before an
+/// action started on 5 March (the 30 days before: 2 and 3 March, 1 of 2
+/// resolved → 50%) is captured when it is recorded and stays put when the
+/// data changes; after it (5–15 March: 1 of 1 → 100%) is computed live and
+/// follows the data. Every refusal names its field.
+#[tokio::test]
+async fn improvement_actions_keep_before_and_compute_after() {
+    for app in apps().await {
+        let (admin, agent_token) = build(&app).await;
+        let li = user_id(&app, "li@example.com").await;
+        let body = json!({"kpi": "resolution_rate", "group_by": "agent", "slice_key": li.to_string(),
+            "title": "复杂问题当日升级", "note": "li 的未解决工单每日复盘", "owner_id": li,
+            "started_on": "2026-03-05", "review_on": "2026-03-15"});
+        let (s, a) = post_action(&app, &admin, body).await;
+        assert_eq!(s, 201, "[{}] {a}", app.engine);
+        assert_eq!((a["before_from"].as_str(), a["before_to"].as_str()), (Some("2026-02-03"), Some("2026-03-04")));
+        assert_eq!(a["before_display"], "50.0%", "[{}] {a}", app.engine);
+        assert_eq!(a["after_display"], "100.0%", "[{}] {a}", app.engine);
+        assert_eq!((a["after_from"].as_str(), a["after_to"].as_str()), (Some("2026-03-05"), Some("2026-03-15")));
+        assert!((a["change"].as_f64().unwrap() - 0.5).abs() < 1e-9, "[{}] {a}", app.engine);
+        assert_eq!(a["owner_name"], "li");
+        let id = a["id"].as_i64().unwrap();
+
+        // New tickets for li: a resolved one on 4 March (before) and an
+        // open one on 10 March (after). Before stays 50%; after is 50%.
+        let customer = id_of(&app, "SELECT id FROM customers WHERE name = '测试客户'", vec![]).await;
+        let team = id_of(&app, "SELECT id FROM groups WHERE name = '一组'", vec![]).await;
+        let t = |received, res| T {
+            received,
+            agent: Some(li),
+            group: Some(team),
+            channel: "phone",
+            category: "product",
+            frt: Some(5),
+            res,
+            breached: false,
+            repeat: false,
+        };
+        insert(&app, customer, vec![t("2026-03-04 10:00", Some(30)), t("2026-03-10 10:00", None)]).await;
+        let v = kpi(&app, &admin, &format!("/api/v1/kpi-actions/{id}")).await;
+        assert_eq!(v["before_display"], "50.0%", "[{}] captured, not recomputed: {v}", app.engine);
+        assert_eq!(v["after_display"], "50.0%", "[{}] computed live: {v}", app.engine);
+        let list = kpi(&app, &admin, "/api/v1/kpi-actions").await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 1);
+
+        // Without a review date the after figure runs to today (20 March);
+        // starting in the future it has none yet.
+        let (s, a) =
+            post_action(&app, &admin, json!({"kpi": "resolution_rate", "title": "全员", "started_on": "2026-03-09"}))
+                .await;
+        assert_eq!(s, 201, "[{}] {a}", app.engine);
+        assert_eq!(a["after_to"], "2026-03-20");
+        let (s, a) =
+            post_action(&app, &admin, json!({"kpi": "resolution_rate", "title": "下月", "started_on": "2026-04-01"}))
+                .await;
+        assert_eq!((s, &a["after_value"], &a["after_from"]), (201, &Value::Null, &Value::Null), "[{}] {a}", app.engine);
+
+        // Refusals.
+        let ok = json!({"kpi": "resolution_rate", "title": "x", "started_on": "2026-03-05"});
+        let with = |k: &str, v: Value| {
+            let mut b = ok.clone();
+            b[k] = v;
+            b
+        };
+        let refused = [
+            (with("kpi", json!("no_such_kpi")), "kpi"),
+            (with("group_by", json!("planet")), "group_by"),
+            (with("title", json!("  ")), "title"),
+            (with("started_on", json!("2026-02-30")), "started_on"),
+            (with("review_on", json!("2026-03-01")), "review_on"),
+            (with("owner_id", json!(987_654)), "owner_id"),
+        ];
+        for (body, field) in refused {
+            let (s, v) = post_action(&app, &admin, body.clone()).await;
+            assert_eq!((s, fields(&v)), (422, vec![field.to_string()]), "[{}] {body}: {v}", app.engine);
+        }
+        let (s, _) = post_action(&app, &agent_token, ok.clone()).await;
+        assert_eq!(s, 403);
+        let r = app.call(Method::GET, "/api/v1/kpi-actions/987654", Some(&admin), None).await;
+        assert_eq!(r.status().as_u16(), 404);
+    }
+}

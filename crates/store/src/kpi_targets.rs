@@ -83,3 +83,105 @@ pub fn upsert(
 pub fn delete(c: &mut Conn, id: i64) -> Result<bool> {
     Ok(c.execute("DELETE FROM kpi_targets WHERE id = $1", args![id])? > 0)
 }
+
+/// An improvement action (优化措施) on a KPI's slice, with its "before"
+/// figure as captured when it was recorded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KpiAction {
+    pub id: i64,
+    pub kpi: String,
+    pub group_by: String,
+    pub slice_key: String,
+    pub title: String,
+    pub note: String,
+    pub owner_id: Option<i64>,
+    pub owner_name: Option<String>,
+    pub started_on: jiff::civil::Date,
+    pub review_on: Option<jiff::civil::Date>,
+    pub before_value: Option<f64>,
+    pub before_from: jiff::civil::Date,
+    pub before_to: jiff::civil::Date,
+    pub created_by: Option<i64>,
+    pub created_at: Timestamp,
+}
+
+/// A new improvement action.
+#[derive(Debug, Clone)]
+pub struct NewKpiAction {
+    pub kpi: String,
+    pub group_by: String,
+    pub slice_key: String,
+    pub title: String,
+    pub note: String,
+    pub owner_id: Option<i64>,
+    pub started_on: jiff::civil::Date,
+    pub review_on: Option<jiff::civil::Date>,
+    pub before_value: Option<f64>,
+    pub before_from: jiff::civil::Date,
+    pub before_to: jiff::civil::Date,
+}
+
+const ACTION_COLS: &str = "a.id, a.kpi, a.group_by, a.slice_key, a.title, a.note, a.owner_id, u.name, a.started_on,
+    a.review_on, a.before_value, a.before_from, a.before_to, a.created_by, a.created_at
+    FROM kpi_actions a LEFT JOIN users u ON u.id = a.owner_id";
+
+fn action(r: &Row) -> Result<KpiAction> {
+    Ok(KpiAction {
+        id: r.get(0)?,
+        kpi: r.get(1)?,
+        group_by: r.get(2)?,
+        slice_key: r.get(3)?,
+        title: r.get(4)?,
+        note: r.get(5)?,
+        owner_id: r.get(6)?,
+        owner_name: r.get(7)?,
+        started_on: r.get(8)?,
+        review_on: r.get(9)?,
+        before_value: r.get(10)?,
+        before_from: r.get(11)?,
+        before_to: r.get(12)?,
+        created_by: r.get(13)?,
+        created_at: r.get(14)?,
+    })
+}
+
+/// Every improvement action, newest start first.
+pub fn list_actions(c: &mut Conn) -> Result<Vec<KpiAction>> {
+    c.query(&format!("SELECT {ACTION_COLS} ORDER BY a.started_on DESC, a.id DESC"), args![])?
+        .iter()
+        .map(action)
+        .collect()
+}
+
+pub fn get_action(c: &mut Conn, id: i64) -> Result<Option<KpiAction>> {
+    c.query_opt(&format!("SELECT {ACTION_COLS} WHERE a.id = $1"), args![id])?.map(|r| action(&r)).transpose()
+}
+
+/// Records an action; its id.
+pub fn insert_action(c: &mut Conn, a: &NewKpiAction, by: i64, now: Timestamp) -> Result<i64> {
+    c.scalar(
+        "INSERT INTO kpi_actions (kpi, group_by, slice_key, title, note, owner_id, started_on, review_on,
+            before_value, before_from, before_to, created_by, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+        args![
+            &a.kpi,
+            &a.group_by,
+            &a.slice_key,
+            &a.title,
+            &a.note,
+            a.owner_id,
+            a.started_on,
+            a.review_on,
+            a.before_value,
+            a.before_from,
+            a.before_to,
+            by,
+            now
+        ],
+    )
+}
+
+/// Whether an active user has this id.
+pub fn user_exists(c: &mut Conn, id: i64) -> Result<bool> {
+    Ok(c.scalar::<i64>("SELECT COUNT(*) FROM users WHERE id = $1", args![id])? > 0)
+}

@@ -31,6 +31,7 @@ const SQLITE: &[(i64, &str)] = &[
     (25, include_str!("../migrations/sqlite/0025_need_outcome.sql")),
     (26, include_str!("../migrations/sqlite/0026_phone_ending.sql")),
     (27, include_str!("../migrations/sqlite/0027_kpi_targets.sql")),
+    (28, include_str!("../migrations/sqlite/0028_kpi_actions.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -59,6 +60,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (25, include_str!("../migrations/postgres/0025_need_outcome.sql")),
     (26, include_str!("../migrations/postgres/0026_phone_ending.sql")),
     (27, include_str!("../migrations/postgres/0027_kpi_targets.sql")),
+    (28, include_str!("../migrations/postgres/0028_kpi_actions.sql")),
 ];
 
 /// An arbitrary constant: the advisory lock that keeps two starting

@@ -307,3 +307,149 @@ pub async fn delete_target(
     crate::service::kpi_targets::delete(&state, &user, id).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
+
+/// An improvement action (优化措施) with its before and after figures.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KpiActionView {
+    pub id: i64,
+    pub kpi: String,
+    pub kpi_label: String,
+    pub group_by: String,
+    pub slice_key: String,
+    pub title: String,
+    pub note: String,
+    pub owner_id: Option<i64>,
+    pub owner_name: Option<String>,
+    pub started_on: String,
+    pub review_on: Option<String>,
+    /// The KPI on the slice over `before_from`–`before_to` (the 30 days
+    /// before the start), captured when the action was recorded.
+    pub before_value: Option<f64>,
+    pub before_display: String,
+    pub before_from: String,
+    pub before_to: String,
+    /// The KPI over `[started_on, review_on]` (or up to today), computed
+    /// now; null before the start or without data.
+    pub after_value: Option<f64>,
+    pub after_display: String,
+    pub after_from: Option<String>,
+    pub after_to: Option<String>,
+    /// after − before.
+    pub change: Option<f64>,
+    pub created_by: Option<i64>,
+    pub created_at: String,
+}
+
+impl KpiActionView {
+    pub fn new(f: &crate::service::kpi_targets::ActionFigures, lang: Lang) -> Self {
+        let a = &f.action;
+        Self {
+            id: a.id,
+            kpi: a.kpi.clone(),
+            kpi_label: f.def.label(lang).into(),
+            group_by: a.group_by.clone(),
+            slice_key: a.slice_key.clone(),
+            title: a.title.clone(),
+            note: a.note.clone(),
+            owner_id: a.owner_id,
+            owner_name: a.owner_name.clone(),
+            started_on: a.started_on.to_string(),
+            review_on: a.review_on.map(|d| d.to_string()),
+            before_value: a.before_value,
+            before_display: kpi::display(a.before_value, f.def.unit),
+            before_from: a.before_from.to_string(),
+            before_to: a.before_to.to_string(),
+            after_value: f.after_value,
+            after_display: kpi::display(f.after_value, f.def.unit),
+            after_from: f.after_range.map(|r| r.0.to_string()),
+            after_to: f.after_range.map(|r| r.1.to_string()),
+            change: f.change,
+            created_by: a.created_by,
+            created_at: a.created_at.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KpiActionList {
+    pub items: Vec<KpiActionView>,
+}
+
+/// An improvement action to record.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KpiActionBody {
+    pub kpi: String,
+    /// Default `none`.
+    #[serde(default)]
+    pub group_by: Option<String>,
+    #[serde(default)]
+    pub slice_key: Option<String>,
+    pub title: String,
+    #[serde(default)]
+    pub note: Option<String>,
+    #[serde(default)]
+    pub owner_id: Option<i64>,
+    /// `YYYY-MM-DD`.
+    pub started_on: String,
+    /// `YYYY-MM-DD`, optional, not before `started_on`.
+    #[serde(default)]
+    pub review_on: Option<String>,
+}
+
+/// Every improvement action, newest start first, with its figures.
+/// Supervisors and administrators.
+#[utoipa::path(get, path = "/api/v1/kpi-actions", tag = "reports", security(("bearer" = [])),
+    responses((status = 200, body = KpiActionList), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn list_actions(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ReqLang(lang): ReqLang,
+) -> AppResult<Json<KpiActionList>> {
+    let items = crate::service::kpi_targets::list_actions(&state, &user).await?;
+    Ok(Json(KpiActionList { items: items.iter().map(|f| KpiActionView::new(f, lang)).collect() }))
+}
+
+/// Records an improvement action; its "before" figure (the KPI on the
+/// slice over the 30 days before `started_on`) is computed now and kept.
+/// 422 names the field (`kpi`, `group_by`, `slice_key`, `title`, `note`,
+/// `owner_id`, `started_on`, `review_on`). Supervisors and administrators.
+#[utoipa::path(post, path = "/api/v1/kpi-actions", tag = "reports", request_body = KpiActionBody,
+    security(("bearer" = [])),
+    responses((status = 201, body = KpiActionView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn create_action(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ReqLang(lang): ReqLang,
+    Json(body): Json<KpiActionBody>,
+) -> AppResult<(axum::http::StatusCode, Json<KpiActionView>)> {
+    let input = crate::service::kpi_targets::ActionInput {
+        kpi: body.kpi,
+        group_by: body.group_by.unwrap_or_else(|| "none".into()),
+        slice_key: body.slice_key.unwrap_or_default(),
+        title: body.title,
+        note: body.note.unwrap_or_default(),
+        owner_id: body.owner_id,
+        started_on: body.started_on,
+        review_on: body.review_on.unwrap_or_default(),
+    };
+    let id = crate::service::kpi_targets::record_action(&state, &user, input).await?;
+    let f = crate::service::kpi_targets::get_action(&state, &user, id).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(KpiActionView::new(&f, lang))))
+}
+
+/// One improvement action with its before and (live) after figures.
+#[utoipa::path(get, path = "/api/v1/kpi-actions/{id}", tag = "reports", params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, body = KpiActionView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem)))]
+pub async fn get_action(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ReqLang(lang): ReqLang,
+    Path(id): Path<i64>,
+) -> AppResult<Json<KpiActionView>> {
+    let f = crate::service::kpi_targets::get_action(&state, &user, id).await?;
+    Ok(Json(KpiActionView::new(&f, lang)))
+}

@@ -46,37 +46,8 @@ pub fn value_range(def: &KpiDef) -> (f64, f64) {
 /// `at_least`, `value`).
 pub fn validate(input: &TargetInput) -> Result<(&'static KpiDef, GroupBy, String, bool, f64), ValidationErrors> {
     let mut e = ValidationErrors::new();
-    let def = kpi::find(input.kpi.trim());
-    if def.is_none() {
-        e.add("kpi", if input.kpi.trim().is_empty() { Issue::Required } else { Issue::Unknown });
-    }
-    let def = def.filter(|d| {
-        if d.available() {
-            true
-        } else {
-            e.add("kpi", Issue::NotAllowed);
-            false
-        }
-    });
-    let group = e.check("group_by", GroupBy::parse(input.group_by.trim()));
-    if let (Some(d), Some(g)) = (def, group)
-        && !d.supports(g)
-    {
-        e.add("group_by", Issue::NotAllowed);
-    }
-    let key = input.slice_key.trim().to_string();
-    if let Some(g) = group {
-        let ok = match g {
-            GroupBy::None => key.is_empty(),
-            GroupBy::Team | GroupBy::Agent => key.parse::<i64>().is_ok_and(|id| id >= 0),
-            GroupBy::Channel => Channel::parse(&key).is_ok(),
-            GroupBy::Category => Category::parse(&key).is_ok(),
-            GroupBy::Tier => ValueTier::parse(&key).is_ok(),
-        };
-        if !ok {
-            e.add("slice_key", if key.is_empty() { Issue::Required } else { Issue::NotAllowed });
-        }
-    }
+    let def = check_kpi(&mut e, &input.kpi);
+    let (group, key) = check_slice(&mut e, def, &input.group_by, &input.slice_key);
     if input.at_least.is_none() {
         e.add("at_least", Issue::Required);
     }
@@ -94,6 +65,50 @@ pub fn validate(input: &TargetInput) -> Result<(&'static KpiDef, GroupBy, String
         (Some(d), Some(g), Some(a), Some(v)) if e.is_empty() => Ok((d, g, key, a, v)),
         _ => Err(e),
     }
+}
+
+/// An available KPI of the registry (`kpi`).
+fn check_kpi(e: &mut ValidationErrors, name: &str) -> Option<&'static KpiDef> {
+    match kpi::find(name.trim()) {
+        None => {
+            e.add("kpi", if name.trim().is_empty() { Issue::Required } else { Issue::Unknown });
+            None
+        }
+        Some(d) if !d.available() => {
+            e.add("kpi", Issue::NotAllowed);
+            None
+        }
+        Some(d) => Some(d),
+    }
+}
+
+/// Checks a KPI's grouping and slice key (`group_by`, `slice_key`).
+fn check_slice(
+    e: &mut ValidationErrors,
+    def: Option<&'static KpiDef>,
+    group_by: &str,
+    slice_key: &str,
+) -> (Option<GroupBy>, String) {
+    let group = e.check("group_by", GroupBy::parse(group_by.trim()));
+    if let (Some(d), Some(g)) = (def, group)
+        && !d.supports(g)
+    {
+        e.add("group_by", Issue::NotAllowed);
+    }
+    let key = slice_key.trim().to_string();
+    if let Some(g) = group {
+        let ok = match g {
+            GroupBy::None => key.is_empty(),
+            GroupBy::Team | GroupBy::Agent => key.parse::<i64>().is_ok_and(|id| id >= 0),
+            GroupBy::Channel => Channel::parse(&key).is_ok(),
+            GroupBy::Category => Category::parse(&key).is_ok(),
+            GroupBy::Tier => ValueTier::parse(&key).is_ok(),
+        };
+        if !ok {
+            e.add("slice_key", if key.is_empty() { Issue::Required } else { Issue::NotAllowed });
+        }
+    }
+    (group, key)
 }
 
 pub async fn list(state: &AppState, user: &User) -> AppResult<Vec<KpiTarget>> {
@@ -142,4 +157,163 @@ pub async fn apply(state: &AppState, all: &mut [Series]) -> AppResult<()> {
 /// A target in words, e.g. `≥ 95.0%`.
 pub fn target_text(t: Option<Target>, unit: Unit) -> Option<String> {
     t.map(|t| format!("{} {}", if t.at_least { "≥" } else { "≤" }, kpi::display(Some(t.value), unit)))
+}
+
+/// How many days before an action's start its "before" figure covers.
+pub const BEFORE_DAYS: i64 = 30;
+
+/// An improvement action as asked for.
+#[derive(Debug, Clone, Default)]
+pub struct ActionInput {
+    pub kpi: String,
+    pub group_by: String,
+    pub slice_key: String,
+    pub title: String,
+    pub note: String,
+    pub owner_id: Option<i64>,
+    /// `YYYY-MM-DD`.
+    pub started_on: String,
+    /// `YYYY-MM-DD`, optional; not before `started_on`.
+    pub review_on: String,
+}
+
+/// An action with its figures: before (as captured), after (now) and the
+/// change.
+#[derive(Debug, Clone)]
+pub struct ActionFigures {
+    pub action: guanxi_store::kpi_targets::KpiAction,
+    pub def: &'static KpiDef,
+    /// The period the "after" figure covers; `None` before the start.
+    pub after_range: Option<(jiff::civil::Date, jiff::civil::Date)>,
+    pub after_value: Option<f64>,
+    /// after − before, when both exist.
+    pub change: Option<f64>,
+}
+
+/// One slice's KPI value over `[from, to]`.
+async fn slice_value(
+    state: &AppState,
+    user: &User,
+    def: &'static KpiDef,
+    group: GroupBy,
+    key: &str,
+    from: jiff::civil::Date,
+    to: jiff::civil::Date,
+) -> AppResult<Option<f64>> {
+    let q = crate::service::kpis::KpiQuery { period: kpi::Period::Month, group, from, to };
+    let s = crate::service::kpis::series(state, user, def, q, guanxi_domain::Lang::default()).await?;
+    Ok(s.slices.iter().find(|sl| sl.key == key).and_then(|sl| sl.total))
+}
+
+fn parse_date(e: &mut ValidationErrors, field: &str, raw: &str, required: bool) -> Option<jiff::civil::Date> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        if required {
+            e.add(field, Issue::Required);
+        }
+        return None;
+    }
+    match raw.parse::<jiff::civil::Date>() {
+        Ok(d) => Some(d),
+        Err(_) => {
+            e.add(field, Issue::InvalidDate);
+            None
+        }
+    }
+}
+
+/// Records an action: the "before" figure is the KPI on the slice over the
+/// [`BEFORE_DAYS`] days before `started_on`, computed now and kept.
+pub async fn record_action(state: &AppState, user: &User, input: ActionInput) -> AppResult<i64> {
+    require_reader(user)?;
+    let mut e = ValidationErrors::new();
+    let def = check_kpi(&mut e, &input.kpi);
+    let (group, key) = check_slice(&mut e, def, &input.group_by, &input.slice_key);
+    let title = input.title.trim().to_string();
+    if title.is_empty() {
+        e.add("title", Issue::Required);
+    } else if title.chars().count() > 200 {
+        e.add("title", Issue::TooLong { max: 200 });
+    }
+    let note = input.note.trim().to_string();
+    if note.chars().count() > 4000 {
+        e.add("note", Issue::TooLong { max: 4000 });
+    }
+    let started = parse_date(&mut e, "started_on", &input.started_on, true);
+    let review = parse_date(&mut e, "review_on", &input.review_on, false);
+    if let (Some(s), Some(r)) = (started, review)
+        && r < s
+    {
+        e.add("review_on", Issue::EndNotAfterStart);
+    }
+    if let Some(owner) = input.owner_id
+        && !state.db.read(move |c| guanxi_store::kpi_targets::user_exists(c, owner)).await?
+    {
+        e.add("owner_id", Issue::Unknown);
+    }
+    let (Some(def), Some(group), Some(started)) = (def, group, started) else { return Err(e.into()) };
+    if !e.is_empty() {
+        return Err(e.into());
+    }
+    let before_to = started.yesterday().map_err(|err| AppError::Internal(err.to_string()))?;
+    let before_from =
+        started.checked_sub(jiff::Span::new().days(BEFORE_DAYS)).map_err(|err| AppError::Internal(err.to_string()))?;
+    let before_value = slice_value(state, user, def, group, &key, before_from, before_to).await?;
+    let new = guanxi_store::kpi_targets::NewKpiAction {
+        kpi: def.name.to_string(),
+        group_by: group.code().to_string(),
+        slice_key: key,
+        title,
+        note,
+        owner_id: input.owner_id,
+        started_on: started,
+        review_on: review,
+        before_value,
+        before_from,
+        before_to,
+    };
+    let (by, now) = (user.id, state.clock.now());
+    Ok(state.db.write(move |c| guanxi_store::kpi_targets::insert_action(c, &new, by, now)).await?)
+}
+
+/// The "after" figure of an action: the KPI over `[started_on, review_on]`
+/// (or up to today), computed live.
+async fn figures(
+    state: &AppState,
+    user: &User,
+    action: guanxi_store::kpi_targets::KpiAction,
+) -> AppResult<Option<ActionFigures>> {
+    let Some(def) = kpi::find(&action.kpi) else { return Ok(None) };
+    let Ok(group) = GroupBy::parse(&action.group_by) else { return Ok(None) };
+    let today = state.today();
+    let end = action.review_on.map_or(today, |r| r.min(today));
+    let after_range = (action.started_on <= end).then_some((action.started_on, end));
+    let after_value = match after_range {
+        Some((from, to)) => slice_value(state, user, def, group, &action.slice_key, from, to).await?,
+        None => None,
+    };
+    let change = match (action.before_value, after_value) {
+        (Some(b), Some(a)) => Some(a - b),
+        _ => None,
+    };
+    Ok(Some(ActionFigures { action, def, after_range, after_value, change }))
+}
+
+/// Every action with its figures.
+pub async fn list_actions(state: &AppState, user: &User) -> AppResult<Vec<ActionFigures>> {
+    require_reader(user)?;
+    let rows = state.db.read(guanxi_store::kpi_targets::list_actions).await?;
+    let mut out = Vec::new();
+    for a in rows {
+        if let Some(f) = figures(state, user, a).await? {
+            out.push(f);
+        }
+    }
+    Ok(out)
+}
+
+pub async fn get_action(state: &AppState, user: &User, id: i64) -> AppResult<ActionFigures> {
+    require_reader(user)?;
+    let a = state.db.read(move |c| guanxi_store::kpi_targets::get_action(c, id)).await?.ok_or(AppError::NotFound)?;
+    figures(state, user, a).await?.ok_or(AppError::NotFound)
 }
