@@ -388,6 +388,8 @@ pub const RULES: &[Rule] = &[
     r("GET", "/reports/targets", LEADS_ONLY, All),
     r("POST", "/reports/targets", LEADS_ONLY, All),
     r("POST", "/reports/targets/{id}/delete", LEADS_ONLY, All),
+    r("GET", "/reports/actions", LEADS_ONLY, All),
+    r("POST", "/reports/actions", LEADS_ONLY, All),
     // ---- Pages: outreach (public survey and feedback links)
     r("GET", "/admin/outbox", ADMIN_ONLY, All),
     r("GET", "/admin/templates", ADMIN_ONLY, All),

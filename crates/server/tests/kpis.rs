@@ -1318,3 +1318,47 @@ async fn improvement_actions_keep_before_and_compute_after() {
         assert_eq!(r.status().as_u16(), 404);
     }
 }
+
+/// The improvement-actions page: linked from the monitoring table; a
+/// refused form names the field and keeps what was typed; a recorded
+/// action is listed with its before and after figures.
+#[tokio::test]
+async fn the_actions_page_records_and_lists() {
+    use support::app::{ADMIN_EMAIL, ADMIN_PASSWORD, csrf};
+    for app in apps().await {
+        build(&app).await;
+        let li = user_id(&app, "li@example.com").await;
+        let http = app.signed_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let (_, html) = app.page(&http, "/reports/monitoring").await;
+        assert!(html.contains(r#"href="/reports/actions""#), "[{}] linked from the monitoring table", app.engine);
+        let (s, html) = app.page(&http, "/reports/actions").await;
+        assert_eq!(s, 200, "[{}] {html}", app.engine);
+        let token = csrf(&html);
+        let form = |started: &str| {
+            vec![
+                ("_csrf", token.clone()),
+                ("title", "复杂问题当日升级".to_string()),
+                ("kpi", "resolution_rate".to_string()),
+                ("group_by", "agent".to_string()),
+                ("slice_key", li.to_string()),
+                ("owner_id", String::new()),
+                ("started_on", started.to_string()),
+                ("review_on", "2026-03-15".to_string()),
+                ("note", String::new()),
+            ]
+        };
+        let url = format!("{}/reports/actions", app.url);
+        let r = http.post(&url).form(&form("2026-03-32")).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 422, "[{}]", app.engine);
+        let body = r.text().await.unwrap();
+        assert!(body.contains("href=\"#f-started_on\">开始日期</a>"), "[{}] the field is named", app.engine);
+        assert!(body.contains("复杂问题当日升级"), "[{}] what was typed is kept", app.engine);
+        let r = http.post(&url).form(&form("2026-03-05")).send().await.unwrap();
+        assert!(r.status().is_redirection() || r.status().is_success(), "[{}] {}", app.engine, r.status());
+        let (_, html) = app.page(&http, "/reports/actions").await;
+        let rows = html_table(&html, "kpi-actions");
+        assert_eq!(rows.len(), 1, "[{}] {rows:?}", app.engine);
+        assert_eq!(rows[0][0], "复杂问题当日升级");
+        assert_eq!(rows[0][6..], strs(&["50.0%", "100.0%", "+50.0 pp"]), "[{}] {rows:?}", app.engine);
+    }
+}

@@ -36,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/reports/needs.xlsx", get(needs_xlsx))
         .route("/reports/targets", get(targets).post(save_target))
         .route("/reports/targets/{id}/delete", axum::routing::post(delete_target))
+        .route("/reports/actions", get(actions).post(record_action))
 }
 
 fn query(state: &AppState, raw: Option<&str>, default_by: &str) -> AppResult<KpiQuery> {
@@ -1064,4 +1065,125 @@ async fn delete_target(
     u.check_csrf(form_get(&pairs, "_csrf"))?;
     crate::service::kpi_targets::delete(&state, &u.user, id).await?;
     Ok(axum::response::Redirect::to("/reports/targets?flash=saved").into_response())
+}
+
+/// The label of an improvement-action form field.
+fn action_field(field: &str, lang: Lang) -> &'static str {
+    match field {
+        "kpi" => lang.pick("指标", "KPI"),
+        "group_by" => lang.pick("维度", "Slice by"),
+        "slice_key" => lang.pick("切片", "Slice"),
+        "title" => lang.pick("措施", "Action"),
+        "note" => lang.pick("说明", "Note"),
+        "owner_id" => lang.pick("负责人编号", "Owner id"),
+        "started_on" => lang.pick("开始日期", "Start"),
+        _ => lang.pick("复盘日期", "Review date"),
+    }
+}
+
+/// 优化措施 (SPEC R1): every improvement action with its before figure (as
+/// captured), after figure (live) and change, and the form to record one.
+async fn actions_page(
+    state: &AppState,
+    lang: Lang,
+    u: &PageUser,
+    form: &[(String, String)],
+    errors: Option<&guanxi_domain::ValidationErrors>,
+    flash: Option<&str>,
+) -> AppResult<Html<String>> {
+    use guanxi_domain::kpi::GroupBy;
+    let all = crate::service::kpi_targets::list_actions(state, &u.user).await?;
+    let items: Vec<Value> = all
+        .iter()
+        .map(|f| {
+            let a = &f.action;
+            let group = GroupBy::parse(&a.group_by).unwrap_or(GroupBy::None);
+            let change = f.change.map(|c| match f.def.unit {
+                Unit::Percent => format!("{:+.1} pp", c * 100.0),
+                Unit::Minutes => format!("{c:+.0}"),
+                Unit::Score => format!("{c:+.2}"),
+            });
+            context! {
+                id => a.id,
+                title => a.title, note => a.note,
+                kpi => f.def.label(lang),
+                slice => if group == GroupBy::None { lang.pick("合计", "Total").to_string() } else { format!("{} {}", group.label(lang), a.slice_key) },
+                owner => a.owner_name,
+                started_on => a.started_on.to_string(),
+                review_on => a.review_on.map(|d| d.to_string()),
+                before => kpi::display(a.before_value, f.def.unit),
+                before_range => format!("{} – {}", a.before_from, a.before_to),
+                after => kpi::display(f.after_value, f.def.unit),
+                after_range => f.after_range.map(|r| format!("{} – {}", r.0, r.1)),
+                change => change.unwrap_or_else(|| "—".into()),
+            }
+        })
+        .collect();
+    let err: std::collections::BTreeMap<String, String> =
+        errors.map(|e| e.0.iter().map(|f| (f.field.clone(), f.issue.message(lang))).collect()).unwrap_or_default();
+    let summary: Vec<Value> = errors
+        .map(|e| {
+            e.0.iter()
+                .map(|f| context! { field => f.field, label => action_field(&f.field, lang), message => f.issue.message(lang) })
+                .collect()
+        })
+        .unwrap_or_default();
+    let v = |k: &str| form_get(form, k).unwrap_or("").to_string();
+    let title = lang.pick("优化措施", "Improvement actions");
+    let ctx = context! { ..page_ctx(u, lang, "reports", title), ..context! {
+        tab => "actions",
+        items => items, err => err, errors => summary, flash => flash,
+        v => context! { kpi => v("kpi"), group_by => v("group_by"), slice_key => v("slice_key"), title => v("title"),
+            note => v("note"), owner_id => v("owner_id"), started_on => v("started_on"), review_on => v("review_on") },
+        kpis => kpi::REGISTRY.iter().filter(|k| k.available()).map(|k| context! { value => k.name, label => k.label(lang) }).collect::<Vec<_>>(),
+        groups => GroupBy::ALL.iter().map(|g| context! { value => g.code(), label => g.label(lang) }).collect::<Vec<_>>(),
+    }};
+    render(state, "reports/actions.html", ctx)
+}
+
+async fn actions(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    u: PageUser,
+    RawQuery(raw): RawQuery,
+) -> AppResult<Html<String>> {
+    svc::require_reader(&u.user)?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
+    let flash = (form_get(&pairs, "flash") == Some("saved")).then(|| lang.pick("已记录", "Recorded"));
+    actions_page(&state, lang, &u, &pairs, None, flash).await
+}
+
+async fn record_action(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    u: PageUser,
+    body: axum::body::Bytes,
+) -> AppResult<Response> {
+    use crate::service::kpi_targets::ActionInput;
+    svc::require_reader(&u.user)?;
+    let pairs = super::form_pairs(&body)?;
+    u.check_csrf(form_get(&pairs, "_csrf"))?;
+    let get = |k: &str| form_get(&pairs, k).unwrap_or("").trim().to_string();
+    let owner = get("owner_id");
+    let owner_id = owner.parse::<i64>().ok();
+    let input = ActionInput {
+        kpi: get("kpi"),
+        group_by: get("group_by"),
+        slice_key: get("slice_key"),
+        title: get("title"),
+        note: get("note"),
+        // A number that is not an id is an unknown owner.
+        owner_id: if owner.is_empty() { None } else { Some(owner_id.unwrap_or(-1)) },
+        started_on: get("started_on"),
+        review_on: get("review_on"),
+    };
+    match crate::service::kpi_targets::record_action(&state, &u.user, input).await {
+        Ok(_) => Ok(axum::response::Redirect::to("/reports/actions?flash=saved").into_response()),
+        Err(AppError::Invalid(e)) => {
+            let mut r = actions_page(&state, lang, &u, &pairs, Some(&e), None).await?.into_response();
+            *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(r)
+        }
+        Err(e) => Err(e),
+    }
 }

@@ -97,6 +97,7 @@ impl Templates {
             "reports/diagnosis.html",
             "reports/needs.html",
             "reports/targets.html",
+            "reports/actions.html",
         );
         env.add_function("t", t);
         Ok(Self { env })
