@@ -1358,7 +1358,7 @@ async fn the_actions_page_records_and_lists() {
         let (_, html) = app.page(&http, "/reports/actions").await;
         let rows = html_table(&html, "kpi-actions");
         assert_eq!(rows.len(), 1, "[{}] {rows:?}", app.engine);
-        assert_eq!(rows[0][0], "复杂问题当日升级");
+        assert_eq!(rows[0][..3], strs(&["复杂问题当日升级", "问题解决率", "客服 · li"]), "[{}] {rows:?}", app.engine);
         assert_eq!(rows[0][6..], strs(&["50.0%", "100.0%", "+50.0 pp"]), "[{}] {rows:?}", app.engine);
     }
 }

@@ -915,6 +915,37 @@ async fn needs_xlsx(
     Ok(xlsx_response(bytes, &format!("needs-{}-{}.xlsx", from.strftime("%Y%m%d"), to.strftime("%Y%m%d"))))
 }
 
+/// The names of teams and agents, keyed `team:ID` / `agent:ID`.
+async fn staff_names(state: &AppState) -> AppResult<std::collections::HashMap<String, String>> {
+    use guanxi_domain::kpi::GroupBy;
+    Ok(state
+        .db
+        .read(|c| {
+            let mut m = std::collections::HashMap::new();
+            for g in [GroupBy::Team, GroupBy::Agent] {
+                for (k, n) in guanxi_store::kpi::staff_slices(c, g)? {
+                    m.insert(format!("{}:{k}", g.code()), n);
+                }
+            }
+            Ok(m)
+        })
+        .await?)
+}
+
+/// A stored slice's label: the staff member's or team's name, a code's label.
+fn stored_slice_label(
+    group: guanxi_domain::kpi::GroupBy,
+    key: &str,
+    names: &std::collections::HashMap<String, String>,
+    lang: Lang,
+) -> String {
+    let mut own = std::collections::HashMap::new();
+    if let Some(n) = names.get(&format!("{}:{key}", group.code())) {
+        own.insert(key.to_string(), n.clone());
+    }
+    svc::slice_label(group, key, &own, lang)
+}
+
 /// The label of a target form field.
 fn target_field(field: &str, lang: Lang) -> &'static str {
     match field {
@@ -940,33 +971,18 @@ async fn targets_page(
     use crate::service::kpi_targets as targets;
     use guanxi_domain::kpi::GroupBy;
     let rows = targets::list(state, &u.user).await?;
-    let names: std::collections::HashMap<String, String> = state
-        .db
-        .read(|c| {
-            let mut m = std::collections::HashMap::new();
-            for g in [GroupBy::Team, GroupBy::Agent] {
-                for (k, n) in guanxi_store::kpi::staff_slices(c, g)? {
-                    m.insert(format!("{}:{k}", g.code()), n);
-                }
-            }
-            Ok(m)
-        })
-        .await?;
+    let names = staff_names(state).await?;
     let items: Vec<Value> = rows
         .iter()
         .map(|t| {
             let def = kpi::find(&t.kpi);
             let group = GroupBy::parse(&t.group_by).unwrap_or(GroupBy::None);
-            let mut own = std::collections::HashMap::new();
-            if let Some(n) = names.get(&format!("{}:{}", t.group_by, t.slice_key)) {
-                own.insert(t.slice_key.clone(), n.clone());
-            }
             let unit = def.map_or(Unit::Percent, |d| d.unit);
             context! {
                 id => t.id,
                 kpi => def.map_or(t.kpi.as_str(), |d| d.label(lang)),
                 group => group.label(lang),
-                slice => if group == GroupBy::None { lang.pick("默认（所有切片）", "Default (every slice)").to_string() } else { svc::slice_label(group, &t.slice_key, &own, lang) },
+                slice => if group == GroupBy::None { lang.pick("默认（所有切片）", "Default (every slice)").to_string() } else { stored_slice_label(group, &t.slice_key, &names, lang) },
                 target => targets::target_text(Some(kpi::Target { at_least: t.at_least, value: t.value }), unit),
             }
         })
@@ -1093,6 +1109,7 @@ async fn actions_page(
 ) -> AppResult<Html<String>> {
     use guanxi_domain::kpi::GroupBy;
     let all = crate::service::kpi_targets::list_actions(state, &u.user).await?;
+    let names = staff_names(state).await?;
     let items: Vec<Value> = all
         .iter()
         .map(|f| {
@@ -1107,7 +1124,7 @@ async fn actions_page(
                 id => a.id,
                 title => a.title, note => a.note,
                 kpi => f.def.label(lang),
-                slice => if group == GroupBy::None { lang.pick("合计", "Total").to_string() } else { format!("{} {}", group.label(lang), a.slice_key) },
+                slice => if group == GroupBy::None { lang.pick("合计", "Total").to_string() } else { format!("{} · {}", group.label(lang), stored_slice_label(group, &a.slice_key, &names, lang)) },
                 owner => a.owner_name,
                 started_on => a.started_on.to_string(),
                 review_on => a.review_on.map(|d| d.to_string()),
