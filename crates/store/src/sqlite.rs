@@ -58,11 +58,8 @@ fn open_conn(path: &Path, read_only: bool, options: &DbOptions) -> Result<rusqli
     // temporary files (cached by the OS, not held by the process): a
     // report's GROUP BY over millions of rows would otherwise hold them all
     // in the process's memory.
-    let (cache_mb, temp_store) = if read_only {
-        (options.sqlite_reader_cache_mb, "FILE")
-    } else {
-        (options.sqlite_writer_cache_mb, "MEMORY")
-    };
+    let (cache_mb, temp_store) =
+        if read_only { (options.sqlite_reader_cache_mb, "FILE") } else { (options.sqlite_writer_cache_mb, "MEMORY") };
     conn.execute_batch(&format!(
         "PRAGMA foreign_keys = ON; PRAGMA temp_store = {temp_store}; PRAGMA cache_size = -{}; PRAGMA synchronous = {};",
         u64::from(cache_mb.max(1)) * 1024,
