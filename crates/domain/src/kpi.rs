@@ -55,6 +55,9 @@ pub enum Source {
     Customers,
     /// Outgoing messages.
     Outbox,
+    /// Feedback and suggestion tickets with the message telling the
+    /// customer of their resolution (SPEC O5).
+    Feedback,
     /// Not computed yet: its source (complaints, surveys, scripts, …) has
     /// not landed, or this KPI is not wired to it yet.
     Pending,
@@ -94,7 +97,7 @@ impl KpiDef {
         match self.source {
             Source::Tickets => true,
             Source::Maintenance => matches!(group, GroupBy::None | GroupBy::Agent | GroupBy::Tier),
-            Source::Complaints | Source::Surveys => true,
+            Source::Complaints | Source::Surveys | Source::Feedback => true,
             Source::Scripts => matches!(group, GroupBy::None | GroupBy::Agent | GroupBy::Team),
             Source::Orders => matches!(group, GroupBy::None | GroupBy::Tier),
             Source::Customers => group == GroupBy::None,
@@ -344,16 +347,15 @@ pub const REGISTRY: &[KpiDef] = &[
         None,
         Source::Scripts,
     ),
-    pending(
+    ready(
         "feedback_closed_loop_rate",
         "反馈闭环率",
         "Feedback closed-loop rate",
-        "期内受理的反馈/建议工单中，已解决且在解决后 2 小时内告知客户的比例。目标 ≥ 95%。",
-        "Of the feedback and suggestion tickets received in the period, the share resolved with the customer told within 2 h of resolution. Target ≥ 95%.",
+        "期内受理的反馈/建议工单中，已解决、且告知客户处理结果的消息在解决后 2 小时内发送成功的比例。目标 ≥ 95%。",
+        "Of the feedback and suggestion tickets received in the period, the share resolved whose message telling the customer the result was sent within 2 h of resolution. Target ≥ 95%.",
         Unit::Percent,
         at_least(0.95),
-        "待记录“已告知客户”的时间",
-        "Waits for the time the customer was told to be recorded",
+        Source::Feedback,
     ),
     pending(
         "cross_department_time",

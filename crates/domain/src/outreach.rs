@@ -33,6 +33,7 @@ vocabulary!(
         Survey = "survey", "满意度调查", "Survey";
         ImportantNotice = "important_notice", "重要变更通知", "Important notice";
         NeedOutcome = "need_outcome", "需求结果告知", "Need outcome";
+        FeedbackResolved = "feedback_resolved", "反馈处理结果告知", "Feedback resolved";
     }
 );
 
@@ -49,6 +50,7 @@ impl Scenario {
             Scenario::Survey => &["customer_name", "survey_link", "subject"],
             Scenario::ImportantNotice => &["customer_name", "notice"],
             Scenario::NeedOutcome => &["customer_name", "ticket_number", "subject", "outcome"],
+            Scenario::FeedbackResolved => &["customer_name", "ticket_number", "subject"],
         }
     }
 

@@ -318,6 +318,21 @@ pub fn ratio_counts(
                 vec![lo.into(), hi.into()],
             )
         }
+        "feedback_closed_loop_rate" => {
+            // The told message is the outbox row keyed `feedback-told-{id}`
+            // (one per ticket, queued when it is resolved; SPEC O5).
+            let (key, join) = ticket_slice(group, "t.customer_id");
+            (
+                format!(
+                    "SELECT {key}, {}, COUNT(*) FROM tickets t
+                     LEFT JOIN outbox o ON o.idempotency_key = 'feedback-told-' || CAST(t.id AS TEXT) {join}
+                     WHERE t.received_at >= $1 AND t.received_at < $2
+                       AND t.ticket_type IN ('feedback', 'suggestion') GROUP BY 1",
+                    sum("t.resolved_at IS NOT NULL AND o.status = 'sent' AND o.sent_at <= t.resolved_at + 7200000")
+                ),
+                vec![lo.into(), hi.into()],
+            )
+        }
         "churn_rate" | "core_customer_retention" | "churn_warning_recall" => {
             let counts = churn_counts(c, &[name], hi, lo_day, hi_day, group)?;
             return Ok(counts.into_iter().next().unwrap_or_default());

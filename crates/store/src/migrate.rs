@@ -32,6 +32,7 @@ const SQLITE: &[(i64, &str)] = &[
     (26, include_str!("../migrations/sqlite/0026_phone_ending.sql")),
     (27, include_str!("../migrations/sqlite/0027_kpi_targets.sql")),
     (28, include_str!("../migrations/sqlite/0028_kpi_actions.sql")),
+    (29, include_str!("../migrations/sqlite/0029_feedback_resolved.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -61,6 +62,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (26, include_str!("../migrations/postgres/0026_phone_ending.sql")),
     (27, include_str!("../migrations/postgres/0027_kpi_targets.sql")),
     (28, include_str!("../migrations/postgres/0028_kpi_actions.sql")),
+    (29, include_str!("../migrations/postgres/0029_feedback_resolved.sql")),
 ];
 
 /// An arbitrary constant: the advisory lock that keeps two starting

@@ -168,6 +168,9 @@ pub async fn act(
         Some(n) => Some(ticket::parse_message(n).map_err(|i| AppError::field("note", i))?),
         None => None,
     };
+    // Read before the transaction: how a resolved feedback is told (SPEC O5).
+    let outreach_cfg =
+        if action == Action::Resolve { Some(crate::service::outreach::settings::load(state).await?) } else { None };
     change(state, actor, id, ip, move |c, t, ctx| {
         let to = match lifecycle::transition(t.status, action, ctx.actor.role.ticket_permissions()) {
             Ok(to) => to,
@@ -198,6 +201,9 @@ pub async fn act(
                 if t.ticket_type != TicketType::Complaint {
                     // A complaint's satisfaction contact is its repair revisit (SPEC T2).
                     crate::service::outreach::surveys::arm_after_ticket(c, t.id, now)?;
+                }
+                if let Some(cfg) = &outreach_cfg {
+                    tell_feedback_resolved(c, t, ctx, cfg)?;
                 }
             }
             Action::Close => {
@@ -246,6 +252,71 @@ pub async fn act(
         Ok(Ok(()))
     })
     .await
+}
+
+/// The idempotency key of the message telling a customer their feedback
+/// or suggestion ticket was resolved: one per ticket, so a reopened and
+/// again resolved ticket queues nothing new.
+pub fn feedback_told_key(ticket_id: i64) -> String {
+    format!("feedback-told-{ticket_id}")
+}
+
+/// Queues, in the resolving transaction, the `feedback_resolved` message
+/// to the customer of a feedback or suggestion ticket (SPEC O5: customer
+/// told within 2 h of resolution), on the channel the outreach service
+/// picks (consent refused channels excluded, quiet hours respected). No
+/// open channel or no template: nothing is queued and the resolution
+/// stands.
+fn tell_feedback_resolved(
+    c: &mut Conn,
+    t: &Ticket,
+    ctx: &Ctx<'_>,
+    cfg: &crate::service::outreach::settings::OutreachSettings,
+) -> guanxi_store::Result<()> {
+    use crate::service::outreach::{self as outreach, consent, templates};
+    use guanxi_domain::outreach::{OutChannel, Scenario};
+    if !matches!(t.ticket_type, TicketType::Feedback | TicketType::Suggestion) {
+        return Ok(());
+    }
+    let scenario = Scenario::FeedbackResolved;
+    let customer = guanxi_store::customers::get(c, &guanxi_store::customers::Scope::All, t.customer_id)?;
+    let refused = consent::refused_in(c, t.customer_id)?;
+    let Some(ch) = outreach::channels_for(scenario, None, Some(&customer), &refused, cfg).first().copied() else {
+        return Ok(());
+    };
+    let (recipient_enc, recipient_masked) = match ch {
+        OutChannel::Email => (customer.email_ciphertext.clone(), customer.email_masked.clone()),
+        OutChannel::Sms => (customer.phone_ciphertext.clone(), customer.phone_masked.clone()),
+        OutChannel::Wecom | OutChannel::Webhook => (None, None),
+    };
+    let Some(recipient_enc) = recipient_enc else { return Ok(()) };
+    let Some(tpl) = guanxi_store::outreach::template_for(c, scenario.code(), ch.code())? else {
+        return Ok(());
+    };
+    let vars = std::collections::BTreeMap::from([
+        ("customer_name".to_string(), customer.name.clone()),
+        ("ticket_number".to_string(), t.number.clone()),
+        ("subject".to_string(), t.subject.clone()),
+    ]);
+    let (Ok(subject), Ok(body)) = (templates::render(&tpl.subject, &vars), templates::render(&tpl.body, &vars)) else {
+        return Ok(());
+    };
+    let m = guanxi_store::outreach::NewMessage {
+        idempotency_key: feedback_told_key(t.id),
+        channel: ch.code().into(),
+        scenario: scenario.code().into(),
+        customer_id: Some(customer.id),
+        recipient_enc,
+        recipient_masked: recipient_masked.unwrap_or_default(),
+        subject,
+        body,
+        status: "queued".into(),
+        last_error: None,
+        not_before: cfg.quiet_hours.map_or(ctx.now, |q| q.release_at(ctx.now, ctx.tz)),
+        created_by: Some(ctx.actor.id),
+    };
+    outreach::queue(c, std::slice::from_ref(&m), Some(ctx.actor.id), ctx.now)?;
+    Ok(())
 }
 
 /// A message on a ticket.
