@@ -21,6 +21,8 @@ pub enum Unit {
     Minutes,
     /// An average score.
     Score,
+    /// Working days of the business calendar (fractional).
+    WorkingDays,
 }
 
 /// A target line: the value must be at least (or at most) this.
@@ -58,6 +60,9 @@ pub enum Source {
     /// Feedback and suggestion tickets with the message telling the
     /// customer of their resolution (SPEC O5).
     Feedback,
+    /// Hand-overs of tickets to a collaborating department (an escalation
+    /// step to a department collaborator) and their answers.
+    Handovers,
     /// Not computed yet: its source (complaints, surveys, scripts, …) has
     /// not landed, or this KPI is not wired to it yet.
     Pending,
@@ -97,7 +102,7 @@ impl KpiDef {
         match self.source {
             Source::Tickets => true,
             Source::Maintenance => matches!(group, GroupBy::None | GroupBy::Agent | GroupBy::Tier),
-            Source::Complaints | Source::Surveys | Source::Feedback => true,
+            Source::Complaints | Source::Surveys | Source::Feedback | Source::Handovers => true,
             Source::Scripts => matches!(group, GroupBy::None | GroupBy::Agent | GroupBy::Team),
             Source::Orders => matches!(group, GroupBy::None | GroupBy::Tier),
             Source::Customers => group == GroupBy::None,
@@ -126,23 +131,12 @@ const fn ready(
     KpiDef { name, zh, en, def_zh, def_en, unit, target, source, pending_zh: "", pending_en: "" }
 }
 
-#[allow(clippy::too_many_arguments)]
-const fn pending(
-    name: &'static str,
-    zh: &'static str,
-    en: &'static str,
-    def_zh: &'static str,
-    def_en: &'static str,
-    unit: Unit,
-    target: Option<Target>,
-    pending_zh: &'static str,
-    pending_en: &'static str,
-) -> KpiDef {
-    KpiDef { name, zh, en, def_zh, def_en, unit, target, source: Source::Pending, pending_zh, pending_en }
-}
-
 const fn at_least(value: f64) -> Option<Target> {
     Some(Target { at_least: true, value })
+}
+
+const fn at_most(value: f64) -> Option<Target> {
+    Some(Target { at_least: false, value })
 }
 
 /// Every KPI of SPEC R1, in the order pages show them.
@@ -357,16 +351,15 @@ pub const REGISTRY: &[KpiDef] = &[
         at_least(0.95),
         Source::Feedback,
     ),
-    pending(
+    ready(
         "cross_department_time",
         "跨部门处理时长",
         "Cross-department handling time",
-        "转交协作部门的工单，从转交到部门答复的工作日数的平均值。目标 ≤ 2 个工作日。",
-        "For tickets handed to a collaborating department: the average working days from hand-over to the department's answer. Target ≤ 2 working days.",
-        Unit::Minutes,
-        None,
-        "待部门协作（转交与答复）记录上线",
-        "Waits for department hand-overs and answers to be recorded",
+        "期内得到答复的转交：从工单转交协作部门（升级到部门接口人）到该部门答复（接口人在工单上回复、备注或处理）的工作日数的平均值，按工单的营业日历计（一个工作日为日历一天的工作时长）。按团队切片时为接手的部门。目标 ≤ 2 个工作日。",
+        "Over the hand-overs answered in the period: the average working days from handing a ticket to a collaborating department (an escalation to its interface person) to the department's answer (the interface person replying, noting or acting on the ticket), on the ticket's business calendar (a working day is one day's working hours). Sliced by team, the department that took it. Target ≤ 2 working days.",
+        Unit::WorkingDays,
+        at_most(2.0),
+        Source::Handovers,
     ),
 ];
 
@@ -597,6 +590,13 @@ impl RatioFigures {
     pub fn value(&self) -> Option<f64> {
         ratio(self.num, self.den)
     }
+
+    /// The value in a KPI's unit: working days are counted in thousandths
+    /// (integer sums add up exactly across periods and slices).
+    pub fn value_in(&self, unit: Unit) -> Option<f64> {
+        let v = self.value()?;
+        Some(if unit == Unit::WorkingDays { v / 1000.0 } else { v })
+    }
 }
 
 /// `num ÷ den`, `None` when `den` is zero.
@@ -631,6 +631,7 @@ pub fn display(value: Option<f64>, unit: Unit) -> String {
         (None, _) => "—".to_string(),
         (Some(v), Unit::Percent) => format!("{:.1}%", v * 100.0),
         (Some(v), Unit::Score) => format!("{v:.2}"),
+        (Some(v), Unit::WorkingDays) => format!("{v:.2}"),
         (Some(v), Unit::Minutes) => {
             if (v - v.round()).abs() < 1e-9 {
                 format!("{v:.0}")
@@ -703,6 +704,13 @@ mod tests {
         assert!(!find("tier_coverage").unwrap().supports(GroupBy::Tier));
         let f = RatioFigures { num: 0, den: 0 };
         assert_eq!(f.value(), None, "nothing to measure is no value, not a division by zero");
+        // Working days are summed in thousandths: 1.5 + 2.25 days over two hand-overs.
+        let f = RatioFigures { num: 3750, den: 2 };
+        assert_eq!(f.value_in(Unit::WorkingDays), Some(1.875));
+        assert_eq!(f.value_in(Unit::Score), Some(1875.0));
+        assert_eq!(display(f.value_in(Unit::WorkingDays), Unit::WorkingDays), "1.88");
+        let t = find("cross_department_time").unwrap().target.unwrap();
+        assert_eq!((t.met(Some(2.0)), t.met(Some(2.01))), (Some(true), Some(false)), "≤ 2 working days");
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! tickets whose answers are worked out below: per day (with an empty day),
 //! per week by agent (with an agent who has no tickets), per month by
 //! channel and by tier; the local-day boundary of the business time zone;
-//! the registry's definitions and pending KPIs; and every refusal (unknown
-//! KPI, pending KPI, bad period, bad slice, an agent asking).
+//! the registry's definitions (none pending); and every refusal (unknown
+//! KPI, bad period, bad slice, an agent asking).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -256,9 +256,14 @@ async fn kpis_on_a_hand_built_dataset() {
         assert_eq!(s, 200);
         let items = list["items"].as_array().unwrap();
         assert_eq!(items.len(), guanxi_domain::kpi::REGISTRY.len());
-        let pending = items.iter().find(|k| k["name"] == "cross_department_time").unwrap();
-        assert_eq!(pending["available"], false);
-        assert!(!pending["pending"].as_str().unwrap().is_empty(), "{pending}");
+        // Every KPI of R1 has its source now: none is pending.
+        assert!(items.iter().all(|k| k["available"] == true && k["pending"].is_null()), "{list}");
+        let cross = items.iter().find(|k| k["name"] == "cross_department_time").unwrap();
+        assert_eq!(
+            (cross["unit"].as_str(), cross["target"].as_str()),
+            (Some("working_days"), Some("≤ 2.00")),
+            "{cross}"
+        );
         let rr = items.iter().find(|k| k["name"] == "resolution_rate").unwrap();
         assert!(rr["definition"].as_str().unwrap().contains("已解决"), "{rr}");
 
@@ -277,7 +282,7 @@ async fn kpis_on_a_hand_built_dataset() {
             }
         };
         refused("/api/v1/kpis/no_such_kpi", 404, None).await;
-        refused("/api/v1/kpis/cross_department_time", 422, Some("name")).await;
+        refused("/api/v1/kpis/script_effect?group=channel", 422, Some("group")).await;
         refused("/api/v1/kpis/resolution_rate?by=year", 422, Some("by")).await;
         refused("/api/v1/kpis/resolution_rate?group=planet", 422, Some("group")).await;
         refused("/api/v1/kpis/resolution_rate?from=2026-03-10&to=2026-03-01", 422, Some("to")).await;
@@ -370,9 +375,11 @@ async fn report_pages_and_excel_show_the_same_numbers() {
         assert_eq!(html_row(&html, "维护计划执行率"), ["≥ 95.0%", "—", "—", "—", "—"]);
         assert!(html.contains(r#"<td class="num total missed">60.0%</td>"#), "the missed total is red");
         assert!(html.contains("服务流程优化效果监控表") && html.contains("已解决"), "title and definitions");
-        // Pending KPIs are listed as such, never with a number.
-        let pending = &html[html.find("id=\"pending-kpis\"").unwrap()..];
-        assert!(pending.contains("跨部门处理时长") && pending.contains("待部门协作（转交与答复）记录上线"));
+        // Cross-department handling time has its source now: a row with its
+        // target in working days, "—" without answered hand-overs, and no
+        // "not yet available" list.
+        assert_eq!(html_row(&html, "跨部门处理时长"), ["≤ 2.00", "—", "—", "—", "—"], "[{}]", app.engine);
+        assert!(!html.contains("id=\"pending-kpis\""), "[{}] nothing is pending", app.engine);
 
         // The Excel file: Chinese headers, the same values as the page.
         let r = http.get(format!("{}/reports/monitoring.xlsx?{q}", app.url)).send().await.unwrap();
@@ -404,8 +411,10 @@ async fn report_pages_and_excel_show_the_same_numbers() {
         let card = &html[html.find(r#"data-kpi="resolution_rate""#).unwrap()..];
         let card = &card[..card.find("</article>").unwrap()];
         assert!(card.contains("60.0%") && card.contains("未达标") && card.contains("已解决"), "{card}");
-        let pending = &html[html.find(r#"data-kpi="cross_department_time""#).unwrap()..];
-        assert!(pending[..pending.find("</article>").unwrap()].contains("暂不可用"));
+        // No hand-over was answered: no value, not "unavailable" and not 0.
+        let cross = &html[html.find(r#"data-kpi="cross_department_time""#).unwrap()..];
+        let cross = &cross[..cross.find("</article>").unwrap()];
+        assert!(cross.contains("—") && !cross.contains("暂不可用"), "{cross}");
         let open = r#"id="report-data">"#;
         let data = &html[html.find(open).unwrap() + open.len()..];
         let data: Value = serde_json::from_str(&data[..data.find("</script>").unwrap()]).unwrap();
@@ -956,8 +965,7 @@ async fn ratio_kpis_on_a_hand_built_dataset() {
             json_of(app.call(Method::GET, "/api/v1/kpis/churn_rate?group=agent", Some(&admin), None).await).await;
         assert_eq!((s, v["errors"][0]["field"].as_str()), (422, Some("group")), "[{}] {v}", app.engine);
 
-        // Every R1 KPI is in the registry, and every one is computed but
-        // the one whose records do not exist yet.
+        // Every R1 KPI is in the registry, and every one is computed.
         let (_, list) = json_of(app.call(Method::GET, "/api/v1/kpis", Some(&admin), None).await).await;
         let pending: Vec<&str> = list["items"]
             .as_array()
@@ -966,7 +974,7 @@ async fn ratio_kpis_on_a_hand_built_dataset() {
             .filter(|k| k["available"] == false)
             .map(|k| k["name"].as_str().unwrap())
             .collect();
-        assert_eq!(pending, ["cross_department_time"]);
+        assert!(pending.is_empty(), "{pending:?}");
 
         // The monitoring table by month shows them with the same figures.
         let http = app.signed_in(support::app::ADMIN_EMAIL, support::app::ADMIN_PASSWORD).await;
@@ -1132,7 +1140,7 @@ async fn slice_targets_flag_the_slices_below_them() {
         // Refusals, each naming its field.
         let refused = [
             (json!({"kpi": "no_such_kpi", "at_least": true, "value": 0.5}), "kpi"),
-            (json!({"kpi": "cross_department_time", "at_least": true, "value": 0.5}), "kpi"),
+            (json!({"kpi": "cross_department_time", "at_least": false, "value": 400}), "value"),
             (
                 json!({"kpi": "maintenance_execution_rate", "group_by": "channel", "slice_key": "phone",
                 "at_least": true, "value": 0.5}),

@@ -120,3 +120,78 @@ pub fn supervisors_for(c: &mut Conn, group_id: Option<i64>) -> Result<Vec<i64>> 
         .map(|r| r.get(0))
         .collect()
 }
+
+/// Records a ticket handed to a collaborating department's person
+/// (migration 0030): open until they answer.
+pub fn open_handover(
+    c: &mut Conn,
+    ticket_id: i64,
+    user_id: i64,
+    group_id: Option<i64>,
+    step_name: &str,
+    at: Timestamp,
+) -> Result<()> {
+    c.execute(
+        "INSERT INTO department_handovers (ticket_id, user_id, group_id, step_name, handed_at) VALUES ($1, $2, $3, $4, $5)",
+        args![ticket_id, user_id, group_id, step_name, at],
+    )?;
+    Ok(())
+}
+
+/// The hand-overs of a ticket to `user_id` not answered yet: (id, handed at).
+pub fn open_handovers(c: &mut Conn, ticket_id: i64, user_id: i64) -> Result<Vec<(i64, Timestamp)>> {
+    let rows = c.query(
+        "SELECT id, handed_at FROM department_handovers
+         WHERE ticket_id = $1 AND user_id = $2 AND answered_at IS NULL ORDER BY id",
+        args![ticket_id, user_id],
+    )?;
+    rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?))).collect()
+}
+
+/// Marks a hand-over answered, with the working time it took in
+/// thousandths of a working day.
+pub fn answer_handover(c: &mut Conn, id: i64, at: Timestamp, working_days_milli: i64) -> Result<()> {
+    c.execute(
+        "UPDATE department_handovers SET answered_at = $2, working_days_milli = $3 WHERE id = $1 AND answered_at IS NULL",
+        args![id, at, working_days_milli],
+    )?;
+    Ok(())
+}
+
+/// A hand-over as the ticket page and API show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Handover {
+    pub user_id: i64,
+    pub user_name: String,
+    pub group_name: Option<String>,
+    pub step_name: String,
+    pub handed_at: Timestamp,
+    pub answered_at: Option<Timestamp>,
+    /// Working days from hand-over to answer.
+    pub working_days: Option<f64>,
+}
+
+/// A ticket's hand-overs, oldest first.
+pub fn handovers_of(c: &mut Conn, ticket_id: i64) -> Result<Vec<Handover>> {
+    let rows = c.query(
+        "SELECT h.user_id, u.name, g.name, h.step_name, h.handed_at, h.answered_at, h.working_days_milli
+         FROM department_handovers h JOIN users u ON u.id = h.user_id LEFT JOIN groups g ON g.id = h.group_id
+         WHERE h.ticket_id = $1 ORDER BY h.id",
+        args![ticket_id],
+    )?;
+    rows.iter()
+        .map(|r| {
+            #[allow(clippy::cast_precision_loss)]
+            let days = r.get::<Option<i64>>(6)?.map(|m| m as f64 / 1000.0);
+            Ok(Handover {
+                user_id: r.get(0)?,
+                user_name: r.get(1)?,
+                group_name: r.get(2)?,
+                step_name: r.get(3)?,
+                handed_at: r.get(4)?,
+                answered_at: r.get(5)?,
+                working_days: days,
+            })
+        })
+        .collect()
+}

@@ -333,6 +333,23 @@ pub fn ratio_counts(
                 vec![lo.into(), hi.into()],
             )
         }
+        "cross_department_time" => {
+            // Hand-overs answered in the period (migration 0030); by team,
+            // the department that took the ticket.
+            let (key, join) = if group == GroupBy::Team {
+                ("CAST(COALESCE(h.group_id, 0) AS TEXT)".to_string(), String::new())
+            } else {
+                ticket_slice(group, "t.customer_id")
+            };
+            (
+                format!(
+                    "SELECT {key}, CAST(COALESCE(SUM(h.working_days_milli), 0) AS BIGINT), COUNT(*)
+                     FROM department_handovers h JOIN tickets t ON t.id = h.ticket_id {join}
+                     WHERE h.answered_at >= $1 AND h.answered_at < $2 GROUP BY 1"
+                ),
+                vec![lo.into(), hi.into()],
+            )
+        }
         "churn_rate" | "core_customer_retention" | "churn_warning_recall" => {
             let counts = churn_counts(c, &[name], hi, lo_day, hi_day, group)?;
             return Ok(counts.into_iter().next().unwrap_or_default());

@@ -33,6 +33,7 @@ const SQLITE: &[(i64, &str)] = &[
     (27, include_str!("../migrations/sqlite/0027_kpi_targets.sql")),
     (28, include_str!("../migrations/sqlite/0028_kpi_actions.sql")),
     (29, include_str!("../migrations/sqlite/0029_feedback_resolved.sql")),
+    (30, include_str!("../migrations/sqlite/0030_department_handovers.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -63,6 +64,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (27, include_str!("../migrations/postgres/0027_kpi_targets.sql")),
     (28, include_str!("../migrations/postgres/0028_kpi_actions.sql")),
     (29, include_str!("../migrations/postgres/0029_feedback_resolved.sql")),
+    (30, include_str!("../migrations/postgres/0030_department_handovers.sql")),
 ];
 
 /// An arbitrary constant: the advisory lock that keeps two starting

@@ -114,6 +114,14 @@ impl BusinessCalendar {
         }
     }
 
+    /// The working time from `a` to `b` in working days of the schedule
+    /// (fractional: 3 working hours on the default 7.5-hour day are 0.4).
+    #[allow(clippy::cast_precision_loss)]
+    pub fn working_days_between(&self, a: Timestamp, b: Timestamp) -> f64 {
+        let day = self.schedule.working_day_minutes().max(1);
+        self.working_duration_between(a, b).as_secs_f64() / 60.0 / f64::from(day)
+    }
+
     /// The working time from `a` to `b` (negative when `b` is earlier).
     pub fn working_duration_between(&self, a: Timestamp, b: Timestamp) -> SignedDuration {
         if b < a {
@@ -209,6 +217,13 @@ mod tests {
             -(h(7) + SignedDuration::from_mins(30))
         );
         assert_eq!(cal.add_working_duration(at("2026-03-04 11:00"), h(-1)), None);
+        // In working days of 7.5 h: Friday 16:00 before the 2025 golden
+        // week to Thursday 9 October 10:30 is 2 h + the adjusted Sunday,
+        // Monday, Tuesday (3 days) + 1.5 h: 3.5 h + 3 days.
+        let days = cal.working_days_between(at("2025-09-26 16:00"), at("2025-10-09 10:30"));
+        assert!((days - (3.0 + 3.5 / 7.5)).abs() < 1e-9, "{days}");
+        let round = BusinessCalendar::new(WeeklySchedule::around_the_clock(), [], shanghai());
+        assert!((round.working_days_between(at("2026-03-04 06:00"), at("2026-03-05 18:00")) - 1.5).abs() < 1e-9);
     }
 
     #[test]

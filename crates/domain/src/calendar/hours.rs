@@ -264,6 +264,13 @@ impl WeeklySchedule {
         self.days.iter().find(|d| !d.is_empty()).map_or(&[], Vec::as_slice)
     }
 
+    /// The working minutes of one working day (those of a make-up day: the
+    /// first weekday, from Monday, that has hours). What a "working day" is
+    /// when a duration is told in working days (7.5 h on the default schedule).
+    pub fn working_day_minutes(&self) -> u32 {
+        self.make_up_hours().iter().map(|i| u32::from(i.minutes())).sum()
+    }
+
     /// Each weekday's ranges as text, Monday first.
     pub fn texts(&self) -> [Vec<String>; 7] {
         std::array::from_fn(|i| self.days[i].iter().map(ToString::to_string).collect())

@@ -22,7 +22,7 @@ pub struct KpiInfo {
     pub label: String,
     /// How it is computed, in words.
     pub definition: String,
-    /// `percent` (a 0–1 share), `minutes` or `score`.
+    /// `percent` (a 0–1 share), `minutes`, `score` or `working_days`.
     pub unit: String,
     /// The SPEC target, e.g. `≥ 95.0%`.
     pub target: Option<String>,
@@ -42,6 +42,7 @@ fn unit_code(u: Unit) -> &'static str {
         Unit::Percent => "percent",
         Unit::Minutes => "minutes",
         Unit::Score => "score",
+        Unit::WorkingDays => "working_days",
     }
 }
 

@@ -400,6 +400,48 @@ pub struct TicketDetailView {
     pub attachments: Vec<AttachmentView>,
     /// The full history, oldest first.
     pub history: Vec<EventView>,
+    /// Hand-overs to collaborating departments (escalation steps to a
+    /// department's interface person), oldest first.
+    pub handovers: Vec<HandoverView>,
+}
+
+/// A hand-over to a collaborating department and its answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HandoverView {
+    pub user_id: i64,
+    pub user_name: String,
+    /// The department (group) of the interface person.
+    pub department: Option<String>,
+    /// The escalation step's name.
+    pub step_name: String,
+    pub handed_at: String,
+    pub answered_at: Option<String>,
+    /// Working days of the ticket's calendar from hand-over to answer.
+    pub working_days: Option<f64>,
+}
+
+/// A ticket with its messages, files, history and hand-overs, as `user` may see it.
+async fn detail_view(state: &AppState, user: &User, id: i64, lang: Lang) -> AppResult<TicketDetailView> {
+    let d = svc::detail(state, user, id).await?;
+    Ok(TicketDetailView {
+        ticket: view(state, &d.ticket, user, lang).await?,
+        messages: d.messages.iter().map(message_view).collect(),
+        attachments: d.attachments.iter().map(attachment_view).collect(),
+        history: d.events.iter().map(event_view).collect(),
+        handovers: d
+            .handovers
+            .iter()
+            .map(|h| HandoverView {
+                user_id: h.user_id,
+                user_name: h.user_name.clone(),
+                department: h.group_name.clone(),
+                step_name: h.step_name.clone(),
+                handed_at: h.handed_at.to_string(),
+                answered_at: h.answered_at.map(|a| a.to_string()),
+                working_days: h.working_days,
+            })
+            .collect(),
+    })
 }
 
 pub fn message_view(m: &TicketMessage) -> MessageView {
@@ -433,13 +475,7 @@ pub async fn get_one(
     ApiUser(user): ApiUser,
     Path(id): Path<i64>,
 ) -> AppResult<Json<TicketDetailView>> {
-    let d = svc::detail(&state, &user, id).await?;
-    Ok(Json(TicketDetailView {
-        ticket: view(&state, &d.ticket, &user, lang).await?,
-        messages: d.messages.iter().map(message_view).collect(),
-        attachments: d.attachments.iter().map(attachment_view).collect(),
-        history: d.events.iter().map(event_view).collect(),
-    }))
+    Ok(Json(detail_view(&state, &user, id, lang).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -547,13 +583,7 @@ pub async fn upload_attachments(
     }
     let kind = MessageKind::parse(get("kind").unwrap_or("note")).map_err(|i| AppError::field("kind", i))?;
     actions::reply_with_files(&state, &user, id, kind, get("body").unwrap_or(""), files, ip).await?;
-    let d = svc::detail(&state, &user, id).await?;
-    Ok(Json(TicketDetailView {
-        ticket: view(&state, &d.ticket, &user, lang).await?,
-        messages: d.messages.iter().map(message_view).collect(),
-        attachments: d.attachments.iter().map(attachment_view).collect(),
-        history: d.events.iter().map(event_view).collect(),
-    }))
+    Ok(Json(detail_view(&state, &user, id, lang).await?))
 }
 
 /// Downloads an attachment (`Content-Disposition: attachment`), for those

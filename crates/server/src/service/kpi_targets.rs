@@ -39,6 +39,7 @@ pub fn value_range(def: &KpiDef) -> (f64, f64) {
         Unit::Percent => (0.0, 1.0),
         Unit::Minutes => (0.0, 525_600.0),
         Unit::Score => (0.0, 10.0),
+        Unit::WorkingDays => (0.0, 365.0),
     }
 }
 

@@ -431,8 +431,8 @@ fn ratio_series(def: &'static KpiDef, q: KpiQuery, g: &Grid<RatioFigures>) -> Se
             .map(|(key, label, per, total)| SliceValues {
                 key: key.clone(),
                 label: label.clone(),
-                values: per.iter().map(RatioFigures::value).collect(),
-                total: total.value(),
+                values: per.iter().map(|f| f.value_in(def.unit)).collect(),
+                total: total.value_in(def.unit),
                 base: total.den,
                 target: def.target,
             })

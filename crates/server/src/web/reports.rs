@@ -80,7 +80,12 @@ fn trend(s: &Series, lang: Lang) -> serde_json::Value {
     serde_json::json!({
         "name": s.def.name,
         "label": s.def.label(lang),
-        "unit": if s.def.unit == Unit::Percent { "%" } else { lang.pick("分钟", "min") },
+        "unit": match s.def.unit {
+            Unit::Percent => "%",
+            Unit::Minutes => lang.pick("分钟", "min"),
+            Unit::WorkingDays => lang.pick("工作日", "working days"),
+            Unit::Score => "",
+        },
         "target": s.default_target.map(|t| chart_value(Some(t.value), s.def.unit)),
         "at_least": s.default_target.map(|t| t.at_least),
         "values": values,
@@ -1118,7 +1123,7 @@ async fn actions_page(
             let change = f.change.map(|c| match f.def.unit {
                 Unit::Percent => format!("{:+.1} pp", c * 100.0),
                 Unit::Minutes => format!("{c:+.0}"),
-                Unit::Score => format!("{c:+.2}"),
+                Unit::Score | Unit::WorkingDays => format!("{c:+.2}"),
             });
             context! {
                 id => a.id,

@@ -442,6 +442,11 @@ async fn render_view(
                 summary => e.describe(lang), running => e.is_running(),
                 due => e.step_due_at.map(|x| local(x, state)),
             }),
+            handovers => d.handovers.iter().map(|h| context! {
+                department => h.group_name, person => h.user_name, step => h.step_name,
+                handed => local(h.handed_at, state), answered => h.answered_at.map(|a| local(a, state)),
+                days => h.working_days.map(|x| format!("{x:.2}")),
+            }).collect::<Vec<_>>(),
         },
         clocks => t.sla.0.iter().map(|k| clock_badge(k, now, cal, state, lang)).collect::<Vec<_>>(),
         actions => lifecycle::available(t.status, perms).iter().map(|a| context! {

@@ -10,10 +10,11 @@ use guanxi_domain::ticket::lifecycle::{self, Action};
 use guanxi_domain::ticket::routing::{AssigneeBy, GroupBy, RoutingReason};
 use guanxi_domain::ticket::sla::{ClockKind, Outcome, SlaFacts, SlaPolicy};
 use guanxi_domain::ticket::{self, Status, TicketType};
+use guanxi_domain::user::Role;
 use guanxi_domain::{Issue, ValidationErrors};
 use guanxi_store::tickets::{self as store, Ticket};
 use guanxi_store::users::{self as store_users, User};
-use guanxi_store::{Conn, StoreError, routing as store_routing};
+use guanxi_store::{Conn, StoreError, escalation as store_escalation, routing as store_routing};
 use jiff::Timestamp;
 use serde_json::json;
 
@@ -103,7 +104,19 @@ fn clock_stopped(
 }
 
 /// The escalation's current person acted on the ticket: the chain stops.
+/// A department's person who was handed the ticket has answered, even
+/// after the chain moved past them: their hand-overs close with the
+/// working time they took.
 fn acknowledge(c: &mut Conn, t: &mut Ticket, ctx: &Ctx<'_>) -> guanxi_store::Result<()> {
+    if ctx.actor.role == Role::Collaborator {
+        let cal = ctx.setup.calendar(&t.schedule_code);
+        for (id, handed_at) in store_escalation::open_handovers(c, t.id, ctx.actor.id)? {
+            let days = cal.working_days_between(handed_at, ctx.now);
+            #[allow(clippy::cast_possible_truncation)]
+            let milli = (days * 1000.0).round() as i64;
+            store_escalation::answer_handover(c, id, ctx.now, milli)?;
+        }
+    }
     let Some(e) = t.escalation.as_mut() else { return Ok(()) };
     if e.is_running() && e.target_id == Some(ctx.actor.id) {
         e.end(Ended::Answered, ctx.now);

@@ -6,6 +6,7 @@
 
 use guanxi_domain::ticket::escalation::{Cause, Ended, Escalation, EscalationPath, StepDue, StepTarget, path_for};
 use guanxi_domain::ticket::sla::{ClockKind, SlaEvent};
+use guanxi_domain::user::Role;
 use guanxi_store::jobs::{self, Lease};
 use guanxi_store::notifications as store_notifications;
 use guanxi_store::tickets::{self as store, Ticket};
@@ -96,6 +97,11 @@ fn engage_step(
     });
     if let Some(u) = &target {
         store::add_participant(c, t.id, u.id, now)?;
+        // A department's interface person: a cross-department hand-over,
+        // timed until they answer (KPI cross_department_time).
+        if u.role == Role::Collaborator {
+            store_escalation::open_handover(c, t.id, u.id, u.group_id, &step.name, now)?;
+        }
     }
     if let Some(m) = step.customer_update_minutes
         && t.status.is_workload()

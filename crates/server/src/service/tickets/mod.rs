@@ -68,6 +68,7 @@ pub struct TicketDetail {
     pub events: Vec<store::TicketEvent>,
     pub attachments: Vec<store::TicketAttachment>,
     pub repeat_number: Option<String>,
+    pub handovers: Vec<guanxi_store::escalation::Handover>,
 }
 
 pub async fn detail(state: &AppState, user: &User, id: i64) -> AppResult<TicketDetail> {
@@ -86,7 +87,8 @@ pub async fn detail(state: &AppState, user: &User, id: i64) -> AppResult<TicketD
                 Some(r) => store::number_of(c, r)?,
                 None => None,
             };
-            Ok(Some(TicketDetail { ticket: t, messages, events, attachments, repeat_number }))
+            let handovers = guanxi_store::escalation::handovers_of(c, id)?;
+            Ok(Some(TicketDetail { ticket: t, messages, events, attachments, repeat_number, handovers }))
         })
         .await?
         .ok_or(AppError::NotFound)
