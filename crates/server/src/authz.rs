@@ -265,6 +265,8 @@ pub const RULES: &[Rule] = &[
     r("GET", "/api/v1/kpi-actions", LEADS_ONLY, All),
     r("POST", "/api/v1/kpi-actions", LEADS_ONLY, All),
     r("GET", "/api/v1/kpi-actions/{id}", LEADS_ONLY, All),
+    r("PUT", "/api/v1/kpi-actions/{id}", LEADS_ONLY, All),
+    r("DELETE", "/api/v1/kpi-actions/{id}", LEADS_ONLY, All),
     // ---- Pages: shell, login, assets
     r("GET", "/", SignedIn, Customers),
     r("GET", "/login", Public, Token),
@@ -390,6 +392,9 @@ pub const RULES: &[Rule] = &[
     r("POST", "/reports/targets/{id}/delete", LEADS_ONLY, All),
     r("GET", "/reports/actions", LEADS_ONLY, All),
     r("POST", "/reports/actions", LEADS_ONLY, All),
+    r("GET", "/reports/actions/{id}", LEADS_ONLY, All),
+    r("POST", "/reports/actions/{id}", LEADS_ONLY, All),
+    r("POST", "/reports/actions/{id}/delete", LEADS_ONLY, All),
     // ---- Pages: outreach (public survey and feedback links)
     r("GET", "/admin/outbox", ADMIN_ONLY, All),
     r("GET", "/admin/templates", ADMIN_ONLY, All),

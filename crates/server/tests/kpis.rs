@@ -1367,8 +1367,299 @@ async fn the_actions_page_records_and_lists() {
         let rows = html_table(&html, "kpi-actions");
         assert_eq!(rows.len(), 1, "[{}] {rows:?}", app.engine);
         assert_eq!(rows[0][..3], strs(&["复杂问题当日升级", "问题解决率", "客服 · li"]), "[{}] {rows:?}", app.engine);
-        assert_eq!(rows[0][6..], strs(&["50.0%", "100.0%", "+50.0 pp"]), "[{}] {rows:?}", app.engine);
+        assert_eq!(rows[0][6..9], strs(&["50.0%", "100.0%", "+50.0 pp"]), "[{}] {rows:?}", app.engine);
     }
+}
+
+/// The audit log's entries about one kind of record (`entity`), newest
+/// first: (action, entity id, detail, ip).
+async fn audit_of(app: &TestApp, admin: &str, entity: &str) -> Vec<(String, i64, Value, String)> {
+    let (s, v) =
+        json_of(app.call(Method::GET, &format!("/api/v1/audit?entity={entity}&limit=200"), Some(admin), None).await)
+            .await;
+    assert_eq!(s, 200, "[{}] {v}", app.engine);
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["action"].as_str().unwrap().to_string(),
+                i["entity_id"].as_i64().unwrap(),
+                serde_json::from_str(i["detail"].as_str().unwrap()).unwrap(),
+                i["ip"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// PUT /api/v1/kpi-actions/{id}; (status, body).
+async fn put_action(app: &TestApp, token: &str, id: i64, body: Value) -> (u16, Value) {
+    json_of(app.call(Method::PUT, &format!("/api/v1/kpi-actions/{id}"), Some(token), Some(body)).await).await
+}
+
+/// An improvement action is edited (title, note, owner, review date; the
+/// KPI, slice, start and captured before figure stay) and deleted; each
+/// change, and each change of a target, leaves an audit entry with the
+/// caller's address, and a refused change leaves none. li's resolution
+/// rate after the action: 5–15 March 100% (1 of 1); with the review moved
+/// to 8 March there is nothing to measure yet.
+#[tokio::test]
+async fn improvement_actions_are_edited_deleted_and_audited() {
+    for app in apps().await {
+        let e = app.engine.clone();
+        let (admin, agent_token) = build(&app).await;
+        let li = user_id(&app, "li@example.com").await;
+        let wang = user_id(&app, "wang@example.com").await;
+        let (s, a) = post_action(
+            &app,
+            &admin,
+            json!({"kpi": "resolution_rate", "group_by": "agent", "slice_key": li.to_string(),
+                "title": "复杂问题当日升级", "owner_id": li, "started_on": "2026-03-05", "review_on": "2026-03-15"}),
+        )
+        .await;
+        assert_eq!(s, 201, "[{e}] {a}");
+        let id = a["id"].as_i64().unwrap();
+        let log = audit_of(&app, &admin, "kpi_action").await;
+        assert_eq!(log.len(), 1, "[{e}] {log:?}");
+        assert_eq!((log[0].0.as_str(), log[0].1), ("create", id), "[{e}] {log:?}");
+        assert_eq!(log[0].2["title"], "复杂问题当日升级");
+        assert_eq!(log[0].3, "127.0.0.1", "[{e}] the caller's address");
+
+        // Edited: the after figure follows the new review date; what stays, stays.
+        let (s, v) = put_action(
+            &app,
+            &admin,
+            id,
+            json!({"title": "复杂问题两小时内升级", "note": "每日复盘", "owner_id": wang, "review_on": "2026-03-08"}),
+        )
+        .await;
+        assert_eq!(s, 200, "[{e}] {v}");
+        assert_eq!(
+            (v["title"].as_str(), v["note"].as_str(), v["owner_name"].as_str(), v["review_on"].as_str()),
+            (Some("复杂问题两小时内升级"), Some("每日复盘"), Some("wang"), Some("2026-03-08")),
+            "[{e}] {v}"
+        );
+        assert_eq!(
+            (v["kpi"].as_str(), v["slice_key"].as_str()),
+            (Some("resolution_rate"), Some(li.to_string().as_str()))
+        );
+        assert_eq!((v["started_on"].as_str(), v["before_display"].as_str()), (Some("2026-03-05"), Some("50.0%")));
+        assert_eq!((v["after_to"].as_str(), v["after_display"].as_str()), (Some("2026-03-08"), Some("—")), "[{e}] {v}");
+        let got = kpi(&app, &admin, &format!("/api/v1/kpi-actions/{id}")).await;
+        assert_eq!(got["title"], "复杂问题两小时内升级", "[{e}] stored");
+        let log = audit_of(&app, &admin, "kpi_action").await;
+        assert_eq!(log.len(), 2, "[{e}] {log:?}");
+        assert_eq!((log[0].0.as_str(), log[0].1), ("update", id));
+        assert_eq!(log[0].2["before"]["title"], "复杂问题当日升级", "[{e}] {:?}", log[0].2);
+        assert_eq!(log[0].2["after"]["title"], "复杂问题两小时内升级");
+        assert_eq!((&log[0].2["before"]["owner_id"], &log[0].2["after"]["owner_id"]), (&json!(li), &json!(wang)));
+        assert_eq!(log[0].2["after"]["review_on"], "2026-03-08");
+        // Omitted fields are cleared (PUT replaces what may change).
+        let (s, v) = put_action(&app, &admin, id, json!({"title": "复杂问题两小时内升级"})).await;
+        assert_eq!(s, 200, "[{e}] {v}");
+        assert_eq!((&v["note"], &v["owner_id"], &v["review_on"]), (&json!(""), &Value::Null, &Value::Null));
+        assert_eq!(v["after_to"], "2026-03-20", "[{e}] up to today without a review date");
+
+        // Refused changes name their field, change nothing, log nothing.
+        let refused = [
+            (json!({"title": " "}), "title"),
+            (json!({"title": "x".repeat(201)}), "title"),
+            (json!({"title": "x", "note": "n".repeat(4001)}), "note"),
+            (json!({"title": "x", "owner_id": 987_654}), "owner_id"),
+            (json!({"title": "x", "review_on": "2026-03-04"}), "review_on"),
+            (json!({"title": "x", "review_on": "2026-02-30"}), "review_on"),
+            (json!({"title": "x", "started_on": "2026-03-01"}), "started_on"),
+            (json!({"title": "x", "kpi": "sla_attainment"}), "kpi"),
+        ];
+        for (body, field) in refused {
+            let (s, v) = put_action(&app, &admin, id, body.clone()).await;
+            assert_eq!((s, fields(&v)), (422, vec![field.to_string()]), "[{e}] {body}: {v}");
+        }
+        let got = kpi(&app, &admin, &format!("/api/v1/kpi-actions/{id}")).await;
+        assert_eq!(
+            (got["title"].as_str(), got["kpi"].as_str()),
+            (Some("复杂问题两小时内升级"), Some("resolution_rate"))
+        );
+        assert_eq!(audit_of(&app, &admin, "kpi_action").await.len(), 3, "[{e}] refusals are not logged");
+        let (s, _) = put_action(&app, &agent_token, id, json!({"title": "x"})).await;
+        assert_eq!(s, 403, "[{e}] agents may not edit");
+        let r = app.call(Method::DELETE, &format!("/api/v1/kpi-actions/{id}"), Some(&agent_token), None).await;
+        assert_eq!(r.status().as_u16(), 403, "[{e}] nor delete");
+        let (s, _) = put_action(&app, &admin, 987_654, json!({"title": "x"})).await;
+        assert_eq!(s, 404);
+
+        // Deleted, with what it was.
+        let r = app.call(Method::DELETE, &format!("/api/v1/kpi-actions/{id}"), Some(&admin), None).await;
+        assert_eq!(r.status().as_u16(), 204, "[{e}]");
+        let r = app.call(Method::GET, &format!("/api/v1/kpi-actions/{id}"), Some(&admin), None).await;
+        assert_eq!(r.status().as_u16(), 404);
+        let r = app.call(Method::DELETE, &format!("/api/v1/kpi-actions/{id}"), Some(&admin), None).await;
+        assert_eq!(r.status().as_u16(), 404);
+        let log = audit_of(&app, &admin, "kpi_action").await;
+        assert_eq!(log.len(), 4, "[{e}] {log:?}");
+        assert_eq!((log[0].0.as_str(), log[0].1), ("delete", id));
+        assert_eq!(
+            (log[0].2["title"].as_str(), log[0].2["before_value"].as_f64()),
+            (Some("复杂问题两小时内升级"), Some(0.5))
+        );
+
+        // Targets: set, replaced, refused, deleted.
+        let (s, t) =
+            put_target(&app, &admin, json!({"kpi": "first_response_median", "at_least": false, "value": 60})).await;
+        assert_eq!(s, 200, "[{e}] {t}");
+        let tid = t["id"].as_i64().unwrap();
+        let (s, _) =
+            put_target(&app, &admin, json!({"kpi": "first_response_median", "at_least": false, "value": 45})).await;
+        assert_eq!(s, 200);
+        let (s, _) = put_target(&app, &admin, json!({"kpi": "first_response_median", "at_least": false})).await;
+        assert_eq!(s, 422);
+        let (s, _) = put_target(&app, &agent_token, json!({"kpi": "nps", "at_least": true, "value": 0.2})).await;
+        assert_eq!(s, 403);
+        let r = app.call(Method::DELETE, &format!("/api/v1/kpi-targets/{tid}"), Some(&admin), None).await;
+        assert_eq!(r.status().as_u16(), 204);
+        let r = app.call(Method::DELETE, &format!("/api/v1/kpi-targets/{tid}"), Some(&admin), None).await;
+        assert_eq!(r.status().as_u16(), 404);
+        let log = audit_of(&app, &admin, "kpi_target").await;
+        let summary: Vec<(&str, i64)> = log.iter().map(|l| (l.0.as_str(), l.1)).collect();
+        assert_eq!(summary, [("delete", tid), ("update", tid), ("create", tid)], "[{e}] {log:?}");
+        assert_eq!((log[2].2["kpi"].as_str(), log[2].2["value"].as_f64()), (Some("first_response_median"), Some(60.0)));
+        assert_eq!(
+            (log[1].2["before"]["value"].as_f64(), log[1].2["after"]["value"].as_f64()),
+            (Some(60.0), Some(45.0))
+        );
+        assert_eq!((log[0].2["group_by"].as_str(), log[0].2["value"].as_f64()), (Some("none"), Some(45.0)));
+        assert!(log.iter().all(|l| l.3 == "127.0.0.1"), "[{e}] {log:?}");
+    }
+}
+
+/// The actions page edits and deletes: each action links to its edit
+/// page, which shows what stays and the form of what may change; a
+/// refused edit names the field and keeps what was typed; a saved one is
+/// listed (and audited); the delete button removes it.
+#[tokio::test]
+async fn the_actions_page_edits_and_deletes() {
+    use support::app::{ADMIN_EMAIL, ADMIN_PASSWORD, csrf};
+    for app in apps().await {
+        let e = app.engine.clone();
+        let (admin, _) = build(&app).await;
+        let li = user_id(&app, "li@example.com").await;
+        let (s, a) = post_action(
+            &app,
+            &admin,
+            json!({"kpi": "resolution_rate", "group_by": "agent", "slice_key": li.to_string(),
+                "title": "复杂问题当日升级", "started_on": "2026-03-05", "review_on": "2026-03-15"}),
+        )
+        .await;
+        assert_eq!(s, 201, "[{e}] {a}");
+        let id = a["id"].as_i64().unwrap();
+        let http = app.signed_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let (_, html) = app.page(&http, "/reports/actions").await;
+        assert!(html.contains(&format!(r#"href="/reports/actions/{id}""#)), "[{e}] an edit link");
+        assert!(html.contains(&format!(r#"action="/reports/actions/{id}/delete""#)), "[{e}] a delete button");
+        let (s, html) = app.page(&http, &format!("/reports/actions/{id}")).await;
+        assert_eq!(s, 200, "[{e}] {html}");
+        let fixed = html_table_dl(&html);
+        assert_eq!(
+            fixed,
+            [
+                ("指标", "问题解决率"),
+                ("切片", "客服 · li"),
+                ("开始日期", "2026-03-05"),
+                ("措施前", "50.0%（2026-02-03 – 2026-03-04）")
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+            "[{e}] {html}"
+        );
+        assert!(
+            html.contains(r#"id="f-review_on" name="review_on" type="date" value="2026-03-15""#),
+            "[{e}] prefilled"
+        );
+        let token = csrf(&html);
+        let url = format!("{}/reports/actions/{id}", app.url);
+        let form = |title: &str, review: &str| {
+            vec![
+                ("_csrf", token.clone()),
+                ("title", title.to_string()),
+                ("owner_id", li.to_string()),
+                ("review_on", review.to_string()),
+                ("note", "每日复盘".to_string()),
+            ]
+        };
+        // A review date before the start: refused, named, typed text kept.
+        let r = http.post(&url).form(&form("复杂问题两小时内升级", "2026-03-01")).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 422, "[{e}]");
+        let body = r.text().await.unwrap();
+        assert!(body.contains("href=\"#f-review_on\">复盘日期</a>"), "[{e}] the field is named");
+        assert!(body.contains("复杂问题两小时内升级"), "[{e}] what was typed is kept");
+        // Without the form's token: refused.
+        let r = http.post(&url).form(&[("title", "x")]).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 403, "[{e}]");
+        let r = http.post(&url).form(&form("复杂问题两小时内升级", "2026-03-10")).send().await.unwrap();
+        assert!(r.status().is_redirection(), "[{e}] {}", r.status());
+        let (_, html) = app.page(&http, "/reports/actions?flash=updated").await;
+        assert!(html.contains("已保存修改"), "[{e}]");
+        let rows = html_table(&html, "kpi-actions");
+        assert_eq!(rows.len(), 1, "[{e}] {rows:?}");
+        assert_eq!(
+            rows[0][..9],
+            strs(&[
+                "复杂问题两小时内升级",
+                "问题解决率",
+                "客服 · li",
+                "li",
+                "2026-03-05",
+                "2026-03-10",
+                "50.0%",
+                "100.0%",
+                "+50.0 pp"
+            ]),
+            "[{e}] {rows:?}"
+        );
+        let log = audit_of(&app, &admin, "kpi_action").await;
+        assert_eq!(log.iter().map(|l| l.0.as_str()).collect::<Vec<_>>(), ["update", "create"], "[{e}] {log:?}");
+        assert_eq!(log[0].2["after"]["review_on"], "2026-03-10");
+
+        let r = http
+            .post(format!("{}/reports/actions/{id}/delete", app.url))
+            .form(&[("_csrf", token.clone())])
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_redirection(), "[{e}] {}", r.status());
+        let (_, html) = app.page(&http, "/reports/actions").await;
+        assert!(html.contains("尚无优化措施"), "[{e}] deleted");
+        let (s, _) = app.page(&http, &format!("/reports/actions/{id}")).await;
+        assert_eq!(s.as_u16(), 404, "[{e}]");
+        assert_eq!(audit_of(&app, &admin, "kpi_action").await.len(), 3, "[{e}]");
+    }
+}
+
+/// The label/value rows of the first `<dl>` of a page.
+fn html_table_dl(html: &str) -> Vec<(String, String)> {
+    let start = html.find("<dl").unwrap();
+    let end = start + html[start..].find("</dl>").unwrap();
+    let text = |s: &str| {
+        let mut out = String::new();
+        let mut tag = false;
+        for ch in s.chars() {
+            match ch {
+                '<' => tag = true,
+                '>' => tag = false,
+                c if !tag => out.push(c),
+                _ => {}
+            }
+        }
+        out.trim().to_string()
+    };
+    html[start..end]
+        .split("<dt>")
+        .skip(1)
+        .map(|row| {
+            let (dt, dd) = row.split_once("</dt>").unwrap();
+            (text(dt), text(dd))
+        })
+        .collect()
 }
 
 /// Feedback closed-loop rate (SPEC O5): of the feedback and suggestion

@@ -79,6 +79,20 @@ pub fn upsert(
     )?)
 }
 
+/// The target of a slice, if it has one.
+pub fn find(c: &mut Conn, kpi: &str, group_by: &str, slice_key: &str) -> Result<Option<KpiTarget>> {
+    c.query_opt(
+        &format!("SELECT {COLS} WHERE kpi = $1 AND group_by = $2 AND slice_key = $3"),
+        args![kpi, group_by, slice_key],
+    )?
+    .map(|r| record(&r))
+    .transpose()
+}
+
+pub fn get(c: &mut Conn, id: i64) -> Result<Option<KpiTarget>> {
+    c.query_opt(&format!("SELECT {COLS} WHERE id = $1"), args![id])?.map(|r| record(&r)).transpose()
+}
+
 /// Removes a target; whether there was one.
 pub fn delete(c: &mut Conn, id: i64) -> Result<bool> {
     Ok(c.execute("DELETE FROM kpi_targets WHERE id = $1", args![id])? > 0)
@@ -179,6 +193,28 @@ pub fn insert_action(c: &mut Conn, a: &NewKpiAction, by: i64, now: Timestamp) ->
             now
         ],
     )
+}
+
+/// Changes what may change of an action: its title, note, owner and
+/// review date (the KPI, slice, start and "before" figure stay); whether
+/// there was one.
+pub fn update_action(
+    c: &mut Conn,
+    id: i64,
+    title: &str,
+    note: &str,
+    owner_id: Option<i64>,
+    review_on: Option<jiff::civil::Date>,
+) -> Result<bool> {
+    Ok(c.execute(
+        "UPDATE kpi_actions SET title = $2, note = $3, owner_id = $4, review_on = $5 WHERE id = $1",
+        args![id, title, note, owner_id, review_on],
+    )? > 0)
+}
+
+/// Removes an action; whether there was one.
+pub fn delete_action(c: &mut Conn, id: i64) -> Result<bool> {
+    Ok(c.execute("DELETE FROM kpi_actions WHERE id = $1", args![id])? > 0)
 }
 
 /// Whether an active user has this id.

@@ -14,6 +14,7 @@ use crate::error::{AppError, AppResult, Problem};
 use crate::lang::ReqLang;
 use crate::service::kpis::{self as svc, Series};
 use crate::state::AppState;
+use crate::web::ClientIp;
 
 /// A KPI of the registry.
 #[derive(Debug, Serialize, ToSchema)]
@@ -274,7 +275,7 @@ pub async fn list_targets(State(state): State<AppState>, ApiUser(user): ApiUser)
 /// field: `kpi` (unknown or not yet available), `group_by` (a slice the KPI
 /// cannot be broken down by), `slice_key`, `at_least`, `value` (outside
 /// the unit's range: a 0–1 share, NPS −1–1, minutes 0–525 600, a score
-/// 0–10). Supervisors and administrators.
+/// 0–10). Audited. Supervisors and administrators.
 #[utoipa::path(put, path = "/api/v1/kpi-targets", tag = "reports", request_body = KpiTargetBody,
     security(("bearer" = [])),
     responses((status = 200, body = KpiTargetView), (status = 401, body = Problem), (status = 403, body = Problem),
@@ -282,6 +283,7 @@ pub async fn list_targets(State(state): State<AppState>, ApiUser(user): ApiUser)
 pub async fn put_target(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
+    ClientIp(ip): ClientIp,
     Json(body): Json<KpiTargetBody>,
 ) -> AppResult<Json<KpiTargetView>> {
     let input = crate::service::kpi_targets::TargetInput {
@@ -291,11 +293,12 @@ pub async fn put_target(
         at_least: body.at_least,
         value: body.value,
     };
-    let t = crate::service::kpi_targets::set(&state, &user, input).await?;
+    let t = crate::service::kpi_targets::set(&state, &user, input, ip).await?;
     Ok(Json(KpiTargetView::new(&t)))
 }
 
 /// Removes a slice target: the slice falls back to the KPI's default.
+/// Audited.
 #[utoipa::path(delete, path = "/api/v1/kpi-targets/{id}", tag = "reports", params(("id" = i64, Path)),
     security(("bearer" = [])),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
@@ -303,9 +306,10 @@ pub async fn put_target(
 pub async fn delete_target(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
+    ClientIp(ip): ClientIp,
     Path(id): Path<i64>,
 ) -> AppResult<axum::http::StatusCode> {
-    crate::service::kpi_targets::delete(&state, &user, id).await?;
+    crate::service::kpi_targets::delete(&state, &user, id, ip).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
@@ -414,7 +418,8 @@ pub async fn list_actions(
 /// Records an improvement action; its "before" figure (the KPI on the
 /// slice over the 30 days before `started_on`) is computed now and kept.
 /// 422 names the field (`kpi`, `group_by`, `slice_key`, `title`, `note`,
-/// `owner_id`, `started_on`, `review_on`). Supervisors and administrators.
+/// `owner_id`, `started_on`, `review_on`). Audited. Supervisors and
+/// administrators.
 #[utoipa::path(post, path = "/api/v1/kpi-actions", tag = "reports", request_body = KpiActionBody,
     security(("bearer" = [])),
     responses((status = 201, body = KpiActionView), (status = 401, body = Problem), (status = 403, body = Problem),
@@ -423,6 +428,7 @@ pub async fn create_action(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
     ReqLang(lang): ReqLang,
+    ClientIp(ip): ClientIp,
     Json(body): Json<KpiActionBody>,
 ) -> AppResult<(axum::http::StatusCode, Json<KpiActionView>)> {
     let input = crate::service::kpi_targets::ActionInput {
@@ -435,7 +441,7 @@ pub async fn create_action(
         started_on: body.started_on,
         review_on: body.review_on.unwrap_or_default(),
     };
-    let id = crate::service::kpi_targets::record_action(&state, &user, input).await?;
+    let id = crate::service::kpi_targets::record_action(&state, &user, input, ip).await?;
     let f = crate::service::kpi_targets::get_action(&state, &user, id).await?;
     Ok((axum::http::StatusCode::CREATED, Json(KpiActionView::new(&f, lang))))
 }
@@ -453,4 +459,65 @@ pub async fn get_action(
 ) -> AppResult<Json<KpiActionView>> {
     let f = crate::service::kpi_targets::get_action(&state, &user, id).await?;
     Ok(Json(KpiActionView::new(&f, lang)))
+}
+
+/// What may change of an improvement action. The KPI, slice, start date
+/// and the captured "before" figure stay as recorded (a body naming them
+/// is refused as unknown fields). Omitted fields are cleared: `note`
+/// empty, no `owner_id`, no `review_on`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KpiActionChangeBody {
+    pub title: String,
+    #[serde(default)]
+    pub note: Option<String>,
+    #[serde(default)]
+    pub owner_id: Option<i64>,
+    /// `YYYY-MM-DD`, optional, not before the action's `started_on`.
+    #[serde(default)]
+    pub review_on: Option<String>,
+}
+
+/// Changes an improvement action's title, note, owner and review date,
+/// checked as when recording it; 422 names the field (`title`, `note`,
+/// `owner_id`, `review_on`). Answers the action with its figures (the
+/// "after" one over the new review period). Audited with before and
+/// after. Supervisors and administrators.
+#[utoipa::path(put, path = "/api/v1/kpi-actions/{id}", tag = "reports", params(("id" = i64, Path)),
+    request_body = KpiActionChangeBody, security(("bearer" = [])),
+    responses((status = 200, body = KpiActionView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_action(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ReqLang(lang): ReqLang,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i64>,
+    Json(body): Json<KpiActionChangeBody>,
+) -> AppResult<Json<KpiActionView>> {
+    let change = crate::service::kpi_targets::ActionChange {
+        title: body.title,
+        note: body.note.unwrap_or_default(),
+        owner_id: body.owner_id,
+        review_on: body.review_on.unwrap_or_default(),
+    };
+    crate::service::kpi_targets::update_action(&state, &user, id, change, ip).await?;
+    let f = crate::service::kpi_targets::get_action(&state, &user, id).await?;
+    Ok(Json(KpiActionView::new(&f, lang)))
+}
+
+/// Removes an improvement action. Audited with what it was. Supervisors
+/// and administrators.
+#[utoipa::path(delete, path = "/api/v1/kpi-actions/{id}", tag = "reports", params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem)))]
+pub async fn delete_action(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i64>,
+) -> AppResult<axum::http::StatusCode> {
+    crate::service::kpi_targets::delete_action(&state, &user, id, ip).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }

@@ -121,7 +121,7 @@ fn main_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(kpis::list_targets, kpis::put_target))
         .routes(routes!(kpis::delete_target))
         .routes(routes!(kpis::list_actions, kpis::create_action))
-        .routes(routes!(kpis::get_action))
+        .routes(routes!(kpis::get_action, kpis::update_action, kpis::delete_action))
         .routes(routes!(auth::create_token))
         .routes(routes!(auth::me))
         .routes(routes!(auth::my_sessions))

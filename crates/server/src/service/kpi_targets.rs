@@ -14,8 +14,10 @@ use guanxi_domain::kpi::{self, GroupBy, KpiDef, Target, Unit};
 use guanxi_domain::segment::ValueTier;
 use guanxi_domain::ticket::Category;
 use guanxi_domain::{Issue, ValidationErrors};
-use guanxi_store::kpi_targets::{self as store, KpiTarget};
+use guanxi_store::audit::{self, AuditEntry};
+use guanxi_store::kpi_targets::{self as store, KpiAction, KpiTarget};
 use guanxi_store::users::User;
+use guanxi_store::{Conn, StoreError};
 
 use crate::error::{AppError, AppResult};
 use crate::service::kpis::{Series, require_reader};
@@ -117,17 +119,65 @@ pub async fn list(state: &AppState, user: &User) -> AppResult<Vec<KpiTarget>> {
     Ok(state.db.read(store::list).await?)
 }
 
-/// Sets (or replaces) the target of a slice.
-pub async fn set(state: &AppState, user: &User, input: TargetInput) -> AppResult<KpiTarget> {
+/// Writes a change of a target or an action to the audit log (SPEC S3)
+/// with the caller's address.
+#[allow(clippy::too_many_arguments)]
+fn audited(
+    c: &mut Conn,
+    now: jiff::Timestamp,
+    by: i64,
+    action: &str,
+    entity: &str,
+    id: i64,
+    detail: &serde_json::Value,
+    ip: Option<&str>,
+) -> guanxi_store::Result<()> {
+    audit::record(
+        c,
+        now,
+        &AuditEntry { actor_id: Some(by), action, entity, entity_id: Some(id), detail: detail.to_string(), ip },
+    )
+}
+
+/// A target as the audit log keeps it.
+fn target_detail(t: &KpiTarget) -> serde_json::Value {
+    serde_json::json!({ "kpi": t.kpi, "group_by": t.group_by, "slice_key": t.slice_key,
+        "at_least": t.at_least, "value": t.value })
+}
+
+/// Sets (or replaces) the target of a slice; audited (`create` or, when
+/// it replaces one, `update` of a `kpi_target`, with before and after).
+pub async fn set(state: &AppState, user: &User, input: TargetInput, ip: Option<String>) -> AppResult<KpiTarget> {
     require_reader(user)?;
     let (def, group, key, at_least, value) = validate(&input)?;
     let (by, now) = (user.id, state.clock.now());
-    Ok(state.db.write(move |c| store::upsert(c, def.name, group.code(), &key, at_least, value, by, now)).await?)
+    Ok(state
+        .db
+        .write(move |c| {
+            let before = store::find(c, def.name, group.code(), &key)?;
+            let t = store::upsert(c, def.name, group.code(), &key, at_least, value, by, now)?;
+            let (action, detail) = match &before {
+                Some(b) => ("update", serde_json::json!({ "before": target_detail(b), "after": target_detail(&t) })),
+                None => ("create", target_detail(&t)),
+            };
+            audited(c, now, by, action, "kpi_target", t.id, &detail, ip.as_deref())?;
+            Ok(t)
+        })
+        .await?)
 }
 
-pub async fn delete(state: &AppState, user: &User, id: i64) -> AppResult<()> {
+/// Removes a slice target; audited.
+pub async fn delete(state: &AppState, user: &User, id: i64, ip: Option<String>) -> AppResult<()> {
     require_reader(user)?;
-    if state.db.write(move |c| store::delete(c, id)).await? { Ok(()) } else { Err(AppError::NotFound) }
+    let (by, now) = (user.id, state.clock.now());
+    Ok(state
+        .db
+        .write(move |c| {
+            let t = store::get(c, id)?.ok_or(StoreError::NotFound)?;
+            store::delete(c, id)?;
+            audited(c, now, by, "delete", "kpi_target", id, &target_detail(&t), ip.as_deref())
+        })
+        .await?)
 }
 
 /// Gives every slice of the series its effective target: its own, else
@@ -223,35 +273,81 @@ fn parse_date(e: &mut ValidationErrors, field: &str, raw: &str, required: bool) 
     }
 }
 
-/// Records an action: the "before" figure is the KPI on the slice over the
-/// [`BEFORE_DAYS`] days before `started_on`, computed now and kept.
-pub async fn record_action(state: &AppState, user: &User, input: ActionInput) -> AppResult<i64> {
-    require_reader(user)?;
-    let mut e = ValidationErrors::new();
-    let def = check_kpi(&mut e, &input.kpi);
-    let (group, key) = check_slice(&mut e, def, &input.group_by, &input.slice_key);
-    let title = input.title.trim().to_string();
+/// What may change of a recorded action (the KPI, slice, start and the
+/// captured "before" figure stay).
+#[derive(Debug, Clone, Default)]
+pub struct ActionChange {
+    pub title: String,
+    pub note: String,
+    pub owner_id: Option<i64>,
+    /// `YYYY-MM-DD`, optional; not before the action's start.
+    pub review_on: String,
+}
+
+/// The checked editable fields of an action: title, note, review date.
+struct ActionDetails {
+    title: String,
+    note: String,
+    review: Option<jiff::civil::Date>,
+}
+
+/// Checks an action's title, note, owner and review date (not before
+/// `started`); errors name the field.
+async fn check_details(
+    state: &AppState,
+    e: &mut ValidationErrors,
+    change: &ActionChange,
+    started: Option<jiff::civil::Date>,
+) -> AppResult<ActionDetails> {
+    let title = change.title.trim().to_string();
     if title.is_empty() {
         e.add("title", Issue::Required);
     } else if title.chars().count() > 200 {
         e.add("title", Issue::TooLong { max: 200 });
     }
-    let note = input.note.trim().to_string();
+    let note = change.note.trim().to_string();
     if note.chars().count() > 4000 {
         e.add("note", Issue::TooLong { max: 4000 });
     }
-    let started = parse_date(&mut e, "started_on", &input.started_on, true);
-    let review = parse_date(&mut e, "review_on", &input.review_on, false);
+    let review = parse_date(e, "review_on", &change.review_on, false);
     if let (Some(s), Some(r)) = (started, review)
         && r < s
     {
         e.add("review_on", Issue::EndNotAfterStart);
     }
-    if let Some(owner) = input.owner_id
-        && !state.db.read(move |c| guanxi_store::kpi_targets::user_exists(c, owner)).await?
+    if let Some(owner) = change.owner_id
+        && !state.db.read(move |c| store::user_exists(c, owner)).await?
     {
         e.add("owner_id", Issue::Unknown);
     }
+    Ok(ActionDetails { title, note, review })
+}
+
+/// An action as the audit log keeps it.
+fn action_detail(a: &KpiAction) -> serde_json::Value {
+    serde_json::json!({ "kpi": a.kpi, "group_by": a.group_by, "slice_key": a.slice_key, "title": a.title,
+        "note": a.note, "owner_id": a.owner_id, "started_on": a.started_on.to_string(),
+        "review_on": a.review_on.map(|d| d.to_string()), "before_value": a.before_value })
+}
+
+/// The editable fields of an action, for the audit log's before and after.
+fn editable_detail(a: &KpiAction) -> serde_json::Value {
+    serde_json::json!({ "title": a.title, "note": a.note, "owner_id": a.owner_id,
+        "review_on": a.review_on.map(|d| d.to_string()) })
+}
+
+/// Records an action: the "before" figure is the KPI on the slice over the
+/// [`BEFORE_DAYS`] days before `started_on`, computed now and kept.
+/// Audited (`create` of a `kpi_action`).
+pub async fn record_action(state: &AppState, user: &User, input: ActionInput, ip: Option<String>) -> AppResult<i64> {
+    require_reader(user)?;
+    let mut e = ValidationErrors::new();
+    let def = check_kpi(&mut e, &input.kpi);
+    let (group, key) = check_slice(&mut e, def, &input.group_by, &input.slice_key);
+    let started = parse_date(&mut e, "started_on", &input.started_on, true);
+    let change =
+        ActionChange { title: input.title, note: input.note, owner_id: input.owner_id, review_on: input.review_on };
+    let ActionDetails { title, note, review } = check_details(state, &mut e, &change, started).await?;
     let (Some(def), Some(group), Some(started)) = (def, group, started) else { return Err(e.into()) };
     if !e.is_empty() {
         return Err(e.into());
@@ -274,7 +370,59 @@ pub async fn record_action(state: &AppState, user: &User, input: ActionInput) ->
         before_to,
     };
     let (by, now) = (user.id, state.clock.now());
-    Ok(state.db.write(move |c| guanxi_store::kpi_targets::insert_action(c, &new, by, now)).await?)
+    Ok(state
+        .db
+        .write(move |c| {
+            let id = store::insert_action(c, &new, by, now)?;
+            let a = store::get_action(c, id)?.ok_or(StoreError::NotFound)?;
+            audited(c, now, by, "create", "kpi_action", id, &action_detail(&a), ip.as_deref())?;
+            Ok(id)
+        })
+        .await?)
+}
+
+/// Changes an action's title, note, owner and review date, checked as
+/// when it was recorded (the review date not before its start); audited
+/// (`update` of a `kpi_action`, with before and after). 404 for none.
+pub async fn update_action(
+    state: &AppState,
+    user: &User,
+    id: i64,
+    change: ActionChange,
+    ip: Option<String>,
+) -> AppResult<()> {
+    require_reader(user)?;
+    let current = state.db.read(move |c| store::get_action(c, id)).await?.ok_or(AppError::NotFound)?;
+    let mut e = ValidationErrors::new();
+    let ActionDetails { title, note, review } = check_details(state, &mut e, &change, Some(current.started_on)).await?;
+    if !e.is_empty() {
+        return Err(e.into());
+    }
+    let (by, now, owner) = (user.id, state.clock.now(), change.owner_id);
+    Ok(state
+        .db
+        .write(move |c| {
+            let before = store::get_action(c, id)?.ok_or(StoreError::NotFound)?;
+            store::update_action(c, id, &title, &note, owner, review)?;
+            let after = store::get_action(c, id)?.ok_or(StoreError::NotFound)?;
+            let detail = serde_json::json!({ "before": editable_detail(&before), "after": editable_detail(&after) });
+            audited(c, now, by, "update", "kpi_action", id, &detail, ip.as_deref())
+        })
+        .await?)
+}
+
+/// Removes an action; audited (`delete`, with what it was). 404 for none.
+pub async fn delete_action(state: &AppState, user: &User, id: i64, ip: Option<String>) -> AppResult<()> {
+    require_reader(user)?;
+    let (by, now) = (user.id, state.clock.now());
+    Ok(state
+        .db
+        .write(move |c| {
+            let a = store::get_action(c, id)?.ok_or(StoreError::NotFound)?;
+            store::delete_action(c, id)?;
+            audited(c, now, by, "delete", "kpi_action", id, &action_detail(&a), ip.as_deref())
+        })
+        .await?)
 }
 
 /// The "after" figure of an action: the KPI over `[started_on, review_on]`

@@ -37,6 +37,8 @@ pub fn router() -> Router<AppState> {
         .route("/reports/targets", get(targets).post(save_target))
         .route("/reports/targets/{id}/delete", axum::routing::post(delete_target))
         .route("/reports/actions", get(actions).post(record_action))
+        .route("/reports/actions/{id}", get(edit_action).post(save_action))
+        .route("/reports/actions/{id}/delete", axum::routing::post(delete_action))
 }
 
 fn query(state: &AppState, raw: Option<&str>, default_by: &str) -> AppResult<KpiQuery> {
@@ -1030,6 +1032,7 @@ async fn save_target(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
     u: PageUser,
+    super::ClientIp(ip): super::ClientIp,
     body: axum::body::Bytes,
 ) -> AppResult<Response> {
     use crate::service::kpi_targets::{self as targets, TargetInput};
@@ -1063,7 +1066,7 @@ async fn save_target(
     let result = if bad_number {
         Err(AppError::Invalid(guanxi_domain::ValidationErrors::single("value", guanxi_domain::Issue::OutOfRange)))
     } else {
-        targets::set(&state, &u.user, input).await.map(|_| ())
+        targets::set(&state, &u.user, input, ip).await.map(|_| ())
     };
     match result {
         Ok(()) => Ok(axum::response::Redirect::to("/reports/targets?flash=saved").into_response()),
@@ -1079,12 +1082,13 @@ async fn save_target(
 async fn delete_target(
     State(state): State<AppState>,
     u: PageUser,
+    super::ClientIp(ip): super::ClientIp,
     axum::extract::Path(id): axum::extract::Path<i64>,
     body: axum::body::Bytes,
 ) -> AppResult<Response> {
     let pairs = super::form_pairs(&body)?;
     u.check_csrf(form_get(&pairs, "_csrf"))?;
-    crate::service::kpi_targets::delete(&state, &u.user, id).await?;
+    crate::service::kpi_targets::delete(&state, &u.user, id, ip).await?;
     Ok(axum::response::Redirect::to("/reports/targets?flash=saved").into_response())
 }
 
@@ -1171,7 +1175,12 @@ async fn actions(
 ) -> AppResult<Html<String>> {
     svc::require_reader(&u.user)?;
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
-    let flash = (form_get(&pairs, "flash") == Some("saved")).then(|| lang.pick("已记录", "Recorded"));
+    let flash = match form_get(&pairs, "flash") {
+        Some("saved") => Some(lang.pick("已记录", "Recorded")),
+        Some("updated") => Some(lang.pick("已保存修改", "Changes saved")),
+        Some("deleted") => Some(lang.pick("已删除", "Deleted")),
+        _ => None,
+    };
     actions_page(&state, lang, &u, &pairs, None, flash).await
 }
 
@@ -1179,6 +1188,7 @@ async fn record_action(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
     u: PageUser,
+    super::ClientIp(ip): super::ClientIp,
     body: axum::body::Bytes,
 ) -> AppResult<Response> {
     use crate::service::kpi_targets::ActionInput;
@@ -1186,20 +1196,17 @@ async fn record_action(
     let pairs = super::form_pairs(&body)?;
     u.check_csrf(form_get(&pairs, "_csrf"))?;
     let get = |k: &str| form_get(&pairs, k).unwrap_or("").trim().to_string();
-    let owner = get("owner_id");
-    let owner_id = owner.parse::<i64>().ok();
     let input = ActionInput {
         kpi: get("kpi"),
         group_by: get("group_by"),
         slice_key: get("slice_key"),
         title: get("title"),
         note: get("note"),
-        // A number that is not an id is an unknown owner.
-        owner_id: if owner.is_empty() { None } else { Some(owner_id.unwrap_or(-1)) },
+        owner_id: owner_field(&get("owner_id")),
         started_on: get("started_on"),
         review_on: get("review_on"),
     };
-    match crate::service::kpi_targets::record_action(&state, &u.user, input).await {
+    match crate::service::kpi_targets::record_action(&state, &u.user, input, ip).await {
         Ok(_) => Ok(axum::response::Redirect::to("/reports/actions?flash=saved").into_response()),
         Err(AppError::Invalid(e)) => {
             let mut r = actions_page(&state, lang, &u, &pairs, Some(&e), None).await?.into_response();
@@ -1208,4 +1215,117 @@ async fn record_action(
         }
         Err(e) => Err(e),
     }
+}
+
+/// The owner field of an action form: empty for none; a number that is
+/// not an id is an unknown owner.
+fn owner_field(raw: &str) -> Option<i64> {
+    if raw.is_empty() { None } else { Some(raw.parse::<i64>().unwrap_or(-1)) }
+}
+
+/// An improvement action's edit page: what stays (KPI, slice, start, the
+/// captured before figure) shown, what may change (title, note, owner,
+/// review date) in the form, checked as by `PUT /api/v1/kpi-actions/{id}`.
+async fn action_edit_page(
+    state: &AppState,
+    lang: Lang,
+    u: &PageUser,
+    id: i64,
+    form: Option<&[(String, String)]>,
+    errors: Option<&guanxi_domain::ValidationErrors>,
+) -> AppResult<Html<String>> {
+    use guanxi_domain::kpi::GroupBy;
+    let f = crate::service::kpi_targets::get_action(state, &u.user, id).await?;
+    let names = staff_names(state).await?;
+    let a = &f.action;
+    let group = GroupBy::parse(&a.group_by).unwrap_or(GroupBy::None);
+    let err: std::collections::BTreeMap<String, String> =
+        errors.map(|e| e.0.iter().map(|f| (f.field.clone(), f.issue.message(lang))).collect()).unwrap_or_default();
+    let summary: Vec<Value> = errors
+        .map(|e| {
+            e.0.iter()
+                .map(|f| context! { field => f.field, label => action_field(&f.field, lang), message => f.issue.message(lang) })
+                .collect()
+        })
+        .unwrap_or_default();
+    let v = match form {
+        Some(form) => {
+            let v = |k: &str| form_get(form, k).unwrap_or("").to_string();
+            context! { title => v("title"), note => v("note"), owner_id => v("owner_id"), review_on => v("review_on") }
+        }
+        None => context! {
+            title => a.title, note => a.note,
+            owner_id => a.owner_id.map(|o| o.to_string()).unwrap_or_default(),
+            review_on => a.review_on.map(|d| d.to_string()).unwrap_or_default(),
+        },
+    };
+    let title = lang.pick("修改优化措施", "Edit improvement action");
+    let ctx = context! { ..page_ctx(u, lang, "reports", title), ..context! {
+        tab => "actions",
+        err => err, errors => summary, v => v,
+        a => context! {
+            id => a.id,
+            title => a.title,
+            kpi => f.def.label(lang),
+            slice => if group == GroupBy::None { lang.pick("合计", "Total").to_string() } else { format!("{} · {}", group.label(lang), stored_slice_label(group, &a.slice_key, &names, lang)) },
+            owner => a.owner_name,
+            started_on => a.started_on.to_string(),
+            before => kpi::display(a.before_value, f.def.unit),
+            before_range => format!("{} – {}", a.before_from, a.before_to),
+        },
+    }};
+    render(state, "reports/action_edit.html", ctx)
+}
+
+async fn edit_action(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    u: PageUser,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> AppResult<Html<String>> {
+    svc::require_reader(&u.user)?;
+    action_edit_page(&state, lang, &u, id, None, None).await
+}
+
+async fn save_action(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    u: PageUser,
+    super::ClientIp(ip): super::ClientIp,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    body: axum::body::Bytes,
+) -> AppResult<Response> {
+    use crate::service::kpi_targets::ActionChange;
+    svc::require_reader(&u.user)?;
+    let pairs = super::form_pairs(&body)?;
+    u.check_csrf(form_get(&pairs, "_csrf"))?;
+    let get = |k: &str| form_get(&pairs, k).unwrap_or("").trim().to_string();
+    let change = ActionChange {
+        title: get("title"),
+        note: get("note"),
+        owner_id: owner_field(&get("owner_id")),
+        review_on: get("review_on"),
+    };
+    match crate::service::kpi_targets::update_action(&state, &u.user, id, change, ip).await {
+        Ok(()) => Ok(axum::response::Redirect::to("/reports/actions?flash=updated").into_response()),
+        Err(AppError::Invalid(e)) => {
+            let mut r = action_edit_page(&state, lang, &u, id, Some(&pairs), Some(&e)).await?.into_response();
+            *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(r)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn delete_action(
+    State(state): State<AppState>,
+    u: PageUser,
+    super::ClientIp(ip): super::ClientIp,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    body: axum::body::Bytes,
+) -> AppResult<Response> {
+    let pairs = super::form_pairs(&body)?;
+    u.check_csrf(form_get(&pairs, "_csrf"))?;
+    crate::service::kpi_targets::delete_action(&state, &u.user, id, ip).await?;
+    Ok(axum::response::Redirect::to("/reports/actions?flash=deleted").into_response())
 }

@@ -98,6 +98,7 @@ impl Templates {
             "reports/needs.html",
             "reports/targets.html",
             "reports/actions.html",
+            "reports/action_edit.html",
         );
         env.add_function("t", t);
         Ok(Self { env })
