@@ -1371,6 +1371,85 @@ async fn the_actions_page_records_and_lists() {
     }
 }
 
+/// The chart data (`report-data`) of a report page.
+fn report_data(html: &str) -> Value {
+    let open = r#"id="report-data">"#;
+    let data = &html[html.find(open).unwrap() + open.len()..];
+    serde_json::from_str(&data[..data.find("</script>").unwrap()]).unwrap()
+}
+
+/// The diagnosis (and the problem analysis) judge against the effective
+/// target: a KPI's overall target set on the targets API overrides the
+/// built-in one in the charts, the red flags and the note; a slice's own
+/// target does not. March's resolution rate is 75% (6 of 8): missed
+/// against the built-in ≥ 95%, met against ≥ 70%, missed against ≤ 50%.
+#[tokio::test]
+async fn the_diagnosis_charts_and_flags_use_the_effective_targets() {
+    use support::app::{ADMIN_EMAIL, ADMIN_PASSWORD};
+    for app in apps().await {
+        let e = app.engine.clone();
+        let (admin, _) = build(&app).await;
+        let li = user_id(&app, "li@example.com").await;
+        let http = app.signed_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let red = r#"<td class="num missed">75.0%</td>"#;
+        let note = |html: &str| {
+            let at = html.find(r#"id="diagnosis-targets">"#).unwrap();
+            html[at..at + html[at..].find("</span>").unwrap()].to_string()
+        };
+        let (_, html) = app.page(&http, "/reports/diagnosis").await;
+        let data = report_data(&html);
+        assert_eq!((&data["rates"][0]["target"], &data["rates"][0]["at_least"]), (&json!(95.0), &json!(true)), "[{e}]");
+        assert_eq!(data["rates"][2]["target"], json!(85.0), "[{e}] satisfied share, built in");
+        assert!(html.contains(red), "[{e}] missed against ≥ 95%");
+        assert!(note(&html).contains("≥ 95.0%") && note(&html).contains("≥ 85.0%"), "[{e}] {}", note(&html));
+
+        // A slice's own target does not move the overall figures' target.
+        let (s, _) = put_target(
+            &app,
+            &admin,
+            json!({"kpi": "resolution_rate", "group_by": "agent", "slice_key": li.to_string(), "at_least": true, "value": 0.5}),
+        )
+        .await;
+        assert_eq!(s, 200);
+        let (_, html) = app.page(&http, "/reports/diagnosis").await;
+        assert_eq!(report_data(&html)["rates"][0]["target"], json!(95.0), "[{e}]");
+
+        // The KPI's overall target ≥ 70%: the line at 70, March not red.
+        let (s, _) = put_target(&app, &admin, json!({"kpi": "resolution_rate", "at_least": true, "value": 0.7})).await;
+        assert_eq!(s, 200);
+        let (s, _) =
+            put_target(&app, &admin, json!({"kpi": "csat_satisfied_share", "at_least": true, "value": 0.9})).await;
+        assert_eq!(s, 200);
+        let (_, html) = app.page(&http, "/reports/diagnosis").await;
+        let data = report_data(&html);
+        assert_eq!((&data["rates"][0]["target"], &data["rates"][0]["at_least"]), (&json!(70.0), &json!(true)), "[{e}]");
+        assert_eq!(data["rates"][1]["target"], Value::Null, "[{e}] SLA attainment has none");
+        assert_eq!(data["rates"][2]["target"], json!(90.0), "[{e}]");
+        assert!(!html.contains(red), "[{e}] met against ≥ 70%");
+        assert_eq!(html_row(&html, "2026-03")[4], "75.0%");
+        assert!(note(&html).contains("≥ 70.0%") && note(&html).contains("≥ 90.0%"), "[{e}] {}", note(&html));
+        diagnosis_excel_matches(&app, &http, &html).await;
+        // The problem analysis: product's 60% is still below 70%, the
+        // others' 100% are not.
+        let (_, html) = app.page(&http, "/reports/problems?month=2026-03").await;
+        assert_eq!(html.matches(r#"<td class="num missed">"#).count(), 1, "[{e}]");
+
+        // A ceiling (≤ 50%): the direction follows too.
+        let (s, _) = put_target(&app, &admin, json!({"kpi": "resolution_rate", "at_least": false, "value": 0.5})).await;
+        assert_eq!(s, 200);
+        let (_, html) = app.page(&http, "/reports/diagnosis").await;
+        let data = report_data(&html);
+        assert_eq!(
+            (&data["rates"][0]["target"], &data["rates"][0]["at_least"]),
+            (&json!(50.0), &json!(false)),
+            "[{e}]"
+        );
+        assert!(html.contains(red), "[{e}] 75% is above ≤ 50%");
+        let (_, html) = app.page(&http, "/reports/problems?month=2026-03").await;
+        assert_eq!(html.matches(r#"<td class="num missed">"#).count(), 3, "[{e}] 60%, 100%, 100% above ≤ 50%");
+    }
+}
+
 /// The audit log's entries about one kind of record (`entity`), newest
 /// first: (action, entity id, detail, ip).
 async fn audit_of(app: &TestApp, admin: &str, entity: &str) -> Vec<(String, i64, Value, String)> {

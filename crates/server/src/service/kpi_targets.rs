@@ -205,6 +205,22 @@ pub async fn apply(state: &AppState, all: &mut [Series]) -> AppResult<()> {
     Ok(())
 }
 
+/// Every KPI's effective default target (the one of its overall figure):
+/// its override set with grouping `none`, else the registry's.
+pub async fn default_targets(state: &AppState) -> AppResult<std::collections::HashMap<&'static str, Target>> {
+    let rows = state.db.read(store::list).await?;
+    Ok(kpi::REGISTRY
+        .iter()
+        .filter_map(|d| {
+            rows.iter()
+                .find(|t| t.kpi == d.name && t.group_by == "none")
+                .map(|t| Target { at_least: t.at_least, value: t.value })
+                .or(d.target)
+                .map(|t| (d.name, t))
+        })
+        .collect())
+}
+
 /// A target in words, e.g. `≥ 95.0%`.
 pub fn target_text(t: Option<Target>, unit: Unit) -> Option<String> {
     t.map(|t| format!("{} {}", if t.at_least { "≥" } else { "≤" }, kpi::display(Some(t.value), unit)))

@@ -337,6 +337,7 @@ async fn problems(
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
     let month = parse_month(&state, &pairs)?;
     let cats = svc::problem_analysis(&state, &u.user, month, lang).await?;
+    let resolution_target = crate::service::kpi_targets::default_targets(&state).await?.get("resolution_rate").copied();
     let total: i64 = cats.iter().map(|c| c.tickets).sum();
     let mut running = 0;
     let shown: Vec<&svc::ProblemCategory> = cats.iter().filter(|c| c.tickets > 0).collect();
@@ -362,12 +363,13 @@ async fn problems(
     let ctx = context! { ..page_ctx(&u, lang, "reports", title), ..context! {
         tab => "problems",
         month => month_text,
+        resolution_target => crate::service::kpi_targets::target_text(resolution_target, Unit::Percent).unwrap_or_else(|| lang.pick("未设", "none").to_string()),
         total => total,
         categories => cats.iter().map(|c| context! {
             code => c.code, label => c.label, tickets => c.tickets,
             share => kpi::display(c.share, Unit::Percent),
             resolution_rate => fig(c, "resolution_rate"),
-            missed => kpi::find("resolution_rate").and_then(|d| d.target).and_then(|t| t.met(c.figures.value("resolution_rate"))) == Some(false),
+            missed => resolution_target.and_then(|t| t.met(c.figures.value("resolution_rate"))) == Some(false),
             first_response => fig(c, "first_response_median"),
             sla => fig(c, "sla_attainment"),
             repeat => fig(c, "repeat_inquiry_rate"),
@@ -405,12 +407,15 @@ impl Table {
     }
 }
 
+/// Each KPI's effective default target (see `kpi_targets::default_targets`).
+type Targets = std::collections::HashMap<&'static str, kpi::Target>;
+
 /// The diagnosis's tables: response and resolution per month, satisfaction
-/// per month, the ticket mix, churn reasons and the top pain points.
-fn diagnosis_tables(d: &svc::Diagnosis, lang: Lang) -> Vec<Table> {
+/// per month, the ticket mix, churn reasons and the top pain points;
+/// figures below their KPI's effective target are flagged.
+fn diagnosis_tables(d: &svc::Diagnosis, targets: &Targets, lang: Lang) -> Vec<Table> {
     use guanxi_domain::kpi::TicketFigures;
-    let missed_of =
-        |name: &str, v: Option<f64>| kpi::find(name).and_then(|k| k.target).and_then(|t| t.met(v)) == Some(false);
+    let missed_of = |name: &str, v: Option<f64>| targets.get(name).and_then(|t| t.met(v)) == Some(false);
     let cell = |f: &TicketFigures, name: &str| {
         let v = f.value(name);
         (kpi::display(v, kpi::find(name).map_or(Unit::Percent, |k| k.unit)), missed_of(name, v))
@@ -535,7 +540,8 @@ fn percent_number(shown: &str) -> Option<f64> {
 /// reasons, the top pain points with their figures — with its charts.
 async fn diagnosis(State(state): State<AppState>, ReqLang(lang): ReqLang, u: PageUser) -> AppResult<Html<String>> {
     let d = svc::diagnosis(&state, &u.user, lang).await?;
-    let tables = diagnosis_tables(&d, lang);
+    let targets = crate::service::kpi_targets::default_targets(&state).await?;
+    let tables = diagnosis_tables(&d, &targets, lang);
     let months: Vec<&TableRow> = tables[0].rows.iter().filter(|r| !r.total).collect();
     let sat: Vec<&TableRow> = tables[1].rows.iter().filter(|r| !r.total).collect();
     let column = |rows: &[&TableRow], i: usize| -> Vec<Option<f64>> {
@@ -543,13 +549,18 @@ async fn diagnosis(State(state): State<AppState>, ReqLang(lang): ReqLang, u: Pag
     };
     let trend = |name: &str, values: Vec<Option<f64>>| {
         let def = kpi::find(name);
+        let target = targets.get(name);
         serde_json::json!({
             "name": name,
             "label": def.map(|k| k.label(lang)),
-            "target": def.and_then(|k| k.target).map(|t| chart_value(Some(t.value), Unit::Percent)),
-            "at_least": def.and_then(|k| k.target).map(|t| t.at_least),
+            "target": target.map(|t| chart_value(Some(t.value), Unit::Percent)),
+            "at_least": target.map(|t| t.at_least),
             "values": values,
         })
+    };
+    let target_text = |name: &str| {
+        crate::service::kpi_targets::target_text(targets.get(name).copied(), Unit::Percent)
+            .unwrap_or_else(|| lang.pick("未设", "none").to_string())
     };
     let charts = serde_json::json!({
         "periods": months.iter().map(|r| r.label.clone()).collect::<Vec<_>>(),
@@ -574,6 +585,7 @@ async fn diagnosis(State(state): State<AppState>, ReqLang(lang): ReqLang, u: Pag
     let ctx = context! { ..page_ctx(&u, lang, "reports", title), ..context! {
         tab => "diagnosis",
         from => d.from.to_string(), to => d.to.to_string(),
+        targets => context! { resolution => target_text("resolution_rate"), satisfied => target_text("csat_satisfied_share") },
         tables => tables.iter().map(Table::ctx).collect::<Vec<_>>(),
         charts => script_json(&charts),
     }};
@@ -584,7 +596,8 @@ async fn diagnosis(State(state): State<AppState>, ReqLang(lang): ReqLang, u: Pag
 /// same values (counts as numbers, the rest as shown), Chinese headers.
 async fn diagnosis_xlsx(State(state): State<AppState>, ReqLang(lang): ReqLang, u: PageUser) -> AppResult<Response> {
     let d = svc::diagnosis(&state, &u.user, lang).await?;
-    let tables = diagnosis_tables(&d, lang);
+    let targets = crate::service::kpi_targets::default_targets(&state).await?;
+    let tables = diagnosis_tables(&d, &targets, lang);
     let title = format!("{}（{} ~ {}）", lang.pick("现状诊断报告", "Current-state diagnosis"), d.from, d.to);
     let bytes = tables_book(&tables, &title).map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(xlsx_response(bytes, &format!("diagnosis-{}-{}.xlsx", d.from.strftime("%Y%m%d"), d.to.strftime("%Y%m%d"))))
