@@ -9,7 +9,7 @@ use guanxi_domain::order::{OrderDraft, OrderInput};
 use guanxi_domain::user::{UserDraft, UserInput};
 use guanxi_store::contacts::SealedContact;
 use guanxi_store::timeline::{self, NewEntry, kind};
-use guanxi_store::{communications, contacts, customers, orders, settings, users};
+use guanxi_store::{bulk_load, communications, contacts, customers, orders, settings, users};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -161,6 +161,63 @@ fn mobile(rng: &mut StdRng) -> String {
     format!("1{}{:09}", rng.random_range(3..=9), rng.random_range(0..1_000_000_000u32))
 }
 
+/// The tables the customer phase of [`generate`] fills (millions of rows at
+/// scale 1), whose plain secondary indexes it defers.
+pub const CUSTOMER_TABLES: &[&str] =
+    &["customers", "contacts", "contact_index", "name_grams", "orders", "timeline", "communications"];
+
+/// Drops the plain secondary indexes of `tables` for a bulk load
+/// (`guanxi_store::bulk_load`: their definitions are saved first, and any
+/// open of the database creates them again). Returns how many.
+pub async fn defer_indexes(state: &AppState, tables: &'static [&'static str]) -> anyhow::Result<usize> {
+    let now = state.clock.now();
+    let dropped = state.db.write(move |c| bulk_load::defer_indexes(c, tables, now)).await?;
+    tracing::info!(indexes = dropped.len(), "deferred the secondary indexes of the bulk load");
+    Ok(dropped.len())
+}
+
+/// Creates every deferred index again, one transaction each (one sort
+/// each, and on SQLite a WAL the size of one index), then on PostgreSQL
+/// analyses `tables`: the planner's statistics still describe them before
+/// the load. Returns how many indexes were created.
+pub async fn restore_indexes(state: &AppState, tables: &'static [&'static str]) -> anyhow::Result<usize> {
+    let pending = state.db.read(bulk_load::pending).await?;
+    let mut created = 0;
+    for def in pending {
+        let started = std::time::Instant::now();
+        let now = state.clock.now();
+        let name = def.name.clone();
+        if state.db.write(move |c| bulk_load::restore_index(c, &name, now)).await? {
+            created += 1;
+        }
+        tracing::info!(index = %def.name, secs = started.elapsed().as_secs_f64(), "created a deferred index");
+    }
+    let started = std::time::Instant::now();
+    state.db.write(move |c| bulk_load::analyze(c, tables)).await?;
+    if state.db.engine() == guanxi_store::Engine::Postgres {
+        tracing::info!(secs = started.elapsed().as_secs_f64(), "analysed the filled tables");
+    }
+    Ok(created)
+}
+
+/// Runs `fill` with the secondary indexes of `tables` deferred, and creates
+/// them again whether it succeeded or not.
+pub async fn with_deferred_indexes<T>(
+    state: &AppState,
+    tables: &'static [&'static str],
+    fill: impl Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    // Left over by an interrupted load (opening the database restores them
+    // too): restored before anything else.
+    restore_indexes(state, &[]).await?;
+    defer_indexes(state, tables).await?;
+    let filled = fill.await;
+    let restored = restore_indexes(state, tables).await;
+    let made = filled?;
+    restored?;
+    Ok(made)
+}
+
 /// What [`generate`] wrote.
 #[derive(Debug, Clone, Copy)]
 pub struct Generated {
@@ -208,6 +265,22 @@ pub async fn generate(
             agent_ids.push(id);
         }
     }
+    let written =
+        with_deferred_indexes(state, CUSTOMER_TABLES, fill(state, scale, &agent_ids, now, today, progress)).await?;
+    let marker = format!("customers={}", scale.customers);
+    state.db.write(move |c| settings::set(c, "bench_generated", &marker, now)).await?;
+    Ok(written)
+}
+
+/// The customers with their contacts, orders and communication records.
+async fn fill(
+    state: &AppState,
+    scale: &BenchScale,
+    agent_ids: &[i64],
+    now: jiff::Timestamp,
+    today: jiff::civil::Date,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> anyhow::Result<Generated> {
     let mut rng = StdRng::seed_from_u64(scale.seed);
     // Communication records from their own generator: customers, contacts
     // and orders stay those of the data set before they were added.
@@ -357,7 +430,5 @@ pub async fn generate(
         write.await??;
     }
     progress(done, scale.customers);
-    let marker = format!("customers={}", scale.customers);
-    state.db.write(move |c| settings::set(c, "bench_generated", &marker, now)).await?;
     Ok(Generated { customers: done, orders: orders_written, communications: talks_written })
 }

@@ -16,6 +16,7 @@ mod sqlite;
 
 pub mod audit;
 pub mod backup;
+pub mod bulk_load;
 pub mod calendar;
 pub mod communications;
 pub mod complaints;

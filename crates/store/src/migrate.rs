@@ -117,6 +117,9 @@ pub(crate) fn apply(c: &mut Conn, engine: Engine) -> Result<usize> {
         )?;
         applied += 1;
     }
+    // Indexes an interrupted bulk load (the benchmark generator) dropped
+    // are created again before anything uses the database.
+    crate::bulk_load::restore_indexes(c)?;
     Ok(applied)
 }
 
