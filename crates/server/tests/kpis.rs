@@ -656,6 +656,56 @@ async fn the_dashboard_draws_its_charts_in_a_browser() {
     b.click("[data-print]").await;
     assert_eq!(b.count("body[data-printed='1']").await, 1, "the print button calls window.print");
     b.screenshot("reports-diagnosis").await;
+
+    // The targets page: a target set through its form, listed.
+    let set = |css: &'static str, v: &'static str| {
+        let client = b.client.clone();
+        async move {
+            client
+                .execute(
+                    "const el = document.querySelector(arguments[0]); el.value = arguments[1]; \
+                     el.dispatchEvent(new Event('change', {bubbles: true}));",
+                    vec![json!(css), json!(v)],
+                )
+                .await
+                .unwrap();
+        }
+    };
+    b.resize(1366, 1100).await;
+    b.goto(&format!("{}/reports/targets", app.url)).await;
+    b.wait_for("#kpi-target-form").await;
+    set("#f-kpi", "resolution_rate").await;
+    set("#f-group_by", "none").await;
+    set("#f-at_least", "true").await;
+    b.fill("#f-value", "90").await;
+    b.click("#kpi-target-form button[type=submit]").await;
+    b.wait_for(".flash").await;
+    assert_eq!(b.count("#kpi-targets tbody tr form").await, 1, "the target is listed with its delete button");
+    assert!(b.text("#kpi-targets tbody tr").await.contains("≥ 90.0%"));
+    b.screenshot("reports-targets").await;
+
+    // The actions page: an action recorded, then edited on its page.
+    b.goto(&format!("{}/reports/actions", app.url)).await;
+    b.wait_for("#kpi-action-form").await;
+    b.fill("#f-title", "复杂问题当日升级").await;
+    set("#f-kpi", "resolution_rate").await;
+    set("#f-group_by", "none").await;
+    set("#f-started_on", "2026-03-09").await;
+    set("#f-review_on", "2026-03-19").await;
+    b.fill("#f-note", "每日下班前复盘未解决工单").await;
+    b.click("#kpi-action-form button[type=submit]").await;
+    b.wait_for(".flash").await;
+    b.click("#kpi-actions a[href^='/reports/actions/']").await;
+    b.wait_for("#kpi-action-edit-form").await;
+    b.screenshot("reports-action-edit").await;
+    b.fill("#f-title", "复杂问题两小时内升级").await;
+    set("#f-review_on", "2026-03-15").await;
+    set("#f-owner_id", Box::leak(agent.to_string().into_boxed_str())).await;
+    b.click("#kpi-action-edit-form button[type=submit]").await;
+    b.wait_for(".flash").await;
+    let row = b.text("#kpi-actions tbody tr").await;
+    assert!(row.contains("复杂问题两小时内升级") && row.contains("2026-03-15") && row.contains("wang"), "{row}");
+    b.screenshot("reports-actions").await;
     b.close().await;
 }
 

@@ -1113,7 +1113,7 @@ fn action_field(field: &str, lang: Lang) -> &'static str {
         "slice_key" => lang.pick("切片", "Slice"),
         "title" => lang.pick("措施", "Action"),
         "note" => lang.pick("说明", "Note"),
-        "owner_id" => lang.pick("负责人编号", "Owner id"),
+        "owner_id" => lang.pick("负责人", "Owner"),
         "started_on" => lang.pick("开始日期", "Start"),
         _ => lang.pick("复盘日期", "Review date"),
     }
@@ -1176,6 +1176,7 @@ async fn actions_page(
             note => v("note"), owner_id => v("owner_id"), started_on => v("started_on"), review_on => v("review_on") },
         kpis => kpi::REGISTRY.iter().filter(|k| k.available()).map(|k| context! { value => k.name, label => k.label(lang) }).collect::<Vec<_>>(),
         groups => GroupBy::ALL.iter().map(|g| context! { value => g.code(), label => g.label(lang) }).collect::<Vec<_>>(),
+        owners => owner_options(state, None).await?,
     }};
     render(state, "reports/actions.html", ctx)
 }
@@ -1230,6 +1231,19 @@ async fn record_action(
     }
 }
 
+/// The choices of an action's owner: the active staff, and the current
+/// owner should they no longer be active.
+async fn owner_options(state: &AppState, current: Option<(i64, Option<String>)>) -> AppResult<Vec<Value>> {
+    let users = state.db.read(guanxi_store::users::list_active).await?;
+    let mut out: Vec<Value> = users.iter().map(|u| context! { value => u.id.to_string(), label => u.name }).collect();
+    if let Some((id, name)) = current
+        && !users.iter().any(|u| u.id == id)
+    {
+        out.push(context! { value => id.to_string(), label => name.unwrap_or_else(|| format!("#{id}")) });
+    }
+    Ok(out)
+}
+
 /// The owner field of an action form: empty for none; a number that is
 /// not an id is an unknown owner.
 fn owner_field(raw: &str) -> Option<i64> {
@@ -1276,6 +1290,7 @@ async fn action_edit_page(
     let ctx = context! { ..page_ctx(u, lang, "reports", title), ..context! {
         tab => "actions",
         err => err, errors => summary, v => v,
+        owners => owner_options(state, a.owner_id.map(|o| (o, a.owner_name.clone()))).await?,
         a => context! {
             id => a.id,
             title => a.title,
