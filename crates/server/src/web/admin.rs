@@ -44,15 +44,7 @@ fn user_field_label(field: &str, lang: Lang) -> String {
 }
 
 fn errors_ctx(e: Option<&ValidationErrors>, lang: Lang) -> (Vec<Value>, std::collections::BTreeMap<String, String>) {
-    let list = e
-        .map(|e| {
-            e.0.iter()
-                .map(|f| context! { field => f.field, label => user_field_label(&f.field, lang), message => f.issue.message(lang) })
-                .collect()
-        })
-        .unwrap_or_default();
-    let map = e.map(|e| e.0.iter().map(|f| (f.field.clone(), f.issue.message(lang))).collect()).unwrap_or_default();
-    (list, map)
+    super::form_errors(e, lang, |f| user_field_label(f, lang))
 }
 
 fn input_from_form(pairs: &[(String, String)]) -> Result<UserInput, ValidationErrors> {

@@ -248,16 +248,7 @@ async fn render_form(state: &AppState, lang: Lang, u: &PageUser, p: FormPage<'_>
             owners_in_scope(c, &scope)
         })
         .await?;
-    let errors: Vec<Value> = p
-        .errors
-        .map(|e| {
-            e.0.iter()
-                .map(|f| context! { field => f.field, label => field_label(&f.field, lang), message => f.issue.message(lang) })
-                .collect()
-        })
-        .unwrap_or_default();
-    let error_map: std::collections::BTreeMap<String, String> =
-        p.errors.map(|e| e.0.iter().map(|f| (f.field.clone(), f.issue.message(lang))).collect()).unwrap_or_default();
+    let (errors, error_map) = super::form_errors(p.errors, lang, |f| field_label(f, lang));
     let title = match p.customer {
         Some(c) => format!("{} {}", lang.pick("编辑客户", "Edit customer"), c.name),
         None => lang.pick("新建客户", "New customer").to_string(),

@@ -308,6 +308,26 @@ pub fn form_pairs(body: &[u8]) -> Result<Vec<(String, String)>, AppError> {
     serde_urlencoded::from_bytes(body).map_err(|e| AppError::BadRequest(format!("form: {e}")))
 }
 
+/// A refused form's errors as the page templates take them: the summary
+/// (`errors`, for `m.error_summary`: each field, its label, the message)
+/// and the field → message map the field macros read (`err`); both empty
+/// when the form was not refused.
+pub fn form_errors<L: Into<minijinja::Value>>(
+    errors: Option<&guanxi_domain::ValidationErrors>,
+    lang: Lang,
+    label: impl Fn(&str) -> L,
+) -> (Vec<minijinja::Value>, std::collections::BTreeMap<String, String>) {
+    let Some(e) = errors else { return Default::default() };
+    let summary =
+        e.0.iter()
+            .map(|f| {
+                let label: minijinja::Value = label(&f.field).into();
+                context! { field => f.field, label => label, message => f.issue.message(lang) }
+            })
+            .collect();
+    (summary, e.0.iter().map(|f| (f.field.clone(), f.issue.message(lang))).collect())
+}
+
 pub fn form_get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }

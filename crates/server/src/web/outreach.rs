@@ -479,15 +479,7 @@ fn template_form(
     v: &TemplateInput,
     errors: Option<&guanxi_domain::ValidationErrors>,
 ) -> AppResult<Html<String>> {
-    let err: std::collections::BTreeMap<String, String> =
-        errors.map(|e| e.0.iter().map(|f| (f.field.clone(), f.issue.message(lang))).collect()).unwrap_or_default();
-    let summary: Vec<minijinja::Value> = errors
-        .map(|e| {
-            e.0.iter()
-                .map(|f| context! { field => f.field, label => template_field(&f.field, lang), message => f.issue.message(lang) })
-                .collect()
-        })
-        .unwrap_or_default();
+    let (summary, err) = super::form_errors(errors, lang, |f| template_field(f, lang));
     let title = if id.is_some() {
         lang.pick("编辑消息模板", "Edit template")
     } else {

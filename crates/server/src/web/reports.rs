@@ -1007,15 +1007,7 @@ async fn targets_page(
             }
         })
         .collect();
-    let err: std::collections::BTreeMap<String, String> =
-        errors.map(|e| e.0.iter().map(|f| (f.field.clone(), f.issue.message(lang))).collect()).unwrap_or_default();
-    let summary: Vec<Value> = errors
-        .map(|e| {
-            e.0.iter()
-                .map(|f| context! { field => f.field, label => target_field(&f.field, lang), message => f.issue.message(lang) })
-                .collect()
-        })
-        .unwrap_or_default();
+    let (summary, err) = super::form_errors(errors, lang, |f| target_field(f, lang));
     let v = |k: &str| form_get(form, k).unwrap_or("").to_string();
     let title = lang.pick("指标目标", "KPI targets");
     let ctx = context! { ..page_ctx(u, lang, "reports", title), ..context! {
@@ -1158,15 +1150,7 @@ async fn actions_page(
             }
         })
         .collect();
-    let err: std::collections::BTreeMap<String, String> =
-        errors.map(|e| e.0.iter().map(|f| (f.field.clone(), f.issue.message(lang))).collect()).unwrap_or_default();
-    let summary: Vec<Value> = errors
-        .map(|e| {
-            e.0.iter()
-                .map(|f| context! { field => f.field, label => action_field(&f.field, lang), message => f.issue.message(lang) })
-                .collect()
-        })
-        .unwrap_or_default();
+    let (summary, err) = super::form_errors(errors, lang, |f| action_field(f, lang));
     let v = |k: &str| form_get(form, k).unwrap_or("").to_string();
     let title = lang.pick("优化措施", "Improvement actions");
     let ctx = context! { ..page_ctx(u, lang, "reports", title), ..context! {
@@ -1266,15 +1250,7 @@ async fn action_edit_page(
     let names = staff_names(state).await?;
     let a = &f.action;
     let group = GroupBy::parse(&a.group_by).unwrap_or(GroupBy::None);
-    let err: std::collections::BTreeMap<String, String> =
-        errors.map(|e| e.0.iter().map(|f| (f.field.clone(), f.issue.message(lang))).collect()).unwrap_or_default();
-    let summary: Vec<Value> = errors
-        .map(|e| {
-            e.0.iter()
-                .map(|f| context! { field => f.field, label => action_field(&f.field, lang), message => f.issue.message(lang) })
-                .collect()
-        })
-        .unwrap_or_default();
+    let (summary, err) = super::form_errors(errors, lang, |f| action_field(f, lang));
     let v = match form {
         Some(form) => {
             let v = |k: &str| form_get(form, k).unwrap_or("").to_string();
