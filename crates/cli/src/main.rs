@@ -17,6 +17,15 @@ use guanxi_domain::SystemClock;
 use guanxi_server::config::Config;
 use guanxi_server::demo::DemoOptions;
 
+/// mimalloc for Rust's allocations (SQLite keeps the C library's malloc:
+/// taking it over too, with mimalloc's `override` feature, raised the
+/// server's peak memory and saved no import time). glibc's per-thread
+/// arenas kept the server's memory far above what it used, and its
+/// merging of freed blocks cost an import of 1,000,000 customers ~10 s of
+/// CPU (BENCHMARKS.md, Import and Server memory).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(name = "guanxi", version, about = "关系 Guanxi: customer service and customer-relationship maintenance")]
 struct Cli {

@@ -164,6 +164,15 @@ fn parse_num<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, ConfigError
     v.trim().parse().map_err(|_| ConfigError(format!("{name} must be a number, not {v:?}")))
 }
 
+/// SQLite reader threads by default: one per core (2–4). A reader does
+/// its query's work on its own thread, so more readers than cores add no
+/// throughput, while each keeps its page cache and its thread's heap
+/// (about 25 MB under the report load): on 2 cores, 2 readers kept the
+/// server's peak memory at 126 MB where 4 took 171 MB (BENCHMARKS.md).
+fn sqlite_readers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4))
+}
+
 impl Config {
     /// The largest ticket attachment, bytes.
     pub fn attachment_max_bytes(&self) -> u64 {
@@ -333,7 +342,7 @@ impl Config {
     pub fn db_options(&self) -> DbOptions {
         let postgres = matches!(self.db_target(), Ok(DbTarget::Postgres(_)));
         DbOptions {
-            pool_size: self.db_pool_size.unwrap_or(if postgres { 8 } else { 4 }),
+            pool_size: self.db_pool_size.unwrap_or(if postgres { 8 } else { sqlite_readers() }),
             sqlite_full_sync: self.sqlite_full_sync,
             sqlite_writer_cache_mb: self.sqlite_cache_mb.unwrap_or(DbOptions::BULK_WRITER_CACHE_MB),
             ..DbOptions::default()
