@@ -87,35 +87,50 @@ async fn handovers(app: &TestApp, token: &str, id: i64) -> Vec<(String, String, 
         .collect()
 }
 
+/// Who a hand-over needs: a team (supervisor, agent), two departments with
+/// an interface person each, the path product tickets escalate along, and
+/// the agent's customer.
+struct Desk {
+    sup: (i64, String),
+    agent: (i64, String),
+    engineer: (i64, String),
+    pm: (i64, String),
+    customer: i64,
+}
+
+async fn desk(app: &TestApp) -> Desk {
+    app.clock.set(at("2026-11-23 09:00"));
+    let admin = app.admin_token().await;
+    let team = group(app, &admin, "一线客服组", "team").await;
+    let tech = group(app, &admin, "技术支持部", "department").await;
+    let product = group(app, &admin, "产品部", "department").await;
+    let sup = staff(app, &admin, "chen.jing@test.cn", "supervisor", team).await;
+    let agent = staff(app, &admin, "wang.fang@test.cn", "agent", team).await;
+    let engineer = staff(app, &admin, "liu.gong@test.cn", "collaborator", tech).await;
+    let pm = staff(app, &admin, "pm.zhang@test.cn", "collaborator", product).await;
+    let path = json!({"name": "产品功能问题", "conditions": {"categories": ["product"]}, "steps": [
+        {"name": "技术支持", "target": {"kind": "user", "user_id": engineer.0}, "respond_minutes": 120},
+        {"name": "产品经理", "target": {"kind": "user", "user_id": pm.0}, "respond_minutes": 1440},
+        {"name": "客服主管", "target": {"kind": "supervisor"}, "respond_minutes": 30}]});
+    call(app, Method::POST, "/api/v1/ticket-settings/escalation-paths", &admin, Some(path)).await;
+    let customer = call(
+        app,
+        Method::POST,
+        "/api/v1/customers",
+        &sup.1,
+        Some(json!({"name": "杭州明远科技有限公司", "owner_id": agent.0})),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    Desk { sup, agent, engineer, pm, customer }
+}
+
 #[tokio::test]
 async fn hand_overs_are_timed_in_working_days_and_averaged_per_department() {
     for app in apps().await {
         let e = app.engine.clone();
-        app.clock.set(at("2026-11-23 09:00"));
-        let admin = app.admin_token().await;
-        let team = group(&app, &admin, "一线客服组", "team").await;
-        let tech = group(&app, &admin, "技术支持部", "department").await;
-        let product = group(&app, &admin, "产品部", "department").await;
-        let sup = staff(&app, &admin, "chen.jing@test.cn", "supervisor", team).await;
-        let agent = staff(&app, &admin, "wang.fang@test.cn", "agent", team).await;
-        let engineer = staff(&app, &admin, "liu.gong@test.cn", "collaborator", tech).await;
-        let pm = staff(&app, &admin, "pm.zhang@test.cn", "collaborator", product).await;
-        let path = json!({"name": "产品功能问题", "conditions": {"categories": ["product"]}, "steps": [
-            {"name": "技术支持", "target": {"kind": "user", "user_id": engineer.0}, "respond_minutes": 120},
-            {"name": "产品经理", "target": {"kind": "user", "user_id": pm.0}, "respond_minutes": 1440},
-            {"name": "客服主管", "target": {"kind": "supervisor"}, "respond_minutes": 30}]});
-        call(&app, Method::POST, "/api/v1/ticket-settings/escalation-paths", &admin, Some(path)).await;
-        let customer = call(
-            &app,
-            Method::POST,
-            "/api/v1/customers",
-            &sup.1,
-            Some(json!({"name": "杭州明远科技有限公司", "owner_id": agent.0})),
-        )
-        .await["id"]
-            .as_i64()
-            .unwrap();
-
+        let Desk { sup, agent, engineer, pm, customer } = desk(&app).await;
         // A: handed to the engineer Monday 10:00, answered 11:30 — 1.5 h of
         // a 7.5 h working day: 0.2.
         app.clock.set(at("2026-11-23 10:00"));
@@ -252,4 +267,37 @@ async fn hand_overs_are_timed_in_working_days_and_averaged_per_department() {
             total["points"].as_array().unwrap().iter().map(|p| p["display"].as_str().unwrap()).collect();
         assert_eq!(shown, ["1.10", "4.60"], "[{e}] {v}");
     }
+}
+
+/// The ticket page of a ticket with an answered hand-over and one awaiting
+/// its department, in a real browser (screenshot `ticket-handovers`).
+#[tokio::test]
+async fn the_ticket_page_shows_hand_overs_in_a_browser() {
+    let Some(b) = support::webdriver::Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn(guanxi_store::testing::sqlite().unwrap()).await;
+    let d = desk(&app).await;
+    app.clock.set(at("2026-11-23 10:00"));
+    let id = escalated(&app, &d.agent.1, d.customer).await;
+    app.clock.set(at("2026-11-23 12:00"));
+    guanxi_server::jobs::run_due(&app.state).await.unwrap();
+    app.clock.set(at("2026-11-24 11:00"));
+    note(&app, &d.engineer.1, id, "已定位：导出模块的时区转换问题，需产品确认口径").await;
+    b.resize(1366, 1100).await;
+    b.goto(&format!("{}/login", app.url)).await;
+    b.fill("#email", "wang.fang@test.cn").await;
+    b.fill("#password", "password-123").await;
+    b.click("button[type=submit]").await;
+    b.wait_for(".sidebar").await;
+    b.goto(&format!("{}/tickets/{id}", app.url)).await;
+    b.wait_for("#escalation").await;
+    let card = b.text("#escalation").await;
+    assert!(card.contains("转交协作部门") && card.contains("技术支持部") && card.contains("产品部"), "{card}");
+    assert!(card.contains("答复于") && card.contains("待部门答复"), "{card}");
+    // Monday 10:00 → Tuesday 11:00: 6.5 + 2 working hours = 1.13 days.
+    assert!(card.contains("1.13"), "{card}");
+    b.client.execute("document.getElementById('escalation').scrollIntoView({block: 'center'})", vec![]).await.unwrap();
+    b.screenshot("ticket-handovers").await;
+    b.close().await;
 }
