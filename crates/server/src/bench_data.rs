@@ -192,9 +192,9 @@ pub async fn restore_indexes(state: &AppState, tables: &'static [&'static str]) 
         }
         tracing::info!(index = %def.name, secs = started.elapsed().as_secs_f64(), "created a deferred index");
     }
-    let started = std::time::Instant::now();
-    state.db.write(move |c| bulk_load::analyze(c, tables)).await?;
-    if state.db.engine() == guanxi_store::Engine::Postgres {
+    if !tables.is_empty() && state.db.engine() == guanxi_store::Engine::Postgres {
+        let started = std::time::Instant::now();
+        state.db.write(move |c| bulk_load::analyze(c, tables)).await?;
         tracing::info!(secs = started.elapsed().as_secs_f64(), "analysed the filled tables");
     }
     Ok(created)
