@@ -22,7 +22,9 @@ use guanxi_server::demo::DemoOptions;
 /// server's peak memory and saved no import time). glibc's per-thread
 /// arenas kept the server's memory far above what it used, and its
 /// merging of freed blocks cost an import of 1,000,000 customers ~10 s of
-/// CPU (BENCHMARKS.md, Import and Server memory).
+/// CPU (BENCHMARKS.md, Import and Server memory). Built without
+/// transparent huge pages (`no_thp`): mimalloc's 2 MiB pages kept ~30 MB
+/// more resident after the reports at scale 1.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
