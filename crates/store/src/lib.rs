@@ -118,8 +118,10 @@ pub struct DbOptions {
 impl DbOptions {
     /// The writer's cache for bulk commands (import, recompute, generate).
     pub const BULK_WRITER_CACHE_MB: u32 = 256;
-    /// The writer's cache for a serving process.
-    pub const SERVE_WRITER_CACHE_MB: u32 = 32;
+    /// The writer's cache for a serving process: 16 MiB kept the server's
+    /// peak under the scale-1 mixed load at 140–142 MB where 32 MiB took
+    /// 177–178 MB, with ticket creation no slower (BENCHMARKS.md).
+    pub const SERVE_WRITER_CACHE_MB: u32 = 16;
 }
 
 impl Default for DbOptions {
