@@ -439,8 +439,19 @@ pub const RULES: &[Rule] = &[
 
 /// The rule of a method and route pattern; HEAD is answered by GET's.
 pub fn rule(method: &Method, path: &str) -> Option<&'static Rule> {
+    /// The rules by (method, route), built once: every request looks its rule up.
+    static BY_ROUTE: std::sync::LazyLock<std::collections::HashMap<(&'static str, &'static str), &'static Rule>> =
+        std::sync::LazyLock::new(|| {
+            let mut map = std::collections::HashMap::with_capacity(RULES.len());
+            for r in RULES {
+                // The first rule of a route counts, as a search in order would find it.
+                map.entry((r.method, r.path)).or_insert(r);
+            }
+            map
+        });
     let m = if method == Method::HEAD { "GET" } else { method.as_str() };
-    RULES.iter().find(|r| r.method == m && r.path == path)
+    let by_route: &std::collections::HashMap<(&str, &str), &'static Rule> = &BY_ROUTE;
+    by_route.get(&(m, path)).copied()
 }
 
 impl Access {

@@ -55,6 +55,7 @@ pub async fn prepare(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ap
         templates: Arc::new(web::templates::Templates::new()?),
         config: Arc::new(config),
         ticket_setup: Arc::default(),
+        api_tokens: Arc::default(),
     })
 }
 

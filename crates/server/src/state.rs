@@ -18,6 +18,8 @@ pub struct AppState {
     pub templates: Arc<Templates>,
     /// Ticket handling's settings and calendars, read once every few seconds.
     pub ticket_setup: Arc<crate::service::tickets::setup::SetupCache>,
+    /// API tokens recently found valid (see [`crate::auth::token_cache`]).
+    pub api_tokens: Arc<crate::auth::token_cache::TokenCache>,
 }
 
 impl AppState {

@@ -216,6 +216,19 @@ impl Db {
         }
     }
 
+    /// A count that moves on whenever a committed write changed a user, an
+    /// API token or a group, before that write's caller is answered; `None`
+    /// when the engine cannot tell (PostgreSQL, where other instances write
+    /// too). A caller may keep what it read about a user for as long as the
+    /// count it noted before the read is unchanged (the API's token cache).
+    /// Writes by another process on the same SQLite file are not seen.
+    pub fn users_epoch(&self) -> Option<u64> {
+        match &self.inner {
+            DbInner::Sqlite(db) => Some(db.users_epoch()),
+            DbInner::Postgres(_) => None,
+        }
+    }
+
     /// Applies pending migrations (also done by [`Db::open`]).
     pub async fn migrate(&self) -> Result<usize> {
         let engine = self.engine();

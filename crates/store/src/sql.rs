@@ -157,6 +157,17 @@ impl Row {
         T::from_value(v).map_err(|reason| StoreError::Decode { column: i, reason })
     }
 
+    /// Like [`Row::get`], but moves the value out (leaving NULL behind):
+    /// no copy of a text column that is read once.
+    pub fn take<T: FromValue>(&mut self, i: usize) -> Result<T> {
+        let v = self
+            .0
+            .get_mut(i)
+            .map(|v| std::mem::replace(v, Value::Null))
+            .ok_or(StoreError::Decode { column: i, reason: "no such column".into() })?;
+        T::from_value(v).map_err(|reason| StoreError::Decode { column: i, reason })
+    }
+
     pub fn len(&self) -> usize {
         self.0.len()
     }

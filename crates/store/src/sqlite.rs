@@ -5,6 +5,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crossbeam_channel::{Receiver, Sender};
 use rusqlite::{OpenFlags, types::ValueRef};
@@ -32,7 +33,33 @@ const MAX_BATCH: usize = 512;
 pub(crate) struct SqliteDb {
     writer: Sender<WriteJob>,
     readers: Sender<ReadJob>,
+    users: Arc<UsersEpoch>,
     _threads: Arc<ThreadsGuard>,
+}
+
+/// The tables a signed-in user is read from (see [`crate::Db::users_epoch`]).
+const USER_TABLES: [&str; 3] = ["users", "api_tokens", "groups"];
+
+/// Counts the committed transactions that changed a row of
+/// [`USER_TABLES`]: the writer connection's update hook marks the open
+/// transaction, and the writer moves the count on once its COMMIT (or
+/// ROLLBACK) has returned and before it answers any of the transaction's
+/// callers. A reader that noted the count before its read transaction
+/// began and finds it unchanged afterwards read no user row older than the
+/// latest such commit.
+#[derive(Default)]
+struct UsersEpoch {
+    touched: AtomicBool,
+    epoch: AtomicU64,
+}
+
+impl UsersEpoch {
+    /// Called by the writer after every COMMIT or ROLLBACK.
+    fn settle(&self) {
+        if self.touched.swap(false, Ordering::SeqCst) {
+            self.epoch.fetch_add(1, Ordering::SeqCst);
+        }
+    }
 }
 
 /// Closing the channels (dropping the senders) ends the threads; dropping
@@ -66,9 +93,10 @@ fn open_conn(path: &Path, read_only: bool, options: &DbOptions) -> Result<rusqli
         if options.sqlite_full_sync { "FULL" } else { "NORMAL" }
     ))?;
     if !read_only {
-        // Checkpoint every 10,000 pages of WAL rather than 1,000: a bulk
-        // write's commit alone writes thousands of pages, and checkpointing
-        // after each one copies the same hot pages again and again.
+        // The writer checkpoints only past [`AUTOCHECKPOINT`] pages of WAL
+        // (SQLite's default is 1,000): the checkpointer thread copies the
+        // WAL on the other core, and a checkpoint by the writer holds up
+        // every queued write.
         conn.execute_batch(&format!("PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT};"))?;
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
@@ -86,11 +114,21 @@ impl SqliteDb {
         }
         let mut write = Conn::Sqlite(open_conn(path, false, options)?);
         migrate::apply_outside_transaction(&mut write, Engine::Sqlite)?;
+        let users = Arc::new(UsersEpoch::default());
+        if let Conn::Sqlite(c) = &write {
+            let marks = users.clone();
+            c.update_hook(Some(move |_: rusqlite::hooks::Action, _: &str, table: &str, _: i64| {
+                if USER_TABLES.contains(&table) {
+                    marks.touched.store(true, Ordering::SeqCst);
+                }
+            }));
+        }
 
         let (wtx, wrx) = crossbeam_channel::unbounded::<WriteJob>();
+        let epoch = users.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || writer_loop(write, wrx))
+            .spawn(move || writer_loop(write, wrx, &epoch))
             .map_err(|e| StoreError::Other(format!("cannot start writer thread: {e}")))?;
 
         let (rtx, rrx) = crossbeam_channel::unbounded::<ReadJob>();
@@ -112,7 +150,12 @@ impl SqliteDb {
             .name("sqlite-checkpointer".into())
             .spawn(move || checkpoint_loop(&ckpt, &stop_rx))
             .map_err(|e| StoreError::Other(format!("cannot start checkpointer thread: {e}")))?;
-        Ok(Self { writer: wtx, readers: rtx, _threads: Arc::new(ThreadsGuard { _stop_checkpoints: stop_tx }) })
+        Ok(Self { writer: wtx, readers: rtx, users, _threads: Arc::new(ThreadsGuard { _stop_checkpoints: stop_tx }) })
+    }
+
+    /// See [`crate::Db::users_epoch`].
+    pub(crate) fn users_epoch(&self) -> u64 {
+        self.users.epoch.load(Ordering::SeqCst)
     }
 
     pub(crate) async fn write<T, F>(&self, bulk: bool, f: F) -> Result<T>
@@ -144,9 +187,9 @@ impl SqliteDb {
         let (tx, rx) = oneshot::channel::<Result<T>>();
         let job: ReadJob = Box::new(move |conn| {
             let r = (|| {
-                conn.batch("BEGIN")?;
+                control(conn, "BEGIN")?;
                 let r = f(conn);
-                conn.batch("COMMIT")?;
+                control(conn, "COMMIT")?;
                 r
             })();
             let _ = tx.send(r);
@@ -156,7 +199,7 @@ impl SqliteDb {
     }
 }
 
-fn writer_loop(mut conn: Conn, rx: Receiver<WriteJob>) {
+fn writer_loop(mut conn: Conn, rx: Receiver<WriteJob>, users: &UsersEpoch) {
     // A bulk write taken off the queue while collecting a group waits for
     // the group's COMMIT and then runs alone.
     let mut next: Option<WriteJob> = None;
@@ -169,7 +212,7 @@ fn writer_loop(mut conn: Conn, rx: Receiver<WriteJob>) {
             },
         };
         if first.bulk {
-            run_bulk(&mut conn, first.run);
+            run_bulk(&mut conn, first.run, users);
             continue;
         }
         let mut batch = vec![first.run];
@@ -183,7 +226,7 @@ fn writer_loop(mut conn: Conn, rx: Receiver<WriteJob>) {
                 Err(_) => break,
             }
         }
-        if let Err(e) = conn.batch("BEGIN IMMEDIATE") {
+        if let Err(e) = control(&mut conn, "BEGIN IMMEDIATE") {
             tracing::error!(error = %e, "sqlite writer could not begin");
             // Each job's sender is dropped with it: its caller sees WorkerGone.
             continue;
@@ -191,19 +234,19 @@ fn writer_loop(mut conn: Conn, rx: Receiver<WriteJob>) {
         if batch.len() == 1
             && let Some(job) = batch.pop()
         {
-            run_alone(&mut conn, job);
+            run_alone(&mut conn, job, users);
             continue;
         }
         let mut completions = Vec::with_capacity(batch.len());
         for job in batch {
             // Each write gets a savepoint, so one failure undoes only itself.
-            if let Err(e) = conn.batch("SAVEPOINT w") {
+            if let Err(e) = control(&mut conn, "SAVEPOINT w") {
                 tracing::error!(error = %e, "sqlite savepoint failed");
                 continue;
             }
             match catch_unwind(AssertUnwindSafe(|| job(&mut conn))) {
                 Ok((true, done)) => {
-                    let _ = conn.batch("RELEASE w");
+                    let _ = control(&mut conn, "RELEASE w");
                     completions.push(done);
                 }
                 Ok((false, done)) => {
@@ -216,10 +259,11 @@ fn writer_loop(mut conn: Conn, rx: Receiver<WriteJob>) {
                 }
             }
         }
-        let commit = conn.batch("COMMIT").map_err(|e| e.to_string());
+        let commit = control(&mut conn, "COMMIT").map_err(|e| e.to_string());
         if commit.is_err() {
             let _ = conn.batch("ROLLBACK");
         }
+        users.settle();
         for done in completions {
             done(commit.clone());
         }
@@ -230,22 +274,25 @@ fn writer_loop(mut conn: Conn, rx: Receiver<WriteJob>) {
 /// it needs no savepoint: a failure rolls the transaction back. (Inside a
 /// savepoint SQLite first copies every page a write touches to a journal in
 /// memory, which costs a bulk write into large indexes much of its time.)
-fn run_alone(conn: &mut Conn, job: WriteFn) {
+fn run_alone(conn: &mut Conn, job: WriteFn, users: &UsersEpoch) {
     match catch_unwind(AssertUnwindSafe(|| job(conn))) {
         Ok((true, done)) => {
-            let commit = conn.batch("COMMIT").map_err(|e| e.to_string());
+            let commit = control(conn, "COMMIT").map_err(|e| e.to_string());
             if commit.is_err() {
                 let _ = conn.batch("ROLLBACK");
             }
+            users.settle();
             done(commit);
         }
         Ok((false, done)) => {
             let _ = conn.batch("ROLLBACK");
+            users.settle();
             done(Ok(()));
         }
         Err(_) => {
             tracing::error!("a write job panicked; its changes were rolled back");
             let _ = conn.batch("ROLLBACK");
+            users.settle();
         }
     }
 }
@@ -259,7 +306,7 @@ fn run_alone(conn: &mut Conn, job: WriteFn) {
 /// pages at once, past the writer's usual threshold every time, and the
 /// checkpointer thread copies them on the other core while the writer goes
 /// on with the next write (the copy was an eighth of an import's writer).
-fn run_bulk(conn: &mut Conn, job: WriteFn) {
+fn run_bulk(conn: &mut Conn, job: WriteFn, users: &UsersEpoch) {
     let begin =
         format!("PRAGMA foreign_keys = OFF; PRAGMA wal_autocheckpoint = {BULK_AUTOCHECKPOINT}; BEGIN IMMEDIATE");
     let restore = format!("PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT}");
@@ -268,14 +315,18 @@ fn run_bulk(conn: &mut Conn, job: WriteFn) {
         let _ = conn.batch(&restore);
         return;
     }
-    run_alone(conn, job);
+    run_alone(conn, job, users);
     if let Err(e) = conn.batch(&restore) {
         tracing::error!(error = %e, "sqlite writer could not enforce foreign keys again");
     }
 }
 
 /// The writer's own checkpoint threshold in WAL pages (see `open_conn`).
-const AUTOCHECKPOINT: u32 = 10_000;
+/// 50,000 pages (200 MB): reached only when the checkpointer falls behind
+/// or the WAL cannot start over (readers in it all the time). At 10,000,
+/// creating tickets at 32 connections had the writer checkpoint after
+/// almost every commit: 7 % of its time, with an fsync each.
+const AUTOCHECKPOINT: u32 = 50_000;
 /// The same after a bulk write (see [`run_bulk`]): 400 MB of WAL, reached
 /// only if the checkpointer falls behind.
 const BULK_AUTOCHECKPOINT: u32 = 100_000;
@@ -290,6 +341,20 @@ fn checkpoint_loop(conn: &rusqlite::Connection, stop: &Receiver<()>) {
         if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
             tracing::warn!(error = %e, "sqlite checkpoint failed");
         }
+    }
+}
+
+/// Runs a transaction-control statement (`BEGIN`, `COMMIT`, `SAVEPOINT w`,
+/// `RELEASE w`) from the connection's statement cache: every read and every
+/// write runs two or more of them, and `execute_batch` would parse and
+/// compile each again.
+fn control(conn: &mut Conn, sql: &'static str) -> Result<()> {
+    match conn {
+        Conn::Sqlite(c) => {
+            c.prepare_cached(sql)?.raw_execute()?;
+            Ok(())
+        }
+        Conn::Postgres(_) => conn.batch(sql),
     }
 }
 

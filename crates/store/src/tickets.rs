@@ -74,12 +74,14 @@ const COLS: &str =
 
 /// All columns, or (`full` false, for queues) without the description,
 /// the routing reason and the escalation, which queue rows never show.
-fn cols(full: bool) -> String {
-    if full {
-        COLS.replace("{description}", "t.description")
-    } else {
+/// Each text is built once: a queue request asks for it every time.
+fn cols(full: bool) -> &'static str {
+    static FULL: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| COLS.replace("{description}", "t.description"));
+    static QUEUE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         COLS.replace("{description}", "''").replace("t.routing,", "'null',").replace("t.escalation,", "NULL,")
-    }
+    });
+    if full { FULL.as_str() } else { QUEUE.as_str() }
 }
 
 fn decode<T>(
@@ -94,35 +96,42 @@ fn json<T: serde::de::DeserializeOwned>(column: usize, raw: &str) -> Result<T> {
     serde_json::from_str(raw).map_err(|e| StoreError::Decode { column, reason: e.to_string() })
 }
 
-fn ticket(r: &Row) -> Result<Ticket> {
-    let text = |i: usize| r.get::<String>(i);
-    let escalation: Option<String> = r.get(22)?;
+/// Decodes a row of [`cols`], moving its texts out of it.
+fn ticket(mut r: Row) -> Result<Ticket> {
+    let escalation: Option<String> = r.take(22)?;
+    let routing: String = r.take(17)?;
+    let sla: String = r.take(19)?;
+    let ticket_type: String = r.take(2)?;
+    let channel: String = r.take(3)?;
+    let category: String = r.take(4)?;
+    let priority: String = r.take(5)?;
+    let status: String = r.take(6)?;
     Ok(Ticket {
         id: r.get(0)?,
-        number: r.get(1)?,
-        ticket_type: decode(2, &text(2)?, TicketType::parse)?,
-        channel: decode(3, &text(3)?, Channel::parse)?,
-        category: decode(4, &text(4)?, Category::parse)?,
-        priority: decode(5, &text(5)?, Priority::parse)?,
-        status: decode(6, &text(6)?, Status::parse)?,
+        number: r.take(1)?,
+        ticket_type: decode(2, &ticket_type, TicketType::parse)?,
+        channel: decode(3, &channel, Channel::parse)?,
+        category: decode(4, &category, Category::parse)?,
+        priority: decode(5, &priority, Priority::parse)?,
+        status: decode(6, &status, Status::parse)?,
         customer_id: r.get(7)?,
-        customer_code: r.get(8)?,
-        customer_name: r.get(9)?,
-        subject: r.get(10)?,
-        description: r.get(11)?,
+        customer_code: r.take(8)?,
+        customer_name: r.take(9)?,
+        subject: r.take(10)?,
+        description: r.take(11)?,
         group_id: r.get(12)?,
-        group_name: r.get(13)?,
+        group_name: r.take(13)?,
         assignee_id: r.get(14)?,
-        assignee_name: r.get(15)?,
-        schedule_code: r.get(16)?,
-        routing: json::<Option<RoutingReason>>(17, &text(17)?)?,
+        assignee_name: r.take(15)?,
+        schedule_code: r.take(16)?,
+        routing: json::<Option<RoutingReason>>(17, &routing)?,
         repeat_of: r.get(18)?,
-        sla: json(19, &text(19)?)?,
+        sla: json(19, &sla)?,
         sla_due_at: due_from(r.get(20)?),
         sla_breached: r.get(21)?,
         escalation: escalation.as_deref().map(|e| json(22, e)).transpose()?,
         escalation_level: r.get(23)?,
-        external_id: r.get(24)?,
+        external_id: r.take(24)?,
         created_by: r.get(25)?,
         received_at: r.get(26)?,
         created_at: r.get(27)?,
@@ -195,8 +204,9 @@ fn insert_values(t: &NewTicket<'_>) -> Result<Vec<Value>> {
 }
 
 pub fn insert(c: &mut Conn, t: &NewTicket<'_>) -> Result<i64> {
-    let sql = format!("{INSERT_HEAD} {} RETURNING id", crate::sql::values_list(23, 1));
-    match c.scalar(&sql, &insert_values(t)?) {
+    static SQL: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| format!("{INSERT_HEAD} {} RETURNING id", crate::sql::values_list(23, 1)));
+    match c.scalar(&SQL, &insert_values(t)?) {
         Err(e) if e.is_unique_violation() && t.external_id.is_some() => {
             Err(guanxi_domain::ValidationErrors::single("external_id", guanxi_domain::Issue::Taken).into())
         }
@@ -217,7 +227,7 @@ pub fn insert_many(c: &mut Conn, items: &[NewTicket<'_>]) -> Result<Vec<i64>> {
 }
 
 pub fn get(c: &mut Conn, id: i64) -> Result<Ticket> {
-    ticket(&c.query_one(&format!("SELECT {} WHERE t.id = $1", cols(true)), args![id])?)
+    ticket(c.query_one(&format!("SELECT {} WHERE t.id = $1", cols(true)), args![id])?)
 }
 
 /// The ticket, locked for the rest of the write transaction on PostgreSQL
@@ -225,7 +235,7 @@ pub fn get(c: &mut Conn, id: i64) -> Result<Ticket> {
 /// writer needs no lock.
 pub fn get_for_update(c: &mut Conn, id: i64) -> Result<Ticket> {
     let lock = if c.engine() == Engine::Postgres { " FOR UPDATE OF t" } else { "" };
-    ticket(&c.query_one(&format!("SELECT {} WHERE t.id = $1{lock}", cols(true)), args![id])?)
+    ticket(c.query_one(&format!("SELECT {} WHERE t.id = $1{lock}", cols(true)), args![id])?)
 }
 
 /// A ticket's number.
@@ -475,9 +485,12 @@ pub fn queue(c: &mut Conn, q: &QueueQuery) -> Result<Vec<Ticket>> {
         let i = push(&mut params, id.into());
         conds.push(format!("(t.sla_due_at > {d} OR (t.sla_due_at = {d} AND t.id > {i}))"));
     }
-    let limit = push(&mut params, q.limit.clamp(1, 200).into());
+    // The limit is written into the text, not bound: SQLite (3.50) plans
+    // with a bound LIMIT's value, so every new binding of it made the
+    // statement compile again on each run (a tenth of a queue request).
+    let limit = q.limit.clamp(1, 200);
     let sql = format!("SELECT {} WHERE {} ORDER BY t.sla_due_at, t.id LIMIT {limit}", cols(false), conds.join(" AND "));
-    c.query(&sql, &params)?.iter().map(ticket).collect()
+    c.query(&sql, &params)?.into_iter().map(ticket).collect()
 }
 
 /// Counts of a queue by status (at most `cap` rows counted per status, so
@@ -508,23 +521,24 @@ pub fn queue_counts(c: &mut Conn, of: QueueOf, cap: i64) -> Result<Vec<(Status, 
 /// A page of a customer's tickets, newest first, after the (received
 /// at in ms, id) of the previous page's last row: one indexed range.
 pub fn of_customer(c: &mut Conn, customer_id: i64, before: Option<(i64, i64)>, limit: i64) -> Result<Vec<Ticket>> {
+    // A literal limit, as in [`queue`].
     let limit = limit.clamp(1, 200);
     let order = "ORDER BY t.received_at DESC, t.id DESC";
     let rows = match before {
         Some((at, id)) => c.query(
             &format!(
                 "SELECT {} WHERE t.customer_id = $1 AND (t.received_at < $2 OR (t.received_at = $2 AND t.id < $3))
-                 {order} LIMIT $4",
+                 {order} LIMIT {limit}",
                 cols(false)
             ),
-            args![customer_id, at, id, limit],
+            args![customer_id, at, id],
         )?,
         None => c.query(
-            &format!("SELECT {} WHERE t.customer_id = $1 {order} LIMIT $2", cols(false)),
-            args![customer_id, limit],
+            &format!("SELECT {} WHERE t.customer_id = $1 {order} LIMIT {limit}", cols(false)),
+            args![customer_id],
         )?,
     };
-    rows.iter().map(ticket).collect()
+    rows.into_iter().map(ticket).collect()
 }
 
 // ---- The customer a ticket is for ----

@@ -620,9 +620,16 @@ pub fn create_token(
 
 /// The active user owning a live API token.
 pub fn find_token_user(c: &mut Conn, token_hash: &str, now: Timestamp) -> Result<Option<User>> {
-    let sql = format!("SELECT {USER_COLS_TOKEN} WHERE t.token_hash = $1 AND t.expires_at > $2 AND u.active = $3");
-    c.query_opt(&sql, args![token_hash, now, true])?.as_ref().map(user).transpose()
+    Ok(find_token_user_until(c, token_hash, now)?.map(|(u, _)| u))
 }
 
-const USER_COLS_TOKEN: &str = "u.id, u.email, u.name, u.role, u.group_id, g.name, u.active, u.certified
-    FROM api_tokens t JOIN users u ON u.id = t.user_id LEFT JOIN groups g ON g.id = u.group_id";
+/// [`find_token_user`] with the instant the token expires.
+pub fn find_token_user_until(c: &mut Conn, token_hash: &str, now: Timestamp) -> Result<Option<(User, Timestamp)>> {
+    const SQL: &str = "SELECT u.id, u.email, u.name, u.role, u.group_id, g.name, u.active, u.certified, t.expires_at
+        FROM api_tokens t JOIN users u ON u.id = t.user_id LEFT JOIN groups g ON g.id = u.group_id
+        WHERE t.token_hash = $1 AND t.expires_at > $2 AND u.active = $3";
+    match c.query_opt(SQL, args![token_hash, now, true])? {
+        Some(r) => Ok(Some((user(&r)?, r.get(8)?))),
+        None => Ok(None),
+    }
+}

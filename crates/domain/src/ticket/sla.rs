@@ -409,8 +409,13 @@ impl SlaClock {
         if self.is_stopped() {
             return if self.breached_at.is_some() { ClockState::Late } else { ClockState::Met };
         }
+        if self.breached_at.is_some() {
+            // Known without walking the calendar since the clock started
+            // (a queue shows its most overdue tickets first).
+            return ClockState::Breached;
+        }
         let used = ms(self.used(now, cal));
-        if self.breached_at.is_some() || used >= self.target_ms {
+        if used >= self.target_ms {
             ClockState::Breached
         } else if self.paused {
             ClockState::Paused

@@ -253,30 +253,32 @@ pub struct QueueItem {
     pub received_at: String,
 }
 
-pub fn queue_item(t: &Ticket, now: Timestamp, setup: &TicketSetup) -> QueueItem {
+/// A queue row, made from the ticket (its texts moved, not copied).
+pub fn queue_item(t: Ticket, now: Timestamp, setup: &TicketSetup) -> QueueItem {
     let nearest = t.sla.0.iter().filter(|k| k.is_running() && k.due_at.is_some()).min_by_key(|k| k.due_at);
     let paused = t.sla.0.iter().any(|k| k.paused && !k.is_stopped());
+    let (sla_state, sla_clock) = match nearest {
+        Some(k) => (clock_state(k, now, setup.calendar(&t.schedule_code)), Some(k.kind.code().to_string())),
+        None if paused => ("paused", None),
+        None => ("none", None),
+    };
     QueueItem {
         id: t.id,
-        number: t.number.clone(),
-        subject: t.subject.clone(),
+        number: t.number,
+        subject: t.subject,
         ticket_type: t.ticket_type.code().into(),
         category: t.category.code().into(),
         channel: t.channel.code().into(),
         priority: t.priority.code().into(),
         status: t.status.code().into(),
         customer_id: t.customer_id,
-        customer_name: t.customer_name.clone(),
+        customer_name: t.customer_name,
         assignee_id: t.assignee_id,
-        assignee_name: t.assignee_name.clone(),
-        group_name: t.group_name.clone(),
+        assignee_name: t.assignee_name,
+        group_name: t.group_name,
         sla_due_at: t.sla_due_at.map(|d| d.to_string()),
-        sla_state: match nearest {
-            Some(k) => clock_state(k, now, setup.calendar(&t.schedule_code)).into(),
-            None if paused => "paused".into(),
-            None => "none".into(),
-        },
-        sla_clock: nearest.map(|k| k.kind.code().to_string()),
+        sla_state: sla_state.into(),
+        sla_clock,
         escalation_level: t.escalation_level,
         repeat_of: t.repeat_of,
         received_at: t.received_at.to_string(),
@@ -331,7 +333,7 @@ pub async fn queue(
     let next = (i64::try_from(rows.len()).unwrap_or(0) == r.limit).then(|| rows.last().map(svc::cursor_of)).flatten();
     let setup = setup::get(&state).await?;
     let now = state.clock.now();
-    Ok(Json(QueuePage { items: rows.iter().map(|t| queue_item(t, now, &setup)).collect(), next }))
+    Ok(Json(QueuePage { items: rows.into_iter().map(|t| queue_item(t, now, &setup)).collect(), next }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

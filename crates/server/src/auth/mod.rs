@@ -4,6 +4,7 @@
 
 pub mod login;
 pub mod password;
+pub mod token_cache;
 pub mod totp;
 
 use axum::extract::FromRequestParts;
@@ -30,7 +31,14 @@ pub fn random_token() -> String {
 }
 
 pub fn sha256_hex(s: &str) -> String {
-    Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(s.as_bytes());
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -52,8 +60,15 @@ impl FromRequestParts<AppState> for ApiUser {
         let token = bearer(&parts.headers).ok_or(AppError::Unauthorized)?;
         let hash = sha256_hex(token);
         let now = state.clock.now();
-        let user =
-            state.db.read(move |c| users::find_token_user(c, &hash, now)).await?.ok_or(AppError::Unauthorized)?;
+        // Noted before the read: a change committed after it makes the entry stale.
+        let epoch = state.db.users_epoch();
+        if let Some(user) = state.api_tokens.get(&hash, now, epoch) {
+            return Ok(ApiUser(user));
+        }
+        let key = hash.clone();
+        let (user, expires_at) =
+            state.db.read(move |c| users::find_token_user_until(c, &hash, now)).await?.ok_or(AppError::Unauthorized)?;
+        state.api_tokens.put(key, user.clone(), expires_at, epoch);
         Ok(ApiUser(user))
     }
 }
