@@ -313,8 +313,43 @@ fn print_copy_report(report: &guanxi_store::backup::BackupReport, json: bool, wh
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if matches!(cli.command, Command::Serve { .. }) {
+        one_malloc_arena();
+    }
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(cli))
+}
+
+/// The variable that limits glibc malloc's arenas.
+const MALLOC_ARENA_MAX: &str = "MALLOC_ARENA_MAX";
+
+/// A serving process runs with glibc malloc limited to one arena, unless
+/// the operator chose otherwise: SQLite allocates with the C library's
+/// malloc (Rust's allocations go to mimalloc), and glibc gives every
+/// thread that allocates its own arena, whose freed memory stays resident.
+/// Each SQLite reader's arena held ~37 MB after the scale-1 reports; one
+/// shared arena took the server's peak from 161 to 132 MB (BENCHMARKS.md,
+/// Server memory at scale 1). glibc reads the setting only at start-up and
+/// the workspace forbids the `unsafe` call that would change it in-process
+/// (`mallopt`), so the process executes itself again, with the same
+/// arguments and process id, with `MALLOC_ARENA_MAX=1` set.
+fn one_malloc_arena() {
+    if !cfg!(all(target_os = "linux", target_env = "gnu")) || std::env::var_os(MALLOC_ARENA_MAX).is_some() {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else { return };
+    let mut args = std::env::args_os();
+    let mut cmd = std::process::Command::new(exe);
+    if let Some(arg0) = args.next() {
+        std::os::unix::process::CommandExt::arg0(&mut cmd, arg0);
+    }
+    let err = std::os::unix::process::CommandExt::exec(cmd.args(args).env(MALLOC_ARENA_MAX, "1"));
+    // Only reached when the exec failed: serve as we are.
+    eprintln!("guanxi: could not restart with {MALLOC_ARENA_MAX}=1 ({err}); serving with glibc's default arenas");
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()),
@@ -322,7 +357,6 @@ async fn main() -> anyhow::Result<()> {
         // Logs on stderr: stdout is for results (`--json`, reports).
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     let mut config = load_config(&cli)?;
     match cli.command {
         Command::Serve { listen, demo: with_demo } => {

@@ -236,3 +236,30 @@ fn a_wrong_data_key_is_refused_with_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("does not match"), "{err}");
 }
+
+/// The environment of a running process, as the kernel holds it.
+#[cfg(target_os = "linux")]
+fn environ_of(pid: u32) -> Vec<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    raw.split(|b| *b == 0).map(|v| String::from_utf8_lossy(v).into_owned()).collect()
+}
+
+/// `serve` runs with glibc malloc limited to one arena (it executes itself
+/// again with `MALLOC_ARENA_MAX=1`, same process id), unless the operator
+/// set the variable; other commands are left alone.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[tokio::test]
+async fn serve_limits_malloc_arenas_unless_told() {
+    let (dir, _guard) = testing::temp_dir().unwrap();
+    let none = ("GUANXI_TOTP_REQUIRED_ROLES", Some("none"));
+    let server = start_env(&dir, None, &[], &[none, ("MALLOC_ARENA_MAX", None)]);
+    assert_eq!(token_status(&server, "ops@test.cn", "ops-password-1").await, 200, "it serves");
+    let env = environ_of(server.child.id());
+    assert!(env.iter().any(|v| v == "MALLOC_ARENA_MAX=1"), "{env:?}");
+    assert!(env.iter().any(|v| v == "GUANXI_ADMIN_EMAIL=ops@test.cn"), "the rest of the environment is kept");
+    drop(server);
+    let server = start_env(&dir, None, &[], &[none, ("MALLOC_ARENA_MAX", Some("4"))]);
+    assert_eq!(token_status(&server, "ops@test.cn", "ops-password-1").await, 200);
+    let env = environ_of(server.child.id());
+    assert!(env.iter().any(|v| v == "MALLOC_ARENA_MAX=4") && !env.iter().any(|v| v == "MALLOC_ARENA_MAX=1"), "{env:?}");
+}

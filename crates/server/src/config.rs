@@ -19,6 +19,10 @@ pub struct Config {
     /// The SQLite writer's page cache, MiB (`GUANXI_SQLITE_CACHE_MB`); unset,
     /// `serve` takes a small one and bulk commands a large one.
     pub sqlite_cache_mb: Option<u32>,
+    /// SQLite's soft heap limit, MiB (`GUANXI_SQLITE_HEAP_MB`, 0 = none);
+    /// unset, `serve` takes [`DbOptions::SERVE_SOFT_HEAP_MB`] and bulk
+    /// commands none.
+    pub sqlite_heap_mb: Option<u32>,
     pub admin_email: String,
     pub admin_password: Option<String>,
     pub data_key: Option<String>,
@@ -83,6 +87,7 @@ struct FileConfig {
     db_pool_size: Option<usize>,
     sqlite_full_sync: Option<bool>,
     sqlite_cache_mb: Option<u32>,
+    sqlite_heap_mb: Option<u32>,
     admin_email: Option<String>,
     admin_password: Option<String>,
     data_key: Option<String>,
@@ -115,6 +120,7 @@ impl Default for Config {
             db_pool_size: None,
             sqlite_full_sync: false,
             sqlite_cache_mb: None,
+            sqlite_heap_mb: None,
             admin_email: "admin@guanxi.local".into(),
             admin_password: None,
             data_key: None,
@@ -225,6 +231,9 @@ impl Config {
         if let Some(v) = get("GUANXI_SQLITE_CACHE_MB", f.sqlite_cache_mb.map(|n| n.to_string())) {
             c.sqlite_cache_mb = Some(parse_num("GUANXI_SQLITE_CACHE_MB", &v)?);
         }
+        if let Some(v) = get("GUANXI_SQLITE_HEAP_MB", f.sqlite_heap_mb.map(|n| n.to_string())) {
+            c.sqlite_heap_mb = Some(parse_num("GUANXI_SQLITE_HEAP_MB", &v)?);
+        }
         if let Some(v) = get("GUANXI_ADMIN_EMAIL", f.admin_email) {
             c.admin_email = v;
         }
@@ -325,6 +334,9 @@ impl Config {
         if self.sqlite_cache_mb.is_some_and(|mb| !(1..=65_536).contains(&mb)) {
             return Err(ConfigError("GUANXI_SQLITE_CACHE_MB must be from 1 to 65536 MiB".into()));
         }
+        if self.sqlite_heap_mb.is_some_and(|mb| mb > 65_536) {
+            return Err(ConfigError("GUANXI_SQLITE_HEAP_MB must be from 0 (no limit) to 65536 MiB".into()));
+        }
         if matches!(self.db_pool_size, Some(0)) {
             return Err(ConfigError("GUANXI_DB_POOL_SIZE must be at least 1".into()));
         }
@@ -345,6 +357,7 @@ impl Config {
             pool_size: self.db_pool_size.unwrap_or(if postgres { 8 } else { sqlite_readers() }),
             sqlite_full_sync: self.sqlite_full_sync,
             sqlite_writer_cache_mb: self.sqlite_cache_mb.unwrap_or(DbOptions::BULK_WRITER_CACHE_MB),
+            sqlite_soft_heap_mb: self.sqlite_heap_mb.unwrap_or(0),
             ..DbOptions::default()
         }
     }
@@ -353,6 +366,7 @@ impl Config {
     /// so that the server's memory stays low (SPEC X, issue 11).
     pub fn for_serving(&mut self) {
         self.sqlite_cache_mb.get_or_insert(DbOptions::SERVE_WRITER_CACHE_MB);
+        self.sqlite_heap_mb.get_or_insert(DbOptions::SERVE_SOFT_HEAP_MB);
     }
 
     pub fn key_file(&self) -> PathBuf {
@@ -465,6 +479,21 @@ mod tests {
         for bad in ["0", "lots", "100000"] {
             let e = Config::load(None, env(&[("GUANXI_SQLITE_CACHE_MB", bad)])).unwrap_err();
             assert!(e.0.contains("GUANXI_SQLITE_CACHE_MB"), "{bad}: {}", e.0);
+        }
+    }
+
+    #[test]
+    fn serving_limits_sqlite_heap_unless_told() {
+        let mut c = Config::load(None, env(&[])).unwrap();
+        assert_eq!(c.db_options().sqlite_soft_heap_mb, 0, "bulk commands: no limit");
+        c.for_serving();
+        assert_eq!(c.db_options().sqlite_soft_heap_mb, DbOptions::SERVE_SOFT_HEAP_MB);
+        let mut c = Config::load(None, env(&[("GUANXI_SQLITE_HEAP_MB", "0")])).unwrap();
+        c.for_serving();
+        assert_eq!(c.db_options().sqlite_soft_heap_mb, 0, "an explicit setting wins");
+        for bad in ["-1", "lots", "100000"] {
+            let e = Config::load(None, env(&[("GUANXI_SQLITE_HEAP_MB", bad)])).unwrap_err();
+            assert!(e.0.contains("GUANXI_SQLITE_HEAP_MB"), "{bad}: {}", e.0);
         }
     }
 

@@ -113,6 +113,11 @@ pub struct DbOptions {
     /// Each SQLite reader's page cache, MiB. Readers sort on disk (temporary
     /// files), so a report's large sort does not grow the process.
     pub sqlite_reader_cache_mb: u32,
+    /// SQLite's soft heap limit, MiB, for the whole process (0: none). Near
+    /// it, SQLite recycles page-cache pages instead of allocating more and
+    /// its sorters spill to temporary files, so every cache together stays
+    /// about this size whatever the queries do.
+    pub sqlite_soft_heap_mb: u32,
 }
 
 impl DbOptions {
@@ -122,6 +127,9 @@ impl DbOptions {
     /// peak under the scale-1 mixed load at 140–142 MB where 32 MiB took
     /// 177–178 MB, with ticket creation no slower (BENCHMARKS.md).
     pub const SERVE_WRITER_CACHE_MB: u32 = 16;
+    /// SQLite's soft heap limit for a serving process (BENCHMARKS.md,
+    /// Server memory at scale 1).
+    pub const SERVE_SOFT_HEAP_MB: u32 = 48;
 }
 
 impl Default for DbOptions {
@@ -131,6 +139,7 @@ impl Default for DbOptions {
             sqlite_full_sync: false,
             sqlite_writer_cache_mb: Self::BULK_WRITER_CACHE_MB,
             sqlite_reader_cache_mb: 8,
+            sqlite_soft_heap_mb: 0,
         }
     }
 }

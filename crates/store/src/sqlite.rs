@@ -112,7 +112,11 @@ impl SqliteDb {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
         }
-        let mut write = Conn::Sqlite(open_conn(path, false, options)?);
+        let write_conn = open_conn(path, false, options)?;
+        // Process-wide: set once, from the writer's connection.
+        let limit = i64::from(options.sqlite_soft_heap_mb) * 1024 * 1024;
+        write_conn.query_row(&format!("PRAGMA soft_heap_limit = {limit}"), [], |_| Ok(()))?;
+        let mut write = Conn::Sqlite(write_conn);
         migrate::apply_outside_transaction(&mut write, Engine::Sqlite)?;
         let users = Arc::new(UsersEpoch::default());
         if let Conn::Sqlite(c) = &write {
