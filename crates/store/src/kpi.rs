@@ -111,14 +111,17 @@ pub fn ticket_durations(
     offset_ms: i64,
     group: GroupBy,
     which: Duration,
-) -> Result<Vec<(i64, String, i64, i64)>> {
+    mut each: impl FnMut(i64, String, i64, i64),
+) -> Result<()> {
     let (lo, hi) = bounds(from_day, to_day, offset_ms);
     let (key, join) = slice(group);
     let end = match which {
         Duration::FirstResponse => "t.first_response_at",
         Duration::Resolution => "t.resolved_at",
     };
-    let rows = c.query(
+    // Streamed: a year holds hundreds of thousands of (day, slice, minutes)
+    // rows, which collected as rows took tens of megabytes per report.
+    c.query_each(
         &format!(
             "SELECT {DAY}, {key}, ({end} - t.received_at) / 60000, COUNT(*)
              FROM tickets t {join}
@@ -126,8 +129,11 @@ pub fn ticket_durations(
              GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
         ),
         args![lo, hi, offset_ms],
-    )?;
-    rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).collect()
+        |mut r| {
+            each(r.get(0)?, r.take(1)?, r.get(2)?, r.get(3)?);
+            Ok(())
+        },
+    )
 }
 
 /// Every slice of a staff dimension, with its name: all groups (team), or

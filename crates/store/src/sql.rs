@@ -238,6 +238,36 @@ impl Conn {
         }
     }
 
+    /// As [`Conn::query`], handing each row to `f` as it is read instead of
+    /// collecting them: a report that folds hundreds of thousands of rows
+    /// into a few figures holds one row at a time, not all of them.
+    pub fn query_each(&mut self, sql: &str, args: &[Value], mut f: impl FnMut(Row) -> Result<()>) -> Result<()> {
+        match self {
+            Conn::Sqlite(c) => {
+                let mut stmt = c.prepare_cached(&crate::sqlite::positional(sql))?;
+                crate::sqlite::bind(&mut stmt, args)?;
+                let n = stmt.column_count();
+                let mut rows = stmt.raw_query();
+                while let Some(r) = rows.next()? {
+                    let mut vals = Vec::with_capacity(n);
+                    for i in 0..n {
+                        vals.push(crate::sqlite::value(r.get_ref(i)?));
+                    }
+                    f(Row(vals))?;
+                }
+                Ok(())
+            }
+            Conn::Postgres(c) => {
+                let stmt = c.prepare(sql)?;
+                let mut rows = c.client.query_raw(&stmt, crate::pg::params(args))?;
+                while let Some(r) = postgres::fallible_iterator::FallibleIterator::next(&mut rows)? {
+                    f(crate::pg::row(&r)?)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
     pub fn query_opt(&mut self, sql: &str, args: &[Value]) -> Result<Option<Row>> {
         Ok(self.query(sql, args)?.into_iter().next())
     }

@@ -208,11 +208,11 @@ async fn ticket_grid(state: &AppState, q: KpiQuery, lang: Lang) -> AppResult<Gri
                 // once, not row by row (which re-sorted the whole histogram
                 // for every row: seconds over a month at scale 1).
                 let mut hists: BTreeMap<(String, usize), Vec<(i64, i64)>> = BTreeMap::new();
-                for (day, key, minutes, count) in store::ticket_durations(c, from_day, to_day, offset, q.group, which)?
-                {
-                    let Some(at) = slot(&key, day) else { continue };
-                    hists.entry(at).or_default().push((minutes, count));
-                }
+                store::ticket_durations(c, from_day, to_day, offset, q.group, which, |day, key, minutes, count| {
+                    if let Some(at) = slot(&key, day) {
+                        hists.entry(at).or_default().push((minutes, count));
+                    }
+                })?;
                 for ((key, i), hist) in hists {
                     let e = data
                         .entry(key)
