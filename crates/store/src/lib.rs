@@ -129,7 +129,7 @@ impl DbOptions {
     pub const SERVE_WRITER_CACHE_MB: u32 = 16;
     /// SQLite's soft heap limit for a serving process (BENCHMARKS.md,
     /// Server memory at scale 1).
-    pub const SERVE_SOFT_HEAP_MB: u32 = 48;
+    pub const SERVE_SOFT_HEAP_MB: u32 = 32;
 }
 
 impl Default for DbOptions {
