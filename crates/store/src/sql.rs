@@ -213,29 +213,12 @@ impl Conn {
     }
 
     pub fn query(&mut self, sql: &str, args: &[Value]) -> Result<Vec<Row>> {
-        match self {
-            Conn::Sqlite(c) => {
-                let mut stmt = c.prepare_cached(&crate::sqlite::positional(sql))?;
-                crate::sqlite::bind(&mut stmt, args)?;
-                let n = stmt.column_count();
-                let mut rows = stmt.raw_query();
-                let mut out = Vec::new();
-                while let Some(r) = rows.next()? {
-                    let mut vals = Vec::with_capacity(n);
-                    for i in 0..n {
-                        vals.push(crate::sqlite::value(r.get_ref(i)?));
-                    }
-                    out.push(Row(vals));
-                }
-                Ok(out)
-            }
-            Conn::Postgres(c) => {
-                let stmt = c.prepare(sql)?;
-                let params = crate::pg::params(args);
-                let rows = c.client.query(&stmt, &params)?;
-                rows.iter().map(crate::pg::row).collect()
-            }
-        }
+        let mut out = Vec::new();
+        self.query_each(sql, args, |r| {
+            out.push(r);
+            Ok(())
+        })?;
+        Ok(out)
     }
 
     /// As [`Conn::query`], handing each row to `f` as it is read instead of
