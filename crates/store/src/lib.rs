@@ -193,6 +193,24 @@ impl Db {
         }
     }
 
+    /// [`Db::write`] for a write that may run more than once: `f` must have
+    /// no effect outside the transaction (only the last run's effects are
+    /// committed, and its result is the answer). On SQLite the writer then
+    /// commits it with other queued writes without a savepoint of its own,
+    /// and, should one such write fail, rolls the group back and runs each
+    /// again in a savepoint; on PostgreSQL it is [`Db::write`]. For the hot
+    /// writes (ticket creation).
+    pub async fn write_repeatable<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: Fn(&mut Conn) -> Result<T> + Send + 'static,
+    {
+        match &self.inner {
+            DbInner::Sqlite(db) => db.write_repeatable(f).await,
+            DbInner::Postgres(db) => db.run(true, f).await,
+        }
+    }
+
     /// Runs a bulk insert (an import batch, the benchmark data set) in one
     /// write transaction. On SQLite it runs alone in its transaction with
     /// foreign keys not enforced, so that its multi-row INSERTs need no

@@ -34,6 +34,7 @@ const SQLITE: &[(i64, &str)] = &[
     (28, include_str!("../migrations/sqlite/0028_kpi_actions.sql")),
     (29, include_str!("../migrations/sqlite/0029_feedback_resolved.sql")),
     (30, include_str!("../migrations/sqlite/0030_department_handovers.sql")),
+    (31, include_str!("../migrations/sqlite/0031_ticket_index_diet.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -65,6 +66,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (28, include_str!("../migrations/postgres/0028_kpi_actions.sql")),
     (29, include_str!("../migrations/postgres/0029_feedback_resolved.sql")),
     (30, include_str!("../migrations/postgres/0030_department_handovers.sql")),
+    (31, include_str!("../migrations/postgres/0031_ticket_index_diet.sql")),
 ];
 
 /// An arbitrary constant: the advisory lock that keeps two starting

@@ -14,16 +14,80 @@ use tokio::sync::oneshot;
 use crate::sql::{Conn, Engine, Value};
 use crate::{DbOptions, Result, StoreError, migrate};
 
-/// Runs inside the write transaction and returns whether it succeeded, plus
-/// what to do once the batch's COMMIT has returned.
-type WriteFn = Box<dyn FnOnce(&mut Conn) -> (bool, Completion) + Send>;
+/// A queued write. It runs inside the writer's transaction and answers its
+/// caller once that transaction has ended.
+trait Write: Send {
+    /// Whether it may run again after a rollback (see
+    /// [`crate::Db::write_repeatable`]): such writes share a transaction
+    /// without a savepoint each.
+    fn repeatable(&self) -> bool;
+    /// Runs the write and keeps its result; whether it succeeded. A
+    /// repeatable write may be attempted again after a rollback, and the
+    /// last attempt's result is the answer.
+    fn attempt(&mut self, conn: &mut Conn) -> bool;
+    /// Answers the caller: its result, or the COMMIT's error.
+    fn finish(self: Box<Self>, commit: Result<(), String>);
+}
+
+/// A write of [`crate::Db::write`] or [`crate::Db::write_bulk`]: runs once.
+struct Once<T, F> {
+    f: Option<F>,
+    result: Option<Result<T>>,
+    tx: oneshot::Sender<Result<T>>,
+}
+
+/// A write of [`crate::Db::write_repeatable`].
+struct Again<T, F> {
+    f: F,
+    result: Option<Result<T>>,
+    tx: oneshot::Sender<Result<T>>,
+}
+
+fn answer<T>(tx: oneshot::Sender<Result<T>>, result: Option<Result<T>>, commit: Result<(), String>) {
+    let r = result.unwrap_or(Err(StoreError::WorkerGone));
+    let _ = tx.send(match commit {
+        Ok(()) => r,
+        Err(e) => Err(StoreError::Commit(e)),
+    });
+}
+
+impl<T: Send, F: FnOnce(&mut Conn) -> Result<T> + Send> Write for Once<T, F> {
+    fn repeatable(&self) -> bool {
+        false
+    }
+    fn attempt(&mut self, conn: &mut Conn) -> bool {
+        let Some(f) = self.f.take() else { return false };
+        let r = f(conn);
+        let ok = r.is_ok();
+        self.result = Some(r);
+        ok
+    }
+    fn finish(self: Box<Self>, commit: Result<(), String>) {
+        answer(self.tx, self.result, commit);
+    }
+}
+
+impl<T: Send, F: Fn(&mut Conn) -> Result<T> + Send> Write for Again<T, F> {
+    fn repeatable(&self) -> bool {
+        true
+    }
+    fn attempt(&mut self, conn: &mut Conn) -> bool {
+        let r = (self.f)(conn);
+        let ok = r.is_ok();
+        self.result = Some(r);
+        ok
+    }
+    fn finish(self: Box<Self>, commit: Result<(), String>) {
+        answer(self.tx, self.result, commit);
+    }
+}
+
 /// A queued write; a bulk one runs alone in its transaction with
 /// foreign-key enforcement off (see [`crate::Db::write_bulk`]).
 struct WriteJob {
-    run: WriteFn,
+    write: Box<dyn Write>,
     bulk: bool,
 }
-type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
 type ReadJob = Box<dyn FnOnce(&mut Conn) + Send>;
 
 /// Upper bound on writes committed together.
@@ -168,18 +232,20 @@ impl SqliteDb {
         F: FnOnce(&mut Conn) -> Result<T> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel::<Result<T>>();
-        let run: WriteFn = Box::new(move |conn| {
-            let r = f(conn);
-            let ok = r.is_ok();
-            let done: Completion = Box::new(move |commit| {
-                let _ = tx.send(match commit {
-                    Ok(()) => r,
-                    Err(e) => Err(StoreError::Commit(e)),
-                });
-            });
-            (ok, done)
-        });
-        self.writer.send(WriteJob { run, bulk }).map_err(|_| StoreError::WorkerGone)?;
+        let write = Box::new(Once { f: Some(f), result: None, tx });
+        self.writer.send(WriteJob { write, bulk }).map_err(|_| StoreError::WorkerGone)?;
+        rx.await.map_err(|_| StoreError::WorkerGone)?
+    }
+
+    /// See [`crate::Db::write_repeatable`].
+    pub(crate) async fn write_repeatable<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: Fn(&mut Conn) -> Result<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<T>>();
+        let write = Box::new(Again { f, result: None, tx });
+        self.writer.send(WriteJob { write, bulk: false }).map_err(|_| StoreError::WorkerGone)?;
         rx.await.map_err(|_| StoreError::WorkerGone)?
     }
 
@@ -216,17 +282,17 @@ fn writer_loop(mut conn: Conn, rx: Receiver<WriteJob>, users: &UsersEpoch) {
             },
         };
         if first.bulk {
-            run_bulk(&mut conn, first.run, users);
+            run_bulk(&mut conn, first.write, users);
             continue;
         }
-        let mut batch = vec![first.run];
+        let mut batch = vec![first.write];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(job) if job.bulk => {
                     next = Some(job);
                     break;
                 }
-                Ok(job) => batch.push(job.run),
+                Ok(job) => batch.push(job.write),
                 Err(_) => break,
             }
         }
@@ -241,57 +307,104 @@ fn writer_loop(mut conn: Conn, rx: Receiver<WriteJob>, users: &UsersEpoch) {
             run_alone(&mut conn, job, users);
             continue;
         }
-        let mut completions = Vec::with_capacity(batch.len());
-        for job in batch {
-            // Each write gets a savepoint, so one failure undoes only itself.
-            if let Err(e) = control(&mut conn, "SAVEPOINT w") {
-                tracing::error!(error = %e, "sqlite savepoint failed");
-                continue;
+        run_group(&mut conn, batch, users);
+    }
+}
+
+/// Runs a group of writes in the open transaction and commits them
+/// together. The repeatable ones go first, without a savepoint each (a
+/// savepoint copies every page a write touches to a journal in memory, a
+/// tenth of a ticket's creation): if one of them fails, the transaction is
+/// rolled back and begun again, and every write then runs in a savepoint
+/// of its own, so that one failure undoes only itself.
+fn run_group(conn: &mut Conn, mut batch: Vec<Box<dyn Write>>, users: &UsersEpoch) {
+    // Stable: the callers' order is kept within each kind. The writes of
+    // one group come from concurrent callers, so any order is theirs.
+    batch.sort_by_key(|w| !w.repeatable());
+    let unguarded = batch.iter().take_while(|w| w.repeatable()).count();
+    let mut jobs: Vec<Option<Box<dyn Write>>> = batch.into_iter().map(Some).collect();
+    let mut guarded_from = 0;
+    if unguarded > 0 {
+        match run_unguarded(conn, &mut jobs[..unguarded]) {
+            Ok(()) => guarded_from = unguarded,
+            Err(()) => {
+                let _ = conn.batch("ROLLBACK");
+                users.settle();
+                if let Err(e) = control(conn, "BEGIN IMMEDIATE") {
+                    tracing::error!(error = %e, "sqlite writer could not begin again");
+                    return;
+                }
             }
-            match catch_unwind(AssertUnwindSafe(|| job(&mut conn))) {
-                Ok((true, done)) => {
-                    let _ = control(&mut conn, "RELEASE w");
-                    completions.push(done);
-                }
-                Ok((false, done)) => {
-                    let _ = conn.batch("ROLLBACK TO w; RELEASE w");
-                    completions.push(done);
-                }
-                Err(_) => {
-                    tracing::error!("a write job panicked; its changes were rolled back");
-                    let _ = conn.batch("ROLLBACK TO w; RELEASE w");
-                }
-            }
-        }
-        let commit = control(&mut conn, "COMMIT").map_err(|e| e.to_string());
-        if commit.is_err() {
-            let _ = conn.batch("ROLLBACK");
-        }
-        users.settle();
-        for done in completions {
-            done(commit.clone());
         }
     }
+    for slot in &mut jobs[guarded_from..] {
+        let Some(job) = slot else { continue };
+        if let Err(e) = control(conn, "SAVEPOINT w") {
+            tracing::error!(error = %e, "sqlite savepoint failed");
+            *slot = None;
+            continue;
+        }
+        match catch_unwind(AssertUnwindSafe(|| job.attempt(conn))) {
+            Ok(true) => {
+                let _ = control(conn, "RELEASE w");
+            }
+            Ok(false) => {
+                let _ = conn.batch("ROLLBACK TO w; RELEASE w");
+            }
+            Err(_) => {
+                tracing::error!("a write job panicked; its changes were rolled back");
+                let _ = conn.batch("ROLLBACK TO w; RELEASE w");
+                *slot = None;
+            }
+        }
+    }
+    let commit = control(conn, "COMMIT").map_err(|e| e.to_string());
+    if commit.is_err() {
+        let _ = conn.batch("ROLLBACK");
+    }
+    users.settle();
+    for job in jobs.into_iter().flatten() {
+        job.finish(commit.clone());
+    }
+}
+
+/// Runs repeatable writes one after the other in the open transaction;
+/// `Err` as soon as one fails (one that panicked is dropped: its caller
+/// sees [`StoreError::WorkerGone`]).
+fn run_unguarded(conn: &mut Conn, jobs: &mut [Option<Box<dyn Write>>]) -> std::result::Result<(), ()> {
+    for slot in jobs {
+        let Some(job) = slot else { continue };
+        match catch_unwind(AssertUnwindSafe(|| job.attempt(conn))) {
+            Ok(true) => {}
+            Ok(false) => return Err(()),
+            Err(_) => {
+                tracing::error!("a write job panicked; its group is run again without it");
+                *slot = None;
+                return Err(());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Runs one write as the whole of the open transaction and ends it. Alone,
 /// it needs no savepoint: a failure rolls the transaction back. (Inside a
 /// savepoint SQLite first copies every page a write touches to a journal in
 /// memory, which costs a bulk write into large indexes much of its time.)
-fn run_alone(conn: &mut Conn, job: WriteFn, users: &UsersEpoch) {
-    match catch_unwind(AssertUnwindSafe(|| job(conn))) {
-        Ok((true, done)) => {
+fn run_alone(conn: &mut Conn, mut job: Box<dyn Write>, users: &UsersEpoch) {
+    match catch_unwind(AssertUnwindSafe(|| job.attempt(conn))) {
+        Ok(true) => {
             let commit = control(conn, "COMMIT").map_err(|e| e.to_string());
             if commit.is_err() {
                 let _ = conn.batch("ROLLBACK");
             }
             users.settle();
-            done(commit);
+            job.finish(commit);
         }
-        Ok((false, done)) => {
+        Ok(false) => {
             let _ = conn.batch("ROLLBACK");
             users.settle();
-            done(Ok(()));
+            job.finish(Ok(()));
         }
         Err(_) => {
             tracing::error!("a write job panicked; its changes were rolled back");
@@ -310,7 +423,7 @@ fn run_alone(conn: &mut Conn, job: WriteFn, users: &UsersEpoch) {
 /// pages at once, past the writer's usual threshold every time, and the
 /// checkpointer thread copies them on the other core while the writer goes
 /// on with the next write (the copy was an eighth of an import's writer).
-fn run_bulk(conn: &mut Conn, job: WriteFn, users: &UsersEpoch) {
+fn run_bulk(conn: &mut Conn, job: Box<dyn Write>, users: &UsersEpoch) {
     let begin =
         format!("PRAGMA foreign_keys = OFF; PRAGMA wal_autocheckpoint = {BULK_AUTOCHECKPOINT}; BEGIN IMMEDIATE");
     let restore = format!("PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT}");

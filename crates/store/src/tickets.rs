@@ -284,8 +284,11 @@ pub fn save(c: &mut Conn, t: &Ticket) -> Result<()> {
 /// The latest ticket of the customer in the category received since `since` (T6).
 pub fn find_repeat(c: &mut Conn, customer_id: i64, category: Category, since: Timestamp) -> Result<Option<i64>> {
     c.query_opt(
-        "SELECT id FROM tickets WHERE customer_id = $1 AND category = $2 AND received_at >= $3
-         ORDER BY received_at DESC LIMIT 1",
+        // Walks the customer's tickets of the window, newest first
+        // (tickets_customer_recent), and checks each one's category.
+        "SELECT id FROM tickets
+         WHERE customer_id = $1 AND received_at >= $3 AND category = $2
+         ORDER BY received_at DESC, id DESC LIMIT 1",
         args![customer_id, category.code(), since],
     )?
     .map(|r| r.get(0))

@@ -155,6 +155,88 @@ async fn a_failed_write_in_a_group_commit_undoes_only_itself() {
     }
 }
 
+/// Repeatable writes (`Db::write_repeatable`, ticket creation) share a
+/// group commit without savepoints; when one of them fails, the group is
+/// rolled back and run again write by write, so that every caller still
+/// gets its own answer and only the successful writes are committed, once
+/// each (a write whose first run was not undone would hit its own key).
+#[tokio::test]
+async fn a_failed_repeatable_write_undoes_only_itself_and_the_others_run_again() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    for t in testing::engines().unwrap() {
+        let db = Db::open(&t.target, &DbOptions::default()).unwrap();
+        let before: i64 = db.read(|c| c.scalar("SELECT COUNT(*) FROM settings", &[])).await.unwrap();
+        // Hold the SQLite writer until every write below is queued, so that
+        // they are committed as one group.
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let hold = {
+            let db = db.clone();
+            tokio::spawn(async move {
+                db.write(move |_| {
+                    let _ = held.recv_timeout(std::time::Duration::from_secs(30));
+                    Ok(())
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let runs = Arc::new(AtomicUsize::new(0));
+        let mut handles = Vec::new();
+        for i in 0..60i64 {
+            let (db, runs) = (db.clone(), runs.clone());
+            handles.push(tokio::spawn(async move {
+                let insert = move |c: &mut guanxi_store::Conn| {
+                    c.execute(
+                        "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, 0)",
+                        args![format!("k{i}"), "v"],
+                    )
+                };
+                if i % 2 == 0 {
+                    db.write_repeatable(move |c| {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        insert(c)?;
+                        // The count as this run sees it: the answer is the last run's.
+                        let seen: i64 =
+                            c.scalar("SELECT COUNT(*) FROM settings WHERE key = $1", args![format!("k{i}")])?;
+                        if i % 10 == 4 { Err(StoreError::Other("refused".into())) } else { Ok(seen) }
+                    })
+                    .await
+                } else {
+                    db.write(move |c| {
+                        insert(c)?;
+                        if i % 7 == 0 { Err(StoreError::Other("refused".into())) } else { Ok(1) }
+                    })
+                    .await
+                }
+            }));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        release.send(()).unwrap();
+        hold.await.unwrap().unwrap();
+        let mut expected = 0;
+        for (i, h) in handles.into_iter().enumerate() {
+            let refused = if i % 2 == 0 { i % 10 == 4 } else { i % 7 == 0 };
+            match h.await.unwrap() {
+                Ok(seen) => {
+                    assert!(!refused, "{}: write {i} should have been refused", t.name);
+                    assert_eq!(seen, 1, "{}: write {i} saw its key once", t.name);
+                    expected += 1;
+                }
+                Err(e) => assert!(refused, "{}: write {i} failed: {e:?}", t.name),
+            }
+        }
+        let n: i64 = db.read(|c| c.scalar("SELECT COUNT(*) FROM settings", &[])).await.unwrap();
+        assert_eq!(n - before, expected, "{}: only the successful writes are committed", t.name);
+        let runs = runs.load(Ordering::SeqCst);
+        if t.name == "sqlite" {
+            assert!(runs > 30, "the group was rolled back and its repeatable writes run again ({runs} runs)");
+        } else {
+            assert_eq!(runs, 30, "{}: no group commit, each write runs once", t.name);
+        }
+    }
+}
+
 /// A bulk write refuses rows naming a missing customer by itself (foreign
 /// keys are off while it runs on SQLite), writes nothing then, and leaves
 /// foreign keys enforced for the writes after it.

@@ -162,6 +162,7 @@ fn tier_of(raw: Option<&str>) -> Option<ValueTier> {
 }
 
 /// Decided before the write: the ticket's customer, group, schedule and clocks.
+#[derive(Clone)]
 struct Plan {
     draft: TicketDraft,
     manual: Option<(i64, String)>,
@@ -302,7 +303,9 @@ pub async fn create_with_files(
 }
 
 /// Creates a ticket and runs `then` on it in the same transaction (a
-/// complaint adds its own row there); `then` saves what it changes.
+/// complaint adds its own row there); `then` saves what it changes. The
+/// write may run more than once ([`guanxi_store::Db::write_repeatable`]):
+/// `then` must change nothing outside the transaction.
 pub(crate) async fn create_with<R, F>(
     state: &AppState,
     actor: &User,
@@ -312,7 +315,7 @@ pub(crate) async fn create_with<R, F>(
 ) -> AppResult<(Ticket, R)>
 where
     R: Send + 'static,
-    F: FnOnce(&mut Conn, &mut Ticket, &TicketSetup) -> guanxi_store::Result<R> + Send + 'static,
+    F: Fn(&mut Conn, &mut Ticket, &TicketSetup) -> guanxi_store::Result<R> + Send + 'static,
 {
     if !actor.role.can_create_tickets() {
         return Err(AppError::Forbidden);
@@ -360,8 +363,8 @@ where
     // The write answers with the ticket as written: no read after it.
     Ok(state
         .db
-        .write(move |c| {
-            let mut t = insert_planned(c, &setup2, plan, &actor, date, now, ip.as_deref())?;
+        .write_repeatable(move |c| {
+            let mut t = insert_planned(c, &setup2, plan.clone(), &actor, date, now, ip.as_deref())?;
             let r = then(c, &mut t, &setup2)?;
             Ok((t, r))
         })
