@@ -48,7 +48,7 @@ pub async fn prepare(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ap
     let cipher = load_data_key(&config, &db, clock.now()).await?;
     bootstrap_admin(&config, &db, clock.as_ref()).await?;
     service::privacy::arm_retention(&db, &config, clock.now()).await?;
-    Ok(AppState {
+    Ok(AppState::new(state::Shared {
         db,
         clock,
         cipher,
@@ -56,7 +56,7 @@ pub async fn prepare(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ap
         config: Arc::new(config),
         ticket_setup: Arc::default(),
         api_tokens: Arc::default(),
-    })
+    }))
 }
 
 /// The key for personal data: `GUANXI_DATA_KEY`, else the key file. A new

@@ -35,6 +35,7 @@ const SQLITE: &[(i64, &str)] = &[
     (29, include_str!("../migrations/sqlite/0029_feedback_resolved.sql")),
     (30, include_str!("../migrations/sqlite/0030_department_handovers.sql")),
     (31, include_str!("../migrations/sqlite/0031_ticket_index_diet.sql")),
+    (32, include_str!("../migrations/sqlite/0032_timeline_kind_index.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -67,6 +68,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (29, include_str!("../migrations/postgres/0029_feedback_resolved.sql")),
     (30, include_str!("../migrations/postgres/0030_department_handovers.sql")),
     (31, include_str!("../migrations/postgres/0031_ticket_index_diet.sql")),
+    (32, include_str!("../migrations/postgres/0032_timeline_kind_index.sql")),
 ];
 
 /// An arbitrary constant: the advisory lock that keeps two starting
