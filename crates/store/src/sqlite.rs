@@ -231,10 +231,7 @@ impl SqliteDb {
         T: Send + 'static,
         F: FnOnce(&mut Conn) -> Result<T> + Send + 'static,
     {
-        let (tx, rx) = oneshot::channel::<Result<T>>();
-        let write = Box::new(Once { f: Some(f), result: None, tx });
-        self.writer.send(WriteJob { write, bulk }).map_err(|_| StoreError::WorkerGone)?;
-        rx.await.map_err(|_| StoreError::WorkerGone)?
+        self.submit(bulk, |tx| Box::new(Once { f: Some(f), result: None, tx })).await
     }
 
     /// See [`crate::Db::write_repeatable`].
@@ -243,9 +240,17 @@ impl SqliteDb {
         T: Send + 'static,
         F: Fn(&mut Conn) -> Result<T> + Send + 'static,
     {
+        self.submit(false, |tx| Box::new(Again { f, result: None, tx })).await
+    }
+
+    /// Queues a write made around the sender of its answer and waits for it.
+    async fn submit<T: Send + 'static>(
+        &self,
+        bulk: bool,
+        make: impl FnOnce(oneshot::Sender<Result<T>>) -> Box<dyn Write>,
+    ) -> Result<T> {
         let (tx, rx) = oneshot::channel::<Result<T>>();
-        let write = Box::new(Again { f, result: None, tx });
-        self.writer.send(WriteJob { write, bulk: false }).map_err(|_| StoreError::WorkerGone)?;
+        self.writer.send(WriteJob { write: make(tx), bulk }).map_err(|_| StoreError::WorkerGone)?;
         rx.await.map_err(|_| StoreError::WorkerGone)?
     }
 

@@ -23,7 +23,8 @@ async fn deferred_indexes_come_back_identical_on_every_engine() {
         let name = test_db.name.clone();
         let db = Db::open(&test_db.target, &DbOptions::default()).unwrap();
         let before = db.read(bulk_load::indexes).await.unwrap();
-        assert!(of(&before, "tickets").len() >= 7, "{name}: {before:?}");
+        // The queues, the customer's tickets, the KPI slice and the closed ones.
+        assert!(of(&before, "tickets").len() >= 6, "{name}: {before:?}");
 
         let dropped = db.write(|c| bulk_load::defer_indexes(c, &["tickets", "timeline"], now())).await.unwrap();
         let mut names: Vec<&str> = dropped.iter().map(|d| d.name.as_str()).collect();
