@@ -467,6 +467,14 @@ mod tests {
         assert!(!s.contains("hunter22") && !s.contains(":pw@"), "{s}");
     }
 
+    /// Each bad value of a variable is refused with an error naming it.
+    fn refused(var: &str, bad: &[&str]) {
+        for v in bad {
+            let e = Config::load(None, env(&[(var, v)])).unwrap_err();
+            assert!(e.0.contains(var), "{v}: {}", e.0);
+        }
+    }
+
     #[test]
     fn serving_takes_a_small_writer_cache_unless_told() {
         let mut c = Config::load(None, env(&[])).unwrap();
@@ -476,10 +484,7 @@ mod tests {
         let mut c = Config::load(None, env(&[("GUANXI_SQLITE_CACHE_MB", "96")])).unwrap();
         c.for_serving();
         assert_eq!(c.db_options().sqlite_writer_cache_mb, 96, "an explicit setting wins");
-        for bad in ["0", "lots", "100000"] {
-            let e = Config::load(None, env(&[("GUANXI_SQLITE_CACHE_MB", bad)])).unwrap_err();
-            assert!(e.0.contains("GUANXI_SQLITE_CACHE_MB"), "{bad}: {}", e.0);
-        }
+        refused("GUANXI_SQLITE_CACHE_MB", &["0", "lots", "100000"]);
     }
 
     #[test]
@@ -491,10 +496,7 @@ mod tests {
         let mut c = Config::load(None, env(&[("GUANXI_SQLITE_HEAP_MB", "0")])).unwrap();
         c.for_serving();
         assert_eq!(c.db_options().sqlite_soft_heap_mb, 0, "an explicit setting wins");
-        for bad in ["-1", "lots", "100000"] {
-            let e = Config::load(None, env(&[("GUANXI_SQLITE_HEAP_MB", bad)])).unwrap_err();
-            assert!(e.0.contains("GUANXI_SQLITE_HEAP_MB"), "{bad}: {}", e.0);
-        }
+        refused("GUANXI_SQLITE_HEAP_MB", &["-1", "lots", "100000"]);
     }
 
     #[test]

@@ -54,8 +54,8 @@ pub async fn prepare(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ap
         cipher,
         templates: Arc::new(web::templates::Templates::new()?),
         config: Arc::new(config),
-        ticket_setup: Arc::default(),
-        api_tokens: Arc::default(),
+        ticket_setup: Default::default(),
+        api_tokens: Default::default(),
     }))
 }
 

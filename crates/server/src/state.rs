@@ -35,9 +35,9 @@ pub struct Shared {
     pub cipher: PiiCipher,
     pub templates: Arc<Templates>,
     /// Ticket handling's settings and calendars, read once every few seconds.
-    pub ticket_setup: Arc<crate::service::tickets::setup::SetupCache>,
+    pub ticket_setup: crate::service::tickets::setup::SetupCache,
     /// API tokens recently found valid (see [`crate::auth::token_cache`]).
-    pub api_tokens: Arc<crate::auth::token_cache::TokenCache>,
+    pub api_tokens: crate::auth::token_cache::TokenCache,
 }
 
 impl Shared {

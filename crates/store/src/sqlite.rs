@@ -29,26 +29,44 @@ trait Write: Send {
     fn finish(self: Box<Self>, commit: Result<(), String>);
 }
 
+/// A write's last result and where its answer goes.
+struct Reply<T> {
+    result: Option<Result<T>>,
+    tx: oneshot::Sender<Result<T>>,
+}
+
+impl<T> Reply<T> {
+    fn new(tx: oneshot::Sender<Result<T>>) -> Self {
+        Self { result: None, tx }
+    }
+
+    /// Keeps a run's result; whether it succeeded.
+    fn keep(&mut self, r: Result<T>) -> bool {
+        let ok = r.is_ok();
+        self.result = Some(r);
+        ok
+    }
+
+    /// The kept result once COMMIT has returned, or COMMIT's error.
+    fn send(self, commit: Result<(), String>) {
+        let r = self.result.unwrap_or(Err(StoreError::WorkerGone));
+        let _ = self.tx.send(match commit {
+            Ok(()) => r,
+            Err(e) => Err(StoreError::Commit(e)),
+        });
+    }
+}
+
 /// A write of [`crate::Db::write`] or [`crate::Db::write_bulk`]: runs once.
 struct Once<T, F> {
     f: Option<F>,
-    result: Option<Result<T>>,
-    tx: oneshot::Sender<Result<T>>,
+    reply: Reply<T>,
 }
 
 /// A write of [`crate::Db::write_repeatable`].
 struct Again<T, F> {
     f: F,
-    result: Option<Result<T>>,
-    tx: oneshot::Sender<Result<T>>,
-}
-
-fn answer<T>(tx: oneshot::Sender<Result<T>>, result: Option<Result<T>>, commit: Result<(), String>) {
-    let r = result.unwrap_or(Err(StoreError::WorkerGone));
-    let _ = tx.send(match commit {
-        Ok(()) => r,
-        Err(e) => Err(StoreError::Commit(e)),
-    });
+    reply: Reply<T>,
 }
 
 impl<T: Send, F: FnOnce(&mut Conn) -> Result<T> + Send> Write for Once<T, F> {
@@ -56,14 +74,10 @@ impl<T: Send, F: FnOnce(&mut Conn) -> Result<T> + Send> Write for Once<T, F> {
         false
     }
     fn attempt(&mut self, conn: &mut Conn) -> bool {
-        let Some(f) = self.f.take() else { return false };
-        let r = f(conn);
-        let ok = r.is_ok();
-        self.result = Some(r);
-        ok
+        self.f.take().is_some_and(|f| self.reply.keep(f(conn)))
     }
     fn finish(self: Box<Self>, commit: Result<(), String>) {
-        answer(self.tx, self.result, commit);
+        self.reply.send(commit);
     }
 }
 
@@ -72,13 +86,10 @@ impl<T: Send, F: Fn(&mut Conn) -> Result<T> + Send> Write for Again<T, F> {
         true
     }
     fn attempt(&mut self, conn: &mut Conn) -> bool {
-        let r = (self.f)(conn);
-        let ok = r.is_ok();
-        self.result = Some(r);
-        ok
+        self.reply.keep((self.f)(conn))
     }
     fn finish(self: Box<Self>, commit: Result<(), String>) {
-        answer(self.tx, self.result, commit);
+        self.reply.send(commit);
     }
 }
 
@@ -231,7 +242,7 @@ impl SqliteDb {
         T: Send + 'static,
         F: FnOnce(&mut Conn) -> Result<T> + Send + 'static,
     {
-        self.submit(bulk, |tx| Box::new(Once { f: Some(f), result: None, tx })).await
+        self.submit(bulk, |tx| Box::new(Once { f: Some(f), reply: Reply::new(tx) })).await
     }
 
     /// See [`crate::Db::write_repeatable`].
@@ -240,7 +251,7 @@ impl SqliteDb {
         T: Send + 'static,
         F: Fn(&mut Conn) -> Result<T> + Send + 'static,
     {
-        self.submit(false, |tx| Box::new(Again { f, result: None, tx })).await
+        self.submit(false, |tx| Box::new(Again { f, reply: Reply::new(tx) })).await
     }
 
     /// Queues a write made around the sender of its answer and waits for it.
