@@ -258,6 +258,12 @@ async fn urgency_comes_from_safety_emotion_and_batches() {
         assert!(first["complaint"]["urgency_reasons"][0].as_str().unwrap().starts_with("批量客诉"), "[{e}] {first}");
         let raised = history(&first).iter().filter(|k| *k == "complaint_batch_raised").count();
         assert_eq!(raised, 1, "[{e}] raised once, not again for each new member");
+        // Each grading counts the batch as it was when the complaint joined
+        // it (three customers formed it): the members already in it are not
+        // read and rewritten by every later registration.
+        let reason = |d: &Value| d["complaint"]["urgency_reasons"][0].as_str().unwrap().to_string();
+        assert!(reason(&first).contains("3 位客户"), "[{e}] {}", reason(&first));
+        assert!(reason(&last).contains("5 位客户"), "[{e}] {}", reason(&last));
         assert!(other["batch_id"].is_null(), "[{e}]");
     }
 }

@@ -269,28 +269,29 @@ pub fn save(c: &mut Conn, p: &Complaint) -> Result<()> {
 pub struct Candidate {
     pub id: i64,
     pub customer_id: i64,
-    pub signature: Vec<String>,
+    /// Its content words joined by spaces, as stored.
+    pub signature: String,
     pub batch_id: Option<i64>,
 }
 
-/// The complaints of a category registered since `since` (at most `limit`, newest first).
-pub fn candidates(c: &mut Conn, category: Category, since: Timestamp, limit: i64) -> Result<Vec<Candidate>> {
-    c.query(
-        "SELECT id, customer_id, signature, batch_id FROM complaints
-         WHERE category = $1 AND registered_at >= $2 ORDER BY registered_at DESC, id DESC LIMIT $3",
-        args![category.code(), since, limit],
-    )?
-    .iter()
-    .map(|r| {
-        let sig: String = r.get(2)?;
-        Ok(Candidate {
-            id: r.get(0)?,
-            customer_id: r.get(1)?,
-            signature: sig.split(' ').filter(|w| !w.is_empty()).map(str::to_string).collect(),
-            batch_id: r.get(3)?,
-        })
-    })
-    .collect()
+/// How many recent complaints of a category [`candidates`] reads.
+pub const BATCH_CANDIDATES: i64 = 500;
+
+/// The complaints of a category registered since `since` (at most
+/// [`BATCH_CANDIDATES`], newest first). The limit is in the SQL text: SQLite
+/// plans with a bound `LIMIT` and would compile the statement again on
+/// every run.
+pub fn candidates(c: &mut Conn, category: Category, since: Timestamp) -> Result<Vec<Candidate>> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT id, customer_id, signature, batch_id FROM complaints
+             WHERE category = $1 AND registered_at >= $2 ORDER BY registered_at DESC, id DESC LIMIT {BATCH_CANDIDATES}"
+        )
+    });
+    c.query(&SQL, args![category.code(), since])?
+        .iter()
+        .map(|r| Ok(Candidate { id: r.get(0)?, customer_id: r.get(1)?, signature: r.get(2)?, batch_id: r.get(3)? }))
+        .collect()
 }
 
 /// Links complaints to a batch.

@@ -4,6 +4,8 @@
 //! up to date by the ticket actions so that choosing the least-loaded agent
 //! never counts tickets.
 
+use std::rc::Rc;
+
 use guanxi_domain::ticket::routing::{AssignMode, Candidate, RuleConditions};
 use jiff::Timestamp;
 use serde::Serialize;
@@ -180,18 +182,38 @@ pub fn save_group_settings(
 // ---- Agents ----
 
 /// The members of a group who take tickets (agents and advisors), with
-/// their availability, skills and load, and their names.
-pub fn candidates(c: &mut Conn, group_id: i64) -> Result<Vec<(Candidate, String)>> {
-    c.query(
+/// their availability, skills and load, and their names, in user order.
+#[derive(Debug, Clone)]
+pub struct GroupCandidates {
+    pub candidates: Vec<Candidate>,
+    pub names: Vec<String>,
+}
+
+impl GroupCandidates {
+    pub fn name_of(&self, user_id: i64) -> Option<&str> {
+        self.candidates.iter().position(|c| c.user_id == user_id).map(|i| self.names[i].as_str())
+    }
+}
+
+/// A group's candidates. On the SQLite writer they come from its memo (see
+/// [`memo`]) while no row of `users` or `ticket_agents` has changed but
+/// through [`add_load`]: creating a ticket reads them once per group, not
+/// once per ticket.
+pub fn candidates(c: &mut Conn, group_id: i64) -> Result<Rc<GroupCandidates>> {
+    if let Some(hit) = memo::get(group_id) {
+        return Ok(hit);
+    }
+    let rows = c.query(
         "SELECT u.id, u.certified, a.available, a.skills, a.open_tickets, a.last_assigned_at, u.name
          FROM users u LEFT JOIN ticket_agents a ON a.user_id = u.id
          WHERE u.group_id = $1 AND u.active = $2 AND u.role IN ('agent', 'advisor') ORDER BY u.id",
         args![group_id, true],
-    )?
-    .iter()
-    .map(|r| {
+    )?;
+    let mut found =
+        GroupCandidates { candidates: Vec::with_capacity(rows.len()), names: Vec::with_capacity(rows.len()) };
+    for r in rows.iter() {
         let skills: Option<String> = r.get(3)?;
-        let candidate = Candidate {
+        found.candidates.push(Candidate {
             user_id: r.get(0)?,
             certified: r.get(1)?,
             // Available until they say otherwise.
@@ -199,10 +221,111 @@ pub fn candidates(c: &mut Conn, group_id: i64) -> Result<Vec<(Candidate, String)
             skills: split_skills(skills.as_deref().unwrap_or("")),
             load: r.get::<Option<i64>>(4)?.unwrap_or(0),
             last_assigned_at: r.get(5)?,
-        };
-        Ok((candidate, r.get(6)?))
-    })
-    .collect()
+        });
+        found.names.push(r.get(6)?);
+    }
+    let found = Rc::new(found);
+    memo::put(group_id, &found);
+    Ok(found)
+}
+
+/// The SQLite writer's memo of [`candidates`], on its thread only (no other
+/// thread has one: readers and PostgreSQL connections always read).
+///
+/// It is kept while nothing it was read from has changed: the writer
+/// connection's update hook counts every row change of `users` and
+/// `ticket_agents` ([`changed`]), and the memo is emptied when the count has
+/// moved since it was filled. [`add_load`] patches it instead when its own
+/// upsert was the only change. A rollback (of a transaction or a savepoint)
+/// and a commit by another connection (the data version the writer checks
+/// when it begins) undo or make changes the hook did not report:
+/// [`forget`] empties the memo then.
+pub(crate) mod memo {
+    use std::cell::{Cell, RefCell};
+    use std::collections::HashMap;
+    use std::rc::Rc;
+
+    use super::GroupCandidates;
+
+    struct Memo {
+        groups: HashMap<i64, Rc<GroupCandidates>>,
+        /// The change count the entries were read at.
+        at: u64,
+    }
+
+    thread_local! {
+        static MEMO: RefCell<Option<Memo>> = const { RefCell::new(None) };
+        static CHANGES: Cell<u64> = const { Cell::new(0) };
+    }
+
+    /// The tables [`super::candidates`] reads.
+    pub(crate) fn reads(table: &str) -> bool {
+        table == "users" || table == "ticket_agents"
+    }
+
+    /// Gives the calling thread (the SQLite writer) a memo.
+    pub(crate) fn enable() {
+        MEMO.with(|m| *m.borrow_mut() = Some(Memo { groups: HashMap::new(), at: CHANGES.get() }));
+    }
+
+    /// A row of a table the memo reads changed (the update hook).
+    pub(crate) fn changed() {
+        CHANGES.set(CHANGES.get() + 1);
+    }
+
+    /// Changes were made the hook did not see, or undone.
+    pub(crate) fn forget() {
+        changed();
+    }
+
+    pub(crate) fn changes() -> u64 {
+        CHANGES.get()
+    }
+
+    fn with<T>(f: impl FnOnce(&mut Memo) -> Option<T>) -> Option<T> {
+        MEMO.with(|m| {
+            let mut m = m.borrow_mut();
+            let m = m.as_mut()?;
+            let now = CHANGES.get();
+            if m.at != now {
+                m.groups.clear();
+                m.at = now;
+            }
+            f(m)
+        })
+    }
+
+    pub(super) fn get(group_id: i64) -> Option<Rc<GroupCandidates>> {
+        with(|m| m.groups.get(&group_id).cloned())
+    }
+
+    pub(super) fn put(group_id: i64, found: &Rc<GroupCandidates>) {
+        with(|m| m.groups.insert(group_id, found.clone()));
+    }
+
+    /// After an upsert of the agent's load: if it was the only change since
+    /// the memo was read (`before`, the count before it), the agent's entry
+    /// is brought up to date and the memo kept.
+    pub(super) fn loaded(before: u64, user_id: i64, delta: i64, at: Option<jiff::Timestamp>) {
+        MEMO.with(|m| {
+            let mut m = m.borrow_mut();
+            let Some(m) = m.as_mut() else { return };
+            let now = CHANGES.get();
+            if m.at != before || now != before + 1 {
+                return;
+            }
+            m.at = now;
+            for entry in m.groups.values_mut() {
+                if let Some(i) = entry.candidates.iter().position(|c| c.user_id == user_id) {
+                    let c = &mut Rc::make_mut(entry).candidates[i];
+                    c.load = (c.load + delta).max(0);
+                    if at.is_some() {
+                        c.last_assigned_at = at;
+                    }
+                }
+            }
+        });
+    }
 }
 
 fn split_skills(s: &str) -> Vec<String> {
@@ -252,6 +375,7 @@ pub fn set_agent(c: &mut Conn, user_id: i64, available: bool, skills: &[String],
 
 /// A ticket in hand more (`+1`, stamping the assignment) or less (`-1`).
 pub fn add_load(c: &mut Conn, user_id: i64, delta: i64, now: Timestamp) -> Result<()> {
+    let before = memo::changes();
     if delta > 0 {
         c.execute(
             "INSERT INTO ticket_agents (user_id, available, skills, open_tickets, last_assigned_at, updated_at)
@@ -260,12 +384,15 @@ pub fn add_load(c: &mut Conn, user_id: i64, delta: i64, now: Timestamp) -> Resul
                  last_assigned_at = excluded.last_assigned_at",
             args![user_id, true, delta, now],
         )?;
+        // Stored to the millisecond: the memo holds what a read would give.
+        memo::loaded(before, user_id, delta, Timestamp::from_millisecond(now.as_millisecond()).ok());
     } else if delta < 0 {
         c.execute(
             "UPDATE ticket_agents SET open_tickets = CASE WHEN open_tickets + $2 < 0 THEN 0 ELSE open_tickets + $2 END
              WHERE user_id = $1",
             args![user_id, delta],
         )?;
+        memo::loaded(before, user_id, delta, None);
     }
     Ok(())
 }

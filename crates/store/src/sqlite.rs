@@ -12,7 +12,7 @@ use rusqlite::{OpenFlags, types::ValueRef};
 use tokio::sync::oneshot;
 
 use crate::sql::{Conn, Engine, Value};
-use crate::{DbOptions, Result, StoreError, migrate};
+use crate::{DbOptions, Result, StoreError, migrate, routing};
 
 /// A queued write. It runs inside the writer's transaction and answers its
 /// caller once that transaction has ended.
@@ -200,6 +200,9 @@ impl SqliteDb {
                 if USER_TABLES.contains(&table) {
                     marks.touched.store(true, Ordering::SeqCst);
                 }
+                if routing::memo::reads(table) {
+                    routing::memo::changed();
+                }
             }));
         }
 
@@ -286,6 +289,8 @@ impl SqliteDb {
 }
 
 fn writer_loop(mut conn: Conn, rx: Receiver<WriteJob>, users: &UsersEpoch) {
+    routing::memo::enable();
+    let mut data_version = None;
     // A bulk write taken off the queue while collecting a group waits for
     // the group's COMMIT and then runs alone.
     let mut next: Option<WriteJob> = None;
@@ -298,7 +303,7 @@ fn writer_loop(mut conn: Conn, rx: Receiver<WriteJob>, users: &UsersEpoch) {
             },
         };
         if first.bulk {
-            run_bulk(&mut conn, first.write, users);
+            run_bulk(&mut conn, first.write, users, &mut data_version);
             continue;
         }
         let mut batch = vec![first.write];
@@ -317,6 +322,7 @@ fn writer_loop(mut conn: Conn, rx: Receiver<WriteJob>, users: &UsersEpoch) {
             // Each job's sender is dropped with it: its caller sees WorkerGone.
             continue;
         }
+        note_other_commits(&conn, &mut data_version);
         if batch.len() == 1
             && let Some(job) = batch.pop()
         {
@@ -344,7 +350,7 @@ fn run_group(conn: &mut Conn, mut batch: Vec<Box<dyn Write>>, users: &UsersEpoch
         match run_unguarded(conn, &mut jobs[..unguarded]) {
             Ok(()) => guarded_from = unguarded,
             Err(()) => {
-                let _ = conn.batch("ROLLBACK");
+                undo(conn, "ROLLBACK");
                 users.settle();
                 if let Err(e) = control(conn, "BEGIN IMMEDIATE") {
                     tracing::error!(error = %e, "sqlite writer could not begin again");
@@ -365,18 +371,18 @@ fn run_group(conn: &mut Conn, mut batch: Vec<Box<dyn Write>>, users: &UsersEpoch
                 let _ = control(conn, "RELEASE w");
             }
             Ok(false) => {
-                let _ = conn.batch("ROLLBACK TO w; RELEASE w");
+                undo(conn, "ROLLBACK TO w; RELEASE w");
             }
             Err(_) => {
                 tracing::error!("a write job panicked; its changes were rolled back");
-                let _ = conn.batch("ROLLBACK TO w; RELEASE w");
+                undo(conn, "ROLLBACK TO w; RELEASE w");
                 *slot = None;
             }
         }
     }
     let commit = control(conn, "COMMIT").map_err(|e| e.to_string());
     if commit.is_err() {
-        let _ = conn.batch("ROLLBACK");
+        undo(conn, "ROLLBACK");
     }
     users.settle();
     for job in jobs.into_iter().flatten() {
@@ -412,19 +418,19 @@ fn run_alone(conn: &mut Conn, mut job: Box<dyn Write>, users: &UsersEpoch) {
         Ok(true) => {
             let commit = control(conn, "COMMIT").map_err(|e| e.to_string());
             if commit.is_err() {
-                let _ = conn.batch("ROLLBACK");
+                undo(conn, "ROLLBACK");
             }
             users.settle();
             job.finish(commit);
         }
         Ok(false) => {
-            let _ = conn.batch("ROLLBACK");
+            undo(conn, "ROLLBACK");
             users.settle();
             job.finish(Ok(()));
         }
         Err(_) => {
             tracing::error!("a write job panicked; its changes were rolled back");
-            let _ = conn.batch("ROLLBACK");
+            undo(conn, "ROLLBACK");
             users.settle();
         }
     }
@@ -439,7 +445,7 @@ fn run_alone(conn: &mut Conn, mut job: Box<dyn Write>, users: &UsersEpoch) {
 /// pages at once, past the writer's usual threshold every time, and the
 /// checkpointer thread copies them on the other core while the writer goes
 /// on with the next write (the copy was an eighth of an import's writer).
-fn run_bulk(conn: &mut Conn, job: Box<dyn Write>, users: &UsersEpoch) {
+fn run_bulk(conn: &mut Conn, job: Box<dyn Write>, users: &UsersEpoch, data_version: &mut Option<i64>) {
     let begin =
         format!("PRAGMA foreign_keys = OFF; PRAGMA wal_autocheckpoint = {BULK_AUTOCHECKPOINT}; BEGIN IMMEDIATE");
     let restore = format!("PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT}");
@@ -448,6 +454,7 @@ fn run_bulk(conn: &mut Conn, job: Box<dyn Write>, users: &UsersEpoch) {
         let _ = conn.batch(&restore);
         return;
     }
+    note_other_commits(conn, data_version);
     run_alone(conn, job, users);
     if let Err(e) = conn.batch(&restore) {
         tracing::error!(error = %e, "sqlite writer could not enforce foreign keys again");
@@ -473,6 +480,33 @@ fn checkpoint_loop(conn: &rusqlite::Connection, stop: &Receiver<()>) {
         }
         if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
             tracing::warn!(error = %e, "sqlite checkpoint failed");
+        }
+    }
+}
+
+/// Rolls back the writer's transaction or savepoint: the writer's memos
+/// may hold what was undone.
+fn undo(conn: &mut Conn, sql: &str) {
+    let _ = conn.batch(sql);
+    routing::memo::forget();
+}
+
+/// Empties the writer's memos when another connection (a command run
+/// beside the server) has committed since the writer's last look: the
+/// update hook sees only the writer's own changes.
+fn note_other_commits(conn: &Conn, seen: &mut Option<i64>) {
+    let Conn::Sqlite(c) = conn else { return };
+    let version = c.prepare_cached("PRAGMA data_version").and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)));
+    match version {
+        Ok(v) if *seen == Some(v) => {}
+        Ok(v) => {
+            *seen = Some(v);
+            routing::memo::forget();
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "sqlite data_version failed");
+            *seen = None;
+            routing::memo::forget();
         }
     }
 }

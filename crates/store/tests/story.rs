@@ -605,3 +605,135 @@ async fn bulk_inserts_match_single_inserts() {
         assert_eq!(db.read(customers::count).await.unwrap(), 3);
     }
 }
+
+/// What routing sees of a group, as plain values.
+type Seen = Vec<(i64, i64, Option<Timestamp>, bool, String)>;
+
+fn seen(c: &mut guanxi_store::Conn, group: i64) -> guanxi_store::Result<Seen> {
+    let found = guanxi_store::routing::candidates(c, group)?;
+    Ok(found
+        .candidates
+        .iter()
+        .zip(&found.names)
+        .map(|(c, n)| (c.user_id, c.load, c.last_assigned_at, c.available, n.clone()))
+        .collect())
+}
+
+/// The SQLite writer keeps each group's routing candidates between
+/// tickets (ticket creation reads them once per group, not per ticket).
+/// Whatever changes them — a load through `add_load`, a user's update, a
+/// write rolled back whole or to its savepoint after it had moved a load,
+/// a commit by another connection — the writer sees exactly what a reader
+/// of the committed rows sees.
+#[tokio::test]
+async fn the_writer_sees_routing_candidates_as_committed() {
+    use guanxi_store::routing;
+    for t in testing::engines().unwrap() {
+        let db = Db::open(&t.target, &DbOptions::default()).unwrap();
+        let g = db.write(|c| users::create_group(c, "售后一组", GroupKind::Team, now())).await.unwrap();
+        let mut agents = Vec::new();
+        for (i, name) in ["王芳", "李娜", "张伟"].iter().enumerate() {
+            let d = UserDraft::parse(
+                &UserInput {
+                    email: format!("agent{i}@corp.cn"),
+                    name: (*name).into(),
+                    role: "agent".into(),
+                    group_id: Some(g),
+                    password: Some("password123".into()),
+                    ..Default::default()
+                },
+                true,
+            )
+            .unwrap();
+            agents.push(db.write(move |c| users::create(c, &d, "hash", now())).await.unwrap());
+        }
+        let (a, b, d) = (agents[0], agents[1], agents[2]);
+        let check = |what: &'static str| {
+            let db = db.clone();
+            let name = t.name.clone();
+            async move {
+                let written = db.write(move |c| seen(c, g)).await.unwrap();
+                let committed = db.read(move |c| seen(c, g)).await.unwrap();
+                assert_eq!(written, committed, "{name}: {what}");
+                written
+            }
+        };
+        let first = check("first read").await;
+        assert_eq!(first.iter().map(|s| s.0).collect::<Vec<_>>(), agents);
+
+        // A load added: the writer's copy follows it, to the millisecond.
+        let at: Timestamp = "2026-11-23T02:00:01.234567Z".parse().unwrap();
+        db.write(move |c| routing::add_load(c, a, 1, at)).await.unwrap();
+        let after = check("after a load").await;
+        assert_eq!(after[0].1, 1);
+        assert_eq!(after[0].2.map(|t| t.as_millisecond()), Some(at.as_millisecond()));
+        db.write(move |c| routing::add_load(c, a, -1, at)).await.unwrap();
+        assert_eq!(check("after a load taken off").await[0].1, 0);
+
+        // A write that moved a load and then failed is rolled back whole.
+        let failed = db
+            .write(move |c| {
+                routing::add_load(c, b, 1, at)?;
+                assert_eq!(seen(c, g)?[1].1, 1, "the write sees its own load");
+                Err::<(), _>(StoreError::Other("refused".into()))
+            })
+            .await;
+        assert!(failed.is_err());
+        assert_eq!(check("after a rolled-back write").await[1].1, 0);
+
+        // The same inside a group commit: rolled back to its savepoint while
+        // the write queued behind it goes on in the same transaction.
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let hold = {
+            let db = db.clone();
+            tokio::spawn(async move {
+                db.write(move |_| {
+                    let _ = held.recv_timeout(std::time::Duration::from_secs(30));
+                    Ok(())
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let failing = {
+            let db = db.clone();
+            tokio::spawn(async move {
+                db.write(move |c| {
+                    routing::add_load(c, d, 1, at)?;
+                    seen(c, g)?;
+                    Err::<(), _>(StoreError::Other("refused".into()))
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let behind = {
+            let db = db.clone();
+            tokio::spawn(async move { db.write(move |c| seen(c, g)).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        release.send(()).unwrap();
+        hold.await.unwrap().unwrap();
+        assert!(failing.await.unwrap().is_err());
+        assert_eq!(behind.await.unwrap().unwrap()[2].1, 0, "{}: the savepoint's load was undone", t.name);
+        assert_eq!(check("after a savepoint rolled back").await[2].1, 0);
+
+        // A user changed by any statement of the writer.
+        db.write(move |c| c.execute("UPDATE users SET active = $2 WHERE id = $1", args![b, false])).await.unwrap();
+        let left = check("after a user left").await;
+        assert_eq!(left.iter().map(|s| s.0).collect::<Vec<_>>(), vec![a, d]);
+        db.write(move |c| c.execute("UPDATE users SET name = $2 WHERE id = $1", args![a, "王芳芳"])).await.unwrap();
+        assert_eq!(check("after a rename").await[0].4, "王芳芳");
+
+        // Another connection's commit (a command run beside the server).
+        if let guanxi_store::DbTarget::Sqlite(path) = &t.target {
+            let other = rusqlite::Connection::open(path).unwrap();
+            other.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+            other.execute("UPDATE ticket_agents SET available = 0 WHERE user_id = ?1", [a]).unwrap();
+            other.execute("UPDATE users SET name = '王芳' WHERE id = ?1", [a]).unwrap();
+            let now_seen = check("after another connection's commit").await;
+            assert!(!now_seen[0].3);
+            assert_eq!(now_seen[0].4, "王芳");
+        }
+    }
+}

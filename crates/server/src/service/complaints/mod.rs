@@ -37,8 +37,6 @@ use crate::state::AppState;
 /// The job that reports a complaint's missed deadlines (and escalates a
 /// missed investigation).
 pub const DEADLINE_JOB: &str = "complaint.deadline";
-/// How many recent complaints of a category are compared with a new one.
-const BATCH_CANDIDATES: i64 = 500;
 
 /// Raw input to register a complaint (API body or form).
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
@@ -156,9 +154,9 @@ pub async fn register(
         // customers within the window.
         let rules = settings::rules_in(c)?;
         let since = now.checked_sub(SignedDuration::from_hours(rules.batch_window_hours)).unwrap_or(now);
-        let similar: Vec<store::Candidate> = store::candidates(c, t.category, since, BATCH_CANDIDATES)?
+        let similar: Vec<store::Candidate> = store::candidates(c, t.category, since)?
             .into_iter()
-            .filter(|x| grading::similar(&x.signature, &signature))
+            .filter(|x| grading::similar_to_stored(&signature, &x.signature))
             .collect();
         let customers: BTreeSet<i64> = similar.iter().map(|x| x.customer_id).chain([t.customer_id]).collect();
         let batch = customers.len() >= usize::try_from(rules.batch_customers).unwrap_or(usize::MAX);
@@ -216,14 +214,19 @@ pub async fn register(
                 .filter_map(|x| x.batch_id)
                 .min()
                 .unwrap_or_else(|| similar.iter().map(|x| x.id).min().unwrap_or(id));
-            let mut ids: Vec<i64> = similar.iter().filter(|x| x.batch_id != Some(batch_id)).map(|x| x.id).collect();
-            ids.push(id);
+            // The earlier members joining the batch now.
+            let joining: Vec<i64> = similar.iter().filter(|x| x.batch_id != Some(batch_id)).map(|x| x.id).collect();
+            let ids: Vec<i64> = joining.iter().copied().chain([id]).collect();
             store::set_batch(c, &ids, batch_id, now)?;
             let detail = json!({"batch_id": batch_id, "customers": customers.len(), "linked": ids.len()});
             step(c, t, &p, now, None, "batch", detail, None)?;
-            // The earlier members are part of the batch too: raised as well.
-            for x in &similar {
-                raise_for_batch(c, setup, x.id, batch_size, &rules, batch_id, now)?;
+            // They are raised as well. Those already in the batch were
+            // raised when they joined, and their grading keeps the batch's
+            // size of that moment (each complaint lists the batch's
+            // members): raising them all again made every registration of
+            // a mass incident read and rewrite hundreds of complaints.
+            for x in joining {
+                raise_for_batch(c, setup, x, batch_size, &rules, batch_id, now)?;
             }
         }
         sync_deadline_job(c, &p, now)?;

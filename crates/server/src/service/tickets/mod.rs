@@ -405,12 +405,11 @@ fn insert_planned(
         }
         (None, Some(g)) => {
             let found = store_routing::candidates(c, g)?;
-            let candidates: Vec<_> = found.iter().map(|(c, _)| c.clone()).collect();
             let mode = setup.groups.get(&g).map_or(routing::AssignMode::LeastLoaded, |s| s.mode);
             let advisor = plan.owner_id.filter(|_| plan.tier == Some(ValueTier::High));
-            let (who, why) = routing::choose(&candidates, mode, plan.skill.as_deref(), advisor);
+            let (who, why) = routing::choose(&found.candidates, mode, plan.skill.as_deref(), advisor);
             plan.reason.assignee_by = why;
-            (who, who.and_then(|w| found.iter().find(|(c, _)| c.user_id == w).map(|(_, n)| n.clone())))
+            (who, who.and_then(|w| found.name_of(w)).map(str::to_string))
         }
         (None, None) => (None, None),
     };
