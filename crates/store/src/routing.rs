@@ -385,7 +385,10 @@ pub fn add_load(c: &mut Conn, user_id: i64, delta: i64, now: Timestamp) -> Resul
             args![user_id, true, delta, now],
         )?;
         // Stored to the millisecond: the memo holds what a read would give.
-        memo::loaded(before, user_id, delta, Timestamp::from_millisecond(now.as_millisecond()).ok());
+        match Timestamp::from_millisecond(now.as_millisecond()) {
+            Ok(at) => memo::loaded(before, user_id, delta, Some(at)),
+            Err(_) => memo::forget(),
+        }
     } else if delta < 0 {
         c.execute(
             "UPDATE ticket_agents SET open_tickets = CASE WHEN open_tickets + $2 < 0 THEN 0 ELSE open_tickets + $2 END
