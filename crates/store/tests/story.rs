@@ -155,6 +155,23 @@ async fn a_failed_write_in_a_group_commit_undoes_only_itself() {
     }
 }
 
+/// Holds the SQLite writer (a write waiting for the returned sender) so
+/// that the writes queued meanwhile are committed as one group; the handle
+/// answers once it has let go.
+async fn hold_writer(db: &Db) -> (std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<guanxi_store::Result<()>>) {
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let db = db.clone();
+    let hold = tokio::spawn(async move {
+        db.write(move |_| {
+            let _ = held.recv_timeout(std::time::Duration::from_secs(30));
+            Ok(())
+        })
+        .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    (release, hold)
+}
+
 /// Repeatable writes (`Db::write_repeatable`, ticket creation) share a
 /// group commit without savepoints; when one of them fails, the group is
 /// rolled back and run again write by write, so that every caller still
@@ -169,18 +186,7 @@ async fn a_failed_repeatable_write_undoes_only_itself_and_the_others_run_again()
         let before: i64 = db.read(|c| c.scalar("SELECT COUNT(*) FROM settings", &[])).await.unwrap();
         // Hold the SQLite writer until every write below is queued, so that
         // they are committed as one group.
-        let (release, held) = std::sync::mpsc::channel::<()>();
-        let hold = {
-            let db = db.clone();
-            tokio::spawn(async move {
-                db.write(move |_| {
-                    let _ = held.recv_timeout(std::time::Duration::from_secs(30));
-                    Ok(())
-                })
-                .await
-            })
-        };
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let (release, hold) = hold_writer(&db).await;
         let runs = Arc::new(AtomicUsize::new(0));
         let mut handles = Vec::new();
         for i in 0..60i64 {
@@ -683,18 +689,7 @@ async fn the_writer_sees_routing_candidates_as_committed() {
 
         // The same inside a group commit: rolled back to its savepoint while
         // the write queued behind it goes on in the same transaction.
-        let (release, held) = std::sync::mpsc::channel::<()>();
-        let hold = {
-            let db = db.clone();
-            tokio::spawn(async move {
-                db.write(move |_| {
-                    let _ = held.recv_timeout(std::time::Duration::from_secs(30));
-                    Ok(())
-                })
-                .await
-            })
-        };
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let (release, hold) = hold_writer(&db).await;
         let failing = {
             let db = db.clone();
             tokio::spawn(async move {

@@ -420,17 +420,20 @@ pub fn signature(text: &str) -> Vec<String> {
 /// Whether two signatures describe the same problem: at least two shared
 /// words, covering at least half of the shorter one.
 pub fn similar(a: &[String], b: &[String]) -> bool {
-    let shared = a.iter().filter(|w| b.contains(w)).count();
-    let shorter = a.len().min(b.len());
-    shared >= 2 && shared * 2 >= shorter
+    similar_words(a, b.iter().map(String::as_str))
 }
 
 /// [`similar`] against a signature as stored (its words joined by spaces),
 /// without making a string of each word: a registration compares itself
 /// with hundreds of recent complaints.
 pub fn similar_to_stored(a: &[String], stored: &str) -> bool {
+    similar_words(a, stored.split(' ').filter(|w| !w.is_empty()))
+}
+
+/// The rule of [`similar`]; `b`'s words are unique, as in a signature.
+fn similar_words<'a>(a: &[String], b: impl Iterator<Item = &'a str>) -> bool {
     let (mut words, mut shared) = (0, 0);
-    for w in stored.split(' ').filter(|w| !w.is_empty()) {
+    for w in b {
         words += 1;
         if a.iter().any(|x| x == w) {
             shared += 1;
