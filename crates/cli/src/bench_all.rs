@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use serde::Serialize;
 
-use crate::bench::{self, ScenarioResult};
+use crate::bench::{self, ScenarioResult, WRITES};
 
 /// The HTTP scenarios and the connections they run with (as BENCHMARKS.md
 /// reports them): reads at 2 and 16, writes and the agent queue at 32 and
@@ -56,9 +56,6 @@ pub const PLAN: &[(usize, &[&str])] = &[
     (1, &["health", "report-monthly", "report-monitoring", "dashboard"]),
 ];
 
-/// Scenarios whose floor is the storage floor (they write); the others'
-/// floor is `health` at the same connections.
-const WRITES: &[&str] = &["ticket-create", "complaint-register"];
 /// The marker `bench all` leaves in the data directory after generating.
 const MARKER: &str = "bench-scale.txt";
 
