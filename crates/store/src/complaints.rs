@@ -167,10 +167,10 @@ pub struct NewComplaint<'a> {
 }
 
 pub fn insert(c: &mut Conn, p: &NewComplaint<'_>) -> Result<i64> {
-    c.scalar(
+    c.insert_id(
         "INSERT INTO complaints (ticket_id, number, customer_id, category, demand_type, state, urgency, grading,
             signature, batch_id, handler_id, deadlines, next_due_at, overdue, received_at, registered_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, 'registered', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, 'registered', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)",
         args![
             p.ticket_id,
             p.number,

@@ -259,6 +259,26 @@ impl Conn {
         self.query_opt(sql, args)?.ok_or(StoreError::NotFound)
     }
 
+    /// Inserts one row (`sql` without a `RETURNING` clause) and answers its
+    /// `id`. SQLite reads the id back with `last_insert_rowid()` instead:
+    /// `RETURNING` makes it treat the INSERT as one that may write several
+    /// rows, so that a table with foreign keys gets a statement journal —
+    /// every page the insert touches copied in memory first, a fifth of a
+    /// ticket's insert (BENCHMARKS.md, Tickets). Without it SQLite checks
+    /// the foreign keys before it writes anything (and the unique keys, as
+    /// always), so a refused row still leaves nothing behind.
+    pub fn insert_id(&mut self, sql: &str, args: &[Value]) -> Result<i64> {
+        match self {
+            Conn::Sqlite(c) => {
+                let mut stmt = c.prepare_cached(&crate::sqlite::positional(sql))?;
+                crate::sqlite::bind(&mut stmt, args)?;
+                stmt.raw_execute()?;
+                Ok(c.last_insert_rowid())
+            }
+            Conn::Postgres(_) => self.scalar(&format!("{sql} RETURNING id"), args),
+        }
+    }
+
     /// The first column of the first row.
     pub fn scalar<T: FromValue>(&mut self, sql: &str, args: &[Value]) -> Result<T> {
         self.query_one(sql, args)?.get(0)

@@ -205,8 +205,8 @@ fn insert_values(t: &NewTicket<'_>) -> Result<Vec<Value>> {
 
 pub fn insert(c: &mut Conn, t: &NewTicket<'_>) -> Result<i64> {
     static SQL: std::sync::LazyLock<String> =
-        std::sync::LazyLock::new(|| format!("{INSERT_HEAD} {} RETURNING id", crate::sql::values_list(23, 1)));
-    match c.scalar(&SQL, &insert_values(t)?) {
+        std::sync::LazyLock::new(|| format!("{INSERT_HEAD} {}", crate::sql::values_list(23, 1)));
+    match c.insert_id(&SQL, &insert_values(t)?) {
         Err(e) if e.is_unique_violation() && t.external_id.is_some() => {
             Err(guanxi_domain::ValidationErrors::single("external_id", guanxi_domain::Issue::Taken).into())
         }
@@ -376,8 +376,8 @@ pub fn add_message(
     kind: &str,
     body: &str,
 ) -> Result<i64> {
-    c.scalar(
-        "INSERT INTO ticket_messages (ticket_id, at, author_id, kind, body) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    c.insert_id(
+        "INSERT INTO ticket_messages (ticket_id, at, author_id, kind, body) VALUES ($1, $2, $3, $4, $5)",
         args![ticket_id, at, author_id, kind, body],
     )
 }

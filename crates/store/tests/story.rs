@@ -732,3 +732,105 @@ async fn the_writer_sees_routing_candidates_as_committed() {
         }
     }
 }
+
+/// A ticket, complaint or message insert answers the id of its own row,
+/// and a ticket refused by a foreign or unique key leaves nothing behind:
+/// on SQLite these inserts run without a statement journal
+/// (`Conn::insert_id`), so it is SQLite's check before the write that
+/// keeps the refused row out, inside a transaction that goes on.
+#[tokio::test]
+async fn inserts_answer_their_own_ids_and_refused_tickets_leave_nothing() {
+    use guanxi_domain::customer::Channel;
+    use guanxi_domain::ticket::routing::{AssigneeBy, GroupBy, RoutingReason};
+    use guanxi_domain::ticket::sla::SlaClocks;
+    use guanxi_domain::ticket::{Category, Priority, Status, TicketType};
+    use guanxi_store::tickets::{self, NewTicket};
+    fn new_ticket(c: &mut guanxi_store::Conn, number: &str, customer_id: i64) -> guanxi_store::Result<i64> {
+        let routing = RoutingReason {
+            group_by: GroupBy::None,
+            group: None,
+            skill: None,
+            assignee_by: AssigneeBy::Unassigned,
+            raised: None,
+            tier_schedule: None,
+            tier: None,
+        };
+        let sla = SlaClocks::default();
+        tickets::insert(
+            c,
+            &NewTicket {
+                number,
+                ticket_type: TicketType::Consultation,
+                channel: Channel::Phone,
+                category: Category::Service,
+                priority: Priority::Normal,
+                status: Status::New,
+                customer_id,
+                subject: "发票抬头开错需要重开",
+                description: "客户来电。",
+                group_id: None,
+                assignee_id: None,
+                schedule_code: "default",
+                routing: &routing,
+                repeat_of: None,
+                sla: &sla,
+                external_id: None,
+                created_by: None,
+                received_at: now(),
+                now: now(),
+            },
+        )
+    }
+    let count = |c: &mut guanxi_store::Conn| -> guanxi_store::Result<(i64, i64)> {
+        Ok((c.scalar("SELECT COUNT(*) FROM tickets", &[])?, c.scalar("SELECT COUNT(*) FROM ticket_messages", &[])?))
+    };
+    for t in testing::engines().unwrap() {
+        let db = Db::open(&t.target, &DbOptions::default()).unwrap();
+        let d = draft("杭州云帆贸易", None, &[]);
+        let (customer, _) = db.write(move |c| customers::insert(c, &d, &None, &None, None, now())).await.unwrap();
+        let (a, b, m, by_number, message_of) = db
+            .write(move |c| {
+                let a = new_ticket(c, "T1", customer)?;
+                let b = new_ticket(c, "T2", customer)?;
+                let m = tickets::add_message(c, a, now(), None, "note", "已回电")?;
+                let by_number: i64 = c.scalar("SELECT id FROM tickets WHERE number = 'T2'", &[])?;
+                let message_of: i64 = c.scalar("SELECT ticket_id FROM ticket_messages WHERE id = $1", args![m])?;
+                Ok((a, b, m, by_number, message_of))
+            })
+            .await
+            .unwrap();
+        assert_ne!(a, b, "{}", t.name);
+        assert_eq!(b, by_number, "{}: the id answered is the row's own", t.name);
+        assert_eq!(message_of, a, "{}: the message id {m} is the message's own", t.name);
+
+        // Refused alone: an unknown customer, a number already taken.
+        let before = db.read(move |c| count(c)).await.unwrap();
+        let err = db.write(|c| new_ticket(c, "T3", 999_999)).await.unwrap_err();
+        assert!(err.to_string().to_lowercase().contains("foreign key"), "{}: {err}", t.name);
+        let err = db.write(move |c| new_ticket(c, "T1", customer)).await.unwrap_err();
+        assert!(err.is_unique_violation(), "{}: {err}", t.name);
+        assert_eq!(db.read(move |c| count(c)).await.unwrap(), before, "{}", t.name);
+
+        // Refused inside a transaction that goes on (SQLite; PostgreSQL
+        // aborts the whole transaction at the first error): the refused
+        // rows leave no row and no index entry.
+        if t.name == "sqlite" {
+            let (refused, after) = db
+                .write(move |c| {
+                    let refused = [new_ticket(c, "T4", 999_999).is_err(), new_ticket(c, "T2", customer).is_err()];
+                    let kept = new_ticket(c, "T5", customer)?;
+                    let after = count(c)?;
+                    let check: String = c.scalar("PRAGMA integrity_check", &[])?;
+                    assert_eq!(check, "ok");
+                    let numbers: i64 = c.scalar("SELECT COUNT(*) FROM tickets INDEXED BY sqlite_autoindex_tickets_1 WHERE number IN ('T4', 'T5')", &[])?;
+                    assert_eq!(numbers, 1, "only T5 is in the number index");
+                    assert!(kept > b);
+                    Ok((refused, after))
+                })
+                .await
+                .unwrap();
+            assert_eq!(refused, [true, true]);
+            assert_eq!(after, (before.0 + 1, before.1));
+        }
+    }
+}
