@@ -733,8 +733,9 @@ async fn the_writer_sees_routing_candidates_as_committed() {
     }
 }
 
-/// A ticket, complaint or message insert answers the id of its own row,
-/// and a ticket refused by a foreign or unique key leaves nothing behind:
+/// A ticket or message insert answers the id of its own row (complaints:
+/// the server's tests/complaints.rs), and a ticket refused by a foreign or
+/// unique key leaves nothing behind:
 /// on SQLite these inserts run without a statement journal
 /// (`Conn::insert_id`), so it is SQLite's check before the write that
 /// keeps the refused row out, inside a transaction that goes on.
