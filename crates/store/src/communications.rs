@@ -17,10 +17,10 @@ pub fn insert(
     author_id: i64,
     now: Timestamp,
 ) -> Result<(i64, Vec<i64>)> {
-    let id: i64 = c.scalar(
+    let id: i64 = c.insert_id(
         "INSERT INTO communications (customer_id, contact_id, occurred_at, channel, direction, purpose, summary, feedback,
             result, owner_id, satisfaction, notes, created_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         args![
             customer_id,
             d.contact_id,
@@ -40,9 +40,9 @@ pub fn insert(
     )?;
     let mut items = Vec::with_capacity(d.action_items.len());
     for item in &d.action_items {
-        items.push(c.scalar(
+        items.push(c.insert_id(
             "INSERT INTO action_items (customer_id, communication_id, content, owner_id, due_at, status, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
             args![customer_id, id, item.content.as_str(), item.owner_id, item.due_at, ActionStatus::Open.code(), now],
         )?);
     }

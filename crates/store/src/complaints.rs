@@ -473,8 +473,8 @@ pub fn add_notification(
     purpose: &str,
     body: &str,
 ) -> Result<i64> {
-    c.scalar(
-        "INSERT INTO complaint_notifications (complaint_id, at, actor_id, purpose, body) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    c.insert_id(
+        "INSERT INTO complaint_notifications (complaint_id, at, actor_id, purpose, body) VALUES ($1, $2, $3, $4, $5)",
         args![complaint_id, at, actor, purpose, body],
     )
 }

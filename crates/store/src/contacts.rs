@@ -77,10 +77,10 @@ fn sealed_values(d: &ContactDraft, s: &SealedContact) -> Vec<Value> {
 pub fn insert(c: &mut Conn, customer_id: i64, d: &ContactDraft, s: &SealedContact, now: Timestamp) -> Result<i64> {
     let mut v = sealed_values(d, s);
     v.extend([customer_id.into(), now.into()]);
-    let id: i64 = c.scalar(
+    let id: i64 = c.insert_id(
         "INSERT INTO contacts (name, title, phone_enc, phone_masked, email_enc, email_masked, wechat_enc, wechat_masked,
             birthday_enc, address_enc, decision_maker, customer_id, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
         &v,
     )?;
     replace_search_index(c, customer_id, Some(id), &[&s.phone, &s.email])?;

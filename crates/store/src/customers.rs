@@ -339,14 +339,14 @@ pub fn insert(
     let marks: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
     let sql = format!(
         "INSERT INTO customers ({DRAFT_COLS}, code, created_by, created_at, updated_at)
-         VALUES ({}, ${}, ${}, ${}, ${}) RETURNING id",
+         VALUES ({}, ${}, ${}, ${}, ${})",
         marks.join(", "),
         n + 1,
         n + 2,
         n + 3,
         n + 3
     );
-    let id: i64 = c.scalar(&sql, &values)?;
+    let id = c.insert_id(&sql, &values)?;
     set_tags(c, id, d)?;
     replace_search_index(c, id, None, &[phone, email])?;
     crate::search::index_new(c, &[(id, vec![d.name.clone()])])?;

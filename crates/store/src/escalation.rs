@@ -71,9 +71,9 @@ pub fn next_path_position(c: &mut Conn) -> Result<i64> {
 }
 
 pub fn create_path(c: &mut Conn, p: &PathRow<'_>, by: i64, now: Timestamp) -> Result<i64> {
-    c.scalar(
+    c.insert_id(
         "INSERT INTO escalation_paths (name, position, enabled, conditions, steps, updated_by, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
         args![p.name, p.position, p.enabled, to_json(p.conditions)?, to_json(p.steps)?, by, now],
     )
     .map_err(taken)

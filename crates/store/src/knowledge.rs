@@ -88,9 +88,9 @@ fn add_version(
 }
 
 pub fn insert(c: &mut Conn, a: &ArticleInput, editor: Option<i64>, now: Timestamp) -> Result<i64> {
-    let id: i64 = c.scalar(
+    let id: i64 = c.insert_id(
         "INSERT INTO kb_articles (title, body, category, tags, owner_id, version, review_on, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $7) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $7)",
         args![a.title.as_str(), a.body.as_str(), a.category.as_str(), a.tags.join(","), a.owner_id, a.review_on, now],
     )?;
     add_version(c, id, 1, a, editor, now)?;
@@ -399,9 +399,9 @@ pub fn get_script(c: &mut Conn, id: i64) -> Result<Script> {
 }
 
 pub fn insert_script(c: &mut Conn, s: &ScriptInput, now: Timestamp) -> Result<i64> {
-    c.scalar(
+    c.insert_id(
         "INSERT INTO scripts (scenario, step, persona, position, title, body, active, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
         args![
             s.scenario.as_str(),
             s.step.as_str(),
@@ -444,9 +444,9 @@ pub fn record_use(
     outcome: Option<&str>,
     now: Timestamp,
 ) -> Result<i64> {
-    c.scalar(
+    c.insert_id(
         "INSERT INTO script_uses (script_id, user_id, ticket_id, task_id, used_at, outcome)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6)",
         args![script_id, user_id, ticket_id, task_id, now, outcome],
     )
 }

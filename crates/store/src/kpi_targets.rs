@@ -173,10 +173,10 @@ pub fn get_action(c: &mut Conn, id: i64) -> Result<Option<KpiAction>> {
 
 /// Records an action; its id.
 pub fn insert_action(c: &mut Conn, a: &NewKpiAction, by: i64, now: Timestamp) -> Result<i64> {
-    c.scalar(
+    c.insert_id(
         "INSERT INTO kpi_actions (kpi, group_by, slice_key, title, note, owner_id, started_on, review_on,
             before_value, before_from, before_to, created_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         args![
             &a.kpi,
             &a.group_by,

@@ -747,13 +747,13 @@ fn split_list(s: Option<String>) -> Vec<String> {
 
 /// Inserts a record; returns its id.
 pub fn insert_record(c: &mut Conn, r: &Record) -> Result<i64> {
-    c.scalar(
+    c.insert_id(
         "INSERT INTO maintenance_records (task_id, customer_id, communication_id, scenario, snapshot, contact_id,
             occurred_at, channel, owner_id, summary, feedback, needs_explicit, needs_implicit, checklist, completion,
             satisfaction, notes, effect, effect_note, churn_reason, gift, script_id, tags_added, tags_removed,
             created_by, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
-            $23, $24, $25, $26) RETURNING id",
+            $23, $24, $25, $26)",
         args![
             r.task_id,
             r.customer_id,

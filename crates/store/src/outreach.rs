@@ -47,9 +47,9 @@ pub struct TemplateRow<'a> {
 }
 
 pub fn create_template(c: &mut Conn, t: &TemplateRow<'_>, by: i64, now: Timestamp) -> Result<i64> {
-    c.scalar(
+    c.insert_id(
         "INSERT INTO message_templates (name, channel, scenario, subject, body, created_by, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
         args![t.name, t.channel, t.scenario, t.subject, t.body, by, now],
     )
 }
@@ -407,9 +407,9 @@ pub fn record_consent(
     actor_id: Option<i64>,
     now: Timestamp,
 ) -> Result<i64> {
-    c.scalar(
+    c.insert_id(
         "INSERT INTO channel_consents (customer_id, channel, granted, source, note, actor_id, at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
         args![customer_id, channel, granted, source, note, actor_id, now],
     )
 }

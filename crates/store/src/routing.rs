@@ -99,9 +99,9 @@ fn check_group(c: &mut Conn, group_id: i64) -> Result<()> {
 
 pub fn create_rule(c: &mut Conn, r: &RuleRow<'_>, by: i64, now: Timestamp) -> Result<i64> {
     check_group(c, r.group_id)?;
-    c.scalar(
+    c.insert_id(
         "INSERT INTO routing_rules (name, position, enabled, conditions, group_id, skill, updated_by, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         args![r.name, r.position, r.enabled, conditions_json(r.conditions)?, r.group_id, r.skill, by, now],
     )
     .map_err(taken)

@@ -68,9 +68,9 @@ fn name_taken(c: &mut Conn, name: &str, except: i64) -> Result<()> {
 /// Adds a rule tag; returns its id.
 pub fn insert(c: &mut Conn, name: &str, definition: &str, enabled: bool, by: i64, now: Timestamp) -> Result<i64> {
     name_taken(c, name, 0)?;
-    c.scalar(
+    c.insert_id(
         "INSERT INTO rule_tags (name, definition, enabled, builtin, created_by, created_at, updated_by, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $5, $6) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $5, $6)",
         args![name, definition, enabled, false, by, now],
     )
 }

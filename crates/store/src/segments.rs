@@ -551,9 +551,9 @@ pub fn save_segment(c: &mut Conn, name: &str, definition: &str, by: i64, now: Ti
         e.add("name", guanxi_domain::Issue::Taken);
         return Err(e.into());
     }
-    c.scalar(
+    c.insert_id(
         "INSERT INTO saved_segments (name, definition, created_by, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $4) RETURNING id",
+         VALUES ($1, $2, $3, $4, $4)",
         args![name, definition, by, now],
     )
 }
@@ -627,9 +627,9 @@ pub fn add_churn_reason(
     by: i64,
     at: Timestamp,
 ) -> Result<i64> {
-    c.scalar(
+    c.insert_id(
         "INSERT INTO churn_reasons (customer_id, reason, note, recorded_by, recorded_at)
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5)",
         args![customer_id, reason, note, by, at],
     )
 }

@@ -199,11 +199,7 @@ impl Conn {
     /// Runs a statement; returns the number of rows changed.
     pub fn execute(&mut self, sql: &str, args: &[Value]) -> Result<u64> {
         match self {
-            Conn::Sqlite(c) => {
-                let mut stmt = c.prepare_cached(&crate::sqlite::positional(sql))?;
-                crate::sqlite::bind(&mut stmt, args)?;
-                Ok(stmt.raw_execute()? as u64)
-            }
+            Conn::Sqlite(c) => Ok(crate::sqlite::execute(c, sql, args)? as u64),
             Conn::Postgres(c) => {
                 let stmt = c.prepare(sql)?;
                 let params = crate::pg::params(args);
@@ -259,20 +255,19 @@ impl Conn {
         self.query_opt(sql, args)?.ok_or(StoreError::NotFound)
     }
 
-    /// Inserts one row (`sql` without a `RETURNING` clause) and answers its
-    /// `id`. SQLite reads the id back with `last_insert_rowid()` instead:
-    /// `RETURNING` makes it treat the INSERT as one that may write several
-    /// rows, so that a table with foreign keys gets a statement journal —
-    /// every page the insert touches copied in memory first, a fifth of a
-    /// ticket's insert (BENCHMARKS.md, Tickets). Without it SQLite checks
-    /// the foreign keys before it writes anything (and the unique keys, as
-    /// always), so a refused row still leaves nothing behind.
+    /// Inserts one row (`sql`: a single-row INSERT without `RETURNING` or
+    /// `ON CONFLICT`) and answers its `id`. SQLite reads the id back with
+    /// `last_insert_rowid()` instead: `RETURNING` makes it treat the INSERT
+    /// as one that may write several rows, so that a table with foreign
+    /// keys gets a statement journal — every page the insert touches copied
+    /// in memory first, a fifth of a ticket's insert (BENCHMARKS.md,
+    /// Tickets). Without it SQLite checks the foreign keys before it writes
+    /// anything (and the unique keys, as always), so a refused row still
+    /// leaves nothing behind.
     pub fn insert_id(&mut self, sql: &str, args: &[Value]) -> Result<i64> {
         match self {
             Conn::Sqlite(c) => {
-                let mut stmt = c.prepare_cached(&crate::sqlite::positional(sql))?;
-                crate::sqlite::bind(&mut stmt, args)?;
-                stmt.raw_execute()?;
+                crate::sqlite::execute(c, sql, args)?;
                 Ok(c.last_insert_rowid())
             }
             Conn::Postgres(_) => self.scalar(&format!("{sql} RETURNING id"), args),

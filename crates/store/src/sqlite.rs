@@ -548,6 +548,13 @@ pub(crate) fn positional(sql: &str) -> std::borrow::Cow<'_, str> {
 
 /// Binds argument i to `?i+1` (the order of placeholders in the text, and
 /// repeats, do not matter).
+/// Runs one statement through the statement cache; the rows it changed.
+pub(crate) fn execute(c: &rusqlite::Connection, sql: &str, args: &[Value]) -> Result<usize> {
+    let mut stmt = c.prepare_cached(&positional(sql))?;
+    bind(&mut stmt, args)?;
+    Ok(stmt.raw_execute()?)
+}
+
 pub(crate) fn bind(stmt: &mut rusqlite::CachedStatement<'_>, args: &[Value]) -> Result<()> {
     stmt.clear_bindings();
     // The SQL reached SQLite with `$n` rewritten to `?n` (see

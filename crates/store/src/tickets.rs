@@ -611,9 +611,9 @@ pub struct NewAttachment<'a> {
 }
 
 pub fn add_attachment(c: &mut Conn, a: &NewAttachment<'_>) -> Result<i64> {
-    c.scalar(
+    c.insert_id(
         "INSERT INTO ticket_attachments (ticket_id, message_id, file_name, content_type, size_bytes, sha256,
-             uploaded_by, uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+             uploaded_by, uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         args![
             a.ticket_id,
             a.message_id,

@@ -102,9 +102,9 @@ pub fn create(c: &mut Conn, d: &UserDraft, password_hash: &str, now: Timestamp) 
     if email_taken(c, d.email.as_str(), None)? {
         return Err(ValidationErrors::single("email", Issue::Taken).into());
     }
-    c.scalar(
+    c.insert_id(
         "INSERT INTO users (email, name, role, group_id, password_hash, active, certified, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
         args![d.email.as_str(), d.name.as_str(), d.role.code(), d.group_id, password_hash, d.active, d.certified, now],
     )
 }
@@ -163,10 +163,7 @@ pub fn create_group(c: &mut Conn, name: &str, kind: GroupKind, now: Timestamp) -
     if n > 0 {
         return Err(ValidationErrors::single("name", Issue::Taken).into());
     }
-    c.scalar(
-        "INSERT INTO groups (name, kind, created_at) VALUES ($1, $2, $3) RETURNING id",
-        args![name, kind.code(), now],
-    )
+    c.insert_id("INSERT INTO groups (name, kind, created_at) VALUES ($1, $2, $3)", args![name, kind.code(), now])
 }
 
 pub fn delete_group(c: &mut Conn, id: i64) -> Result<()> {
@@ -612,8 +609,8 @@ pub fn create_token(
     now: Timestamp,
     expires_at: Timestamp,
 ) -> Result<i64> {
-    c.scalar(
-        "INSERT INTO api_tokens (user_id, token_hash, name, created_at, expires_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    c.insert_id(
+        "INSERT INTO api_tokens (user_id, token_hash, name, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
         args![user_id, token_hash, name, now, expires_at],
     )
 }
