@@ -5,7 +5,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use crossbeam_channel::{Receiver, Sender};
 use rusqlite::{OpenFlags, types::ValueRef};
@@ -143,6 +143,9 @@ struct ThreadsGuard {
     _stop_checkpoints: Sender<()>,
 }
 
+/// How long a connection waits for a lock another one holds.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn open_conn(path: &Path, read_only: bool, options: &DbOptions) -> Result<rusqlite::Connection> {
     let flags = if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
@@ -153,7 +156,7 @@ fn open_conn(path: &Path, read_only: bool, options: &DbOptions) -> Result<rusqli
             | OpenFlags::SQLITE_OPEN_URI
     };
     let conn = rusqlite::Connection::open_with_flags(path, flags)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.set_prepared_statement_cache_capacity(256);
     // The writer keeps more pages: bulk writes into large indexes (search
     // digests, name grams) touch pages all over them. Readers sort in
@@ -168,15 +171,14 @@ fn open_conn(path: &Path, read_only: bool, options: &DbOptions) -> Result<rusqli
         if options.sqlite_full_sync { "FULL" } else { "NORMAL" }
     ))?;
     if !read_only {
-        // The writer checkpoints only past [`AUTOCHECKPOINT`] pages of WAL
-        // (SQLite's default is 1,000): the checkpointer thread copies the
-        // WAL on the other core, and a checkpoint by the writer holds up
-        // every queued write.
-        conn.execute_batch(&format!("PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT};"))?;
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::Config(format!("SQLite refused WAL mode (got {mode})")));
         }
+        // No automatic checkpoint at commit: the checkpointer thread copies
+        // the WAL on the other core, and the writer only starts the WAL over
+        // (see [`WalRestart`]). The hook replaces SQLite's default one.
+        conn.wal_hook(Some(note_wal_frames));
     }
     Ok(conn)
 }
@@ -208,9 +210,11 @@ impl SqliteDb {
 
         let (wtx, wrx) = crossbeam_channel::unbounded::<WriteJob>();
         let epoch = users.clone();
+        let progress = Arc::new(WalProgress::default());
+        let wal = WalRestart::new(progress.clone());
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || writer_loop(write, wrx, &epoch))
+            .spawn(move || writer_loop(write, wrx, &epoch, wal))
             .map_err(|e| StoreError::Other(format!("cannot start writer thread: {e}")))?;
 
         let (rtx, rrx) = crossbeam_channel::unbounded::<ReadJob>();
@@ -225,12 +229,12 @@ impl SqliteDb {
         // Checkpoints run beside the writer: a PASSIVE checkpoint takes no
         // lock a writer or a reader waits for, so the copy of WAL frames
         // into the database and its fsync no longer stall every queued
-        // write (the writer's own autocheckpoint stays as a safety net).
+        // write. The writer only starts the WAL over ([`WalRestart`]).
         let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
         let ckpt = open_conn(path, false, options)?;
         std::thread::Builder::new()
             .name("sqlite-checkpointer".into())
-            .spawn(move || checkpoint_loop(&ckpt, &stop_rx))
+            .spawn(move || checkpoint_loop(&ckpt, &stop_rx, &progress))
             .map_err(|e| StoreError::Other(format!("cannot start checkpointer thread: {e}")))?;
         Ok(Self { writer: wtx, readers: rtx, users, _threads: Arc::new(ThreadsGuard { _stop_checkpoints: stop_tx }) })
     }
@@ -275,20 +279,43 @@ impl SqliteDb {
     {
         let (tx, rx) = oneshot::channel::<Result<T>>();
         let job: ReadJob = Box::new(move |conn| {
-            let r = (|| {
-                control(conn, "BEGIN")?;
-                let r = f(conn);
-                control(conn, "COMMIT")?;
-                r
-            })();
-            let _ = tx.send(r);
+            let _ = tx.send(in_read_transaction(conn, f));
+        });
+        self.readers.send(job).map_err(|_| StoreError::WorkerGone)?;
+        rx.await.map_err(|_| StoreError::WorkerGone)?
+    }
+
+    /// See [`crate::Db::read_then_write`]: the reader thread queues the
+    /// write, whose answer goes straight to the caller.
+    pub(crate) async fn read_then_write<A, T, R, W>(&self, read: R) -> Result<Result<T, A>>
+    where
+        A: Send + 'static,
+        T: Send + 'static,
+        R: FnOnce(&mut Conn) -> Result<Result<W, A>> + Send + 'static,
+        W: Fn(&mut Conn) -> Result<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<Result<T, A>>>();
+        let writer = self.writer.clone();
+        let job: ReadJob = Box::new(move |conn| match in_read_transaction(conn, read) {
+            Ok(Ok(write)) => {
+                let write = Again { f: move |c: &mut Conn| write(c).map(Ok), reply: Reply::new(tx) };
+                // Should the writer be gone, the answer's sender is dropped
+                // with the job: the caller sees WorkerGone.
+                let _ = writer.send(WriteJob { write: Box::new(write), bulk: false });
+            }
+            Ok(Err(answer)) => {
+                let _ = tx.send(Ok(Err(answer)));
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e));
+            }
         });
         self.readers.send(job).map_err(|_| StoreError::WorkerGone)?;
         rx.await.map_err(|_| StoreError::WorkerGone)?
     }
 }
 
-fn writer_loop(mut conn: Conn, rx: Receiver<WriteJob>, users: &UsersEpoch) {
+fn writer_loop(mut conn: Conn, rx: Receiver<WriteJob>, users: &UsersEpoch, mut wal: WalRestart) {
     routing::memo::enable();
     let mut data_version = None;
     // A bulk write taken off the queue while collecting a group waits for
@@ -304,6 +331,7 @@ fn writer_loop(mut conn: Conn, rx: Receiver<WriteJob>, users: &UsersEpoch) {
         };
         if first.bulk {
             run_bulk(&mut conn, first.write, users, &mut data_version);
+            wal.after(&conn, BULK_RESTART_FRAMES, BULK_RESTART_FRAMES);
             continue;
         }
         let mut batch = vec![first.write];
@@ -327,9 +355,10 @@ fn writer_loop(mut conn: Conn, rx: Receiver<WriteJob>, users: &UsersEpoch) {
             && let Some(job) = batch.pop()
         {
             run_alone(&mut conn, job, users);
-            continue;
+        } else {
+            run_group(&mut conn, batch, users);
         }
-        run_group(&mut conn, batch, users);
+        wal.after(&conn, RESTART_FRAMES, 2 * RESTART_FRAMES);
     }
 }
 
@@ -439,48 +468,147 @@ fn run_alone(conn: &mut Conn, mut job: Box<dyn Write>, users: &UsersEpoch) {
 /// A bulk write: alone in its transaction, with foreign keys not enforced
 /// (the pragma only changes between transactions), so that SQLite needs no
 /// statement journal for its multi-row INSERTs.
-///
-/// Its commit does not checkpoint unless the WAL has grown past
-/// [`BULK_AUTOCHECKPOINT`] pages: a bulk write commits tens of thousands of
-/// pages at once, past the writer's usual threshold every time, and the
-/// checkpointer thread copies them on the other core while the writer goes
-/// on with the next write (the copy was an eighth of an import's writer).
 fn run_bulk(conn: &mut Conn, job: Box<dyn Write>, users: &UsersEpoch, data_version: &mut Option<i64>) {
-    let begin =
-        format!("PRAGMA foreign_keys = OFF; PRAGMA wal_autocheckpoint = {BULK_AUTOCHECKPOINT}; BEGIN IMMEDIATE");
-    let restore = format!("PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT}");
-    if let Err(e) = conn.batch(&begin) {
+    if let Err(e) = conn.batch("PRAGMA foreign_keys = OFF; BEGIN IMMEDIATE") {
         tracing::error!(error = %e, "sqlite writer could not begin a bulk write");
-        let _ = conn.batch(&restore);
+        let _ = conn.batch("PRAGMA foreign_keys = ON");
         return;
     }
     note_other_commits(conn, data_version);
     run_alone(conn, job, users);
-    if let Err(e) = conn.batch(&restore) {
+    if let Err(e) = conn.batch("PRAGMA foreign_keys = ON") {
         tracing::error!(error = %e, "sqlite writer could not enforce foreign keys again");
     }
 }
 
-/// The writer's own checkpoint threshold in WAL pages (see `open_conn`).
-/// 50,000 pages (200 MB): reached only when the checkpointer falls behind
-/// or the WAL cannot start over (readers in it all the time). At 10,000,
-/// creating tickets at 32 connections had the writer checkpoint after
-/// almost every commit: 7 % of its time, with an fsync each.
-const AUTOCHECKPOINT: u32 = 50_000;
-/// The same after a bulk write (see [`run_bulk`]): 400 MB of WAL, reached
-/// only if the checkpointer falls behind.
-const BULK_AUTOCHECKPOINT: u32 = 100_000;
+thread_local! {
+    /// The frames in the WAL after the last commit on this thread (the
+    /// writer's WAL hook; SQLite calls it in the committing thread).
+    static WAL_FRAMES: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
 
-/// Every 200 ms, copies what the WAL holds into the database file.
-fn checkpoint_loop(conn: &rusqlite::Connection, stop: &Receiver<()>) {
+/// The writer connection's WAL hook (see `open_conn`).
+fn note_wal_frames(_: &rusqlite::hooks::Wal, frames: std::ffi::c_int) -> rusqlite::Result<()> {
+    WAL_FRAMES.set(u32::try_from(frames).unwrap_or(0));
+    Ok(())
+}
+
+/// WAL frames (pages) past which the writer starts the WAL over, 200 MB:
+/// at 3,000 tickets a second, every 2 to 3 seconds.
+const RESTART_FRAMES: u32 = 50_000;
+/// The same after a bulk write, which commits tens of thousands of pages
+/// at once: 400 MB, so that the checkpointer thread, not the writer, copies
+/// an import's pages (the copy was an eighth of an import's writer).
+const BULK_RESTART_FRAMES: u32 = 100_000;
+/// How long a restart waits for the readers still in the WAL.
+const RESTART_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Starts the WAL over once it is long. SQLite reuses the WAL from its
+/// start only when a write transaction begins after every frame has been
+/// copied into the database and no reader is in the WAL. Under a steady
+/// stream of writes the checkpointer thread never copies the last frame
+/// before the next commit, so the WAL only grew: with SQLite's automatic
+/// checkpoint (past 50,000 pages) the writer then copied and synced after
+/// every commit until a restart happened to succeed, holding up every
+/// queued write (BENCHMARKS.md, Tickets, session 12); without any, the WAL
+/// would grow as long as the writes go on.
+///
+/// Instead the writer, between two transactions, runs one RESTART
+/// checkpoint once the WAL is past its threshold and the checkpointer has
+/// copied all but a twentieth of it: the writer copies the rest, waits a
+/// moment for the readers, and its next transaction writes at the WAL's
+/// start again. Past a limit (twice the threshold; after a bulk write, the
+/// threshold) it does so whatever is left.
+struct WalRestart {
+    progress: Arc<WalProgress>,
+    /// The WAL's frames after the previous commit: fewer now means that
+    /// the WAL started over.
+    last: u32,
+    /// Frames to reach before trying again after a failed attempt.
+    retry_at: u32,
+}
+
+/// What the checkpointer thread tells the writer: how many frames of the
+/// WAL it has copied, tagged with the writer's count of restarts so that a
+/// count from before a restart is not taken for the new WAL's.
+#[derive(Default)]
+struct WalProgress {
+    /// The WAL's restarts, as the writer has seen them.
+    restarts: AtomicU32,
+    /// `restarts << 32 | frames copied`, from the checkpointer's last pass.
+    copied: AtomicU64,
+}
+
+impl WalProgress {
+    /// One PASSIVE checkpoint (the checkpointer's connection).
+    fn pass(&self, conn: &rusqlite::Connection) {
+        let restarts = self.restarts.load(Ordering::SeqCst);
+        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(2)) {
+            Ok(copied) => {
+                let copied = u64::try_from(copied).unwrap_or(0).min(u64::from(u32::MAX));
+                self.copied.store(u64::from(restarts) << 32 | copied, Ordering::SeqCst);
+            }
+            Err(e) => tracing::warn!(error = %e, "sqlite checkpoint failed"),
+        }
+    }
+
+    /// The frames copied of the current WAL, if known.
+    fn copied(&self) -> Option<u32> {
+        let v = self.copied.load(Ordering::SeqCst);
+        let restarts = self.restarts.load(Ordering::SeqCst);
+        (u32::try_from(v >> 32).ok() == Some(restarts)).then(|| (v & u64::from(u32::MAX)) as u32)
+    }
+}
+
+impl WalRestart {
+    fn new(progress: Arc<WalProgress>) -> Self {
+        Self { progress, last: 0, retry_at: 0 }
+    }
+
+    fn after(&mut self, conn: &Conn, threshold: u32, limit: u32) {
+        let frames = WAL_FRAMES.get();
+        if frames < self.last {
+            self.progress.restarts.fetch_add(1, Ordering::SeqCst);
+        }
+        self.last = frames;
+        if frames < threshold {
+            self.retry_at = 0;
+            return;
+        }
+        let left = self.progress.copied().map_or(frames, |c| frames.saturating_sub(c));
+        if frames < self.retry_at || (left > threshold / 20 && frames < limit) {
+            return;
+        }
+        let Conn::Sqlite(c) = conn else { return };
+        let _ = c.busy_timeout(RESTART_WAIT);
+        let done =
+            c.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)));
+        let _ = c.busy_timeout(BUSY_TIMEOUT);
+        self.retry_at = match done {
+            Ok((0, _)) => 0,
+            // The checkpointer held the checkpoint: nothing was done, and
+            // the next commit tries again.
+            Ok((_, -1)) => frames,
+            // It copied the WAL but readers were still in it: a tenth more
+            // frames before the next try.
+            Ok(_) => frames.saturating_add(threshold / 10),
+            Err(e) => {
+                tracing::warn!(error = %e, "sqlite WAL restart failed");
+                frames.saturating_add(threshold / 10)
+            }
+        };
+    }
+}
+
+/// Every 200 ms, copies what the WAL holds into the database file, and
+/// tells the writer how much of the WAL is copied.
+fn checkpoint_loop(conn: &rusqlite::Connection, stop: &Receiver<()>, progress: &WalProgress) {
     loop {
         match stop.recv_timeout(std::time::Duration::from_millis(200)) {
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
             _ => return,
         }
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(error = %e, "sqlite checkpoint failed");
-        }
+        progress.pass(conn);
     }
 }
 
@@ -523,6 +651,14 @@ fn control(conn: &mut Conn, sql: &'static str) -> Result<()> {
         }
         Conn::Postgres(_) => conn.batch(sql),
     }
+}
+
+/// Runs `f` in a read transaction of a reader's connection.
+fn in_read_transaction<T>(conn: &mut Conn, f: impl FnOnce(&mut Conn) -> Result<T>) -> Result<T> {
+    control(conn, "BEGIN")?;
+    let r = f(conn);
+    control(conn, "COMMIT")?;
+    r
 }
 
 fn reader_loop(mut conn: Conn, rx: Receiver<ReadJob>) {
@@ -584,5 +720,97 @@ pub(crate) fn value(v: ValueRef<'_>) -> Value {
         ValueRef::Real(f) => Value::F64(f),
         ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
         ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// One write transaction of about ten pages, as the writer runs it;
+    /// `beside` runs while it is open (the checkpointer's pass, which
+    /// therefore copies all but this write).
+    fn write(w: &mut Conn, beside: Option<&dyn Fn()>) {
+        control(w, "BEGIN IMMEDIATE").unwrap();
+        w.batch("INSERT INTO t (x) VALUES (zeroblob(40000))").unwrap();
+        if let Some(f) = beside {
+            f();
+        }
+        control(w, "COMMIT").unwrap();
+    }
+
+    #[test]
+    fn the_writer_starts_a_long_wal_over_once_no_reader_is_in_it() {
+        let (dir, _guard) = crate::testing::temp_dir().unwrap();
+        let path = dir.join("wal.sqlite3");
+        let options = DbOptions::default();
+        let mut w = Conn::Sqlite(open_conn(&path, false, &options).unwrap());
+        w.batch("CREATE TABLE t (x BLOB)").unwrap();
+        let reader = open_conn(&path, true, &options).unwrap();
+        let checkpointer = open_conn(&path, false, &options).unwrap();
+        let progress = Arc::new(WalProgress::default());
+        // What the checkpointer thread does every 200 ms.
+        let pass = || progress.pass(&checkpointer);
+        let pass: Option<&dyn Fn()> = Some(&pass);
+        let mut wal = WalRestart::new(progress.clone());
+        let threshold = 400;
+
+        // Below the threshold nothing happens: the WAL only grows.
+        write(&mut w, pass);
+        let first = WAL_FRAMES.get();
+        assert!(first > 5, "a write of ten pages appends them to the WAL ({first} frames)");
+        wal.after(&w, threshold, 2 * threshold);
+        write(&mut w, pass);
+        assert!(WAL_FRAMES.get() > first, "no restart below the threshold");
+
+        // A reader inside the WAL keeps it, however long it grows.
+        reader.execute_batch("BEGIN").unwrap();
+        let _: i64 = reader.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+        let mut longest = 0;
+        for _ in 0..100 {
+            write(&mut w, pass);
+            wal.after(&w, threshold, 2 * threshold);
+            longest = longest.max(WAL_FRAMES.get());
+        }
+        assert!(longest > 2 * threshold, "the reader held the WAL: {longest} frames");
+
+        // Once the reader is done, the next attempt starts it over: the
+        // next write is at the WAL's start again.
+        reader.execute_batch("COMMIT").unwrap();
+        for _ in 0..5 {
+            write(&mut w, pass);
+            wal.after(&w, threshold, 2 * threshold);
+        }
+        let now = WAL_FRAMES.get();
+        assert!(now < threshold, "the WAL started over: {now} frames after {longest}");
+
+        // Under a steady stream of writes, with the checkpointer copying
+        // beside them, the WAL starts over as soon as it passes the
+        // threshold (SQLite alone would never start it over).
+        let (mut most, mut restarts, mut before) = (0, 0, WAL_FRAMES.get());
+        for _ in 0..200 {
+            write(&mut w, pass);
+            wal.after(&w, threshold, 2 * threshold);
+            let frames = WAL_FRAMES.get();
+            restarts += usize::from(frames < before);
+            (before, most) = (frames, most.max(frames));
+        }
+        assert!(restarts >= 2, "{restarts} restarts");
+        assert!((threshold..threshold + 20).contains(&most), "one write past the threshold: {most} frames");
+
+        // While the checkpointer lags, the writer leaves it the copy up to
+        // twice the threshold, and then starts over all the same.
+        (most, restarts) = (0, 0);
+        for _ in 0..200 {
+            write(&mut w, None);
+            wal.after(&w, threshold, 2 * threshold);
+            let frames = WAL_FRAMES.get();
+            restarts += usize::from(frames < before);
+            (before, most) = (frames, most.max(frames));
+        }
+        assert!(restarts >= 2, "{restarts} restarts without the checkpointer");
+        assert!((2 * threshold..2 * threshold + 20).contains(&most), "up to twice the threshold: {most} frames");
     }
 }

@@ -330,45 +330,36 @@ where
     }
     let setup = setup::get(state).await?;
 
-    // Read what decides the ticket on a read connection; the write keeps
-    // only what must be consistent (the agents' loads, the number).
+    // What decides the ticket is read on a read connection, and the reader
+    // queues the write; the write keeps only what must be consistent (the
+    // agents' loads, the number) and answers with the ticket as written.
     let (id, code) = match &draft.customer {
         CustomerRef::Id(i) => (Some(*i), None),
         CustomerRef::Code(c) => (None, Some(c.clone())),
     };
-    let (customer_field, category, received_at) =
-        (if id.is_some() { "customer_id" } else { "customer_code" }, draft.category, draft.received_at);
-    let reader = actor.clone();
-    let (manual_group, manual_assignee) = (draft.group_id, draft.assignee_id);
-    let (facts, repeat_of, manual) = state
-        .db
-        .read(move |c| {
-            let manual = check_manual(c, manual_group, manual_assignee)?;
-            let Some(facts) = store::customer_facts(c, id, code.as_deref())? else { return Ok(None) };
-            let scope = customer_scope(c, &reader)?;
-            if !in_scope(&scope, facts.owner_id) {
-                return Ok(None);
-            }
-            let since = ticket::repeat_window_start(received_at, ticket::REPEAT_WINDOW_DAYS);
-            let repeat = store::find_repeat(c, facts.id, category, since)?;
-            Ok(Some((facts, repeat, manual)))
-        })
-        .await?
-        .ok_or_else(|| AppError::field(customer_field, Issue::Unknown))?;
-    let plan = plan(&setup, draft, &facts, actor, manual, repeat_of);
-
+    let customer_field = if id.is_some() { "customer_id" } else { "customer_code" };
     let actor = actor.clone();
     let date = guanxi_domain::clock::local_date(now, &state.config.time_zone);
-    let setup2 = setup.clone();
-    // The write answers with the ticket as written: no read after it.
-    Ok(state
+    let written = state
         .db
-        .write_repeatable(move |c| {
-            let mut t = insert_planned(c, &setup2, plan.clone(), &actor, date, now, ip.as_deref())?;
-            let r = then(c, &mut t, &setup2)?;
-            Ok((t, r))
+        .read_then_write(move |c| {
+            let manual = check_manual(c, draft.group_id, draft.assignee_id)?;
+            let Some(facts) = store::customer_facts(c, id, code.as_deref())? else { return Ok(Err(())) };
+            let scope = customer_scope(c, &actor)?;
+            if !in_scope(&scope, facts.owner_id) {
+                return Ok(Err(()));
+            }
+            let since = ticket::repeat_window_start(draft.received_at, ticket::REPEAT_WINDOW_DAYS);
+            let repeat_of = store::find_repeat(c, facts.id, draft.category, since)?;
+            let plan = plan(&setup, draft, &facts, &actor, manual, repeat_of);
+            Ok(Ok(move |c: &mut Conn| {
+                let mut t = insert_planned(c, &setup, plan.clone(), &actor, date, now, ip.as_deref())?;
+                let r = then(c, &mut t, &setup)?;
+                Ok((t, r))
+            }))
         })
-        .await?)
+        .await?;
+    written.map_err(|()| AppError::field(customer_field, Issue::Unknown))
 }
 
 /// The group and assignee chosen by hand must exist (an assignee must be
