@@ -786,30 +786,30 @@ mod tests {
         let now = WAL_FRAMES.get();
         assert!(now < threshold, "the WAL started over: {now} frames after {longest}");
 
+        // 200 writes as the writer loop runs them: the WAL's longest and
+        // how often it started over.
+        let mut stream = |w: &mut Conn, beside: Option<&dyn Fn()>| {
+            let (mut most, mut restarts, mut before) = (0, 0, WAL_FRAMES.get());
+            for _ in 0..200 {
+                write(w, beside);
+                wal.after(w, threshold, 2 * threshold);
+                let frames = WAL_FRAMES.get();
+                restarts += usize::from(frames < before);
+                (before, most) = (frames, most.max(frames));
+            }
+            (most, restarts)
+        };
+
         // Under a steady stream of writes, with the checkpointer copying
         // beside them, the WAL starts over as soon as it passes the
         // threshold (SQLite alone would never start it over).
-        let (mut most, mut restarts, mut before) = (0, 0, WAL_FRAMES.get());
-        for _ in 0..200 {
-            write(&mut w, pass);
-            wal.after(&w, threshold, 2 * threshold);
-            let frames = WAL_FRAMES.get();
-            restarts += usize::from(frames < before);
-            (before, most) = (frames, most.max(frames));
-        }
+        let (most, restarts) = stream(&mut w, pass);
         assert!(restarts >= 2, "{restarts} restarts");
         assert!((threshold..threshold + 20).contains(&most), "one write past the threshold: {most} frames");
 
         // While the checkpointer lags, the writer leaves it the copy up to
         // twice the threshold, and then starts over all the same.
-        (most, restarts) = (0, 0);
-        for _ in 0..200 {
-            write(&mut w, None);
-            wal.after(&w, threshold, 2 * threshold);
-            let frames = WAL_FRAMES.get();
-            restarts += usize::from(frames < before);
-            (before, most) = (frames, most.max(frames));
-        }
+        let (most, restarts) = stream(&mut w, None);
         assert!(restarts >= 2, "{restarts} restarts without the checkpointer");
         assert!((2 * threshold..2 * threshold + 20).contains(&most), "up to twice the threshold: {most} frames");
     }
