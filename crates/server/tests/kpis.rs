@@ -1351,6 +1351,23 @@ async fn improvement_actions_keep_before_and_compute_after() {
                 .await;
         assert_eq!((s, &a["after_value"], &a["after_from"]), (201, &Value::Null, &Value::Null), "[{}] {a}", app.engine);
 
+        // The list comes a page at a time, newest start first.
+        let titles = |v: &Value| -> Vec<String> {
+            v["items"].as_array().unwrap().iter().map(|i| i["title"].as_str().unwrap().to_string()).collect()
+        };
+        let first = kpi(&app, &admin, "/api/v1/kpi-actions?limit=2").await;
+        assert_eq!(titles(&first), ["下月", "全员"], "[{}] {first}", app.engine);
+        let next = first["next"].as_str().expect("a next page").to_string();
+        let second = kpi(&app, &admin, &format!("/api/v1/kpi-actions?limit=2&before={next}")).await;
+        assert_eq!(titles(&second), ["复杂问题当日升级"], "[{}] {second}", app.engine);
+        assert_eq!(second["next"], Value::Null, "[{}] the last page", app.engine);
+        assert_eq!(titles(&kpi(&app, &admin, "/api/v1/kpi-actions").await).len(), 3);
+        for (query, field) in [("limit=0", "limit"), ("limit=101", "limit"), ("before=yesterday", "before")] {
+            let (s, v) =
+                json_of(app.call(Method::GET, &format!("/api/v1/kpi-actions?{query}"), Some(&admin), None).await).await;
+            assert_eq!((s, fields(&v)), (422, vec![field.to_string()]), "[{}] {query}: {v}", app.engine);
+        }
+
         // Refusals.
         let ok = json!({"kpi": "resolution_rate", "title": "x", "started_on": "2026-03-05"});
         let with = |k: &str, v: Value| {
@@ -1418,6 +1435,25 @@ async fn the_actions_page_records_and_lists() {
         assert_eq!(rows.len(), 1, "[{}] {rows:?}", app.engine);
         assert_eq!(rows[0][..3], strs(&["复杂问题当日升级", "问题解决率", "客服 · li"]), "[{}] {rows:?}", app.engine);
         assert_eq!(rows[0][6..9], strs(&["50.0%", "100.0%", "+50.0 pp"]), "[{}] {rows:?}", app.engine);
+
+        // A second action: one a page, and the pager leads to the older.
+        let r = http.post(&url).form(&form("2026-03-09")).send().await.unwrap();
+        assert!(r.status().is_redirection() || r.status().is_success(), "[{}] {}", app.engine, r.status());
+        let (_, html) = app.page(&http, "/reports/actions?limit=1").await;
+        assert_eq!(html_table(&html, "kpi-actions")[0][4], "2026-03-09", "[{}] newest first", app.engine);
+        assert!(!html.contains(r#"id="first-page""#), "[{}] the first page", app.engine);
+        let link_end =
+            html.find(r#"" id="next-page""#).unwrap_or_else(|| panic!("[{}] no next page: {html}", app.engine));
+        let next = html[html[..link_end].rfind('"').unwrap() + 1..link_end].replace("&#x2f;", "/");
+        let (s, html) = app.page(&http, &format!("{next}&limit=1")).await;
+        assert_eq!(s, 200, "[{}] {html}", app.engine);
+        let rows = html_table(&html, "kpi-actions");
+        assert_eq!((rows.len(), rows[0][4].as_str()), (1, "2026-03-05"), "[{}] {rows:?}", app.engine);
+        assert!(
+            html.contains(r#"id="first-page""#) && !html.contains(r#"id="next-page""#),
+            "[{}] the last page",
+            app.engine
+        );
     }
 }
 

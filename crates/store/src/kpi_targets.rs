@@ -159,12 +159,23 @@ fn action(r: &Row) -> Result<KpiAction> {
     })
 }
 
-/// Every improvement action, newest start first.
-pub fn list_actions(c: &mut Conn) -> Result<Vec<KpiAction>> {
-    c.query(&format!("SELECT {ACTION_COLS} ORDER BY a.started_on DESC, a.id DESC"), args![])?
-        .iter()
-        .map(action)
-        .collect()
+/// A page of improvement actions, newest start first: at most `limit`,
+/// those after the previous page's last `(started_on, id)`
+/// (`kpi_actions_started`).
+pub fn list_actions(c: &mut Conn, before: Option<(jiff::civil::Date, i64)>, limit: i64) -> Result<Vec<KpiAction>> {
+    let rows = match before {
+        Some((on, id)) => c.query(
+            &format!(
+                "SELECT {ACTION_COLS} WHERE a.started_on < $1 OR (a.started_on = $1 AND a.id < $2)
+                 ORDER BY a.started_on DESC, a.id DESC LIMIT $3"
+            ),
+            args![on, id, limit],
+        )?,
+        None => {
+            c.query(&format!("SELECT {ACTION_COLS} ORDER BY a.started_on DESC, a.id DESC LIMIT $1"), args![limit])?
+        }
+    };
+    rows.iter().map(action).collect()
 }
 
 pub fn get_action(c: &mut Conn, id: i64) -> Result<Option<KpiAction>> {

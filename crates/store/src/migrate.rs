@@ -36,6 +36,7 @@ const SQLITE: &[(i64, &str)] = &[
     (30, include_str!("../migrations/sqlite/0030_department_handovers.sql")),
     (31, include_str!("../migrations/sqlite/0031_ticket_index_diet.sql")),
     (32, include_str!("../migrations/sqlite/0032_timeline_kind_index.sql")),
+    (33, include_str!("../migrations/sqlite/0033_kpi_actions_page.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -69,6 +70,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (30, include_str!("../migrations/postgres/0030_department_handovers.sql")),
     (31, include_str!("../migrations/postgres/0031_ticket_index_diet.sql")),
     (32, include_str!("../migrations/postgres/0032_timeline_kind_index.sql")),
+    (33, include_str!("../migrations/postgres/0033_kpi_actions_page.sql")),
 ];
 
 /// An arbitrary constant: the advisory lock that keeps two starting

@@ -378,6 +378,17 @@ impl KpiActionView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KpiActionList {
     pub items: Vec<KpiActionView>,
+    /// Pass as `before` for the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct KpiActionPageParams {
+    /// The `next` cursor of the previous page.
+    pub before: Option<String>,
+    /// 1–100, default 20.
+    pub limit: Option<String>,
 }
 
 /// An improvement action to record.
@@ -402,17 +413,26 @@ pub struct KpiActionBody {
     pub review_on: Option<String>,
 }
 
-/// Every improvement action, newest start first, with its figures.
-/// Supervisors and administrators.
-#[utoipa::path(get, path = "/api/v1/kpi-actions", tag = "reports", security(("bearer" = [])),
-    responses((status = 200, body = KpiActionList), (status = 401, body = Problem), (status = 403, body = Problem)))]
+/// The improvement actions, newest start first, a page at a time, with
+/// their figures. 422 names `before` or `limit`. Supervisors and
+/// administrators.
+#[utoipa::path(get, path = "/api/v1/kpi-actions", tag = "reports", params(KpiActionPageParams),
+    security(("bearer" = [])),
+    responses((status = 200, body = KpiActionList), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 422, body = Problem)))]
 pub async fn list_actions(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
     ReqLang(lang): ReqLang,
+    RawQuery(raw): RawQuery,
 ) -> AppResult<Json<KpiActionList>> {
-    let items = crate::service::kpi_targets::list_actions(&state, &user).await?;
-    Ok(Json(KpiActionList { items: items.iter().map(|f| KpiActionView::new(f, lang)).collect() }))
+    use crate::service::kpi_targets as targets;
+    svc::require_reader(&user)?;
+    let q: KpiActionPageParams = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
+        .map_err(|e| AppError::BadRequest(format!("query string: {e}")))?;
+    let (before, limit) = targets::parse_actions_page(q.before.as_deref(), q.limit.as_deref())?;
+    let page = targets::list_actions(&state, &user, before, limit).await?;
+    Ok(Json(KpiActionList { items: page.items.iter().map(|f| KpiActionView::new(f, lang)).collect(), next: page.next }))
 }
 
 /// Records an improvement action; its "before" figure (the KPI on the

@@ -464,17 +464,70 @@ async fn figures(
     Ok(Some(ActionFigures { action, def, after_range, after_value, change }))
 }
 
-/// Every action with its figures.
-pub async fn list_actions(state: &AppState, user: &User) -> AppResult<Vec<ActionFigures>> {
+/// Actions on a page when the request names no `limit`.
+pub const ACTIONS_PAGE: i64 = 20;
+
+/// A page of actions with their figures, and the cursor of the next.
+#[derive(Debug, Clone)]
+pub struct ActionsPage {
+    pub items: Vec<ActionFigures>,
+    /// Pass as `before` for the next page; `None` on the last.
+    pub next: Option<String>,
+}
+
+/// The cursor after an action: `YYYY-MM-DD_id` of its start and id.
+fn action_cursor(a: &KpiAction) -> String {
+    format!("{}_{}", a.started_on, a.id)
+}
+
+/// Reads a page request: `before` (a cursor from `next`) and `limit`
+/// (1–100, default [`ACTIONS_PAGE`]); each bad field is named.
+pub fn parse_actions_page(
+    before: Option<&str>,
+    limit: Option<&str>,
+) -> Result<(Option<(jiff::civil::Date, i64)>, i64), ValidationErrors> {
+    let mut e = ValidationErrors::new();
+    fn present(v: Option<&str>) -> Option<&str> {
+        v.map(str::trim).filter(|s| !s.is_empty())
+    }
+    let cursor = present(before).and_then(|raw| {
+        let parsed = raw.split_once('_').and_then(|(d, id)| Some((d.parse().ok()?, id.parse().ok()?)));
+        if parsed.is_none() {
+            e.add("before", Issue::Unknown);
+        }
+        parsed
+    });
+    let limit = match present(limit).map(str::parse::<i64>) {
+        None => ACTIONS_PAGE,
+        Some(Ok(n)) if (1..=100).contains(&n) => n,
+        Some(_) => {
+            e.add("limit", Issue::OutOfRange);
+            ACTIONS_PAGE
+        }
+    };
+    if e.is_empty() { Ok((cursor, limit)) } else { Err(e) }
+}
+
+/// A page of actions, newest start first, with their figures (each
+/// action's "after" figure is its own KPI query, so a page is bounded).
+pub async fn list_actions(
+    state: &AppState,
+    user: &User,
+    before: Option<(jiff::civil::Date, i64)>,
+    limit: i64,
+) -> AppResult<ActionsPage> {
     require_reader(user)?;
-    let rows = state.db.read(guanxi_store::kpi_targets::list_actions).await?;
-    let mut out = Vec::new();
+    let mut rows = state.db.read(move |c| store::list_actions(c, before, limit + 1)).await?;
+    let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    let next = if more { rows.last().map(action_cursor) } else { None };
+    let mut items = Vec::with_capacity(rows.len());
     for a in rows {
         if let Some(f) = figures(state, user, a).await? {
-            out.push(f);
+            items.push(f);
         }
     }
-    Ok(out)
+    Ok(ActionsPage { items, next })
 }
 
 pub async fn get_action(state: &AppState, user: &User, id: i64) -> AppResult<ActionFigures> {

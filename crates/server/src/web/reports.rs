@@ -1121,10 +1121,13 @@ async fn actions_page(
     errors: Option<&guanxi_domain::ValidationErrors>,
     flash: Option<&str>,
 ) -> AppResult<Html<String>> {
+    use crate::service::kpi_targets as targets;
     use guanxi_domain::kpi::GroupBy;
-    let all = crate::service::kpi_targets::list_actions(state, &u.user).await?;
+    let (before, limit) = targets::parse_actions_page(form_get(form, "before"), form_get(form, "limit"))?;
+    let page = targets::list_actions(state, &u.user, before, limit).await?;
     let names = staff_names(state).await?;
-    let items: Vec<Value> = all
+    let items: Vec<Value> = page
+        .items
         .iter()
         .map(|f| {
             let a = &f.action;
@@ -1156,6 +1159,8 @@ async fn actions_page(
     let ctx = context! { ..page_ctx(u, lang, "reports", title), ..context! {
         tab => "actions",
         items => items, err => err, errors => summary, flash => flash,
+        later_pages => before.is_some(),
+        next => page.next.map(|n| format!("/reports/actions?before={n}")),
         v => context! { kpi => v("kpi"), group_by => v("group_by"), slice_key => v("slice_key"), title => v("title"),
             note => v("note"), owner_id => v("owner_id"), started_on => v("started_on"), review_on => v("review_on") },
         kpis => kpi::REGISTRY.iter().filter(|k| k.available()).map(|k| context! { value => k.name, label => k.label(lang) }).collect::<Vec<_>>(),
