@@ -292,13 +292,16 @@ async fn shutdown_signal() {
 
 async fn demo(state: &guanxi_server::state::AppState, opts: &DemoOptions) -> anyhow::Result<()> {
     match guanxi_server::load_demo(state, opts).await? {
-        Some(s) => println!(
-            "Loaded demo data: {} groups, {} staff, {} customers. Demo staff log in with password \"{}\" (e.g. chen.jing@demo.guanxi.cn, supervisor; admin@demo.guanxi.cn, admin).",
-            s.groups,
-            s.users,
-            s.customers,
-            guanxi_server::demo::DEMO_PASSWORD
-        ),
+        Some(s) => {
+            let tickets = guanxi_server::load_demo_tickets(state, opts).await?;
+            println!(
+                "Loaded demo data: {} groups, {} staff, {} customers, {tickets} tickets. Demo staff log in with password \"{}\" (e.g. chen.jing@demo.guanxi.cn, supervisor; admin@demo.guanxi.cn, admin).",
+                s.groups,
+                s.users,
+                s.customers,
+                guanxi_server::demo::DEMO_PASSWORD
+            );
+        }
         None => println!("Demo data is already loaded."),
     }
     Ok(())

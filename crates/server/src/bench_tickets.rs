@@ -150,7 +150,60 @@ pub async fn generate_tickets(
         })
         .await?;
     state.ticket_setup.invalidate();
+    let plan = HistoryPlan {
+        customers: (1..=customers).collect(),
+        agents: agents.iter().map(|a| (*a, team, BENCH_TEAM.to_string(), agents.len())).collect(),
+        history_days: 730,
+        closed_from_mins: 2 * 24 * 60,
+        open_one_in: OPEN_ONE_IN,
+        open_within_mins: 14 * 24 * 60,
+        last_id: last,
+    };
+    let fill = fill_history(state, &plan, count, seed, progress);
+    let (done, complaints) = crate::bench_data::with_deferred_indexes(state, TICKET_TABLES, fill).await?;
+    state.db.write(move |c| routing::recount_loads(c, now)).await?;
+    let marker = format!("tickets={count}");
+    state.db.write(move |c| settings::set(c, "bench_tickets", &marker, now)).await?;
+    Ok((done, complaints))
+}
 
+/// Whose and whom the tickets of [`fill_history`] are.
+pub struct HistoryPlan {
+    /// The customers drawn from.
+    pub customers: Vec<i64>,
+    /// The agents taking them in turn: (agent, their group, its name, the
+    /// group's agents), as the routing reason records it.
+    pub agents: Vec<(i64, i64, String, usize)>,
+    /// How far back closed tickets were received: days, and the least,
+    /// minutes.
+    pub history_days: i64,
+    pub closed_from_mins: i64,
+    /// One ticket in this many is still open.
+    pub open_one_in: u64,
+    /// How far back open tickets were received, minutes.
+    pub open_within_mins: i64,
+    /// The largest ticket id before (numbers of past days follow it).
+    pub last_id: i64,
+}
+
+/// Writes `count` tickets of past days through the store's bulk paths:
+/// closed ones with their reply, resolution and stopped clocks, open ones
+/// with running clocks and armed SLA jobs, half of the complaint-type
+/// ones with a complaint. The caller recounts the agents' loads. Returns
+/// how many tickets were written and how many carry a complaint.
+pub async fn fill_history(
+    state: &AppState,
+    plan: &HistoryPlan,
+    count: usize,
+    seed: u64,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> anyhow::Result<(usize, usize)> {
+    let now = state.clock.now();
+    let (agents, last) = (&plan.agents, plan.last_id);
+    let customers = i64::try_from(plan.customers.len())?;
+    if plan.customers.is_empty() || agents.is_empty() {
+        anyhow::bail!("tickets need customers and agents");
+    }
     let policy = SlaPolicy::default();
     let cal = BusinessCalendar::new(WeeklySchedule::standard(), [], state.config.time_zone.clone());
     let tz = state.config.time_zone.clone();
@@ -164,16 +217,31 @@ pub async fn generate_tickets(
     let mut crng = StdRng::seed_from_u64(seed ^ 0x636f_6d70_6c61);
     let mut complaints = 0usize;
     let mut done = 0;
-    let fill = async {
+    // Each agent's routing reason, as an automatic assignment records it.
+    let reasons: Vec<RoutingReason> = agents
+        .iter()
+        .map(|(_, _, name, candidates)| RoutingReason {
+            group_by: GroupBy::Default,
+            group: Some(name.clone()),
+            skill: None,
+            assignee_by: AssigneeBy::LeastLoaded { load: 0, candidates: *candidates },
+            raised: None,
+            tier_schedule: None,
+            tier: None,
+        })
+        .collect();
+    {
         while done < count {
             let n = BATCH.min(count - done);
             let mut rows = Vec::with_capacity(n);
             for i in done..done + n {
-                let open = rng.random_range(0..OPEN_ONE_IN) == 0;
+                let open = rng.random_range(0..plan.open_one_in) == 0;
                 let back_mins = if open {
-                    rng.random_range(10..14 * 24 * 60)
+                    rng.random_range(10..plan.open_within_mins.max(11))
                 } else {
-                    rng.random_range(2 * 24 * 60..730 * 24 * 60)
+                    rng.random_range(
+                        plan.closed_from_mins..(plan.history_days * 24 * 60).max(plan.closed_from_mins + 1),
+                    )
                 };
                 let received = yesterday_end - SignedDuration::from_mins(back_mins);
                 let ticket_type = pick(&mut rng, TicketType::ALL);
@@ -214,7 +282,7 @@ pub async fn generate_tickets(
                     clocks.stop_all(resolved, &cal);
                 }
                 let date = guanxi_domain::clock::local_date(received, &tz);
-                let agent = agents[i % agents.len()];
+                let agent = i % agents.len();
                 let seq = last + 1 + i64::try_from(i).unwrap_or(0);
                 let mut priority = priority;
                 let mut description = "客户来电反映的问题，详见沟通记录。".to_string();
@@ -252,7 +320,8 @@ pub async fn generate_tickets(
                     category,
                     priority,
                     status,
-                    1 + rng.random_range(0..customers),
+                    // Drawn as an i64, as the bench data set always was.
+                    plan.customers[usize::try_from(rng.random_range(0..customers)).unwrap_or(0)],
                     pick(&mut rng, SUBJECTS),
                     agent,
                     clocks,
@@ -263,21 +332,16 @@ pub async fn generate_tickets(
                     complaint,
                 ));
             }
-            let reason = RoutingReason {
-                group_by: GroupBy::Default,
-                group: Some(BENCH_TEAM.into()),
-                skill: None,
-                assignee_by: AssigneeBy::LeastLoaded { load: 0, candidates: agents.len() },
-                raised: None,
-                tier_schedule: None,
-                tier: None,
-            };
+            // (agent id, group id, routing reason) of each row's agent index.
+            let who: Vec<(i64, i64, RoutingReason)> =
+                rows.iter().map(|r| (agents[r.8].0, agents[r.8].1, reasons[r.8].clone())).collect();
             state
                 .db
                 .write(move |c| {
                     let new: Vec<NewTicket<'_>> = rows
                         .iter()
-                        .map(|r| NewTicket {
+                        .zip(&who)
+                        .map(|(r, w)| NewTicket {
                             number: &r.0,
                             ticket_type: r.1,
                             channel: r.2,
@@ -287,10 +351,10 @@ pub async fn generate_tickets(
                             customer_id: r.6,
                             subject: r.7,
                             description: &r.13,
-                            group_id: Some(team),
-                            assignee_id: Some(r.8),
+                            group_id: Some(w.1),
+                            assignee_id: Some(w.0),
                             schedule_code: "default",
-                            routing: &reason,
+                            routing: &w.2,
                             repeat_of: None,
                             sla: &r.9,
                             external_id: None,
@@ -304,17 +368,17 @@ pub async fn generate_tickets(
                     let mut messages = Vec::with_capacity(rows.len());
                     let mut entries = Vec::with_capacity(rows.len());
                     let mut armed = Vec::new();
-                    for (r, id) in rows.iter().zip(&ids) {
+                    for ((r, id), w) in rows.iter().zip(&ids).zip(&who) {
                         events.push((*id, r.10, None, "created", format!("{{\"priority\":\"{}\"}}", r.4.code())));
                         if r.5 != Status::New {
-                            messages.push((*id, r.11, Some(r.8), "reply", "您好，已收到您的问题，正在为您处理。"));
-                            events.push((*id, r.11, Some(r.8), "reply", "{}".to_string()));
+                            messages.push((*id, r.11, Some(w.0), "reply", "您好，已收到您的问题，正在为您处理。"));
+                            events.push((*id, r.11, Some(w.0), "reply", "{}".to_string()));
                         }
                         if r.5 == Status::Closed {
                             events.push((
                                 *id,
                                 r.12,
-                                Some(r.8),
+                                Some(w.0),
                                 "status",
                                 "{\"from\":\"resolved\",\"to\":\"closed\",\"action\":\"close\"}".into(),
                             ));
@@ -345,7 +409,8 @@ pub async fn generate_tickets(
                     let filed: Vec<_> = rows
                         .iter()
                         .zip(&ids)
-                        .filter_map(|(r, id)| {
+                        .zip(&who)
+                        .filter_map(|((r, id), w)| {
                             let p = r.14.as_ref()?;
                             let state =
                                 if r.5 == Status::Closed { ComplaintState::Closed } else { ComplaintState::Registered };
@@ -360,7 +425,7 @@ pub async fn generate_tickets(
                                 grading: &p.grading,
                                 signature: &p.signature,
                                 batch_id: None,
-                                handler_id: Some(r.8),
+                                handler_id: Some(w.0),
                                 deadlines: &p.deadlines,
                                 received_at: r.10,
                                 now: p.registered,
@@ -379,12 +444,7 @@ pub async fn generate_tickets(
             done += n;
             progress(done, count);
         }
-        anyhow::Ok(())
-    };
-    crate::bench_data::with_deferred_indexes(state, TICKET_TABLES, fill).await?;
-    state.db.write(move |c| routing::recount_loads(c, now)).await?;
-    let marker = format!("tickets={count}");
-    state.db.write(move |c| settings::set(c, "bench_tickets", &marker, now)).await?;
+    }
     Ok((done, complaints))
 }
 

@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod demo;
 mod demo_360;
 mod demo_kb;
+mod demo_tickets;
 pub mod error;
 pub mod export;
 pub mod import;
@@ -227,6 +228,12 @@ pub async fn serve_with_listener(
     let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, service).with_graceful_shutdown(shutdown).await?;
     Ok(())
+}
+
+/// Adds the demo's half year of tickets (see `demo_tickets`) after
+/// [`load_demo`] loaded the rest; `serve --demo` does both. How many.
+pub async fn load_demo_tickets(state: &AppState, opts: &demo::DemoOptions) -> anyhow::Result<usize> {
+    demo_tickets::load(state, opts.seed).await
 }
 
 /// Loads the demo data set with this server's data key (see [`demo`]).

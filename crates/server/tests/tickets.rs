@@ -949,3 +949,54 @@ async fn queues_are_sorted_by_the_nearest_deadline_and_paged_by_keyset() {
         }
     }
 }
+
+/// `serve --demo` adds half a year of tickets: every demo agent and
+/// advisor has open tickets in their own queue and group, most of the
+/// history is closed with its reply and resolution (so last month's
+/// resolution rate and first-response time have values), and complaints
+/// are among them.
+#[tokio::test]
+async fn the_demo_has_a_half_year_of_tickets() {
+    use guanxi_server::demo::{DEMO_PASSWORD, DemoOptions};
+    for app in apps().await {
+        let e = app.engine.clone();
+        let opts = DemoOptions { seed: 7, customers: 300 };
+        guanxi_server::load_demo(&app.state, &opts).await.unwrap();
+        let n = guanxi_server::load_demo_tickets(&app.state, &opts).await.unwrap();
+        assert_eq!(n, 1500, "[{e}] five a customer");
+        for email in ["wang.fang@demo.guanxi.cn", "zhang.wei@demo.guanxi.cn", "zhao.min@demo.guanxi.cn"] {
+            let token = app.token(email, DEMO_PASSWORD).await;
+            let r = app.call(Method::GET, "/api/v1/tickets?queue=mine&limit=100", Some(&token), None).await;
+            let v: Value = r.json().await.unwrap();
+            let items = v["items"].as_array().unwrap();
+            assert!(!items.is_empty(), "[{e}] {email} has open tickets: {v}");
+            let group = &items[0]["group_name"];
+            let me = |t: &Value| t["assignee_id"] == items[0]["assignee_id"] && &t["group_name"] == group;
+            assert!(group.is_string() && items.iter().all(me), "[{e}] {email}: theirs, in their group: {v}");
+        }
+        let (closed, answered, complaints): (i64, i64, i64) = app
+            .state
+            .db
+            .read(|c| {
+                let r = c.query_one(
+                    "SELECT (SELECT COUNT(*) FROM tickets WHERE status = 'closed' AND resolved_at IS NOT NULL),
+                            (SELECT COUNT(*) FROM tickets WHERE first_response_at IS NOT NULL),
+                            (SELECT COUNT(*) FROM complaints)",
+                    &[],
+                )?;
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .await
+            .unwrap();
+        assert!(closed > 1200 && answered >= closed && complaints > 0, "[{e}] {closed} {answered} {complaints}");
+        let sup = app.token("chen.jing@demo.guanxi.cn", DEMO_PASSWORD).await;
+        let to = app.state.today();
+        let from = to.checked_sub(jiff::ToSpan::days(60)).unwrap();
+        for kpi in ["resolution_rate", "first_response_median"] {
+            let path = format!("/api/v1/kpis/{kpi}?from={from}&to={to}&by=month");
+            let v: Value = app.call(Method::GET, &path, Some(&sup), None).await.json().await.unwrap();
+            let points = v["slices"][0]["points"].as_array().unwrap_or_else(|| panic!("[{e}] {path}: {v}"));
+            assert!(points.iter().any(|p| p["value"].is_number()), "[{e}] {kpi} has values: {v}");
+        }
+    }
+}
