@@ -592,7 +592,13 @@ pub async fn upload_attachments(
 /// who may see the ticket; 404 otherwise. Each download is audited.
 #[utoipa::path(get, path = "/api/v1/tickets/{id}/attachments/{attachment_id}", tag = "tickets",
     params(("id" = i64, Path), ("attachment_id" = i64, Path)), security(("bearer" = [])),
-    responses((status = 200, description = "the file's bytes", content_type = "application/octet-stream"),
+    responses((status = 200, description = "the file's bytes, with the type its content was checked to be", content(
+            ("image/png"), ("image/jpeg"), ("image/gif"), ("image/webp"), ("application/pdf"),
+            ("application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+            ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            ("application/vnd.openxmlformats-officedocument.presentationml.presentation"),
+            ("application/msword"), ("application/vnd.ms-excel"), ("application/vnd.ms-powerpoint"),
+            ("text/csv"), ("text/plain"), ("application/octet-stream"))),
         (status = 401, body = Problem), (status = 404, body = Problem)))]
 pub async fn download_attachment(
     State(state): State<AppState>,
