@@ -230,220 +230,208 @@ pub async fn fill_history(
             tier: None,
         })
         .collect();
-    {
-        while done < count {
-            let n = BATCH.min(count - done);
-            let mut rows = Vec::with_capacity(n);
-            for i in done..done + n {
-                let open = rng.random_range(0..plan.open_one_in) == 0;
-                let back_mins = if open {
-                    rng.random_range(10..plan.open_within_mins.max(11))
-                } else {
-                    rng.random_range(
-                        plan.closed_from_mins..(plan.history_days * 24 * 60).max(plan.closed_from_mins + 1),
-                    )
-                };
-                let received = yesterday_end - SignedDuration::from_mins(back_mins);
-                let ticket_type = pick(&mut rng, TicketType::ALL);
-                let channel = pick(&mut rng, &[Channel::Phone, Channel::OnlineChat, Channel::Email, Channel::Wechat]);
-                let category = pick(&mut rng, Category::ALL);
-                let priority = pick(
-                    &mut rng,
-                    &[Priority::Urgent, Priority::High, Priority::Normal, Priority::Normal, Priority::Low],
-                );
-                let f = SlaFacts { channel, ticket_type, priority, tier: None };
-                let mut clocks = SlaClocks::default();
-                for k in [ClockKind::FirstResponse, ClockKind::Resolution] {
-                    clocks.start(k, policy.target(k, &f), policy.warn_percent, received, &cal);
-                }
-                let status = if open {
-                    pick(
-                        &mut rng,
-                        &[
-                            Status::New,
-                            Status::Accepted,
-                            Status::InProgress,
-                            Status::InProgress,
-                            Status::WaitingCustomer,
-                        ],
-                    )
-                } else {
-                    Status::Closed
-                };
-                let replied = received + SignedDuration::from_mins(rng.random_range(5..600));
-                if status != Status::New {
-                    clocks.stop(ClockKind::FirstResponse, replied, &cal);
-                }
-                if status == Status::WaitingCustomer {
-                    clocks.pause_all(replied, &cal);
-                }
-                let resolved = replied + SignedDuration::from_mins(rng.random_range(30..5_000));
-                if status == Status::Closed {
-                    clocks.stop_all(resolved, &cal);
-                }
-                let date = guanxi_domain::clock::local_date(received, &tz);
-                let agent = i % agents.len();
-                let seq = last + 1 + i64::try_from(i).unwrap_or(0);
-                let mut priority = priority;
-                let mut description = "客户来电反映的问题，详见沟通记录。".to_string();
-                let complaint = if ticket_type == TicketType::Complaint && crng.random_bool(0.5) {
-                    let demand = pick(&mut crng, DemandType::ALL);
-                    description = complaint_text(&mut crng, demand);
-                    let grading = grading::grade(&description, 0);
-                    priority = crate::service::complaints::priority_of(grading.urgency);
-                    let registered = received + SignedDuration::from_mins(crng.random_range(2..90));
-                    let mut deadlines = Deadlines::default();
-                    deadlines.start(DeadlineKind::Registration, received, REGISTRATION_WITHIN, &cal);
-                    deadlines.meet(DeadlineKind::Registration, registered);
-                    deadlines.start(DeadlineKind::Solution, received, SOLUTION_WITHIN, &cal);
-                    if status == Status::Closed {
-                        deadlines.meet(DeadlineKind::Solution, resolved);
-                    }
-                    complaints += 1;
-                    Some(BenchComplaint {
-                        number: format!("CP{}{seq:09}", date.strftime("%Y%m%d")),
-                        demand,
-                        signature: grading::signature(&description).join(" "),
-                        grading,
-                        deadlines,
-                        registered,
-                    })
-                } else {
-                    None
-                };
-                rows.push((
-                    // Past days, numbered after every ticket already there
-                    // (live tickets take today's numbers from the day's counter).
-                    format!("GD{}{seq:09}", date.strftime("%Y%m%d")),
-                    ticket_type,
-                    channel,
-                    category,
-                    priority,
-                    status,
-                    // Drawn as an i64, as the bench data set always was.
-                    plan.customers[usize::try_from(rng.random_range(0..customers)).unwrap_or(0)],
-                    pick(&mut rng, SUBJECTS),
-                    agent,
-                    clocks,
-                    received,
-                    replied,
-                    resolved,
-                    description,
-                    complaint,
-                ));
+    while done < count {
+        let n = BATCH.min(count - done);
+        let mut rows = Vec::with_capacity(n);
+        for i in done..done + n {
+            let open = rng.random_range(0..plan.open_one_in) == 0;
+            let back_mins = if open {
+                rng.random_range(10..plan.open_within_mins.max(11))
+            } else {
+                rng.random_range(plan.closed_from_mins..(plan.history_days * 24 * 60).max(plan.closed_from_mins + 1))
+            };
+            let received = yesterday_end - SignedDuration::from_mins(back_mins);
+            let ticket_type = pick(&mut rng, TicketType::ALL);
+            let channel = pick(&mut rng, &[Channel::Phone, Channel::OnlineChat, Channel::Email, Channel::Wechat]);
+            let category = pick(&mut rng, Category::ALL);
+            let priority =
+                pick(&mut rng, &[Priority::Urgent, Priority::High, Priority::Normal, Priority::Normal, Priority::Low]);
+            let f = SlaFacts { channel, ticket_type, priority, tier: None };
+            let mut clocks = SlaClocks::default();
+            for k in [ClockKind::FirstResponse, ClockKind::Resolution] {
+                clocks.start(k, policy.target(k, &f), policy.warn_percent, received, &cal);
             }
-            // (agent id, group id, routing reason) of each row's agent index.
-            let who: Vec<(i64, i64, RoutingReason)> =
-                rows.iter().map(|r| (agents[r.8].0, agents[r.8].1, reasons[r.8].clone())).collect();
-            state
-                .db
-                .write(move |c| {
-                    let new: Vec<NewTicket<'_>> = rows
-                        .iter()
-                        .zip(&who)
-                        .map(|(r, w)| NewTicket {
-                            number: &r.0,
-                            ticket_type: r.1,
-                            channel: r.2,
-                            category: r.3,
-                            priority: r.4,
-                            status: r.5,
-                            customer_id: r.6,
-                            subject: r.7,
-                            description: &r.13,
-                            group_id: Some(w.1),
-                            assignee_id: Some(w.0),
-                            schedule_code: "default",
-                            routing: &w.2,
-                            repeat_of: None,
-                            sla: &r.9,
-                            external_id: None,
-                            created_by: None,
-                            received_at: r.10,
-                            now: r.10,
-                        })
-                        .collect();
-                    let ids = store::insert_many(c, &new)?;
-                    let mut events = Vec::with_capacity(rows.len() * 2);
-                    let mut messages = Vec::with_capacity(rows.len());
-                    let mut entries = Vec::with_capacity(rows.len());
-                    let mut armed = Vec::new();
-                    for ((r, id), w) in rows.iter().zip(&ids).zip(&who) {
-                        events.push((*id, r.10, None, "created", format!("{{\"priority\":\"{}\"}}", r.4.code())));
-                        if r.5 != Status::New {
-                            messages.push((*id, r.11, Some(w.0), "reply", "您好，已收到您的问题，正在为您处理。"));
-                            events.push((*id, r.11, Some(w.0), "reply", "{}".to_string()));
-                        }
-                        if r.5 == Status::Closed {
-                            events.push((
-                                *id,
-                                r.12,
-                                Some(w.0),
-                                "status",
-                                "{\"from\":\"resolved\",\"to\":\"closed\",\"action\":\"close\"}".into(),
-                            ));
-                        }
-                        entries.push(NewEntry {
-                            customer_id: r.6,
-                            at: r.10,
-                            kind: kind::TICKET,
-                            ref_id: Some(*id),
-                            title: "ticket.created".into(),
-                            body: Some(format!("{} {}", r.0, r.7)),
-                            actor_id: None,
-                        });
-                        if let Some(at) = r.9.next_event() {
-                            armed.push((id.to_string(), at));
-                        }
-                    }
-                    // The times the KPIs read (SPEC R1): first reply and resolution.
-                    for (r, id) in rows.iter().zip(&ids) {
-                        if r.5 != Status::New {
-                            let resolved = (r.5 == Status::Closed).then_some(r.12);
-                            c.execute(
-                                "UPDATE tickets SET first_response_at = $1, resolved_at = $2 WHERE id = $3",
-                                guanxi_store::args![r.11, resolved, *id],
-                            )?;
-                        }
-                    }
-                    let filed: Vec<_> = rows
-                        .iter()
-                        .zip(&ids)
-                        .zip(&who)
-                        .filter_map(|((r, id), w)| {
-                            let p = r.14.as_ref()?;
-                            let state =
-                                if r.5 == Status::Closed { ComplaintState::Closed } else { ComplaintState::Registered };
-                            let closed = (r.5 == Status::Closed).then_some(r.12);
-                            let new = NewComplaint {
-                                ticket_id: *id,
-                                number: &p.number,
-                                customer_id: r.6,
-                                category: r.3,
-                                demand_type: p.demand,
-                                urgency: p.grading.urgency,
-                                grading: &p.grading,
-                                signature: &p.signature,
-                                batch_id: None,
-                                handler_id: Some(w.0),
-                                deadlines: &p.deadlines,
-                                received_at: r.10,
-                                now: p.registered,
-                            };
-                            Some((new, state, closed))
-                        })
-                        .collect();
-                    complaints_store::insert_many(c, &filed)?;
-                    store::add_events(c, &events)?;
-                    store::add_messages(c, &messages)?;
-                    timeline::append_many(c, &entries)?;
-                    jobs::schedule_many(c, SLA_JOB, &armed, now)?;
-                    Ok(())
+            let status = if open {
+                pick(
+                    &mut rng,
+                    &[Status::New, Status::Accepted, Status::InProgress, Status::InProgress, Status::WaitingCustomer],
+                )
+            } else {
+                Status::Closed
+            };
+            let replied = received + SignedDuration::from_mins(rng.random_range(5..600));
+            if status != Status::New {
+                clocks.stop(ClockKind::FirstResponse, replied, &cal);
+            }
+            if status == Status::WaitingCustomer {
+                clocks.pause_all(replied, &cal);
+            }
+            let resolved = replied + SignedDuration::from_mins(rng.random_range(30..5_000));
+            if status == Status::Closed {
+                clocks.stop_all(resolved, &cal);
+            }
+            let date = guanxi_domain::clock::local_date(received, &tz);
+            let agent = i % agents.len();
+            let seq = last + 1 + i64::try_from(i).unwrap_or(0);
+            let mut priority = priority;
+            let mut description = "客户来电反映的问题，详见沟通记录。".to_string();
+            let complaint = if ticket_type == TicketType::Complaint && crng.random_bool(0.5) {
+                let demand = pick(&mut crng, DemandType::ALL);
+                description = complaint_text(&mut crng, demand);
+                let grading = grading::grade(&description, 0);
+                priority = crate::service::complaints::priority_of(grading.urgency);
+                let registered = received + SignedDuration::from_mins(crng.random_range(2..90));
+                let mut deadlines = Deadlines::default();
+                deadlines.start(DeadlineKind::Registration, received, REGISTRATION_WITHIN, &cal);
+                deadlines.meet(DeadlineKind::Registration, registered);
+                deadlines.start(DeadlineKind::Solution, received, SOLUTION_WITHIN, &cal);
+                if status == Status::Closed {
+                    deadlines.meet(DeadlineKind::Solution, resolved);
+                }
+                complaints += 1;
+                Some(BenchComplaint {
+                    number: format!("CP{}{seq:09}", date.strftime("%Y%m%d")),
+                    demand,
+                    signature: grading::signature(&description).join(" "),
+                    grading,
+                    deadlines,
+                    registered,
                 })
-                .await?;
-            done += n;
-            progress(done, count);
+            } else {
+                None
+            };
+            rows.push((
+                // Past days, numbered after every ticket already there
+                // (live tickets take today's numbers from the day's counter).
+                format!("GD{}{seq:09}", date.strftime("%Y%m%d")),
+                ticket_type,
+                channel,
+                category,
+                priority,
+                status,
+                // Drawn as an i64, as the bench data set always was.
+                plan.customers[usize::try_from(rng.random_range(0..customers)).unwrap_or(0)],
+                pick(&mut rng, SUBJECTS),
+                agent,
+                clocks,
+                received,
+                replied,
+                resolved,
+                description,
+                complaint,
+            ));
         }
+        // (agent id, group id, routing reason) of each row's agent index.
+        let who: Vec<(i64, i64, RoutingReason)> =
+            rows.iter().map(|r| (agents[r.8].0, agents[r.8].1, reasons[r.8].clone())).collect();
+        state
+            .db
+            .write(move |c| {
+                let new: Vec<NewTicket<'_>> = rows
+                    .iter()
+                    .zip(&who)
+                    .map(|(r, w)| NewTicket {
+                        number: &r.0,
+                        ticket_type: r.1,
+                        channel: r.2,
+                        category: r.3,
+                        priority: r.4,
+                        status: r.5,
+                        customer_id: r.6,
+                        subject: r.7,
+                        description: &r.13,
+                        group_id: Some(w.1),
+                        assignee_id: Some(w.0),
+                        schedule_code: "default",
+                        routing: &w.2,
+                        repeat_of: None,
+                        sla: &r.9,
+                        external_id: None,
+                        created_by: None,
+                        received_at: r.10,
+                        now: r.10,
+                    })
+                    .collect();
+                let ids = store::insert_many(c, &new)?;
+                let mut events = Vec::with_capacity(rows.len() * 2);
+                let mut messages = Vec::with_capacity(rows.len());
+                let mut entries = Vec::with_capacity(rows.len());
+                let mut armed = Vec::new();
+                for ((r, id), w) in rows.iter().zip(&ids).zip(&who) {
+                    events.push((*id, r.10, None, "created", format!("{{\"priority\":\"{}\"}}", r.4.code())));
+                    if r.5 != Status::New {
+                        messages.push((*id, r.11, Some(w.0), "reply", "您好，已收到您的问题，正在为您处理。"));
+                        events.push((*id, r.11, Some(w.0), "reply", "{}".to_string()));
+                    }
+                    if r.5 == Status::Closed {
+                        events.push((
+                            *id,
+                            r.12,
+                            Some(w.0),
+                            "status",
+                            "{\"from\":\"resolved\",\"to\":\"closed\",\"action\":\"close\"}".into(),
+                        ));
+                    }
+                    entries.push(NewEntry {
+                        customer_id: r.6,
+                        at: r.10,
+                        kind: kind::TICKET,
+                        ref_id: Some(*id),
+                        title: "ticket.created".into(),
+                        body: Some(format!("{} {}", r.0, r.7)),
+                        actor_id: None,
+                    });
+                    if let Some(at) = r.9.next_event() {
+                        armed.push((id.to_string(), at));
+                    }
+                }
+                // The times the KPIs read (SPEC R1): first reply and resolution.
+                for (r, id) in rows.iter().zip(&ids) {
+                    if r.5 != Status::New {
+                        let resolved = (r.5 == Status::Closed).then_some(r.12);
+                        c.execute(
+                            "UPDATE tickets SET first_response_at = $1, resolved_at = $2 WHERE id = $3",
+                            guanxi_store::args![r.11, resolved, *id],
+                        )?;
+                    }
+                }
+                let filed: Vec<_> = rows
+                    .iter()
+                    .zip(&ids)
+                    .zip(&who)
+                    .filter_map(|((r, id), w)| {
+                        let p = r.14.as_ref()?;
+                        let state =
+                            if r.5 == Status::Closed { ComplaintState::Closed } else { ComplaintState::Registered };
+                        let closed = (r.5 == Status::Closed).then_some(r.12);
+                        let new = NewComplaint {
+                            ticket_id: *id,
+                            number: &p.number,
+                            customer_id: r.6,
+                            category: r.3,
+                            demand_type: p.demand,
+                            urgency: p.grading.urgency,
+                            grading: &p.grading,
+                            signature: &p.signature,
+                            batch_id: None,
+                            handler_id: Some(w.0),
+                            deadlines: &p.deadlines,
+                            received_at: r.10,
+                            now: p.registered,
+                        };
+                        Some((new, state, closed))
+                    })
+                    .collect();
+                complaints_store::insert_many(c, &filed)?;
+                store::add_events(c, &events)?;
+                store::add_messages(c, &messages)?;
+                timeline::append_many(c, &entries)?;
+                jobs::schedule_many(c, SLA_JOB, &armed, now)?;
+                Ok(())
+            })
+            .await?;
+        done += n;
+        progress(done, count);
     }
     Ok((done, complaints))
 }
