@@ -232,9 +232,11 @@ impl SqliteDb {
         // write. The writer only starts the WAL over ([`WalRestart`]).
         let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
         let ckpt = open_conn(path, false, options)?;
+        // Only syncs: a read-only handle is enough (fdatasync syncs the file).
+        let db_file = std::fs::File::open(path).ok();
         std::thread::Builder::new()
             .name("sqlite-checkpointer".into())
-            .spawn(move || checkpoint_loop(&ckpt, &stop_rx, &progress))
+            .spawn(move || checkpoint_loop(&ckpt, db_file.as_ref(), &stop_rx, &progress))
             .map_err(|e| StoreError::Other(format!("cannot start checkpointer thread: {e}")))?;
         Ok(Self { writer: wtx, readers: rtx, users, _threads: Arc::new(ThreadsGuard { _stop_checkpoints: stop_tx }) })
     }
@@ -493,13 +495,19 @@ fn note_wal_frames(_: &rusqlite::hooks::Wal, frames: std::ffi::c_int) -> rusqlit
     Ok(())
 }
 
-/// WAL frames (pages) past which the writer starts the WAL over, 200 MB:
-/// at 3,000 tickets a second, every 2 to 3 seconds.
-const RESTART_FRAMES: u32 = 50_000;
+/// WAL frames (pages) past which the writer starts the WAL over, 400 MB:
+/// at 7,000 tickets a second (55,000 frames), about every 2 seconds. It
+/// waits until the checkpointer has copied all but a twentieth (5,000
+/// frames): each restart holds up every queued write while it copies what
+/// is left, about 5 ms a thousand frames at scale 1 (BENCHMARKS.md,
+/// Tickets, session 14).
+const RESTART_FRAMES: u32 = 100_000;
 /// The same after a bulk write, which commits tens of thousands of pages
 /// at once: 400 MB, so that the checkpointer thread, not the writer, copies
 /// an import's pages (the copy was an eighth of an import's writer).
 const BULK_RESTART_FRAMES: u32 = 100_000;
+/// How often the checkpointer thread copies the WAL.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
 /// How long a restart waits for the readers still in the WAL.
 const RESTART_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
 
@@ -539,17 +547,41 @@ struct WalProgress {
     copied: AtomicU64,
 }
 
+/// What one checkpoint pass did.
+struct Pass {
+    /// The writer's count of restarts when it began.
+    restarts: u32,
+    /// The WAL's frames copied into the database file.
+    copied: u32,
+    /// Whether it copied frames the last pass had not: SQLite syncs the
+    /// database file only when a pass reaches the WAL's end as it is when
+    /// the copy is done, which under a steady stream of commits none does,
+    /// and the pass does not say which it was.
+    new: bool,
+}
+
 impl WalProgress {
-    /// One PASSIVE checkpoint (the checkpointer's connection).
-    fn pass(&self, conn: &rusqlite::Connection) {
+    /// One PASSIVE checkpoint (the checkpointer's connection): what it
+    /// copied, to [`Self::publish`] once the copy is synced.
+    fn pass(&self, conn: &rusqlite::Connection) -> Option<Pass> {
         let restarts = self.restarts.load(Ordering::SeqCst);
+        let before = self.copied();
         match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(2)) {
             Ok(copied) => {
-                let copied = u64::try_from(copied).unwrap_or(0).min(u64::from(u32::MAX));
-                self.copied.store(u64::from(restarts) << 32 | copied, Ordering::SeqCst);
+                let copied = u32::try_from(copied.max(0)).unwrap_or(u32::MAX);
+                let new = before.map_or(copied > 0, |b| copied > b);
+                Some(Pass { restarts, copied, new })
             }
-            Err(e) => tracing::warn!(error = %e, "sqlite checkpoint failed"),
+            Err(e) => {
+                tracing::warn!(error = %e, "sqlite checkpoint failed");
+                None
+            }
         }
+    }
+
+    /// Tells the writer what a pass copied.
+    fn publish(&self, pass: &Pass) {
+        self.copied.store(u64::from(pass.restarts) << 32 | u64::from(pass.copied), Ordering::SeqCst);
     }
 
     /// The frames copied of the current WAL, if known.
@@ -600,15 +632,37 @@ impl WalRestart {
     }
 }
 
-/// Every 200 ms, copies what the WAL holds into the database file, and
-/// tells the writer how much of the WAL is copied.
-fn checkpoint_loop(conn: &rusqlite::Connection, stop: &Receiver<()>, progress: &WalProgress) {
+/// Every 50 ms, copies what the WAL holds into the database file, and
+/// tells the writer how much of the WAL is copied. Short passes keep the
+/// copy close behind the writer (every 200 ms, it lagged 10,000 to 30,000
+/// frames at scale 1, and the writer's restarts copied that many).
+///
+/// The pages a pass copies are left unsynced in the OS's cache when it
+/// stops short of the WAL's end, so the checkpointer syncs the database
+/// file itself (`db`, its own handle on it) after every pass that copied
+/// something, and only then tells the writer. Otherwise the writer's next
+/// WAL restart would sync them all, every page copied since the last pass
+/// that caught up, while every queued write waits (95 ms of a 100-ms
+/// restart at scale 1; BENCHMARKS.md, Tickets, session 14).
+fn checkpoint_loop(
+    conn: &rusqlite::Connection,
+    db: Option<&std::fs::File>,
+    stop: &Receiver<()>,
+    progress: &WalProgress,
+) {
     loop {
-        match stop.recv_timeout(std::time::Duration::from_millis(200)) {
+        match stop.recv_timeout(CHECKPOINT_EVERY) {
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
             _ => return,
         }
-        progress.pass(conn);
+        let Some(pass) = progress.pass(conn) else { continue };
+        if pass.new
+            && let Some(db) = db
+            && let Err(e) = db.sync_data()
+        {
+            tracing::warn!(error = %e, "sqlite checkpoint could not sync the database file");
+        }
+        progress.publish(&pass);
     }
 }
 
@@ -742,6 +796,50 @@ mod tests {
     }
 
     #[test]
+    fn a_checkpoint_pass_that_copies_frames_asks_for_the_database_to_be_synced() {
+        let (dir, _guard) = crate::testing::temp_dir().unwrap();
+        let path = dir.join("sync.sqlite3");
+        let options = DbOptions::default();
+        let mut w = Conn::Sqlite(open_conn(&path, false, &options).unwrap());
+        w.batch("CREATE TABLE t (x BLOB)").unwrap();
+        let reader = open_conn(&path, true, &options).unwrap();
+        let checkpointer = open_conn(&path, false, &options).unwrap();
+        let progress = Arc::new(WalProgress::default());
+        // The writer's count of the WAL's restarts (no restart of its own
+        // below this threshold).
+        let mut wal = WalRestart::new(progress.clone());
+        let mut write = |w: &mut Conn| {
+            write(w, None);
+            wal.after(w, 1 << 30, 1 << 30);
+        };
+        // One pass as the checkpointer runs it: did it ask for a sync?
+        let pass = |c: &rusqlite::Connection| {
+            let p = progress.pass(c).unwrap();
+            progress.publish(&p);
+            p.new
+        };
+
+        // Two writes (so that the WAL's restart at the next one shows as
+        // fewer frames), copied by a pass.
+        write(&mut w);
+        write(&mut w);
+        assert!(pass(&checkpointer), "the pass copied frames");
+        // Nothing new: nothing copied, nothing to sync.
+        assert!(!pass(&checkpointer), "nothing new to copy");
+
+        // After the WAL's restart, a reader's snapshot holds the pass short
+        // of the commits after it: it copies what it may, once.
+        write(&mut w);
+        reader.execute_batch("BEGIN").unwrap();
+        let _: i64 = reader.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+        write(&mut w);
+        assert!(pass(&checkpointer), "the pass copied up to the reader's snapshot");
+        assert!(!pass(&checkpointer), "held at the same frame, nothing new copied");
+        reader.execute_batch("COMMIT").unwrap();
+        assert!(pass(&checkpointer), "with the reader gone the pass copies the rest");
+    }
+
+    #[test]
     fn the_writer_starts_a_long_wal_over_once_no_reader_is_in_it() {
         let (dir, _guard) = crate::testing::temp_dir().unwrap();
         let path = dir.join("wal.sqlite3");
@@ -751,8 +849,12 @@ mod tests {
         let reader = open_conn(&path, true, &options).unwrap();
         let checkpointer = open_conn(&path, false, &options).unwrap();
         let progress = Arc::new(WalProgress::default());
-        // What the checkpointer thread does every 200 ms.
-        let pass = || progress.pass(&checkpointer);
+        // What the checkpointer thread does every 50 ms.
+        let pass = || {
+            if let Some(p) = progress.pass(&checkpointer) {
+                progress.publish(&p);
+            }
+        };
         let pass: Option<&dyn Fn()> = Some(&pass);
         let mut wal = WalRestart::new(progress.clone());
         let threshold = 400;
