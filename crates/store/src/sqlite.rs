@@ -795,15 +795,22 @@ mod tests {
         control(w, "COMMIT").unwrap();
     }
 
-    #[test]
-    fn a_checkpoint_pass_that_copies_frames_asks_for_the_database_to_be_synced() {
-        let (dir, _guard) = crate::testing::temp_dir().unwrap();
-        let path = dir.join("sync.sqlite3");
+    /// A database with one table: the writer's, a reader's and the
+    /// checkpointer's connections (and the guard of its directory).
+    fn three_connections() -> (crate::testing::TempDirGuard, Conn, rusqlite::Connection, rusqlite::Connection) {
+        let (dir, guard) = crate::testing::temp_dir().unwrap();
+        let path = dir.join("wal.sqlite3");
         let options = DbOptions::default();
         let mut w = Conn::Sqlite(open_conn(&path, false, &options).unwrap());
         w.batch("CREATE TABLE t (x BLOB)").unwrap();
         let reader = open_conn(&path, true, &options).unwrap();
         let checkpointer = open_conn(&path, false, &options).unwrap();
+        (guard, w, reader, checkpointer)
+    }
+
+    #[test]
+    fn a_checkpoint_pass_that_copies_frames_asks_for_the_database_to_be_synced() {
+        let (_guard, mut w, reader, checkpointer) = three_connections();
         let progress = Arc::new(WalProgress::default());
         // The writer's count of the WAL's restarts (no restart of its own
         // below this threshold).
@@ -841,13 +848,7 @@ mod tests {
 
     #[test]
     fn the_writer_starts_a_long_wal_over_once_no_reader_is_in_it() {
-        let (dir, _guard) = crate::testing::temp_dir().unwrap();
-        let path = dir.join("wal.sqlite3");
-        let options = DbOptions::default();
-        let mut w = Conn::Sqlite(open_conn(&path, false, &options).unwrap());
-        w.batch("CREATE TABLE t (x BLOB)").unwrap();
-        let reader = open_conn(&path, true, &options).unwrap();
-        let checkpointer = open_conn(&path, false, &options).unwrap();
+        let (_guard, mut w, reader, checkpointer) = three_connections();
         let progress = Arc::new(WalProgress::default());
         // What the checkpointer thread does every 50 ms.
         let pass = || {
