@@ -233,10 +233,11 @@ impl SqliteDb {
         let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
         let ckpt = open_conn(path, false, options)?;
         // Only syncs: a read-only handle is enough (fdatasync syncs the file).
-        let db_file = std::fs::File::open(path).ok();
+        let db_file = std::fs::File::open(path)
+            .map_err(|e| StoreError::Config(format!("cannot open {} for syncing: {e}", path.display())))?;
         std::thread::Builder::new()
             .name("sqlite-checkpointer".into())
-            .spawn(move || checkpoint_loop(&ckpt, db_file.as_ref(), &stop_rx, &progress))
+            .spawn(move || checkpoint_loop(&ckpt, &db_file, &stop_rx, &progress))
             .map_err(|e| StoreError::Other(format!("cannot start checkpointer thread: {e}")))?;
         Ok(Self { writer: wtx, readers: rtx, users, _threads: Arc::new(ThreadsGuard { _stop_checkpoints: stop_tx }) })
     }
@@ -644,12 +645,7 @@ impl WalRestart {
 /// WAL restart would sync them all, every page copied since the last pass
 /// that caught up, while every queued write waits (95 ms of a 100-ms
 /// restart at scale 1; BENCHMARKS.md, Tickets, session 14).
-fn checkpoint_loop(
-    conn: &rusqlite::Connection,
-    db: Option<&std::fs::File>,
-    stop: &Receiver<()>,
-    progress: &WalProgress,
-) {
+fn checkpoint_loop(conn: &rusqlite::Connection, db: &std::fs::File, stop: &Receiver<()>, progress: &WalProgress) {
     loop {
         match stop.recv_timeout(CHECKPOINT_EVERY) {
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
@@ -657,7 +653,6 @@ fn checkpoint_loop(
         }
         let Some(pass) = progress.pass(conn) else { continue };
         if pass.new
-            && let Some(db) = db
             && let Err(e) = db.sync_data()
         {
             tracing::warn!(error = %e, "sqlite checkpoint could not sync the database file");
