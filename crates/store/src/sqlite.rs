@@ -25,6 +25,8 @@ trait Write: Send {
     /// repeatable write may be attempted again after a rollback, and the
     /// last attempt's result is the answer.
     fn attempt(&mut self, conn: &mut Conn) -> bool;
+    /// The last attempt's error, if it failed.
+    fn failure(&self) -> Option<String>;
     /// Answers the caller: its result, or the COMMIT's error.
     fn finish(self: Box<Self>, commit: Result<(), String>);
 }
@@ -45,6 +47,13 @@ impl<T> Reply<T> {
         let ok = r.is_ok();
         self.result = Some(r);
         ok
+    }
+
+    fn failure(&self) -> Option<String> {
+        match &self.result {
+            Some(Err(e)) => Some(e.to_string()),
+            _ => None,
+        }
     }
 
     /// The kept result once COMMIT has returned, or COMMIT's error.
@@ -76,6 +85,9 @@ impl<T: Send, F: FnOnce(&mut Conn) -> Result<T> + Send> Write for Once<T, F> {
     fn attempt(&mut self, conn: &mut Conn) -> bool {
         self.f.take().is_some_and(|f| self.reply.keep(f(conn)))
     }
+    fn failure(&self) -> Option<String> {
+        self.reply.failure()
+    }
     fn finish(self: Box<Self>, commit: Result<(), String>) {
         self.reply.send(commit);
     }
@@ -87,6 +99,9 @@ impl<T: Send, F: Fn(&mut Conn) -> Result<T> + Send> Write for Again<T, F> {
     }
     fn attempt(&mut self, conn: &mut Conn) -> bool {
         self.reply.keep((self.f)(conn))
+    }
+    fn failure(&self) -> Option<String> {
+        self.reply.failure()
     }
     fn finish(self: Box<Self>, commit: Result<(), String>) {
         self.reply.send(commit);
@@ -205,7 +220,7 @@ impl SqliteDb {
                 if routing::memo::reads(table) {
                     routing::memo::changed();
                 }
-            }));
+            }))?;
         }
 
         let (wtx, wrx) = crossbeam_channel::unbounded::<WriteJob>();
@@ -232,9 +247,7 @@ impl SqliteDb {
         // write. The writer only starts the WAL over ([`WalRestart`]).
         let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
         let ckpt = open_conn(path, false, options)?;
-        // Only syncs: a read-only handle is enough (fdatasync syncs the file).
-        let db_file = std::fs::File::open(path)
-            .map_err(|e| StoreError::Config(format!("cannot open {} for syncing: {e}", path.display())))?;
+        let db_file = sync_handle(path)?;
         std::thread::Builder::new()
             .name("sqlite-checkpointer".into())
             .spawn(move || checkpoint_loop(&ckpt, &db_file, &stop_rx, &progress))
@@ -324,21 +337,27 @@ fn writer_loop(mut conn: Conn, rx: Receiver<WriteJob>, users: &UsersEpoch, mut w
     // A bulk write taken off the queue while collecting a group waits for
     // the group's COMMIT and then runs alone.
     let mut next: Option<WriteJob> = None;
+    // Writes of a group whose transaction SQLite rolled back before their
+    // turn: they go first in the next one.
+    let mut carried: Vec<Box<dyn Write>> = Vec::new();
     loop {
-        let first = match next.take() {
-            Some(job) => job,
-            None => match rx.recv() {
-                Ok(job) => job,
-                Err(_) => return,
-            },
-        };
-        if first.bulk {
-            run_bulk(&mut conn, first.write, users, &mut data_version);
-            wal.after(&conn, BULK_RESTART_FRAMES, BULK_RESTART_FRAMES);
-            continue;
+        let mut batch = std::mem::take(&mut carried);
+        if batch.is_empty() {
+            let first = match next.take() {
+                Some(job) => job,
+                None => match rx.recv() {
+                    Ok(job) => job,
+                    Err(_) => return,
+                },
+            };
+            if first.bulk {
+                run_bulk(&mut conn, first.write, users, &mut data_version);
+                wal.after(&conn, BULK_RESTART_FRAMES, BULK_RESTART_FRAMES);
+                continue;
+            }
+            batch.push(first.write);
         }
-        let mut batch = vec![first.write];
-        while batch.len() < MAX_BATCH {
+        while batch.len() < MAX_BATCH && next.is_none() {
             match rx.try_recv() {
                 Ok(job) if job.bulk => {
                     next = Some(job);
@@ -359,7 +378,7 @@ fn writer_loop(mut conn: Conn, rx: Receiver<WriteJob>, users: &UsersEpoch, mut w
         {
             run_alone(&mut conn, job, users);
         } else {
-            run_group(&mut conn, batch, users);
+            carried = run_group(&mut conn, batch, users);
         }
         wal.after(&conn, RESTART_FRAMES, 2 * RESTART_FRAMES);
     }
@@ -371,7 +390,12 @@ fn writer_loop(mut conn: Conn, rx: Receiver<WriteJob>, users: &UsersEpoch, mut w
 /// tenth of a ticket's creation): if one of them fails, the transaction is
 /// rolled back and begun again, and every write then runs in a savepoint
 /// of its own, so that one failure undoes only itself.
-fn run_group(conn: &mut Conn, mut batch: Vec<Box<dyn Write>>, users: &UsersEpoch) {
+///
+/// Should SQLite itself roll the transaction back (an I/O error, a full
+/// disk: it does so on its own, and a statement after it would run, and
+/// commit, outside any transaction), the writes that ran in it answer with
+/// an error and the ones not yet run are returned, for the next group.
+fn run_group(conn: &mut Conn, mut batch: Vec<Box<dyn Write>>, users: &UsersEpoch) -> Vec<Box<dyn Write>> {
     // Stable: the callers' order is kept within each kind. The writes of
     // one group come from concurrent callers, so any order is theirs.
     batch.sort_by_key(|w| !w.repeatable());
@@ -386,19 +410,24 @@ fn run_group(conn: &mut Conn, mut batch: Vec<Box<dyn Write>>, users: &UsersEpoch
                 users.settle();
                 if let Err(e) = control(conn, "BEGIN IMMEDIATE") {
                     tracing::error!(error = %e, "sqlite writer could not begin again");
-                    return;
+                    return Vec::new();
                 }
             }
         }
     }
-    for slot in &mut jobs[guarded_from..] {
-        let Some(job) = slot else { continue };
+    for i in guarded_from..jobs.len() {
+        let Some(job) = &mut jobs[i] else { continue };
         if let Err(e) = control(conn, "SAVEPOINT w") {
             tracing::error!(error = %e, "sqlite savepoint failed");
-            *slot = None;
+            jobs[i] = None;
             continue;
         }
-        match catch_unwind(AssertUnwindSafe(|| job.attempt(conn))) {
+        let ran = catch_unwind(AssertUnwindSafe(|| job.attempt(conn)));
+        if !in_transaction(conn) {
+            let cause = job.failure().unwrap_or_else(|| "a write ended it".into());
+            return lost_transaction(jobs, i + 1, &cause, users);
+        }
+        match ran {
             Ok(true) => {
                 let _ = control(conn, "RELEASE w");
             }
@@ -408,7 +437,7 @@ fn run_group(conn: &mut Conn, mut batch: Vec<Box<dyn Write>>, users: &UsersEpoch
             Err(_) => {
                 tracing::error!("a write job panicked; its changes were rolled back");
                 undo(conn, "ROLLBACK TO w; RELEASE w");
-                *slot = None;
+                jobs[i] = None;
             }
         }
     }
@@ -420,6 +449,35 @@ fn run_group(conn: &mut Conn, mut batch: Vec<Box<dyn Write>>, users: &UsersEpoch
     for job in jobs.into_iter().flatten() {
         job.finish(commit.clone());
     }
+    Vec::new()
+}
+
+/// Whether the writer's transaction is still open.
+fn in_transaction(conn: &Conn) -> bool {
+    match conn {
+        Conn::Sqlite(c) => !c.is_autocommit(),
+        Conn::Postgres(_) => true,
+    }
+}
+
+/// SQLite rolled back the group's transaction while its write `ran - 1`
+/// ran: that write and every one before it answer with an error (what they
+/// wrote is gone); the rest are returned to run in the next transaction.
+fn lost_transaction(
+    mut jobs: Vec<Option<Box<dyn Write>>>,
+    ran: usize,
+    cause: &str,
+    users: &UsersEpoch,
+) -> Vec<Box<dyn Write>> {
+    tracing::error!(error = %cause, "sqlite rolled the writer's transaction back");
+    routing::memo::forget();
+    users.settle();
+    let rest = jobs.split_off(ran.min(jobs.len()));
+    let error = format!("SQLite rolled the transaction back: {cause}");
+    for job in jobs.into_iter().flatten() {
+        job.finish(Err(error.clone()));
+    }
+    rest.into_iter().flatten().collect()
 }
 
 /// Runs repeatable writes one after the other in the open transaction;
@@ -429,6 +487,9 @@ fn run_unguarded(conn: &mut Conn, jobs: &mut [Option<Box<dyn Write>>]) -> std::r
     for slot in jobs {
         let Some(job) = slot else { continue };
         match catch_unwind(AssertUnwindSafe(|| job.attempt(conn))) {
+            // SQLite rolled the transaction back (see [`run_group`]): the
+            // writes before it are gone too.
+            Ok(true) if !in_transaction(conn) => return Err(()),
             Ok(true) => {}
             Ok(false) => return Err(()),
             Err(_) => {
@@ -447,6 +508,12 @@ fn run_unguarded(conn: &mut Conn, jobs: &mut [Option<Box<dyn Write>>]) -> std::r
 /// memory, which costs a bulk write into large indexes much of its time.)
 fn run_alone(conn: &mut Conn, mut job: Box<dyn Write>, users: &UsersEpoch) {
     match catch_unwind(AssertUnwindSafe(|| job.attempt(conn))) {
+        // SQLite rolled the transaction back (see [`run_group`]).
+        Ok(true) if !in_transaction(conn) => {
+            routing::memo::forget();
+            users.settle();
+            job.finish(Err("SQLite rolled the transaction back".into()));
+        }
         Ok(true) => {
             let commit = control(conn, "COMMIT").map_err(|e| e.to_string());
             if commit.is_err() {
@@ -661,6 +728,47 @@ fn checkpoint_loop(conn: &rusqlite::Connection, db: &std::fs::File, stop: &Recei
     }
 }
 
+/// The checkpointer's handles on database files, one per file (device and
+/// inode) this process has opened, each kept open while its file exists.
+///
+/// Closing any descriptor of a file drops every POSIX lock the process
+/// holds on it, SQLite's included: SQLite keeps its own descriptors of a
+/// file open until none of its connections holds a lock there, but it
+/// cannot know of ours. Were a handle closed while a connection of this
+/// process (another `Db` on the file, a backup's) still had the database
+/// open, another process could take the exclusive lock meant to tell the
+/// last connection, checkpoint and delete the WAL under it: every commit
+/// after that would go to a file no one else reads. A handle is closed only
+/// once its file is gone (no process can open it any more), when the next
+/// database is opened.
+static SYNC_HANDLES: std::sync::Mutex<Vec<SyncHandle>> = std::sync::Mutex::new(Vec::new());
+
+struct SyncHandle {
+    dev: u64,
+    ino: u64,
+    file: Arc<std::fs::File>,
+}
+
+/// This process's handle for syncing the database file at `path` (see
+/// [`SYNC_HANDLES`]): read-only is enough, fdatasync syncs the file.
+fn sync_handle(path: &Path) -> Result<Arc<std::fs::File>> {
+    use std::os::unix::fs::MetadataExt as _;
+    let failed = |e: std::io::Error| StoreError::Config(format!("cannot open {} for syncing: {e}", path.display()));
+    let mut handles = SYNC_HANDLES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    handles.retain(|h| h.file.metadata().is_ok_and(|m| m.nlink() > 0));
+    // Looked up by path first: a descriptor opened and then dropped for a
+    // file already held would itself drop the process's locks.
+    let meta = std::fs::metadata(path).map_err(failed)?;
+    if let Some(h) = handles.iter().find(|h| h.dev == meta.dev() && h.ino == meta.ino()) {
+        return Ok(h.file.clone());
+    }
+    let file = std::fs::File::open(path).map_err(failed)?;
+    let meta = file.metadata().map_err(failed)?;
+    let file = Arc::new(file);
+    handles.push(SyncHandle { dev: meta.dev(), ino: meta.ino(), file: file.clone() });
+    Ok(file)
+}
+
 /// Rolls back the writer's transaction or savepoint: the writer's memos
 /// may hold what was undone.
 fn undo(conn: &mut Conn, sql: &str) {
@@ -702,12 +810,17 @@ fn control(conn: &mut Conn, sql: &'static str) -> Result<()> {
     }
 }
 
-/// Runs `f` in a read transaction of a reader's connection.
+/// Runs `f` in a read transaction of a reader's connection. A read that
+/// failed answers with its own error, not the COMMIT's: an I/O error makes
+/// SQLite roll the transaction back, and the COMMIT then only says that no
+/// transaction is active.
 fn in_read_transaction<T>(conn: &mut Conn, f: impl FnOnce(&mut Conn) -> Result<T>) -> Result<T> {
     control(conn, "BEGIN")?;
     let r = f(conn);
-    control(conn, "COMMIT")?;
-    r
+    let end = control(conn, "COMMIT");
+    let r = r?;
+    end?;
+    Ok(r)
 }
 
 fn reader_loop(mut conn: Conn, rx: Receiver<ReadJob>) {
@@ -777,6 +890,36 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    /// SQLite 3.7.0 to 3.51.2 (3.50.7 and 3.44.6 have the fix backported)
+    /// can lose committed writes when a checkpoint starts while another
+    /// connection's commit starts the WAL over: the checkpointer thread and
+    /// the writer do that all day (<https://sqlite.org/wal.html#walresetbug>;
+    /// a kill-9 round of `crates/cli/tests/durability.rs` lost acknowledged
+    /// tickets with 3.50.2).
+    #[test]
+    fn the_bundled_sqlite_has_the_wal_reset_fix() {
+        let v = rusqlite::version_number();
+        assert!(v >= 3_051_003, "SQLite {} has the WAL-reset bug", rusqlite::version());
+    }
+
+    /// Every `Db` of a file in this process syncs through one handle, and
+    /// the handle stays open (closing it would drop the process's SQLite
+    /// locks on the file) until the file is gone.
+    #[test]
+    fn one_sync_handle_per_database_file_kept_until_the_file_is_gone() {
+        let (dir, _guard) = crate::testing::temp_dir().unwrap();
+        let (path, other) = (dir.join("a.sqlite3"), dir.join("b.sqlite3"));
+        std::fs::write(&path, b"").unwrap();
+        std::fs::write(&other, b"").unwrap();
+        let (a, b) = (sync_handle(&path).unwrap(), sync_handle(&path).unwrap());
+        assert!(Arc::ptr_eq(&a, &b), "one handle for one file");
+        drop(b);
+        assert_eq!(Arc::strong_count(&a), 2, "kept by the process while the file exists");
+        std::fs::remove_file(&path).unwrap();
+        let _b = sync_handle(&other).unwrap();
+        assert_eq!(Arc::strong_count(&a), 1, "let go once the file is gone");
+    }
 
     /// One write transaction of about ten pages, as the writer runs it;
     /// `beside` runs while it is open (the checkpointer's pass, which

@@ -243,6 +243,66 @@ async fn a_failed_repeatable_write_undoes_only_itself_and_the_others_run_again()
     }
 }
 
+/// SQLite rolls a transaction back by itself on a full disk or an I/O
+/// error (here: the database at its `max_page_count`). The writes of the
+/// group that had run answer with an error and leave nothing; the writes
+/// queued behind the one that failed run in the next transaction, not in
+/// one their savepoint would begin and commit by itself.
+#[tokio::test]
+async fn writes_in_a_transaction_sqlite_rolled_back_fail_and_the_rest_run_in_the_next() {
+    let t = testing::sqlite().unwrap();
+    let db = Db::open(&t.target, &DbOptions::default()).unwrap();
+    db.write(|c| {
+        let pages: i64 = c.scalar("PRAGMA page_count", &[])?;
+        c.query(&format!("PRAGMA max_page_count = {}", pages + 40), &[])?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let insert = |db: &Db, key: &'static str, len: usize| {
+        let db = db.clone();
+        tokio::spawn(async move {
+            db.write(move |c| {
+                c.execute(
+                    "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, 0)",
+                    args![key, "x".repeat(len)],
+                )
+            })
+            .await
+        })
+    };
+    let (release, hold) = hold_writer(&db).await;
+    let mut writes = Vec::new();
+    for (key, len) in [("before", 10), ("too-big", 1_000_000), ("after", 10)] {
+        writes.push(insert(&db, key, len));
+        // Queued in this order.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    release.send(()).unwrap();
+    hold.await.unwrap().unwrap();
+    let mut answers = Vec::new();
+    for w in writes {
+        answers.push(w.await.unwrap());
+    }
+    let keys: Vec<String> = db
+        .read(|c| {
+            c.query("SELECT key FROM settings WHERE key IN ('before', 'too-big', 'after') ORDER BY key", &[])?
+                .iter()
+                .map(|r| r.get(0))
+                .collect()
+        })
+        .await
+        .unwrap();
+    assert_eq!(keys, ["after"], "only the write after it is there");
+    assert_eq!(answers[2].as_ref().ok(), Some(&1), "the write after it ran again: {:?}", answers[2]);
+    let before = answers[0].as_ref().expect_err("its transaction was rolled back").to_string();
+    assert!(before.contains("rolled the transaction back"), "{before}");
+    let too_big = answers[1].as_ref().expect_err("the database is full").to_string();
+    assert!(too_big.contains("full"), "{too_big}");
+    // The writer goes on.
+    insert(&db, "later", 10).await.unwrap().unwrap();
+}
+
 /// A bulk write refuses rows naming a missing customer by itself (foreign
 /// keys are off while it runs on SQLite), writes nothing then, and leaves
 /// foreign keys enforced for the writes after it.
