@@ -25,6 +25,18 @@ pub enum Unit {
     WorkingDays,
 }
 
+impl Unit {
+    /// The unit's name beside a bare number (minutes, working days); `None`
+    /// where the value carries its own (`95.0%`) or needs none (a score).
+    pub fn label(self, lang: Lang) -> Option<&'static str> {
+        match self {
+            Unit::Minutes => Some(lang.pick("分钟", "min")),
+            Unit::WorkingDays => Some(lang.pick("工作日", "working days")),
+            Unit::Percent | Unit::Score => None,
+        }
+    }
+}
+
 /// A target line: the value must be at least (or at most) this.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Target {
@@ -87,6 +99,23 @@ pub struct KpiDef {
 impl KpiDef {
     pub fn label(&self, lang: Lang) -> &'static str {
         lang.pick(self.zh, self.en)
+    }
+
+    /// The label with the unit of a bare number, inside its parentheses
+    /// if it has some: 首次响应时长（中位数，分钟）, 跨部门处理时长（工作日）.
+    pub fn label_with_unit(&self, lang: Lang) -> String {
+        let label = self.label(lang);
+        let Some(unit) = self.unit.label(lang) else { return label.to_string() };
+        match lang {
+            Lang::Zh => match label.strip_suffix('）') {
+                Some(head) => format!("{head}，{unit}）"),
+                None => format!("{label}（{unit}）"),
+            },
+            Lang::En => match label.strip_suffix(')') {
+                Some(head) => format!("{head}, {unit})"),
+                None => format!("{label} ({unit})"),
+            },
+        }
     }
 
     pub fn definition(&self, lang: Lang) -> &'static str {
@@ -647,6 +676,20 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn bare_numbers_get_their_unit_in_the_label() {
+        let label = |name: &str, lang: Lang| find(name).map(|k| k.label_with_unit(lang));
+        assert_eq!(label("first_response_median", Lang::Zh).as_deref(), Some("首次响应时长（中位数，分钟）"));
+        assert_eq!(label("first_response_p90", Lang::En).as_deref(), Some("First response time (p90, min)"));
+        assert_eq!(label("cross_department_time", Lang::Zh).as_deref(), Some("跨部门处理时长（工作日）"));
+        assert_eq!(
+            label("cross_department_time", Lang::En).as_deref(),
+            Some("Cross-department handling time (working days)")
+        );
+        assert_eq!(label("resolution_rate", Lang::Zh).as_deref(), find("resolution_rate").map(|k| k.zh));
+        assert_eq!(label("csat_average", Lang::En).as_deref(), Some("CSAT average"));
+    }
 
     #[test]
     fn registry_names_are_unique_and_found() {

@@ -43,19 +43,20 @@ const BATCH: usize = 10_000;
 /// as many history rows, replies and timeline entries, which would
 /// otherwise land on random pages of every index.
 pub const TICKET_TABLES: &[&str] = &["tickets", "ticket_events", "ticket_messages", "complaints", "timeline"];
-/// What customers complain about, how they feel and what they ask for:
-/// complaint texts are one of each (10 × 8 × 6 = 480 distinct texts).
-const PROBLEMS: &[&str] = &[
-    "收到的货物外包装破损，里面的零件有划痕",
-    "快递超过一周还没送到，物流信息也不更新",
-    "退款申请十天了还没到账",
-    "上门安装的师傅迟到两个小时，态度也不好",
-    "发票抬头又开错了，耽误了报销",
-    "设备用了三天就无法开机",
-    "客服电话一直打不通，在线客服也没人回复",
-    "账单金额和合同约定的不一致",
-    "维修后同样的故障又出现了",
-    "促销时承诺的赠品一直没有发",
+/// What customers complain about (the ticket's subject, then the
+/// customer's words), how they feel and what they ask for: complaint texts
+/// are one of each (10 × 8 × 6 = 480 distinct texts).
+const PROBLEMS: &[(&str, &str)] = &[
+    ("货物外包装破损，零件有划痕", "收到的货物外包装破损，里面的零件有划痕"),
+    ("快递超过一周未送达", "快递超过一周还没送到，物流信息也不更新"),
+    ("退款申请十天未到账", "退款申请十天了还没到账"),
+    ("安装师傅迟到且态度差", "上门安装的师傅迟到两个小时，态度也不好"),
+    ("发票抬头再次开错", "发票抬头又开错了，耽误了报销"),
+    ("新设备三天就无法开机", "设备用了三天就无法开机"),
+    ("客服电话长期打不通", "客服电话一直打不通，在线客服也没人回复"),
+    ("账单金额与合同不符", "账单金额和合同约定的不一致"),
+    ("维修后故障再次出现", "维修后同样的故障又出现了"),
+    ("促销承诺的赠品未发放", "促销时承诺的赠品一直没有发"),
 ];
 const FEELINGS: &[&str] = &[
     "",
@@ -68,7 +69,8 @@ const FEELINGS: &[&str] = &[
     "很不满意，",
 ];
 
-fn complaint_text(rng: &mut StdRng, demand: DemandType) -> String {
+/// A complaint's subject and text.
+fn complaint_text(rng: &mut StdRng, demand: DemandType) -> (&'static str, String) {
     let ask = match demand {
         DemandType::Refund => "要求全额退款",
         DemandType::Exchange => "要求换货",
@@ -77,7 +79,8 @@ fn complaint_text(rng: &mut StdRng, demand: DemandType) -> String {
         DemandType::Compensation => "要求赔偿损失",
         DemandType::Other => "请给出处理方案",
     };
-    format!("{}，{}{ask}。", pick(rng, PROBLEMS), pick(rng, FEELINGS))
+    let (subject, words) = pick(rng, PROBLEMS);
+    (subject, format!("{words}，{}{ask}。", pick(rng, FEELINGS)))
 }
 
 /// The complaint row of a bench ticket, made before the write.
@@ -275,9 +278,11 @@ pub async fn fill_history(
             let seq = last + 1 + i64::try_from(i).unwrap_or(0);
             let mut priority = priority;
             let mut description = "客户来电反映的问题，详见沟通记录。".to_string();
+            let mut complaint_subject = None;
             let complaint = if ticket_type == TicketType::Complaint && crng.random_bool(0.5) {
                 let demand = pick(&mut crng, DemandType::ALL);
-                description = complaint_text(&mut crng, demand);
+                let (subject, text) = complaint_text(&mut crng, demand);
+                (complaint_subject, description) = (Some(subject), text);
                 let grading = grading::grade(&description, 0);
                 priority = crate::service::complaints::priority_of(grading.urgency);
                 let registered = received + SignedDuration::from_mins(crng.random_range(2..90));
@@ -311,7 +316,8 @@ pub async fn fill_history(
                 status,
                 // Drawn as an i64, as the bench data set always was.
                 plan.customers[usize::try_from(rng.random_range(0..customers)).unwrap_or(0)],
-                pick(&mut rng, SUBJECTS),
+                // Drawn for every ticket, so that the tickets stay the same.
+                complaint_subject.unwrap_or(pick(&mut rng, SUBJECTS)),
                 agent,
                 clocks,
                 received,

@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod demo;
 mod demo_360;
 mod demo_kb;
+mod demo_surveys;
 mod demo_tickets;
 pub mod error;
 pub mod export;
@@ -230,10 +231,14 @@ pub async fn serve_with_listener(
     Ok(())
 }
 
-/// Adds the demo's half year of tickets (see `demo_tickets`) after
-/// [`load_demo`] loaded the rest; `serve --demo` does both. How many.
+/// Adds the demo's half year of tickets (see `demo_tickets`) and the
+/// satisfaction surveys of the resolved ones (`demo_surveys`) after
+/// [`load_demo`] loaded the rest; `serve --demo` does both. How many
+/// tickets.
 pub async fn load_demo_tickets(state: &AppState, opts: &demo::DemoOptions) -> anyhow::Result<usize> {
-    demo_tickets::load(state, opts.seed).await
+    let tickets = demo_tickets::load(state, opts.seed).await?;
+    demo_surveys::load(state, opts.seed).await?;
+    Ok(tickets)
 }
 
 /// Loads the demo data set with this server's data key (see [`demo`]).

@@ -93,6 +93,12 @@ async fn the_tracking_table_page_lists_filters_and_exports() {
         ] {
             assert!(html.contains(text), "[{e}] {text}");
         }
+        let r = http.get(format!("{}/complaints", app.url)).header("accept-language", "en").send().await.unwrap();
+        let html = r.text().await.unwrap();
+        assert!(
+            html.contains("<th>Responsible party</th>") && !html.contains("<th>责任部门</th>"),
+            "[{e}] the English page's columns"
+        );
         let (s, html) = app.page(&http, "/complaints?urgency=urgent").await;
         assert_eq!(s, 200);
         assert!(html.contains("热水器漏电") && !html.contains("盖子松了"), "[{e}] the urgency filter");

@@ -371,14 +371,14 @@ async fn report_pages_and_excel_show_the_same_numbers() {
         let (s, html) = app.page(&http, &format!("/reports/monitoring?{q}")).await;
         assert_eq!(s, 200, "[{}] {html}", app.engine);
         assert_eq!(html_row(&html, "问题解决率"), ["≥ 95.0%", "66.7%", "50.0%", "—", "60.0%"], "[{}]", app.engine);
-        assert_eq!(html_row(&html, "首次响应时长（P90）"), ["—", "30", "20", "—", "30"]);
+        assert_eq!(html_row(&html, "首次响应时长（P90，分钟）"), ["—", "30", "20", "—", "30"]);
         assert_eq!(html_row(&html, "维护计划执行率"), ["≥ 95.0%", "—", "—", "—", "—"]);
         assert!(html.contains(r#"<td class="num total missed">60.0%</td>"#), "the missed total is red");
         assert!(html.contains("服务流程优化效果监控表") && html.contains("已解决"), "title and definitions");
         // Cross-department handling time has its source now: a row with its
         // target in working days, "—" without answered hand-overs, and no
         // "not yet available" list.
-        assert_eq!(html_row(&html, "跨部门处理时长"), ["≤ 2.00", "—", "—", "—", "—"], "[{}]", app.engine);
+        assert_eq!(html_row(&html, "跨部门处理时长（工作日）"), ["≤ 2.00", "—", "—", "—", "—"], "[{}]", app.engine);
         assert!(!html.contains("id=\"pending-kpis\""), "[{}] nothing is pending", app.engine);
 
         // The Excel file: Chinese headers, the same values as the page.
@@ -1178,13 +1178,18 @@ async fn slice_targets_flag_the_slices_below_them() {
         let http = app.signed_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
         let page = "/reports/monitoring?by=day&from=2026-03-02&to=2026-03-04";
         let (_, html) = app.page(&http, page).await;
-        assert_eq!(html_row(&html, "首次响应时长（中位数）"), ["≤ 60", "10", "20", "—", "10"], "[{}]", app.engine);
+        assert_eq!(
+            html_row(&html, "首次响应时长（中位数，分钟）"),
+            ["≤ 60", "10", "20", "—", "10"],
+            "[{}]",
+            app.engine
+        );
         assert!(!html.contains(r#"<td class="num total missed">10</td>"#), "[{}] met: not red", app.engine);
         let (s, _) =
             put_target(&app, &admin, json!({"kpi": "first_response_median", "at_least": false, "value": 5})).await;
         assert_eq!(s, 200);
         let (_, html) = app.page(&http, page).await;
-        assert_eq!(html_row(&html, "首次响应时长（中位数）")[0], "≤ 5", "[{}]", app.engine);
+        assert_eq!(html_row(&html, "首次响应时长（中位数，分钟）")[0], "≤ 5", "[{}]", app.engine);
         assert!(html.contains(r#"<td class="num total missed">10</td>"#), "[{}] missed: red", app.engine);
 
         // Refusals, each naming its field.

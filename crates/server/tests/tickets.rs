@@ -989,10 +989,40 @@ async fn the_demo_has_a_half_year_of_tickets() {
             .await
             .unwrap();
         assert!(closed > 1200 && answered >= closed && complaints > 0, "[{e}] {closed} {answered} {complaints}");
+        // Complaints are about what went wrong, not requests; most resolved
+        // tickets were surveyed, and each answer is on its customer's timeline.
+        let (asking, surveyed, replied, on_timeline): (i64, i64, i64, i64) = app
+            .state
+            .db
+            .read(|c| {
+                let r = c.query_one(
+                    "SELECT (SELECT COUNT(*) FROM complaints p JOIN tickets t ON t.id = p.ticket_id
+                             WHERE t.subject IN ('如何批量导出本月订单', '希望报表支持按区域汇总', '建议增加短信通知', '续费优惠咨询')),
+                            (SELECT COUNT(*) FROM surveys WHERE source = 'ticket'),
+                            (SELECT COUNT(*) FROM surveys WHERE score IS NOT NULL),
+                            (SELECT COUNT(*) FROM timeline l JOIN surveys v ON v.id = l.ref_id WHERE l.kind = 'survey')",
+                    &[],
+                )?;
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .await
+            .unwrap();
+        assert_eq!(asking, 0, "[{e}] complaints with a request for a subject");
+        assert!(
+            surveyed > closed / 2 && replied > surveyed * 3 / 4,
+            "[{e}] {closed} closed, {surveyed} surveyed, {replied}"
+        );
+        assert_eq!(on_timeline, replied, "[{e}] every answer on the timeline");
         let sup = app.token("chen.jing@demo.guanxi.cn", DEMO_PASSWORD).await;
         let to = app.state.today();
         let from = to.checked_sub(jiff::ToSpan::days(60)).unwrap();
-        for kpi in ["resolution_rate", "first_response_median"] {
+        for kpi in [
+            "resolution_rate",
+            "first_response_median",
+            "csat_average",
+            "csat_satisfied_share",
+            "feedback_collection_rate",
+        ] {
             let path = format!("/api/v1/kpis/{kpi}?from={from}&to={to}&by=month");
             let v: Value = app.call(Method::GET, &path, Some(&sup), None).await.json().await.unwrap();
             let points = v["slices"][0]["points"].as_array().unwrap_or_else(|| panic!("[{e}] {path}: {v}"));

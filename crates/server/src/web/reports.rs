@@ -59,6 +59,7 @@ fn kpi_card(def: &KpiDef, series: Option<&Series>, lang: Lang) -> Value {
         available => def.available(),
         pending => lang.pick(def.pending_zh, def.pending_en),
         value => kpi::display(total, def.unit),
+        unit => total.and(def.unit.label(lang)),
         target => crate::service::kpi_targets::target_text(target, def.unit),
         missed => target.and_then(|t| t.met(total)) == Some(false),
     }
@@ -84,9 +85,7 @@ fn trend(s: &Series, lang: Lang) -> serde_json::Value {
         "label": s.def.label(lang),
         "unit": match s.def.unit {
             Unit::Percent => "%",
-            Unit::Minutes => lang.pick("分钟", "min"),
-            Unit::WorkingDays => lang.pick("工作日", "working days"),
-            Unit::Score => "",
+            unit => unit.label(lang).unwrap_or_default(),
         },
         "target": s.default_target.map(|t| chart_value(Some(t.value), s.def.unit)),
         "at_least": s.default_target.map(|t| t.at_least),
@@ -197,7 +196,8 @@ fn rows(all: &[Series], lang: Lang) -> Vec<Row> {
             let target = sl.and_then(|sl| sl.target);
             let missed = |v: Option<f64>| target.and_then(|t| t.met(v)) == Some(false);
             Row {
-                label: s.def.label(lang).to_string(),
+                // The cells are bare numbers of minutes or working days.
+                label: s.def.label_with_unit(lang),
                 definition: s.def.definition(lang).to_string(),
                 target: crate::service::kpi_targets::target_text(target, s.def.unit),
                 cells: sl

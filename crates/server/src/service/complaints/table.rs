@@ -122,8 +122,8 @@ pub async fn list(state: &AppState, user: &User, mut q: ListQuery) -> AppResult<
         .await?)
 }
 
-/// The table's columns (the seed's 投诉处理跟踪表).
-pub const HEADERS: &[&str] = &[
+/// The table's columns (the seed's 投诉处理跟踪表; the export keeps them).
+pub const HEADERS: [&str; 16] = [
     "投诉编号",
     "客户",
     "投诉时间",
@@ -140,6 +140,26 @@ pub const HEADERS: &[&str] = &[
     "满意度",
     "状态",
     "归档",
+];
+
+/// [`HEADERS`] on the English page.
+pub const HEADERS_EN: [&str; 16] = [
+    "Number",
+    "Customer",
+    "Registered",
+    "Urgency",
+    "Category",
+    "Demand",
+    "Description",
+    "Department",
+    "Responsible party",
+    "Solution",
+    "Handler",
+    "Deadline",
+    "Customer feedback",
+    "Satisfaction",
+    "State",
+    "Archived",
 ];
 
 /// One row of the table, in the page's language for vocabularies.

@@ -15,7 +15,7 @@ use crate::auth::PageUser;
 use crate::error::{AppError, AppResult};
 use crate::lang::ReqLang;
 use crate::service::complaints::review as review_svc;
-use crate::service::complaints::table::{self, HEADERS, TableParams};
+use crate::service::complaints::table::{self, HEADERS, HEADERS_EN, TableParams};
 use crate::state::AppState;
 use crate::web::ClientIp;
 
@@ -76,7 +76,7 @@ async fn table_page(
         .chain(Urgency::ALL.iter().map(|x| (Some(x.code()), x.label(lang))))
         .map(|(code, label)| context! { label => label, href => href(code, None), active => code == urgency })
         .collect();
-    let headers: Vec<String> = HEADERS.iter().map(|h| (*h).to_string()).collect();
+    let headers = if lang == guanxi_domain::Lang::Zh { HEADERS } else { HEADERS_EN };
     let title = lang.pick("投诉处理跟踪表", "Complaint tracking table");
     let ctx = context! { ..page_ctx(&u, lang, "complaints", title), ..context! {
         headers => headers,
