@@ -5,15 +5,13 @@
 //! dashes. Each answer is on the customer's timeline, as a real one is.
 //! Deterministic from the seed.
 
-use guanxi_domain::Lang;
 use guanxi_domain::outreach::SurveyKind;
 use guanxi_store::outreach::{self as store, NewSurvey};
-use guanxi_store::timeline;
 use jiff::{SignedDuration, Timestamp};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::service::outreach::surveys::TIMELINE_KIND;
+use crate::service::outreach::surveys::{Answer, record_answer};
 use crate::state::AppState;
 
 /// Share of resolved tickets whose customer was asked.
@@ -73,21 +71,10 @@ pub async fn load(state: &AppState, seed: u64) -> anyhow::Result<usize> {
                 let Some(survey_id) = store::create_survey(c, &survey, sent)? else { continue };
                 made += 1;
                 let answered = sent + after;
-                if !answers || answered >= now || !store::answer_survey(c, survey_id, score, None, answered)? {
-                    continue;
+                if answers && answered < now {
+                    let answer = Answer { survey_id, customer_id, kind, subject: &subject, score, comment: None };
+                    record_answer(c, &answer, answered)?;
                 }
-                timeline::append(
-                    c,
-                    &timeline::NewEntry {
-                        customer_id,
-                        at: answered,
-                        kind: TIMELINE_KIND,
-                        ref_id: Some(survey_id),
-                        title: format!("{}：{score}", kind.label(Lang::Zh)),
-                        body: Some(subject.clone()),
-                        actor_id: None,
-                    },
-                )?;
             }
             Ok(made)
         })

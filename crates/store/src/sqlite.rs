@@ -25,8 +25,6 @@ trait Write: Send {
     /// repeatable write may be attempted again after a rollback, and the
     /// last attempt's result is the answer.
     fn attempt(&mut self, conn: &mut Conn) -> bool;
-    /// The last attempt's error, if it failed.
-    fn failure(&self) -> Option<String>;
     /// Answers the caller: its result, or the COMMIT's error.
     fn finish(self: Box<Self>, commit: Result<(), String>);
 }
@@ -47,13 +45,6 @@ impl<T> Reply<T> {
         let ok = r.is_ok();
         self.result = Some(r);
         ok
-    }
-
-    fn failure(&self) -> Option<String> {
-        match &self.result {
-            Some(Err(e)) => Some(e.to_string()),
-            _ => None,
-        }
     }
 
     /// The kept result once COMMIT has returned, or COMMIT's error.
@@ -85,9 +76,6 @@ impl<T: Send, F: FnOnce(&mut Conn) -> Result<T> + Send> Write for Once<T, F> {
     fn attempt(&mut self, conn: &mut Conn) -> bool {
         self.f.take().is_some_and(|f| self.reply.keep(f(conn)))
     }
-    fn failure(&self) -> Option<String> {
-        self.reply.failure()
-    }
     fn finish(self: Box<Self>, commit: Result<(), String>) {
         self.reply.send(commit);
     }
@@ -99,9 +87,6 @@ impl<T: Send, F: Fn(&mut Conn) -> Result<T> + Send> Write for Again<T, F> {
     }
     fn attempt(&mut self, conn: &mut Conn) -> bool {
         self.reply.keep((self.f)(conn))
-    }
-    fn failure(&self) -> Option<String> {
-        self.reply.failure()
     }
     fn finish(self: Box<Self>, commit: Result<(), String>) {
         self.reply.send(commit);
@@ -424,8 +409,7 @@ fn run_group(conn: &mut Conn, mut batch: Vec<Box<dyn Write>>, users: &UsersEpoch
         }
         let ran = catch_unwind(AssertUnwindSafe(|| job.attempt(conn)));
         if !in_transaction(conn) {
-            let cause = job.failure().unwrap_or_else(|| "a write ended it".into());
-            return lost_transaction(jobs, i + 1, &cause, users);
+            return lost_transaction(jobs, i, matches!(ran, Ok(false)), users);
         }
         match ran {
             Ok(true) => {
@@ -460,22 +444,24 @@ fn in_transaction(conn: &Conn) -> bool {
     }
 }
 
-/// SQLite rolled back the group's transaction while its write `ran - 1`
-/// ran: that write and every one before it answer with an error (what they
-/// wrote is gone); the rest are returned to run in the next transaction.
+/// SQLite rolled back the group's transaction while its write `at` ran:
+/// that write answers with its own error (if it failed; else with this
+/// one), every write before it with an error (what they wrote is gone);
+/// the rest are returned to run in the next transaction.
 fn lost_transaction(
     mut jobs: Vec<Option<Box<dyn Write>>>,
-    ran: usize,
-    cause: &str,
+    at: usize,
+    failed: bool,
     users: &UsersEpoch,
 ) -> Vec<Box<dyn Write>> {
-    tracing::error!(error = %cause, "sqlite rolled the writer's transaction back");
+    tracing::error!("sqlite rolled the writer's transaction back");
     routing::memo::forget();
     users.settle();
-    let rest = jobs.split_off(ran.min(jobs.len()));
-    let error = format!("SQLite rolled the transaction back: {cause}");
-    for job in jobs.into_iter().flatten() {
-        job.finish(Err(error.clone()));
+    let rest = jobs.split_off((at + 1).min(jobs.len()));
+    let error = "SQLite rolled the transaction back after a failed write";
+    for (i, job) in jobs.into_iter().enumerate() {
+        let Some(job) = job else { continue };
+        job.finish(if i == at && failed { Ok(()) } else { Err(error.into()) });
     }
     rest.into_iter().flatten().collect()
 }

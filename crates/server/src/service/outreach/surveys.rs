@@ -215,6 +215,39 @@ pub async fn open(state: &AppState, token: &str) -> AppResult<Result<Survey, Clo
     })
 }
 
+/// A survey's answer, as [`record_answer`] writes it.
+pub struct Answer<'a> {
+    pub survey_id: i64,
+    pub customer_id: i64,
+    pub kind: SurveyKind,
+    /// The survey's subject (what it asked about).
+    pub subject: &'a str,
+    pub score: i64,
+    pub comment: Option<&'a str>,
+}
+
+/// Records an answer in the caller's transaction and puts it on the
+/// customer's timeline; `false` (and nothing written) when the survey was
+/// already answered or has expired.
+pub fn record_answer(c: &mut guanxi_store::Conn, a: &Answer<'_>, at: jiff::Timestamp) -> guanxi_store::Result<bool> {
+    if !store::answer_survey(c, a.survey_id, a.score, a.comment, at)? {
+        return Ok(false);
+    }
+    timeline::append(
+        c,
+        &timeline::NewEntry {
+            customer_id: a.customer_id,
+            at,
+            kind: TIMELINE_KIND,
+            ref_id: Some(a.survey_id),
+            title: format!("{}：{}", a.kind.label(Lang::Zh), a.score),
+            body: Some(format!("{}{}", a.subject, a.comment.map(|c| format!("\n{c}")).unwrap_or_default())),
+            actor_id: None,
+        },
+    )?;
+    Ok(true)
+}
+
 /// Records the answer behind a link, once; the customer's timeline shows it.
 pub async fn answer(state: &AppState, token: &str, score: &str, comment: &str) -> AppResult<Result<Survey, Closed>> {
     let s = match open(state, token).await? {
@@ -235,28 +268,12 @@ pub async fn answer(state: &AppState, token: &str, score: &str, comment: &str) -
     let comment = e.check("comment", optional_text(Some(comment), 1000, true));
     let (Some(score), Some(comment)) = (score, comment) else { return Err(e.into()) };
     let now = state.clock.now();
-    let (id, customer_id) = (s.id, s.customer_id);
-    let title = format!("{}：{score}", kind.label(Lang::Zh));
-    let body = Some(format!("{}{}", s.subject, comment.as_ref().map(|c| format!("\n{c}")).unwrap_or_default()));
+    let (survey_id, customer_id, subject) = (s.id, s.customer_id, s.subject.clone());
     let done = state
         .db
         .write(move |c| {
-            if !store::answer_survey(c, id, score, comment.as_deref(), now)? {
-                return Ok(false);
-            }
-            timeline::append(
-                c,
-                &timeline::NewEntry {
-                    customer_id,
-                    at: now,
-                    kind: TIMELINE_KIND,
-                    ref_id: Some(id),
-                    title: title.clone(),
-                    body: body.clone(),
-                    actor_id: None,
-                },
-            )?;
-            Ok(true)
+            let answer = Answer { survey_id, customer_id, kind, subject: &subject, score, comment: comment.as_deref() };
+            record_answer(c, &answer, now)
         })
         .await?;
     if !done {
